@@ -1,0 +1,70 @@
+// Filling a weight tensor with a scheme.
+//
+// Determinism contract of the parallel fill: the tensor, in C order, is cut into blocks of
+// fill_block_size elements; block k draws only from Philox4x32-10 with key = seed and
+// counter stream = k (see philox.hpp), so the result is bitwise the same on any number of
+// threads and on any machine. Different seeds or blocks give independent streams. Sparse's
+// zero positions use streams 2^62 + column. Floating-point contraction is disabled in the
+// kernels so every build computes the same bits.
+//
+// Support: a uniform on [a, b) returns values in [T(a), T(b)) where T() rounds to the output
+// type (never T(b) itself); a truncated normal never leaves [T(a), T(b)].
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "verinit/engine.hpp"
+#include "verinit/scheme.hpp"
+#include "verinit/shape.hpp"
+
+namespace verinit {
+
+/// Elements per block of the parallel fill: part of its determinism contract.
+inline constexpr std::int64_t fill_block_size = 1 << 16;
+
+struct fill_options {
+  verinit::layout layout = layout::torch;
+  std::uint64_t seed = 0;
+  int threads = 0;                   ///< OpenMP threads; 0 means OpenMP's default
+  std::optional<fans> explicit_fans; ///< overrides the fans derived from the shape
+};
+
+/// Fills `out` (C order, element_count(shape) elements) with scheme `s`, in parallel and
+/// deterministically (see above).
+/// Throws std::invalid_argument if out.size() != element_count(shape), the shape has a dim
+/// < 1, the scheme needs fans and the shape has fewer than 2 dims and no explicit fans, the
+/// scheme does not fit the shape (eye: 2 dims, dirac: 3 to 5, sparse: 2), threads < 0, or the
+/// law's bounds collapse in the output type.
+void fill(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
+          const fill_options& options = {});
+void fill(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
+          const fill_options& options = {});
+
+/// Serial fill that draws every random word from `source` (in order). `options.seed` and
+/// `options.threads` are ignored. Same preconditions and exceptions as fill().
+void fill_from(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
+               word_source& source, const fill_options& options = {});
+void fill_from(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
+               word_source& source, const fill_options& options = {});
+
+/// Serial fill driven by any uniform random bit generator, e.g. boost::random::mt19937.
+template <class RealType, class Engine>
+void fill_with_engine(std::span<RealType> out, std::span<const std::int64_t> shape,
+                      const scheme& s, Engine& engine, const fill_options& options = {}) {
+  engine_words<Engine> source(engine);
+  fill_from(out, shape, s, source, options);
+}
+
+/// Allocates and fills a tensor of `shape`.
+template <class RealType = float>
+std::vector<RealType> sample(std::span<const std::int64_t> shape, const scheme& s,
+                             const fill_options& options = {}) {
+  std::vector<RealType> out(static_cast<std::size_t>(element_count(shape)));
+  fill(std::span<RealType>(out), shape, s, options);
+  return out;
+}
+
+}  // namespace verinit

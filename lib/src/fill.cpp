@@ -1,0 +1,231 @@
+// The fill: validates the tensor against the scheme, then runs the kernels block by block.
+#include "verinit/fill.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include "orthogonal.hpp"
+#include "sampling.hpp"
+#include "verinit/detail/check.hpp"
+#include "verinit/law.hpp"
+
+namespace verinit {
+namespace {
+
+// Streams at or above this are not element blocks: sparse's zero positions use base + column.
+constexpr std::uint64_t sparse_stream_base = std::uint64_t{1} << 62;
+
+std::string type_name(std::size_t bytes) { return bytes == 4 ? "float32" : "float64"; }
+
+// Runs kernel(span, source) on every block: in parallel with a Philox stream per block, or
+// serially on the whole tensor from the caller's source.
+template <class T, class Kernel>
+void for_each_block(std::span<T> out, const fill_options& options, word_source* serial,
+                    Kernel kernel) {
+  if (serial != nullptr) {
+    kernel(out, *serial);
+    return;
+  }
+  const auto size = static_cast<std::int64_t>(out.size());
+  const std::int64_t blocks = (size + fill_block_size - 1) / fill_block_size;
+  const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 1)
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    const std::int64_t start = block * fill_block_size;
+    detail::philox_stream source(options.seed, static_cast<std::uint64_t>(block));
+    kernel(out.subspan(static_cast<std::size_t>(start),
+                       static_cast<std::size_t>(std::min(fill_block_size, size - start))),
+           source);
+  }
+}
+
+template <class T>
+void fill_law(std::span<T> out, const element_law& law, const fill_options& options,
+              word_source* serial) {
+  if (const auto* c = std::get_if<constant_law>(&law)) {
+    std::fill(out.begin(), out.end(), static_cast<T>(c->value));
+  } else if (const auto* u = std::get_if<uniform_law>(&law)) {
+    const T low = static_cast<T>(u->a), high = static_cast<T>(u->b);
+    if (!(low < high))
+      detail::throw_invalid("uniform", "b - a", detail::format_number(u->b - u->a),
+                            "large enough that a and b differ in " + type_name(sizeof(T)));
+    if (!std::isfinite(static_cast<double>(high) - static_cast<double>(low)))
+      detail::throw_invalid("uniform", "b - a", "inf", "finite");
+    for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
+      detail::sample_uniform(block, u->a, u->b, source);
+    });
+  } else if (const auto* n = std::get_if<normal_law>(&law)) {
+    for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
+      detail::sample_normal(block, n->mean, n->std, source);
+    });
+  } else {
+    const auto& t = std::get<truncated_normal_law>(law);
+    if (!(static_cast<T>(t.a) < static_cast<T>(t.b)))
+      detail::throw_invalid("truncated_normal", "b - a", detail::format_number(t.b - t.a),
+                            "large enough that a and b differ in " + type_name(sizeof(T)));
+    for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
+      detail::sample_truncated_normal(block, t, source);
+    });
+  }
+}
+
+void require_rank(const scheme& s, std::span<const std::int64_t> shape, std::size_t low,
+                  std::size_t high) {
+  if (shape.size() < low || shape.size() > high) {
+    const std::string expected =
+        low == high ? std::to_string(low) : std::to_string(low) + " to " + std::to_string(high);
+    detail::throw_invalid(s.name(), "number of dims", std::to_string(shape.size()), expected);
+  }
+}
+
+template <class T>
+void fill_eye(std::span<T> out, std::span<const std::int64_t> shape) {
+  std::fill(out.begin(), out.end(), T{0});
+  const std::int64_t diagonal = std::min(shape[0], shape[1]);
+  for (std::int64_t i = 0; i < diagonal; ++i) out[static_cast<std::size_t>(i * shape[1] + i)] = 1;
+}
+
+// Conv identity (torch.nn.init.dirac_), mapped through the layout's axes.
+template <class T>
+void fill_dirac(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
+                layout layout) {
+  const auto groups = static_cast<std::int64_t>(s.number("groups"));
+  const std::size_t rank = shape.size();
+  const std::int64_t out_channels = layout == layout::torch ? shape[0] : shape[rank - 1];
+  const std::int64_t in_channels = layout == layout::torch ? shape[1] : shape[rank - 2];
+  if (out_channels % groups != 0)
+    detail::throw_invalid("dirac", "groups", std::to_string(groups),
+                          "a divisor of the output channels (" + std::to_string(out_channels) + ")");
+  const std::size_t first_kernel = layout == layout::torch ? 2 : 0;
+  std::int64_t kernel_size = 1, centre = 0;
+  for (std::size_t d = first_kernel; d < first_kernel + rank - 2; ++d) {
+    centre = centre * shape[d] + shape[d] / 2;
+    kernel_size *= shape[d];
+  }
+  std::fill(out.begin(), out.end(), T{0});
+  const std::int64_t per_group = out_channels / groups;
+  const std::int64_t diagonal = std::min(per_group, in_channels);
+  for (std::int64_t g = 0; g < groups; ++g) {
+    for (std::int64_t d = 0; d < diagonal; ++d) {
+      const std::int64_t o = g * per_group + d;
+      const std::int64_t index = layout == layout::torch
+                                     ? (o * in_channels + d) * kernel_size + centre
+                                     : (centre * in_channels + d) * out_channels + o;
+      out[static_cast<std::size_t>(index)] = 1;
+    }
+  }
+}
+
+// N(0, std^2) everywhere, then ceil(sparsity * n_out) zeros among each input unit's n_out
+// weights, chosen by a partial Fisher-Yates shuffle (torch.nn.init.sparse_ zeroes the same
+// count per column of its [out, in] matrix).
+template <class T>
+void fill_sparse(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
+                 const fill_options& options, word_source* serial) {
+  fill_law(out, normal_law{0.0, s.number("std")}, options, serial);
+  const bool torch = options.layout == layout::torch;
+  const std::int64_t outputs = torch ? shape[0] : shape[1];
+  const std::int64_t inputs = torch ? shape[1] : shape[0];
+  const auto zeros = static_cast<std::int64_t>(std::ceil(s.number("sparsity") * outputs));
+  const auto zero_unit = [&](std::int64_t unit, word_source& source) {
+    detail::word_reader reader(source);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(outputs));
+    for (std::int64_t i = 0; i < outputs; ++i) order[static_cast<std::size_t>(i)] = i;
+    for (std::int64_t i = 0; i < zeros; ++i) {
+      const auto j = i + static_cast<std::int64_t>(reader.bounded(static_cast<std::uint64_t>(outputs - i)));
+      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+      const std::int64_t o = order[static_cast<std::size_t>(i)];
+      out[static_cast<std::size_t>(torch ? o * inputs + unit : unit * outputs + o)] = 0;
+    }
+  };
+  if (serial != nullptr) {
+    for (std::int64_t unit = 0; unit < inputs; ++unit) zero_unit(unit, *serial);
+    return;
+  }
+  const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t unit = 0; unit < inputs; ++unit) {
+    detail::philox_stream source(options.seed, sparse_stream_base + static_cast<std::uint64_t>(unit));
+    zero_unit(unit, source);
+  }
+}
+
+template <class T>
+void fill_orthogonal(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
+                     const fill_options& options, word_source* serial) {
+  // Flattening as PyTorch (rows = out, cols = the rest) or Keras (cols = out, rows = the
+  // rest); either way the flattened matrix is the tensor's own C-order memory.
+  const std::int64_t total = static_cast<std::int64_t>(out.size());
+  const std::int64_t rows = options.layout == layout::torch ? shape[0] : total / shape.back();
+  const std::int64_t cols = total / rows;
+  std::vector<double> matrix(out.size());
+  fill_law(std::span<double>(matrix), normal_law{0.0, 1.0}, options, serial);
+  detail::orthogonalize(matrix, rows, cols);
+  const double gain = s.number("gain");
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(gain * matrix[i]);
+}
+
+template <class T>
+void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
+              const fill_options& options, word_source* serial) {
+  const std::int64_t count = element_count(shape);
+  if (static_cast<std::int64_t>(out.size()) != count)
+    detail::throw_invalid("fill", "output size", std::to_string(out.size()),
+                          "the element count of shape " + to_string(shape) + " (" +
+                              std::to_string(count) + ")");
+  if (options.threads < 0)
+    detail::throw_invalid("fill", "threads", std::to_string(options.threads), ">= 0 (0: all)");
+  switch (s.kind()) {
+    case scheme_kind::eye:
+      require_rank(s, shape, 2, 2);
+      return fill_eye(out, shape);
+    case scheme_kind::dirac:
+      require_rank(s, shape, 3, 5);
+      return fill_dirac(out, shape, s, options.layout);
+    case scheme_kind::sparse:
+      require_rank(s, shape, 2, 2);
+      return fill_sparse(out, shape, s, options, serial);
+    case scheme_kind::orthogonal:
+      require_rank(s, shape, 2, 64);
+      return fill_orthogonal(out, shape, s, options, serial);
+    default:
+      break;
+  }
+  fans f{};
+  if (s.info().uses_fans) {
+    if (options.explicit_fans) {
+      f = *options.explicit_fans;
+    } else {
+      if (shape.size() < 2)
+        detail::throw_invalid(s.name(), "number of dims", std::to_string(shape.size()),
+                              ">= 2 to define fan_in and fan_out (or give the fans explicitly)");
+      f = compute_fans(shape, options.layout);
+    }
+  }
+  fill_law(out, resolve_law(s, f), options, serial);
+}
+
+}  // namespace
+
+void fill(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
+          const fill_options& options) {
+  fill_any(out, shape, s, options, nullptr);
+}
+void fill(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
+          const fill_options& options) {
+  fill_any(out, shape, s, options, nullptr);
+}
+void fill_from(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
+               word_source& source, const fill_options& options) {
+  fill_any(out, shape, s, options, &source);
+}
+void fill_from(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
+               word_source& source, const fill_options& options) {
+  fill_any(out, shape, s, options, &source);
+}
+
+}  // namespace verinit

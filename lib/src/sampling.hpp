@@ -1,0 +1,82 @@
+// Internal: the sampling kernels shared by the parallel and the serial fill.
+//
+// Every kernel draws its words from a word_source in a fixed order, so its output is a pure
+// function of the word stream. Fast paths take one word (float) or two (double) per element
+// from a chunk fetched up front; the rare slow paths (ziggurat wedges and tail, rejections)
+// draw further words from the same source after that chunk.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "verinit/engine.hpp"
+#include "verinit/law.hpp"
+#include "verinit/philox.hpp"
+
+namespace verinit::detail {
+
+/// Elements per chunk: part of the determinism contract (it fixes where slow-path words sit).
+inline constexpr std::size_t chunk_size = 256;
+
+/// The Philox4x32-10 stream (seed, stream) as a word_source, generated many counters at a time.
+class philox_stream final : public word_source {
+ public:
+  philox_stream(std::uint64_t seed, std::uint64_t stream) noexcept;
+  void generate(std::span<std::uint32_t> words) override;
+
+ private:
+  philox4x32::key_type key_;
+  std::uint32_t stream_lo_, stream_hi_;
+  std::uint64_t position_ = 0;  // next counter (group of 4 words)
+  std::array<std::uint32_t, 4> spare_{};
+  unsigned spare_count_ = 0;
+};
+
+/// Writes the outputs of counters {first + j, stream_lo, stream_hi} for j < groups
+/// (4 words each). Vectorised; `first` must not wrap within the call.
+void philox_groups(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
+                   std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept;
+
+/// Buffered single-word reads from a word_source (for slow paths).
+class word_reader {
+ public:
+  explicit word_reader(word_source& source) noexcept : source_(&source) {}
+  std::uint32_t next() {
+    if (position_ == buffer_.size()) {
+      source_->generate(buffer_);
+      position_ = 0;
+    }
+    return buffer_[position_++];
+  }
+  std::uint64_t next64() {
+    const std::uint64_t low = next();
+    return low | std::uint64_t{next()} << 32;
+  }
+  /// Uniform on (0, 1], 53 bits.
+  double uniform_open0() { return static_cast<double>((next64() >> 11) + 1) * 0x1p-53; }
+  /// Uniform on [0, 1), 53 bits.
+  double uniform() { return static_cast<double>(next64() >> 11) * 0x1p-53; }
+  /// Uniform integer in [0, range), range >= 1 (Lemire 2019, unbiased).
+  std::uint64_t bounded(std::uint64_t range);
+  /// Standard normal by the ziggurat (one sample, any path).
+  double standard_normal();
+
+ private:
+  word_source* source_;
+  std::array<std::uint32_t, chunk_size> buffer_{};
+  std::size_t position_ = chunk_size;
+};
+
+/// U[T(a), T(b)): requires T(a) < T(b) and T(b) - T(a) finite.
+template <class T>
+void sample_uniform(std::span<T> out, double a, double b, word_source& source);
+/// N(mean, std^2) by a 256-layer ziggurat (Marsaglia & Tsang 2000).
+template <class T>
+void sample_normal(std::span<T> out, double mean, double std, word_source& source);
+/// N(mean, std^2) on [a, b], by exact rejection, clamped to [T(a), T(b)] after rounding.
+template <class T>
+void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
+                             word_source& source);
+
+}  // namespace verinit::detail

@@ -1,0 +1,51 @@
+// verinit: sample, list and (with the verifier) verify weight initializers.
+//
+// Exit codes: 0 success, 1 a verification failed, 2 a usage or input error (one line on
+// stderr naming the bad value and what was expected). No exception escapes main.
+#include <exception>
+#include <iostream>
+#include <map>
+#include <new>
+#include <stdexcept>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"verinit: verified neural-network weight initializers", "verinit"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "verinit 0.1.0");
+  std::map<const CLI::App*, verinit::cli::command> commands;
+  for (auto add : {verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo}) {
+    auto run = add(app);
+    commands[app.get_subcommands({}).back()] = run;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    std::cerr << "verinit: " << error.what() << " (see --help)\n";
+    return 2;
+  }
+  try {
+    for (const auto& [subcommand, run] : commands)
+      if (subcommand->parsed()) return run();
+    return 2;
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "verinit: " << error.what() << '\n';
+    return 2;
+  } catch (const std::runtime_error& error) {
+    std::cerr << "verinit: " << error.what() << '\n';
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "verinit: out of memory\n";
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "verinit: internal error: " << error.what() << '\n';
+    return 3;
+  }
+}
