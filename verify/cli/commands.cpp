@@ -33,8 +33,10 @@ void add_tensor_options(CLI::App& command, tensor_options& o) {
   command.add_option("--layout", o.layout_text, "Axis layout: torch [out,in,*k] or keras [*k,in,out]")
       ->capture_default_str();
   command.add_option("--dtype", o.dtype, "float32 or float64")->capture_default_str();
+  // NonNegativeNumber: CLI11 would otherwise wrap "-1" to 2^64 - 1 for an unsigned option.
   command.add_option("--seed", o.seed, "Seed (the same seed gives the same bits)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   command.add_option("--threads", o.threads, "OpenMP threads (0: all)")->capture_default_str();
 }
 
@@ -192,7 +194,7 @@ command add_demo(CLI::App& app) {
   auto* command = app.add_subcommand("demo", "Sample every scheme once and show its moments");
   auto seed = std::make_shared<std::uint64_t>(0);
   auto samples = std::make_shared<std::int64_t>(1000000);
-  command->add_option("--seed", *seed, "Seed")->capture_default_str();
+  command->add_option("--seed", *seed, "Seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   command->add_option("--samples", *samples, "Weights per scheme (>= 1000)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1000}, std::int64_t{1} << 40));

@@ -19,6 +19,17 @@ int main(int argc, char** argv) {
     auto run = add(app);
     commands[app.get_subcommands({}).back()] = run;
   }
+  // Name an unknown command (CLI11 alone would only say that a subcommand is required).
+  const auto is_command = [&](const char* word) {
+    for (const auto* sub : app.get_subcommands({}))
+      if (sub->get_name() == word) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    std::cerr << "verinit: command is '" << argv[1] << "', but must be one of sample, list, demo"
+              << " (see --help)\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

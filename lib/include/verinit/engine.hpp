@@ -31,12 +31,12 @@ class engine_words final : public word_source {
   explicit engine_words(Engine& engine) noexcept : engine_(&engine) {}
 
   void generate(std::span<std::uint32_t> words) override {
-    using result = typename Engine::result_type;
-    constexpr bool full32 = Engine::min() == 0 && Engine::max() == std::numeric_limits<std::uint32_t>::max();
-    constexpr bool full64 = Engine::min() == 0 && Engine::max() == std::numeric_limits<std::uint64_t>::max();
-    if constexpr (full32) {
+    // Not `if constexpr`: some engines (Boost 1.74's mersenne_twister) have non-constexpr min().
+    const auto low = static_cast<std::uint64_t>(Engine::min());
+    const auto high = static_cast<std::uint64_t>(Engine::max());
+    if (low == 0 && high == std::numeric_limits<std::uint32_t>::max()) {
       for (auto& w : words) w = static_cast<std::uint32_t>((*engine_)());
-    } else if constexpr (full64) {
+    } else if (low == 0 && high == std::numeric_limits<std::uint64_t>::max()) {
       std::size_t i = 0;
       for (; i + 1 < words.size(); i += 2) {
         const auto bits = static_cast<std::uint64_t>((*engine_)());
@@ -45,8 +45,8 @@ class engine_words final : public word_source {
       }
       if (i < words.size()) words[i] = static_cast<std::uint32_t>((*engine_)());
     } else {
-      static_assert(sizeof(result) > 0);
-      boost::random::uniform_int_distribution<std::uint32_t> full(0, std::numeric_limits<std::uint32_t>::max());
+      boost::random::uniform_int_distribution<std::uint32_t> full(
+          0, std::numeric_limits<std::uint32_t>::max());
       for (auto& w : words) w = full(*engine_);
     }
   }

@@ -1,0 +1,130 @@
+// The verinit executable: exit codes, one-line messages, and the files it writes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct outcome {
+  int status;
+  std::string out;  // stdout and stderr together
+};
+
+outcome run(const std::string& arguments) {
+  const std::string command = std::string(VERINIT_EXE) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buffer;
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("verinit_cli_test_" + std::to_string(::getpid()));
+  void SetUp() override { std::filesystem::create_directories(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string out(const char* name) const { return (dir_ / name).string(); }
+};
+
+TEST_F(CliTest, SampleWritesANpyFileOfTheShape) {
+  const auto r = run("sample --scheme he_normal --shape 64,32,3,3 --seed 1 --out " + out("w.npy"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  std::ifstream file(out("w.npy"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(bytes.find("'shape': (64, 32, 3, 3)"), std::string::npos);
+  EXPECT_EQ(bytes.size(), 128 + 4u * 64 * 32 * 9);
+}
+
+TEST_F(CliTest, SampleIsDeterministicAcrossThreadCounts) {
+  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 1 --out " + out("a.npy")).status, 0);
+  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 2 --out " + out("b.npy")).status, 0);
+  std::ifstream a(out("a.npy"), std::ios::binary), b(out("b.npy"), std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(a)), {}), std::string((std::istreambuf_iterator<char>(b)), {}));
+}
+
+TEST_F(CliTest, Float64AndKerasLayout) {
+  const auto r = run("sample --scheme 'variance_scaling(mode=fan_avg)' --shape 3,3,16,32 --layout keras "
+                     "--dtype float64 --out " + out("k.npy"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  std::ifstream file(out("k.npy"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(bytes.find("'<f8'"), std::string::npos);
+}
+
+struct bad_case {
+  const char* arguments;
+  const char* message_part;
+};
+
+class CliBadInputTest : public CliTest, public ::testing::WithParamInterface<bad_case> {};
+
+TEST_P(CliBadInputTest, ExitsTwoWithOneLineNamingTheValue) {
+  const auto r = run(std::string(GetParam().arguments).replace(std::string(GetParam().arguments).find("OUT"), 3, out("x.npy")));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find(GetParam().message_part), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out("x.npy")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliBadInputTest,
+    ::testing::Values(
+        bad_case{"sample --scheme nope --shape 3,3 --out OUT", "'nope'"},
+        bad_case{"sample --scheme 'normal(sd=1)' --shape 3,3 --out OUT", "'sd'"},
+        bad_case{"sample --scheme 'normal(std=nan)' --shape 3,3 --out OUT", "std is nan"},
+        bad_case{"sample --scheme 'normal(std=-2)' --shape 3,3 --out OUT", "std is -2"},
+        bad_case{"sample --scheme 'uniform(a=1,b=0)' --shape 3,3 --out OUT", "a is 1, but must be < b = 0"},
+        bad_case{"sample --scheme normal --shape 3,0 --out OUT", "dim 1 is 0"},
+        bad_case{"sample --scheme normal --shape 3,-4 --out OUT", "dim 1 is -4"},
+        bad_case{"sample --scheme he_normal --shape 10 --out OUT", "number of dims is 1"},
+        bad_case{"sample --scheme normal --shape 3,3 --layout tf --out OUT", "'tf'"},
+        bad_case{"sample --scheme normal --shape 3,3 --dtype int8 --out OUT", "'int8'"},
+        bad_case{"sample --scheme normal --shape 3,3 --seed -1 --out OUT", "--seed"},
+        bad_case{"sample --scheme normal --shape 3,3 --threads -1 --out OUT", "threads is -1"},
+        bad_case{"sample --scheme normal --shape 100000000,100000000,1000 --out OUT", "element count"},
+        bad_case{"sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT", "/nonexistent/dir"},
+        bad_case{"sample --shape 3,3 --out OUT", "--scheme"},
+        bad_case{"bogus --out OUT", "'bogus'"}),
+    [](const auto& info) { return "Case" + std::to_string(info.index); });
+
+TEST_F(CliTest, ListShowsEverySchemeAndParsesAsJson) {
+  const auto text = run("list");
+  EXPECT_EQ(text.status, 0);
+  EXPECT_NE(text.out.find("kaiming_uniform"), std::string::npos);
+  EXPECT_NE(text.out.find("torch_linear"), std::string::npos);
+  const auto json = run("list --json");
+  ASSERT_EQ(json.status, 0);
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_GE(doc["schemes"].size(), 22u);
+  bool found = false;
+  for (const auto& s : doc["schemes"])
+    if (s["name"] == "sparse") {
+      found = true;
+      EXPECT_EQ(s["params"][0]["key"], "sparsity");
+      EXPECT_EQ(s["params"][0]["required"], true);
+    }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(CliTest, HelpOnEveryLevelExitsZero) {
+  for (const char* arguments : {"--help", "sample --help", "list --help", "demo --help"}) {
+    const auto r = run(arguments);
+    EXPECT_EQ(r.status, 0) << arguments;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << arguments;
+  }
+  EXPECT_EQ(run("").status, 2);
+}
+
+}  // namespace
