@@ -1,0 +1,59 @@
+// Fill throughput per scheme: 10^7 float32 weights, on 1 thread and on all threads.
+// Targets on 2 cores (issue 2): uniform >= 1000 M/s, normal >= 500 M/s, truncated normal
+// >= 300 M/s, orthogonal 1024x1024 <= 150 ms. Report medians:
+//   fill_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "verinit/verinit.hpp"
+
+namespace {
+
+void fill_benchmark(benchmark::State& state, const char* spec, verinit::tensor_shape shape) {
+  const verinit::scheme s = verinit::parse_scheme(spec);
+  std::vector<float> out(static_cast<std::size_t>(verinit::element_count(shape)));
+  verinit::fill_options options;
+  options.threads = state.range(0) == 0 ? omp_get_max_threads() : static_cast<int>(state.range(0));
+  std::uint64_t seed = 0;
+  for (auto _ : state) {
+    options.seed = seed++;
+    verinit::fill(std::span<float>(out), shape, s, options);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
+  state.counters["threads"] = options.threads;
+}
+
+const verinit::tensor_shape dense{10'000, 1'000};
+
+void BM_Fill_Uniform(benchmark::State& state) { fill_benchmark(state, "uniform", dense); }
+void BM_Fill_XavierUniform(benchmark::State& state) { fill_benchmark(state, "xavier_uniform", dense); }
+void BM_Fill_Normal(benchmark::State& state) { fill_benchmark(state, "normal", dense); }
+void BM_Fill_HeNormal(benchmark::State& state) { fill_benchmark(state, "he_normal", dense); }
+void BM_Fill_TruncatedNormal(benchmark::State& state) { fill_benchmark(state, "truncated_normal", dense); }
+void BM_Fill_VarianceScaling(benchmark::State& state) { fill_benchmark(state, "variance_scaling", dense); }
+void BM_Fill_TruncatedNormalTail(benchmark::State& state) {
+  fill_benchmark(state, "truncated_normal(a=2.5,b=4)", dense);
+}
+void BM_Fill_Sparse(benchmark::State& state) { fill_benchmark(state, "sparse(sparsity=0.1)", dense); }
+void BM_Fill_Orthogonal1024(benchmark::State& state) { fill_benchmark(state, "orthogonal", {1024, 1024}); }
+
+// Arg: threads (1, then 0 = all).
+#define VERINIT_FILL_BENCHMARK(name) \
+  BENCHMARK(name)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond)
+VERINIT_FILL_BENCHMARK(BM_Fill_Uniform);
+VERINIT_FILL_BENCHMARK(BM_Fill_XavierUniform);
+VERINIT_FILL_BENCHMARK(BM_Fill_Normal);
+VERINIT_FILL_BENCHMARK(BM_Fill_HeNormal);
+VERINIT_FILL_BENCHMARK(BM_Fill_TruncatedNormal);
+VERINIT_FILL_BENCHMARK(BM_Fill_VarianceScaling);
+VERINIT_FILL_BENCHMARK(BM_Fill_TruncatedNormalTail);
+VERINIT_FILL_BENCHMARK(BM_Fill_Sparse);
+VERINIT_FILL_BENCHMARK(BM_Fill_Orthogonal1024);
+
+}  // namespace
+
+BENCHMARK_MAIN();
