@@ -98,8 +98,9 @@ void fill_dirac(std::span<T> out, std::span<const std::int64_t> shape, const sch
   const std::int64_t out_channels = layout == layout::torch ? shape[0] : shape[rank - 1];
   const std::int64_t in_channels = layout == layout::torch ? shape[1] : shape[rank - 2];
   if (out_channels % groups != 0)
-    detail::throw_invalid("dirac", "groups", std::to_string(groups),
-                          "a divisor of the output channels (" + std::to_string(out_channels) + ")");
+    detail::throw_invalid(
+        "dirac", "groups", std::to_string(groups),
+        "a divisor of the output channels (" + std::to_string(out_channels) + ")");
   const std::size_t first_kernel = layout == layout::torch ? 2 : 0;
   std::int64_t kernel_size = 1, centre = 0;
   for (std::size_t d = first_kernel; d < first_kernel + rank - 2; ++d) {
@@ -136,7 +137,8 @@ void fill_sparse(std::span<T> out, std::span<const std::int64_t> shape, const sc
     std::vector<std::int64_t> order(static_cast<std::size_t>(outputs));
     for (std::int64_t i = 0; i < outputs; ++i) order[static_cast<std::size_t>(i)] = i;
     for (std::int64_t i = 0; i < zeros; ++i) {
-      const auto j = i + static_cast<std::int64_t>(reader.bounded(static_cast<std::uint64_t>(outputs - i)));
+      const auto j =
+          i + static_cast<std::int64_t>(reader.bounded(static_cast<std::uint64_t>(outputs - i)));
       std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
       const std::int64_t o = order[static_cast<std::size_t>(i)];
       out[static_cast<std::size_t>(torch ? o * inputs + unit : unit * outputs + o)] = 0;
@@ -149,7 +151,8 @@ void fill_sparse(std::span<T> out, std::span<const std::int64_t> shape, const sc
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t unit = 0; unit < inputs; ++unit) {
-    detail::philox_stream source(options.seed, sparse_stream_base + static_cast<std::uint64_t>(unit));
+    detail::philox_stream source(options.seed,
+                                 sparse_stream_base + static_cast<std::uint64_t>(unit));
     zero_unit(unit, source);
   }
 }
@@ -174,9 +177,9 @@ void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const schem
               const fill_options& options, word_source* serial) {
   const std::int64_t count = element_count(shape);
   if (static_cast<std::int64_t>(out.size()) != count)
-    detail::throw_invalid("fill", "output size", std::to_string(out.size()),
-                          "the element count of shape " + to_string(shape) + " (" +
-                              std::to_string(count) + ")");
+    detail::throw_invalid(
+        "fill", "output size", std::to_string(out.size()),
+        "the element count of shape " + to_string(shape) + " (" + std::to_string(count) + ")");
   if (options.threads < 0)
     detail::throw_invalid("fill", "threads", std::to_string(options.threads), ">= 0 (0: all)");
   switch (s.kind()) {

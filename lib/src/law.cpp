@@ -16,8 +16,7 @@ constexpr double truncated_std_2sigma = 0.87962566103423978;
 
 double fan_of(const scheme& s, const fans& f, std::string_view mode) {
   const auto check = [&](std::string_view label, double value) {
-    if (!(value > 0))
-      detail::throw_invalid(s.name(), label, detail::format_number(value), "> 0");
+    if (!(value > 0)) detail::throw_invalid(s.name(), label, detail::format_number(value), "> 0");
     return value;
   };
   if (mode == "fan_in") return check("fan_in", static_cast<double>(f.fan_in));

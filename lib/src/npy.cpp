@@ -45,8 +45,16 @@ void write(const std::filesystem::path& path, std::span<const T> data,
   temporary += ".tmp" + std::to_string(std::random_device{}());
   {
     std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file) throw std::runtime_error("cannot write '" + path.string() + "': cannot create the file");
-    const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+    if (!file)
+      throw std::runtime_error("cannot write '" + path.string() + "': cannot create the file");
+    const unsigned char preamble[10] = {0x93,
+                                        'N',
+                                        'U',
+                                        'M',
+                                        'P',
+                                        'Y',
+                                        1,
+                                        0,
                                         static_cast<unsigned char>(header.size() & 0xff),
                                         static_cast<unsigned char>(header.size() >> 8)};
     file.write(reinterpret_cast<const char*>(preamble), sizeof preamble);

@@ -26,8 +26,8 @@ namespace {
 constexpr std::size_t lanes = 16;
 
 [[gnu::target_clones("avx512f", "avx2", "default")]] void philox_lanes(
-    philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
-    std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept {
+    philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo, std::uint32_t stream_hi,
+    std::uint32_t* out, std::size_t groups) noexcept {
   constexpr std::uint64_t m0 = 0xD2511F53u, m1 = 0xCD9E8D57u;
   for (std::size_t base = 0; base < groups; base += lanes) {
     std::uint32_t x0[lanes], x1[lanes], x2[lanes], x3[lanes];
@@ -208,8 +208,7 @@ enum class truncated_method { normal_rejection, tail, centre };
 // exp(-(z-lambda*)^2/2) and z <= beta (acceptance >= ~0.37 over that region).
 // centre: alpha < 0 < beta with small mass, so a narrow interval: uniform proposal accepted
 // with probability exp(-z^2/2).
-double truncated_rejection(truncated_method method, double alpha, double beta,
-                           word_reader& extra) {
+double truncated_rejection(truncated_method method, double alpha, double beta, word_reader& extra) {
   if (method == truncated_method::centre) {
     while (true) {
       const double z = alpha + (beta - alpha) * extra.uniform();
@@ -313,7 +312,8 @@ void sample_uniform(std::span<T> out, double a, double b, word_source& source) {
       if constexpr (words_per == 1) {
         u = static_cast<double>(words[i] >> 8) * 0x1p-24;
       } else {
-        u = static_cast<double>((std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32) >> 11) *
+        u = static_cast<double>(
+                (std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32) >> 11) *
             0x1p-53;
       }
       const T x = static_cast<T>(static_cast<double>(low) + width * u);
@@ -344,9 +344,9 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
   const T low = static_cast<T>(law.a);
   const T high = static_cast<T>(law.b);
   // Probability of [alpha, beta], computed on the side where it does not cancel.
-  const double mass = alpha >= 0   ? upper_tail(alpha) - upper_tail(beta)
-                      : beta <= 0  ? upper_tail(-beta) - upper_tail(-alpha)
-                                   : 1 - upper_tail(beta) - upper_tail(-alpha);
+  const double mass = alpha >= 0  ? upper_tail(alpha) - upper_tail(beta)
+                      : beta <= 0 ? upper_tail(-beta) - upper_tail(-alpha)
+                                  : 1 - upper_tail(beta) - upper_tail(-alpha);
   word_reader extra(source);
   if (mass >= 0.3) {  // plain rejection from the ziggurat: at most 1/0.3 normals per sample
     double z[chunk_size];
@@ -357,7 +357,8 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
       for (std::size_t i = 0; i < n; ++i)
         while (z[i] < alpha || z[i] > beta) z[i] = extra.standard_normal();
       T* dst = out.data() + start;
-      for (std::size_t i = 0; i < n; ++i) dst[i] = clamp_to<T>(law.mean + law.std * z[i], low, high);
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = clamp_to<T>(law.mean + law.std * z[i], low, high);
     }
     return;
   }

@@ -19,10 +19,18 @@ constexpr std::array fan_modes{"fan_in"sv, "fan_out"sv};
 constexpr std::array avg_modes{"fan_in"sv, "fan_out"sv, "fan_avg"sv};
 constexpr std::array distributions{"truncated_normal"sv, "normal"sv, "untruncated_normal"sv,
                                    "uniform"sv};
-constexpr std::array nonlinearities{
-    "leaky_relu"sv, "relu"sv,           "linear"sv,           "conv1d"sv,
-    "conv2d"sv,     "conv3d"sv,         "conv_transpose1d"sv, "conv_transpose2d"sv,
-    "conv_transpose3d"sv, "sigmoid"sv,  "tanh"sv,             "selu"sv};
+constexpr std::array nonlinearities{"leaky_relu"sv,
+                                    "relu"sv,
+                                    "linear"sv,
+                                    "conv1d"sv,
+                                    "conv2d"sv,
+                                    "conv3d"sv,
+                                    "conv_transpose1d"sv,
+                                    "conv_transpose2d"sv,
+                                    "conv_transpose3d"sv,
+                                    "sigmoid"sv,
+                                    "tanh"sv,
+                                    "selu"sv};
 
 constexpr param_info gain_param[] = {{"gain", "1", {}, "scale factor"}};
 constexpr param_info constant_params[] = {{"value", "", {}, "the value of every element"}};
@@ -83,10 +91,14 @@ constexpr scheme_info catalog[] = {
      false},
     {"glorot_uniform", scheme_kind::xavier_uniform, "xavier_uniform", gain_param,
      "= xavier_uniform", true},
-    {"glorot_normal", scheme_kind::xavier_normal, "xavier_normal", gain_param,
-     "= xavier_normal", true},
-    {"torch_linear", scheme_kind::kaiming_uniform, "kaiming_uniform(a=2.23606797749979)", {},
-     "U(+-1/sqrt(fan_in)): PyTorch's default nn.Linear/ConvNd weight init", true},
+    {"glorot_normal", scheme_kind::xavier_normal, "xavier_normal", gain_param, "= xavier_normal",
+     true},
+    {"torch_linear",
+     scheme_kind::kaiming_uniform,
+     "kaiming_uniform(a=2.23606797749979)",
+     {},
+     "U(+-1/sqrt(fan_in)): PyTorch's default nn.Linear/ConvNd weight init",
+     true},
 };
 
 const scheme_info* find_info(std::string_view name) {
@@ -96,8 +108,10 @@ const scheme_info* find_info(std::string_view name) {
 }
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -140,7 +154,8 @@ void validate(const scheme& s) {
       break;
     case scheme_kind::uniform:
     case scheme_kind::truncated_normal: {
-      if (s.kind() == scheme_kind::truncated_normal) detail::check_positive(name, "std", s.number("std"));
+      if (s.kind() == scheme_kind::truncated_normal)
+        detail::check_positive(name, "std", s.number("std"));
       const double a = s.number("a"), b = s.number("b");
       if (!(a < b))
         detail::throw_invalid(name, "a", detail::format_number(a),
@@ -191,7 +206,8 @@ std::string scheme::spec() const {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (i > 0) text += ',';
     text.append(params_[i].key).append("=");
-    text += params_[i].choice.empty() ? detail::format_number(params_[i].number) : params_[i].choice;
+    text +=
+        params_[i].choice.empty() ? detail::format_number(params_[i].number) : params_[i].choice;
   }
   return text + ')';
 }
@@ -209,7 +225,8 @@ scheme parse_scheme(std::string_view spec) {
   std::string_view body;
   if (open != std::string_view::npos) {
     if (text.back() != ')')
-      detail::throw_invalid(name, "spec", quoted(spec), "NAME or NAME(key=value,...) ending in ')'");
+      detail::throw_invalid(name, "spec", quoted(spec),
+                            "NAME or NAME(key=value,...) ending in ')'");
     body = trim(text.substr(open + 1, text.size() - open - 2));
   }
   if (!info->alias_of.empty() && info->alias_of.find('(') != std::string_view::npos) {
@@ -234,9 +251,9 @@ scheme parse_scheme(std::string_view spec) {
     if (!known) {
       std::string keys;
       for (const auto& p : canonical.params) keys.append(keys.empty() ? "" : ", ").append(p.key);
-      detail::throw_invalid(name, "key", quoted(key),
-                            keys.empty() ? std::string("absent: this scheme takes no parameters")
-                                         : "one of " + keys);
+      detail::throw_invalid(
+          name, "key", quoted(key),
+          keys.empty() ? std::string("absent: this scheme takes no parameters") : "one of " + keys);
     }
     for (const auto& [seen, unused] : given)
       if (seen == key) detail::throw_invalid(name, "key", quoted(key), "given once");

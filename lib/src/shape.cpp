@@ -25,8 +25,8 @@ tensor_shape parse_shape(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = text.find(',', start);
-    const std::string_view token =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view token = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     std::int64_t dim = 0;
     const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), dim);
     const std::string label = "dim " + std::to_string(shape.size());
@@ -57,8 +57,7 @@ std::int64_t element_count(std::span<const std::int64_t> shape) {
     if (shape[i] < 1)
       detail::throw_invalid("shape", "dim " + std::to_string(i), std::to_string(shape[i]), ">= 1");
     if (count > std::numeric_limits<std::int64_t>::max() / shape[i])
-      detail::throw_invalid("shape", "element count", to_string(shape) + " (overflow)",
-                            "< 2^63");
+      detail::throw_invalid("shape", "element count", to_string(shape) + " (overflow)", "< 2^63");
     count *= shape[i];
   }
   return count;

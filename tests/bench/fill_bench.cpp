@@ -30,16 +30,26 @@ void fill_benchmark(benchmark::State& state, const char* spec, verinit::tensor_s
 const verinit::tensor_shape dense{10'000, 1'000};
 
 void BM_Fill_Uniform(benchmark::State& state) { fill_benchmark(state, "uniform", dense); }
-void BM_Fill_XavierUniform(benchmark::State& state) { fill_benchmark(state, "xavier_uniform", dense); }
+void BM_Fill_XavierUniform(benchmark::State& state) {
+  fill_benchmark(state, "xavier_uniform", dense);
+}
 void BM_Fill_Normal(benchmark::State& state) { fill_benchmark(state, "normal", dense); }
 void BM_Fill_HeNormal(benchmark::State& state) { fill_benchmark(state, "he_normal", dense); }
-void BM_Fill_TruncatedNormal(benchmark::State& state) { fill_benchmark(state, "truncated_normal", dense); }
-void BM_Fill_VarianceScaling(benchmark::State& state) { fill_benchmark(state, "variance_scaling", dense); }
+void BM_Fill_TruncatedNormal(benchmark::State& state) {
+  fill_benchmark(state, "truncated_normal", dense);
+}
+void BM_Fill_VarianceScaling(benchmark::State& state) {
+  fill_benchmark(state, "variance_scaling", dense);
+}
 void BM_Fill_TruncatedNormalTail(benchmark::State& state) {
   fill_benchmark(state, "truncated_normal(a=2.5,b=4)", dense);
 }
-void BM_Fill_Sparse(benchmark::State& state) { fill_benchmark(state, "sparse(sparsity=0.1)", dense); }
-void BM_Fill_Orthogonal1024(benchmark::State& state) { fill_benchmark(state, "orthogonal", {1024, 1024}); }
+void BM_Fill_Sparse(benchmark::State& state) {
+  fill_benchmark(state, "sparse(sparsity=0.1)", dense);
+}
+void BM_Fill_Orthogonal1024(benchmark::State& state) {
+  fill_benchmark(state, "orthogonal", {1024, 1024});
+}
 
 // Arg: threads (1, then 0 = all).
 #define VERINIT_FILL_BENCHMARK(name) \

@@ -1,7 +1,6 @@
 // The verinit executable: exit codes, one-line messages, and the files it writes.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,8 +30,8 @@ outcome run(const std::string& arguments) {
 
 class CliTest : public ::testing::Test {
  protected:
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
-                               ("verinit_cli_test_" + std::to_string(::getpid()));
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() / ("verinit_cli_test_" + std::to_string(::getpid()));
   void SetUp() override { std::filesystem::create_directories(dir_); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string out(const char* name) const { return (dir_ / name).string(); }
@@ -48,15 +47,20 @@ TEST_F(CliTest, SampleWritesANpyFileOfTheShape) {
 }
 
 TEST_F(CliTest, SampleIsDeterministicAcrossThreadCounts) {
-  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 1 --out " + out("a.npy")).status, 0);
-  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 2 --out " + out("b.npy")).status, 0);
+  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 1 --out " + out("a.npy")).status,
+            0);
+  ASSERT_EQ(run("sample --scheme normal --shape 300,1000 --threads 2 --out " + out("b.npy")).status,
+            0);
   std::ifstream a(out("a.npy"), std::ios::binary), b(out("b.npy"), std::ios::binary);
-  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(a)), {}), std::string((std::istreambuf_iterator<char>(b)), {}));
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(a)), {}),
+            std::string((std::istreambuf_iterator<char>(b)), {}));
 }
 
 TEST_F(CliTest, Float64AndKerasLayout) {
-  const auto r = run("sample --scheme 'variance_scaling(mode=fan_avg)' --shape 3,3,16,32 --layout keras "
-                     "--dtype float64 --out " + out("k.npy"));
+  const auto r =
+      run("sample --scheme 'variance_scaling(mode=fan_avg)' --shape 3,3,16,32 --layout keras "
+          "--dtype float64 --out " +
+          out("k.npy"));
   EXPECT_EQ(r.status, 0) << r.out;
   std::ifstream file(out("k.npy"), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(file)), {});
@@ -71,7 +75,8 @@ struct bad_case {
 class CliBadInputTest : public CliTest, public ::testing::WithParamInterface<bad_case> {};
 
 TEST_P(CliBadInputTest, ExitsTwoWithOneLineNamingTheValue) {
-  const auto r = run(std::string(GetParam().arguments).replace(std::string(GetParam().arguments).find("OUT"), 3, out("x.npy")));
+  const auto r = run(std::string(GetParam().arguments)
+                         .replace(std::string(GetParam().arguments).find("OUT"), 3, out("x.npy")));
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find(GetParam().message_part), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
@@ -85,7 +90,8 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"sample --scheme 'normal(sd=1)' --shape 3,3 --out OUT", "'sd'"},
         bad_case{"sample --scheme 'normal(std=nan)' --shape 3,3 --out OUT", "std is nan"},
         bad_case{"sample --scheme 'normal(std=-2)' --shape 3,3 --out OUT", "std is -2"},
-        bad_case{"sample --scheme 'uniform(a=1,b=0)' --shape 3,3 --out OUT", "a is 1, but must be < b = 0"},
+        bad_case{"sample --scheme 'uniform(a=1,b=0)' --shape 3,3 --out OUT",
+                 "a is 1, but must be < b = 0"},
         bad_case{"sample --scheme normal --shape 3,0 --out OUT", "dim 1 is 0"},
         bad_case{"sample --scheme normal --shape 3,-4 --out OUT", "dim 1 is -4"},
         bad_case{"sample --scheme he_normal --shape 10 --out OUT", "number of dims is 1"},
@@ -93,8 +99,10 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"sample --scheme normal --shape 3,3 --dtype int8 --out OUT", "'int8'"},
         bad_case{"sample --scheme normal --shape 3,3 --seed -1 --out OUT", "--seed"},
         bad_case{"sample --scheme normal --shape 3,3 --threads -1 --out OUT", "threads is -1"},
-        bad_case{"sample --scheme normal --shape 100000000,100000000,1000 --out OUT", "element count"},
-        bad_case{"sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT", "/nonexistent/dir"},
+        bad_case{"sample --scheme normal --shape 100000000,100000000,1000 --out OUT",
+                 "element count"},
+        bad_case{"sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT",
+                 "/nonexistent/dir"},
         bad_case{"sample --shape 3,3 --out OUT", "--scheme"},
         bad_case{"bogus --out OUT", "'bogus'"}),
     [](const auto& info) { return "Case" + std::to_string(info.index); });

@@ -52,7 +52,8 @@ INSTANTIATE_TEST_SUITE_P(RandomSchemes, FillDeterminismTest,
 TEST(FillTest, BlocksAreIndependentStreams) {
   // A stream reused for every block would repeat the first block.
   const auto x = sample("normal", {4, verinit::fill_block_size});
-  EXPECT_FALSE(std::equal(x.begin(), x.begin() + verinit::fill_block_size, x.begin() + verinit::fill_block_size));
+  EXPECT_FALSE(std::equal(x.begin(), x.begin() + verinit::fill_block_size,
+                          x.begin() + verinit::fill_block_size));
 }
 
 TEST(FillTest, GoldenValuesAreStable) {
@@ -74,7 +75,8 @@ TEST(FillTest, EyeIsTheIdentityOnWideAndTall) {
   for (const tensor_shape& shape : {tensor_shape{3, 5}, tensor_shape{5, 3}}) {
     const auto w = sample("eye", shape);
     for (std::int64_t i = 0; i < shape[0]; ++i)
-      for (std::int64_t j = 0; j < shape[1]; ++j) EXPECT_EQ(w[i * shape[1] + j], i == j ? 1.0f : 0.0f);
+      for (std::int64_t j = 0; j < shape[1]; ++j)
+        EXPECT_EQ(w[i * shape[1] + j], i == j ? 1.0f : 0.0f);
   }
   EXPECT_THROW(sample("eye", {2, 2, 2}), std::invalid_argument);
 }
@@ -104,21 +106,27 @@ TEST(FillTest, SparseZeroesExactlyCeilSparsityRowsPerColumn) {
   }
   // keras [in, out]: per input row.
   const auto k = sample("sparse(sparsity=0.5)", {40, 50}, 3, 0, layout::keras);
-  for (std::int64_t r = 0; r < 40; ++r) EXPECT_EQ(std::count(k.begin() + r * 50, k.begin() + (r + 1) * 50, 0.0f), 25);
+  for (std::int64_t r = 0; r < 40; ++r)
+    EXPECT_EQ(std::count(k.begin() + r * 50, k.begin() + (r + 1) * 50, 0.0f), 25);
   for (const float v : sample("sparse(sparsity=1)", {3, 3})) EXPECT_EQ(v, 0.0f);
 }
 
 double gram_error(const std::vector<double>& w, std::int64_t rows, std::int64_t cols, double gain) {
-  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(w.data(), rows, cols);
-  const Eigen::MatrixXd gram = rows <= cols ? Eigen::MatrixXd(m * m.transpose()) : Eigen::MatrixXd(m.transpose() * m);
-  return (gram - gain * gain * Eigen::MatrixXd::Identity(gram.rows(), gram.cols())).cwiseAbs().maxCoeff();
+  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(
+      w.data(), rows, cols);
+  const Eigen::MatrixXd gram =
+      rows <= cols ? Eigen::MatrixXd(m * m.transpose()) : Eigen::MatrixXd(m.transpose() * m);
+  return (gram - gain * gain * Eigen::MatrixXd::Identity(gram.rows(), gram.cols()))
+      .cwiseAbs()
+      .maxCoeff();
 }
 
 TEST(FillTest, OrthogonalHasOrthonormalRowsOrColumns) {
   EXPECT_LT(gram_error(sample<double>("orthogonal", {20, 50}), 20, 50, 1), 1e-13);
   EXPECT_LT(gram_error(sample<double>("orthogonal(gain=2)", {50, 20}), 50, 20, 2), 1e-13);
   EXPECT_LT(gram_error(sample<double>("orthogonal", {8, 4, 3, 3}), 8, 36, 1), 1e-13);
-  EXPECT_LT(gram_error(sample<double>("orthogonal", {3, 3, 4, 8}, 0, 0, layout::keras), 36, 8, 1), 1e-13);
+  EXPECT_LT(gram_error(sample<double>("orthogonal", {3, 3, 4, 8}, 0, 0, layout::keras), 36, 8, 1),
+            1e-13);
   const auto f = sample<float>("orthogonal", {64, 64});
   EXPECT_LT(gram_error({f.begin(), f.end()}, 64, 64, 1), 1e-5);
 }
@@ -143,7 +151,8 @@ TEST(FillTest, OrthogonalCornerEntryFollowsTheHaarBeta) {
     const double n = static_cast<double>(std::max(shape[0], shape[1]));
     const boost::math::beta_distribution<> law((n - 1) / 2, (n - 1) / 2);
     std::vector<double> corner;
-    for (std::uint64_t seed = 0; seed < 2000; ++seed) corner.push_back((sample<double>("orthogonal", shape, seed)[0] + 1) / 2);
+    for (std::uint64_t seed = 0; seed < 2000; ++seed)
+      corner.push_back((sample<double>("orthogonal", shape, seed)[0] + 1) / 2);
     std::sort(corner.begin(), corner.end());
     double d = 0;
     for (std::size_t i = 0; i < corner.size(); ++i) {
@@ -187,11 +196,13 @@ TEST(FillTest, SerialFillTakesAnyEngine) {
   verinit::fill_with_engine(std::span<float>(b), shape, parse_scheme("he_normal"), again);
   EXPECT_TRUE(bitwise_equal(a, b));
   std::minstd_rand odd_range(3);  // range [1, 2^31-2]: goes through uniform_int_distribution
-  verinit::fill_with_engine(std::span<float>(a), shape, parse_scheme("uniform(a=2,b=3)"), odd_range);
+  verinit::fill_with_engine(std::span<float>(a), shape, parse_scheme("uniform(a=2,b=3)"),
+                            odd_range);
   for (const float v : a) EXPECT_TRUE(v >= 2 && v < 3);
   std::mt19937_64 wide(1);
   std::vector<double> c(7);
-  verinit::fill_with_engine(std::span<double>(c), tensor_shape{7, 1}, parse_scheme("orthogonal"), wide);
+  verinit::fill_with_engine(std::span<double>(c), tensor_shape{7, 1}, parse_scheme("orthogonal"),
+                            wide);
   double norm = 0;
   for (const double v : c) norm += v * v;
   EXPECT_NEAR(norm, 1.0, 1e-14);
@@ -199,7 +210,8 @@ TEST(FillTest, SerialFillTakesAnyEngine) {
 
 TEST(FillTest, ExplicitFansAllowOneDimensionalTensors) {
   verinit::fill_options options;
-  EXPECT_THROW(verinit::sample<float>(tensor_shape{10}, parse_scheme("he_uniform"), options), std::invalid_argument);
+  EXPECT_THROW(verinit::sample<float>(tensor_shape{10}, parse_scheme("he_uniform"), options),
+               std::invalid_argument);
   options.explicit_fans = verinit::fans{4, 10, 1};
   const auto bias = verinit::sample<float>(tensor_shape{10}, parse_scheme("he_uniform"), options);
   for (const float v : bias) EXPECT_LE(std::abs(v), std::sqrt(6.0f / 4));
@@ -210,11 +222,13 @@ TEST(FillTest, ExplicitFansAllowOneDimensionalTensors) {
 TEST(FillTest, RejectsBadArguments) {
   std::vector<float> small(3);
   const tensor_shape shape{2, 2};
-  EXPECT_THROW(verinit::fill(std::span<float>(small), shape, parse_scheme("normal")), std::invalid_argument);
+  EXPECT_THROW(verinit::fill(std::span<float>(small), shape, parse_scheme("normal")),
+               std::invalid_argument);
   std::vector<float> four(4);
   verinit::fill_options negative;
   negative.threads = -1;
-  EXPECT_THROW(verinit::fill(std::span<float>(four), shape, parse_scheme("normal"), negative), std::invalid_argument);
+  EXPECT_THROW(verinit::fill(std::span<float>(four), shape, parse_scheme("normal"), negative),
+               std::invalid_argument);
   EXPECT_THROW(sample("normal", {2, 0}), std::invalid_argument);
   EXPECT_THROW(sample("sparse(sparsity=0.1)", {2, 2, 2}), std::invalid_argument);
   EXPECT_THROW(sample("orthogonal", {5}), std::invalid_argument);

@@ -10,10 +10,10 @@ namespace {
 using verinit::nonlinearity;
 
 TEST(GainTest, MatchesPyTorchTable) {
-  for (const auto nl : {nonlinearity::linear, nonlinearity::conv1d, nonlinearity::conv2d,
-                        nonlinearity::conv3d, nonlinearity::conv_transpose1d,
-                        nonlinearity::conv_transpose2d, nonlinearity::conv_transpose3d,
-                        nonlinearity::sigmoid})
+  for (const auto nl :
+       {nonlinearity::linear, nonlinearity::conv1d, nonlinearity::conv2d, nonlinearity::conv3d,
+        nonlinearity::conv_transpose1d, nonlinearity::conv_transpose2d,
+        nonlinearity::conv_transpose3d, nonlinearity::sigmoid})
     EXPECT_EQ(verinit::calculate_gain(nl), 1.0) << verinit::to_string(nl);
   EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::tanh), 5.0 / 3.0);
   EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::relu), std::sqrt(2.0));
@@ -21,11 +21,13 @@ TEST(GainTest, MatchesPyTorchTable) {
 }
 
 TEST(GainTest, LeakyReluUsesTheSquaredSlope) {
-  EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu), std::sqrt(2.0 / (1 + 0.01 * 0.01)));
+  EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu),
+                   std::sqrt(2.0 / (1 + 0.01 * 0.01)));
   EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu, 0.0), std::sqrt(2.0));
   // sqrt(2/(1+a^2)), not the common bug sqrt(2/(1+a)): they differ for a = 0.2.
   EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu, 0.2), std::sqrt(2.0 / 1.04));
-  EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu, std::sqrt(5.0)), std::sqrt(1.0 / 3.0));
+  EXPECT_DOUBLE_EQ(verinit::calculate_gain(nonlinearity::leaky_relu, std::sqrt(5.0)),
+                   std::sqrt(1.0 / 3.0));
 }
 
 TEST(GainTest, ParsesEveryName) {

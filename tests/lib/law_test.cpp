@@ -12,7 +12,8 @@ namespace {
 using verinit::layout;
 using verinit::parse_scheme;
 
-verinit::element_law law_of(const char* spec, verinit::tensor_shape shape, layout l = layout::torch) {
+verinit::element_law law_of(const char* spec, verinit::tensor_shape shape,
+                            layout l = layout::torch) {
   return verinit::resolve_law(parse_scheme(spec), verinit::compute_fans(shape, l));
 }
 
@@ -49,10 +50,12 @@ TEST(LawTest, KaimingFollowsPyTorch) {
   // Default: leaky_relu with a = 0 -> gain sqrt(2); fan_in.
   EXPECT_DOUBLE_EQ(bound_of("kaiming_uniform", {256, 512}), std::sqrt(2.0) * std::sqrt(3.0 / 512));
   EXPECT_DOUBLE_EQ(std_of("kaiming_normal(mode=fan_out)", {256, 512}), std::sqrt(2.0 / 256));
-  EXPECT_DOUBLE_EQ(std_of("kaiming_normal(a=0.2)", {10, 50}), std::sqrt(2.0 / 1.04) / std::sqrt(50.0));
+  EXPECT_DOUBLE_EQ(std_of("kaiming_normal(a=0.2)", {10, 50}),
+                   std::sqrt(2.0 / 1.04) / std::sqrt(50.0));
   EXPECT_DOUBLE_EQ(std_of("kaiming_normal(nonlinearity=tanh,a=3)", {10, 50}),
                    (5.0 / 3.0) / std::sqrt(50.0));  // a is only a slope for leaky_relu
-  EXPECT_DOUBLE_EQ(std_of("kaiming_normal(nonlinearity=selu)", {10, 50, 2}), 0.75 / std::sqrt(100.0));
+  EXPECT_DOUBLE_EQ(std_of("kaiming_normal(nonlinearity=selu)", {10, 50, 2}),
+                   0.75 / std::sqrt(100.0));
 }
 
 TEST(LawTest, TorchLinearIsUniformOneOverSqrtFanIn) {
@@ -61,11 +64,13 @@ TEST(LawTest, TorchLinearIsUniformOneOverSqrtFanIn) {
 }
 
 TEST(LawTest, VarianceScalingMatchesKeras) {
-  EXPECT_DOUBLE_EQ(bound_of("variance_scaling(distribution=uniform,mode=fan_avg,scale=2)", {30, 10}),
-                   std::sqrt(3.0 * 2 / 20));
+  EXPECT_DOUBLE_EQ(
+      bound_of("variance_scaling(distribution=uniform,mode=fan_avg,scale=2)", {30, 10}),
+      std::sqrt(3.0 * 2 / 20));
   EXPECT_DOUBLE_EQ(std_of("variance_scaling(distribution=normal,mode=fan_out)", {30, 10}),
                    std::sqrt(1.0 / 30));
-  const auto t = std::get<verinit::truncated_normal_law>(law_of("variance_scaling(scale=2)", {3, 3, 16, 4}, layout::keras));
+  const auto t = std::get<verinit::truncated_normal_law>(
+      law_of("variance_scaling(scale=2)", {3, 3, 16, 4}, layout::keras));
   const double sigma = std::sqrt(2.0 / 144) / 0.87962566103423978;
   EXPECT_DOUBLE_EQ(t.std, sigma);
   EXPECT_DOUBLE_EQ(t.a, -2 * sigma);
@@ -77,7 +82,8 @@ TEST(LawTest, PlainLawsKeepTheirParameters) {
   const auto u = std::get<verinit::uniform_law>(law_of("uniform(a=-0.3,b=0.5)", {2, 2}));
   EXPECT_EQ(u.a, -0.3);
   EXPECT_EQ(u.b, 0.5);
-  const auto t = std::get<verinit::truncated_normal_law>(law_of("truncated_normal(mean=1,std=2,a=0,b=5)", {2, 2}));
+  const auto t = std::get<verinit::truncated_normal_law>(
+      law_of("truncated_normal(mean=1,std=2,a=0,b=5)", {2, 2}));
   EXPECT_EQ(t.mean, 1.0);
   EXPECT_EQ(t.std, 2.0);
   EXPECT_EQ(std::get<verinit::constant_law>(law_of("constant(value=0.25)", {2, 2})).value, 0.25);
@@ -87,7 +93,8 @@ TEST(LawTest, PlainLawsKeepTheirParameters) {
 TEST(LawTest, RejectsStructuredSchemesAndZeroFans) {
   EXPECT_THROW(law_of("orthogonal", {4, 4}), std::invalid_argument);
   EXPECT_THROW(law_of("eye", {4, 4}), std::invalid_argument);
-  EXPECT_THROW(verinit::resolve_law(parse_scheme("he_normal"), verinit::fans{0, 5, 1}), std::invalid_argument);
+  EXPECT_THROW(verinit::resolve_law(parse_scheme("he_normal"), verinit::fans{0, 5, 1}),
+               std::invalid_argument);
   EXPECT_FALSE(verinit::is_elementwise(verinit::scheme_kind::sparse));
   EXPECT_TRUE(verinit::is_elementwise(verinit::scheme_kind::he_normal));
 }

@@ -30,7 +30,8 @@ constexpr known_answer random123_vectors[] = {
 };
 
 TEST(PhiloxTest, MatchesRandom123KnownAnswers) {
-  for (const auto& v : random123_vectors) EXPECT_EQ(philox4x32::bijection(v.counter, v.key), v.expected);
+  for (const auto& v : random123_vectors)
+    EXPECT_EQ(philox4x32::bijection(v.counter, v.key), v.expected);
 }
 
 TEST(PhiloxTest, BijectionIsConstexpr) {

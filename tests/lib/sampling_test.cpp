@@ -30,7 +30,9 @@ double ks_statistic(std::vector<double> x, const std::function<double(double)>& 
   return d;
 }
 
-double critical(std::size_t n) { return std::sqrt(std::log(2 / 1e-6) / 2) / std::sqrt(static_cast<double>(n)); }
+double critical(std::size_t n) {
+  return std::sqrt(std::log(2 / 1e-6) / 2) / std::sqrt(static_cast<double>(n));
+}
 
 double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 
@@ -43,7 +45,8 @@ std::vector<double> draw_normal(std::size_t n, std::uint64_t seed, double mean, 
 }
 
 template <class T>
-std::vector<double> draw_truncated(std::size_t n, std::uint64_t seed, verinit::truncated_normal_law law) {
+std::vector<double> draw_truncated(std::size_t n, std::uint64_t seed,
+                                   verinit::truncated_normal_law law) {
   std::vector<T> out(n);
   philox_stream source(seed, 0);
   verinit::detail::sample_truncated_normal<T>(out, law, source);
@@ -76,26 +79,29 @@ TEST(SamplingTest, ZigguratTailBeyondRIsRight) {
   // sampler shows up here long before it moves the KS statistic.
   const auto x = draw_normal<float>(10'000'000, 3, 0, 1);
   const double r = 3.6541528853610088;
-  const double beyond = static_cast<double>(std::count_if(x.begin(), x.end(), [&](double v) { return std::abs(v) > r; }));
+  const double beyond = static_cast<double>(
+      std::count_if(x.begin(), x.end(), [&](double v) { return std::abs(v) > r; }));
   const double expected = 2 * 0.5 * std::erfc(r / std::sqrt(2.0)) * 1e7;
   EXPECT_LT(std::abs(beyond - expected), 5.5 * std::sqrt(expected));  // ~4e-8 two-sided
   // ...and the far tail has the right conditional law: KS on the excess over r.
   std::vector<double> tail;
-  for (const double v : x) if (std::abs(v) > r) tail.push_back(std::abs(v));
+  for (const double v : x)
+    if (std::abs(v) > r) tail.push_back(std::abs(v));
   const double qr = 0.5 * std::erfc(r / std::sqrt(2.0));
-  EXPECT_LT(ks_statistic(tail, [&](double v) { return 1 - 0.5 * std::erfc(v / std::sqrt(2.0)) / qr; }),
-            critical(tail.size()));
+  EXPECT_LT(
+      ks_statistic(tail, [&](double v) { return 1 - 0.5 * std::erfc(v / std::sqrt(2.0)) / qr; }),
+      critical(tail.size()));
 }
 
 TEST(SamplingTest, TruncatedNormalAllRegimes) {
   const verinit::truncated_normal_law laws[] = {
-      {0, 1, -2, 2},          // rejection from the normal (Keras's +-2 sigma)
-      {1, 2, 0, 10},          // rejection, asymmetric
-      {0, 1, 2.5, 3.0},       // tail, uniform proposal
-      {0, 1, 3, 40},          // tail, exponential proposal
-      {0, 1, -9, -6},         // lower tail, mirrored
-      {0, 1, 8, 8.01},        // far tail, narrow
-      {0.1, 1, -0.2, 0.3},    // narrow interval around the mean
+      {0, 1, -2, 2},        // rejection from the normal (Keras's +-2 sigma)
+      {1, 2, 0, 10},        // rejection, asymmetric
+      {0, 1, 2.5, 3.0},     // tail, uniform proposal
+      {0, 1, 3, 40},        // tail, exponential proposal
+      {0, 1, -9, -6},       // lower tail, mirrored
+      {0, 1, 8, 8.01},      // far tail, narrow
+      {0.1, 1, -0.2, 0.3},  // narrow interval around the mean
   };
   std::uint64_t seed = 10;
   for (const auto& law : laws) {
@@ -113,7 +119,8 @@ TEST(SamplingTest, UniformIsUniform) {
   philox_stream source(5, 0);
   verinit::detail::sample_uniform<float>(out, -0.3, 0.7, source);
   const std::vector<double> x(out.begin(), out.end());
-  EXPECT_LT(ks_statistic(x, [](double v) { return std::clamp(v + 0.3, 0.0, 1.0); }), critical(x.size()));
+  EXPECT_LT(ks_statistic(x, [](double v) { return std::clamp(v + 0.3, 0.0, 1.0); }),
+            critical(x.size()));
 }
 
 TEST(SamplingTest, BoundedIntegersAreUnbiased) {

@@ -56,8 +56,9 @@ TEST(SchemeTest, AliasesResolveToTheirCanonicalScheme) {
   EXPECT_EQ(linear, parse_scheme("kaiming_uniform(a=2.23606797749979)"));
   EXPECT_EQ(linear.name(), "kaiming_uniform");
   EXPECT_THROW(parse_scheme("torch_linear(a=1)"), std::invalid_argument);
-  EXPECT_EQ(parse_scheme("variance_scaling(distribution=untruncated_normal)").choice("distribution"),
-            "normal");
+  EXPECT_EQ(
+      parse_scheme("variance_scaling(distribution=untruncated_normal)").choice("distribution"),
+      "normal");
 }
 
 TEST(SchemeTest, MessagesNameTheValueAndWhatWasExpected) {
@@ -67,20 +68,42 @@ TEST(SchemeTest, MessagesNameTheValueAndWhatWasExpected) {
   EXPECT_EQ(message_of("normal(std=nan)"), "normal: std is nan, but must be finite");
   EXPECT_EQ(message_of("normal(std=-1)"), "normal: std is -1, but must be finite and > 0");
   EXPECT_EQ(message_of("uniform(a=1,b=1)"), "uniform: a is 1, but must be < b = 1");
-  EXPECT_EQ(message_of("constant"), "constant: value is missing, but must be given (it has no default)");
+  EXPECT_EQ(message_of("constant"),
+            "constant: value is missing, but must be given (it has no default)");
   EXPECT_EQ(message_of("kaiming_normal(mode=fan_avg)"),
             "kaiming_normal: mode is 'fan_avg', but must be one of fan_in, fan_out");
 }
 
 TEST(SchemeTest, RejectsEveryBadParameter) {
-  for (const char* bad :
-       {"", "nope", "zeros(value=1)", "normal(std=0)", "normal(std=inf)", "normal(mean=nan)",
-        "normal(std=1", "normal(std)", "normal(std=1,std=2)", "normal(std=1,)", "normal(std=abc)",
-        "normal(std=1e999)", "uniform(a=2,b=1)", "uniform(a=-inf)", "truncated_normal(a=3,b=2)",
-        "truncated_normal(std=-0.1)", "sparse", "sparse(sparsity=1.5)", "sparse(sparsity=-0.1)",
-        "sparse(sparsity=0.5,std=0)", "dirac(groups=0)", "dirac(groups=1.5)", "xavier_uniform(gain=0)",
-        "orthogonal(gain=-1)", "variance_scaling(scale=0)", "variance_scaling(distribution=cauchy)",
-        "kaiming_uniform(nonlinearity=gelu)", "kaiming_uniform(a=nan)", "he_normal(gain=2)"}) {
+  for (const char* bad : {"",
+                          "nope",
+                          "zeros(value=1)",
+                          "normal(std=0)",
+                          "normal(std=inf)",
+                          "normal(mean=nan)",
+                          "normal(std=1",
+                          "normal(std)",
+                          "normal(std=1,std=2)",
+                          "normal(std=1,)",
+                          "normal(std=abc)",
+                          "normal(std=1e999)",
+                          "uniform(a=2,b=1)",
+                          "uniform(a=-inf)",
+                          "truncated_normal(a=3,b=2)",
+                          "truncated_normal(std=-0.1)",
+                          "sparse",
+                          "sparse(sparsity=1.5)",
+                          "sparse(sparsity=-0.1)",
+                          "sparse(sparsity=0.5,std=0)",
+                          "dirac(groups=0)",
+                          "dirac(groups=1.5)",
+                          "xavier_uniform(gain=0)",
+                          "orthogonal(gain=-1)",
+                          "variance_scaling(scale=0)",
+                          "variance_scaling(distribution=cauchy)",
+                          "kaiming_uniform(nonlinearity=gelu)",
+                          "kaiming_uniform(a=nan)",
+                          "he_normal(gain=2)"}) {
     EXPECT_THROW(parse_scheme(bad), std::invalid_argument) << bad;
   }
 }

@@ -45,7 +45,8 @@ TEST(ShapeTest, Conv3dFans) {
 TEST(ShapeTest, RejectsFewerThanTwoDims) {
   const verinit::tensor_shape bias{10};
   EXPECT_THROW(verinit::compute_fans(bias, layout::torch), std::invalid_argument);
-  EXPECT_THROW(verinit::compute_fans(verinit::tensor_shape{}, layout::keras), std::invalid_argument);
+  EXPECT_THROW(verinit::compute_fans(verinit::tensor_shape{}, layout::keras),
+               std::invalid_argument);
 }
 
 TEST(ShapeTest, ParsesShapes) {
@@ -55,7 +56,8 @@ TEST(ShapeTest, ParsesShapes) {
 }
 
 TEST(ShapeTest, RejectsBadShapesNamingTheDim) {
-  for (const char* bad : {"", "0,3", "3,-1", "3,,4", "3,x", "3,4,", "1.5,2", "99999999999,99999999999"}) {
+  for (const char* bad :
+       {"", "0,3", "3,-1", "3,,4", "3,x", "3,4,", "1.5,2", "99999999999,99999999999"}) {
     EXPECT_THROW(verinit::parse_shape(bad), std::invalid_argument) << bad;
   }
   try {
@@ -69,7 +71,8 @@ TEST(ShapeTest, RejectsBadShapesNamingTheDim) {
 TEST(ShapeTest, ElementCountRejectsOverflowAndZeroDims) {
   EXPECT_EQ(verinit::element_count(verinit::tensor_shape{2, 3, 4}), 24);
   EXPECT_EQ(verinit::element_count(verinit::tensor_shape{}), 1);
-  EXPECT_THROW(verinit::element_count(verinit::tensor_shape{1LL << 40, 1LL << 40}), std::invalid_argument);
+  EXPECT_THROW(verinit::element_count(verinit::tensor_shape{1LL << 40, 1LL << 40}),
+               std::invalid_argument);
   EXPECT_THROW(verinit::element_count(verinit::tensor_shape{3, 0}), std::invalid_argument);
 }
 

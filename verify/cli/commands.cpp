@@ -30,7 +30,8 @@ void add_tensor_options(CLI::App& command, tensor_options& o) {
   command.add_option("--scheme", o.scheme_spec, "Scheme spec, e.g. 'kaiming_normal(mode=fan_out)'")
       ->required();
   command.add_option("--shape", o.shape_text, "Tensor shape D1,D2[,...]")->required();
-  command.add_option("--layout", o.layout_text, "Axis layout: torch [out,in,*k] or keras [*k,in,out]")
+  command
+      .add_option("--layout", o.layout_text, "Axis layout: torch [out,in,*k] or keras [*k,in,out]")
       ->capture_default_str();
   command.add_option("--dtype", o.dtype, "float32 or float64")->capture_default_str();
   // NonNegativeNumber: CLI11 would otherwise wrap "-1" to 2^64 - 1 for an unsigned option.
@@ -97,11 +98,14 @@ int run_list(bool json) {
                                      {"required", p.default_value.empty()},
                                      {"description", p.description}};
         if (!p.default_value.empty()) param["default"] = p.default_value;
-        if (!p.choices.empty()) param["choices"] = std::vector<std::string>(p.choices.begin(), p.choices.end());
+        if (!p.choices.empty())
+          param["choices"] = std::vector<std::string>(p.choices.begin(), p.choices.end());
         params.push_back(param);
       }
-      nlohmann::ordered_json entry{{"name", info.name}, {"formula", info.formula},
-                                   {"uses_fans", info.uses_fans}, {"params", params}};
+      nlohmann::ordered_json entry{{"name", info.name},
+                                   {"formula", info.formula},
+                                   {"uses_fans", info.uses_fans},
+                                   {"params", params}};
       if (!info.alias_of.empty()) entry["alias_of"] = info.alias_of;
       schemes.push_back(entry);
     }
@@ -114,10 +118,12 @@ int run_list(bool json) {
     std::cout << "\n    " << info.formula << '\n';
     for (const auto& p : info.params) {
       std::cout << "    " << p.key << " = "
-                << (p.default_value.empty() ? std::string("<required>") : std::string(p.default_value));
+                << (p.default_value.empty() ? std::string("<required>")
+                                            : std::string(p.default_value));
       if (!p.choices.empty()) {
         std::cout << "  {";
-        for (std::size_t i = 0; i < p.choices.size(); ++i) std::cout << (i ? "|" : "") << p.choices[i];
+        for (std::size_t i = 0; i < p.choices.size(); ++i)
+          std::cout << (i ? "|" : "") << p.choices[i];
         std::cout << '}';
       }
       std::cout << "  " << p.description << '\n';
@@ -146,7 +152,8 @@ int run_demo(std::uint64_t seed, std::int64_t samples) {
     fill_options options;
     options.seed = seed;
     const auto weights = sample<float>(shape, s, options);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double sum = 0, squares = 0;
     for (const float w : weights) sum += w;
     const double mean = sum / static_cast<double>(weights.size());
@@ -156,16 +163,18 @@ int run_demo(std::uint64_t seed, std::int64_t samples) {
     if (is_elementwise(s.kind())) {
       const element_law law = resolve_law(s, compute_fans(shape, layout::torch));
       double expected = 0;
-      if (const auto* u = std::get_if<uniform_law>(&law)) expected = (u->b - u->a) / std::sqrt(12.0);
+      if (const auto* u = std::get_if<uniform_law>(&law))
+        expected = (u->b - u->a) / std::sqrt(12.0);
       if (const auto* n = std::get_if<normal_law>(&law)) expected = n->std;
-      if (const auto* t = std::get_if<truncated_normal_law>(&law)) expected = t->std * 0.87962566103423978;
+      if (const auto* t = std::get_if<truncated_normal_law>(&law))
+        expected = t->std * 0.87962566103423978;
       std::ostringstream text;
       text << std::setprecision(6) << expected;
       law_std = text.str();
     }
     std::cout << std::left << std::setw(36) << spec << std::right << std::setw(12) << weights.size()
-              << std::setw(13) << std::setprecision(5) << mean << std::setw(13) << std << std::setw(13)
-              << law_std << std::setw(12) << std::fixed << std::setprecision(0)
+              << std::setw(13) << std::setprecision(5) << mean << std::setw(13) << std
+              << std::setw(13) << law_std << std::setw(12) << std::fixed << std::setprecision(0)
               << static_cast<double>(weights.size()) / seconds / 1e6 << std::defaultfloat << '\n';
   }
   std::cout << "(law std of truncated_normal assumes the +-2 sigma cut of the defaults)\n";
@@ -194,7 +203,9 @@ command add_demo(CLI::App& app) {
   auto* command = app.add_subcommand("demo", "Sample every scheme once and show its moments");
   auto seed = std::make_shared<std::uint64_t>(0);
   auto samples = std::make_shared<std::int64_t>(1000000);
-  command->add_option("--seed", *seed, "Seed")->capture_default_str()->check(CLI::NonNegativeNumber);
+  command->add_option("--seed", *seed, "Seed")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--samples", *samples, "Weights per scheme (>= 1000)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1000}, std::int64_t{1} << 40));

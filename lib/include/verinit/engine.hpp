@@ -6,11 +6,10 @@
 // batches, so the virtual call is paid once per batch, not per sample.
 #pragma once
 
+#include <boost/random/uniform_int_distribution.hpp>
 #include <cstdint>
 #include <limits>
 #include <span>
-
-#include <boost/random/uniform_int_distribution.hpp>
 
 namespace verinit {
 

@@ -28,8 +28,8 @@ inline constexpr std::int64_t fill_block_size = 1 << 16;
 struct fill_options {
   verinit::layout layout = layout::torch;
   std::uint64_t seed = 0;
-  int threads = 0;                   ///< OpenMP threads; 0 means OpenMP's default
-  std::optional<fans> explicit_fans; ///< overrides the fans derived from the shape
+  int threads = 0;                    ///< OpenMP threads; 0 means OpenMP's default
+  std::optional<fans> explicit_fans;  ///< overrides the fans derived from the shape
 };
 
 /// Fills `out` (C order, element_count(shape) elements) with scheme `s`, in parallel and
@@ -52,8 +52,8 @@ void fill_from(std::span<double> out, std::span<const std::int64_t> shape, const
 
 /// Serial fill driven by any uniform random bit generator, e.g. boost::random::mt19937.
 template <class RealType, class Engine>
-void fill_with_engine(std::span<RealType> out, std::span<const std::int64_t> shape,
-                      const scheme& s, Engine& engine, const fill_options& options = {}) {
+void fill_with_engine(std::span<RealType> out, std::span<const std::int64_t> shape, const scheme& s,
+                      Engine& engine, const fill_options& options = {}) {
   engine_words<Engine> source(engine);
   fill_from(out, shape, s, source, options);
 }

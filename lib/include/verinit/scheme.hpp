@@ -44,7 +44,7 @@ enum class scheme_kind {
 /// One parameter of a scheme, as `verinit list` shows it.
 struct param_info {
   std::string_view key;
-  std::string_view default_value;  ///< spelling of the default; empty when required
+  std::string_view default_value;             ///< spelling of the default; empty when required
   std::span<const std::string_view> choices;  ///< empty for a number
   std::string_view description;
 };

@@ -35,8 +35,7 @@ inline void check_non_negative(std::string_view function, std::string_view param
 }
 
 /// Checks 0 <= value <= 1.
-inline void check_probability(std::string_view function, std::string_view parameter,
-                              double value) {
+inline void check_probability(std::string_view function, std::string_view parameter, double value) {
   if (!(value >= 0 && value <= 1))
     throw_invalid(function, parameter, format_number(value), "in [0, 1]");
 }
@@ -44,9 +43,9 @@ inline void check_probability(std::string_view function, std::string_view parame
 }  // namespace verinit::detail
 
 /// Invariant check: a failure is a bug in verinit, never a user error.
-#define VERINIT_ASSERT(condition)                                                    \
-  do {                                                                               \
-    if (!(condition))                                                                \
-      throw std::logic_error(std::string("verinit internal error: ") + #condition + \
-                             " (" + __FILE__ + ":" + std::to_string(__LINE__) + ")"); \
+#define VERINIT_ASSERT(condition)                                                          \
+  do {                                                                                     \
+    if (!(condition))                                                                      \
+      throw std::logic_error(std::string("verinit internal error: ") + #condition + " (" + \
+                             __FILE__ + ":" + std::to_string(__LINE__) + ")");             \
   } while (false)
