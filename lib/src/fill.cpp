@@ -19,6 +19,9 @@ namespace {
 // Streams at or above this are not element blocks: sparse's zero positions use base + column.
 constexpr std::uint64_t sparse_stream_base = std::uint64_t{1} << 62;
 
+// More threads than this is a typo, not a machine: refuse rather than spawn them.
+constexpr int max_threads = 4096;
+
 std::string type_name(std::size_t bytes) { return bytes == 4 ? "float32" : "float64"; }
 
 // Runs kernel(span, source) on every block: in parallel with a Philox stream per block, or
@@ -180,8 +183,9 @@ void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const schem
     detail::throw_invalid(
         "fill", "output size", std::to_string(out.size()),
         "the element count of shape " + to_string(shape) + " (" + std::to_string(count) + ")");
-  if (options.threads < 0)
-    detail::throw_invalid("fill", "threads", std::to_string(options.threads), ">= 0 (0: all)");
+  if (options.threads < 0 || options.threads > max_threads)
+    detail::throw_invalid("fill", "threads", std::to_string(options.threads),
+                          "in [0, " + std::to_string(max_threads) + "] (0: OpenMP's default)");
   switch (s.kind()) {
     case scheme_kind::eye:
       require_rank(s, shape, 2, 2);

@@ -99,6 +99,8 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"sample --scheme normal --shape 3,3 --dtype int8 --out OUT", "'int8'"},
         bad_case{"sample --scheme normal --shape 3,3 --seed -1 --out OUT", "--seed"},
         bad_case{"sample --scheme normal --shape 3,3 --threads -1 --out OUT", "threads is -1"},
+        bad_case{"sample --scheme normal --shape 3,3 --threads 100000 --out OUT",
+                 "threads is 100000"},
         bad_case{"sample --scheme normal --shape 100000000,100000000,1000 --out OUT",
                  "element count"},
         bad_case{"sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT",

@@ -229,6 +229,10 @@ TEST(FillTest, RejectsBadArguments) {
   negative.threads = -1;
   EXPECT_THROW(verinit::fill(std::span<float>(four), shape, parse_scheme("normal"), negative),
                std::invalid_argument);
+  verinit::fill_options absurd;
+  absurd.threads = 100000;
+  EXPECT_THROW(verinit::fill(std::span<float>(four), shape, parse_scheme("normal"), absurd),
+               std::invalid_argument);
   EXPECT_THROW(sample("normal", {2, 0}), std::invalid_argument);
   EXPECT_THROW(sample("sparse(sparsity=0.1)", {2, 2, 2}), std::invalid_argument);
   EXPECT_THROW(sample("orthogonal", {5}), std::invalid_argument);

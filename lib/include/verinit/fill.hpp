@@ -28,7 +28,7 @@ inline constexpr std::int64_t fill_block_size = 1 << 16;
 struct fill_options {
   verinit::layout layout = layout::torch;
   std::uint64_t seed = 0;
-  int threads = 0;                    ///< OpenMP threads; 0 means OpenMP's default
+  int threads = 0;                    ///< OpenMP threads in [0, 4096]; 0: OpenMP's default
   std::optional<fans> explicit_fans;  ///< overrides the fans derived from the shape
 };
 
@@ -36,8 +36,8 @@ struct fill_options {
 /// deterministically (see above).
 /// Throws std::invalid_argument if out.size() != element_count(shape), the shape has a dim
 /// < 1, the scheme needs fans and the shape has fewer than 2 dims and no explicit fans, the
-/// scheme does not fit the shape (eye: 2 dims, dirac: 3 to 5, sparse: 2), threads < 0, or the
-/// law's bounds collapse in the output type.
+/// scheme does not fit the shape (eye: 2 dims, dirac: 3 to 5, sparse: 2), threads is outside
+/// [0, 4096], or the law's bounds collapse in the output type.
 void fill(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
           const fill_options& options = {});
 void fill(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
