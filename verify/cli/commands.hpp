@@ -12,5 +12,6 @@ using command = std::function<int()>;
 command add_sample(CLI::App& app);
 command add_list(CLI::App& app);
 command add_demo(CLI::App& app);
+command add_verify(CLI::App& app);
 
 }  // namespace verinit::cli

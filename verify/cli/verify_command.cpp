@@ -1,0 +1,185 @@
+// `verinit verify`: run a battery, one scheme, or check an .npy file; print a table, write JSON.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.hpp"
+#include "verinit/detail/check.hpp"
+#include "verinit/npy.hpp"
+#include "verinit/scheme.hpp"
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::cli {
+namespace {
+
+struct verify_options {
+  std::string battery = "standard";
+  std::string scheme, shape, layout_text = "torch", dtype = "float32", input, expect, json;
+  std::int64_t samples = 10'000'000;
+  verify::run_options run;
+};
+
+std::string format_p(double p) {
+  std::ostringstream text;
+  text << std::setprecision(3) << p;
+  return text.str();
+}
+
+void print_case(const verify::case_result& c, std::ostream& out) {
+  out << (c.passed ? "PASS  " : "FAIL  ") << c.canonical << "  [" << to_string(c.spec.shape) << " "
+      << to_string(c.spec.tensor_layout) << " " << to_string(c.spec.type) << "]  n=" << c.n
+      << "\n      law: " << c.formula << "\n";
+  for (const auto& t : c.tests) {
+    out << "      " << std::left << std::setw(18) << t.name << std::right << std::setw(14)
+        << std::setprecision(6) << t.statistic << "  " << std::left << std::setw(12)
+        << (t.exact ? std::string("exact") : "p=" + format_p(t.p_value)) << std::right
+        << (t.passed ? (t.suspicious ? "ok (suspicious: p < 1e-3)" : "ok") : "FAIL") << "   "
+        << t.note << "\n";
+  }
+  if (!std::isnan(c.detectable_variance_error))
+    out << "      detectable with 99% power: variance error " << std::setprecision(2)
+        << 100 * c.detectable_variance_error << "%, mean shift " << c.detectable_mean_shift
+        << " sd\n";
+}
+
+nlohmann::ordered_json to_json(const verify::run_result& run) {
+  nlohmann::ordered_json schemes = nlohmann::ordered_json::array();
+  for (const auto& c : run.cases) {
+    nlohmann::ordered_json tests = nlohmann::ordered_json::array();
+    for (const auto& t : c.tests) {
+      nlohmann::ordered_json test{{"name", t.name},       {"statistic", t.statistic},
+                                  {"p_value", t.p_value}, {"passed", t.passed},
+                                  {"exact", t.exact},     {"suspicious", t.suspicious},
+                                  {"note", t.note}};
+      for (const auto& [key, value] : t.values) test[key] = value;
+      tests.push_back(test);
+    }
+    nlohmann::ordered_json entry{
+        {"scheme", c.spec.scheme},
+        {"canonical", c.canonical},
+        {"law", c.formula},
+        {"source", c.source},
+        {"shape", c.spec.shape},
+        {"layout", to_string(c.spec.tensor_layout)},
+        {"dtype", to_string(c.spec.type)},
+        {"n", c.n},
+        {"passed", c.passed},
+        {"timing", {{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}}},
+        {"tests", tests}};
+    if (!std::isnan(c.detectable_variance_error))
+      entry["detectable"] = {{"power", 0.99},
+                             {"relative_variance_error", c.detectable_variance_error},
+                             {"mean_shift_sd", c.detectable_mean_shift}};
+    schemes.push_back(entry);
+  }
+  return {{"passed", run.passed},           {"seed", run.options.seed},
+          {"alpha", run.options.alpha},     {"threads", run.threads_used},
+          {"family_size", run.family_size}, {"schemes", schemes}};
+}
+
+int run_verify(verify_options o, const CLI::App& command) {
+  if (!(o.run.alpha > 0 && o.run.alpha < 1))
+    detail::throw_invalid("verify", "alpha", detail::format_number(o.run.alpha), "in (0, 1)");
+  if (o.run.threads < 0 || o.run.threads > 4096)
+    detail::throw_invalid("verify", "threads", std::to_string(o.run.threads),
+                          "in [0, 4096] (0: all)");
+  if (o.run.threads > 0) omp_set_num_threads(o.run.threads);
+  const bool single = command.count("--scheme") > 0;
+  const bool input = command.count("--input") > 0;
+  if (single && input)
+    detail::throw_invalid("verify", "options", "--scheme with --input", "one of them");
+  if ((single || input) && command.count("--battery") > 0)
+    detail::throw_invalid("verify", "options", "--battery with --scheme or --input", "one of them");
+  if (input && o.expect.empty())
+    detail::throw_invalid("verify", "--expect", "missing", "given with --input");
+  if (!input && !o.expect.empty())
+    detail::throw_invalid("verify", "--expect", "given", "used only with --input");
+  if (single && o.shape.empty())
+    detail::throw_invalid("verify", "--shape", "missing", "given with --scheme");
+  if (o.samples < 1) detail::throw_invalid("verify", "samples", std::to_string(o.samples), ">= 1");
+  verify::run_result run;
+  run.options = o.run;
+  run.threads_used = o.run.threads > 0 ? o.run.threads : omp_get_max_threads();
+  const layout tensor_layout = parse_layout(o.layout_text);
+  std::vector<verify::case_spec> cases;
+  if (input) {
+    const npy_array array = read_npy(o.input);
+    const tensor_shape shape = o.shape.empty() ? tensor_shape(array.shape) : parse_shape(o.shape);
+    parse_scheme(o.expect);  // a bad spec is a usage error before any work
+    if (array.is_float64)
+      run.cases.push_back(verify::check_samples(std::span<const double>(array.f64), shape,
+                                                tensor_layout, o.expect, o.input));
+    else
+      run.cases.push_back(verify::check_samples(std::span<const float>(array.f32), shape,
+                                                tensor_layout, o.expect, o.input));
+  } else {
+    if (single)
+      cases.push_back(
+          {o.scheme, parse_shape(o.shape), tensor_layout, verify::parse_dtype(o.dtype), o.samples});
+    else
+      cases = verify::battery(o.battery);
+    for (const auto& spec : cases) parse_scheme(spec.scheme);  // usage errors first
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      if (progress)
+        std::cerr << "\r[" << i + 1 << "/" << cases.size() << "] " << cases[i].scheme << "\033[K"
+                  << std::flush;
+      run.cases.push_back(verify::run_case(cases[i], o.run));
+    }
+    if (progress) std::cerr << "\r\033[K" << std::flush;
+  }
+  verify::decide(run);
+  for (const auto& c : run.cases) print_case(c, std::cout);
+  std::size_t failed = 0, tests = 0;
+  for (const auto& c : run.cases) {
+    failed += !c.passed;
+    tests += c.tests.size();
+  }
+  std::cout << (run.passed ? "PASSED" : "FAILED") << ": " << run.cases.size() - failed << " of "
+            << run.cases.size() << " schemes passed, " << tests << " tests (Holm-Bonferroni over "
+            << run.family_size << " statistical tests at family-wise alpha " << run.options.alpha
+            << ", seed " << run.options.seed << ")\n";
+  if (!o.json.empty()) {
+    std::ofstream file(o.json);
+    file << to_json(run).dump(2) << '\n';
+    file.close();
+    if (!file) throw std::runtime_error("cannot write '" + o.json + "'");
+  }
+  return run.passed ? 0 : 1;
+}
+
+}  // namespace
+
+command add_verify(CLI::App& app) {
+  auto* command = app.add_subcommand("verify", "Verify schemes against their theoretical laws");
+  auto o = std::make_shared<verify_options>();
+  command->add_option("--battery", o->battery, "smoke (CI gate) or standard")
+      ->capture_default_str();
+  command->add_option("--scheme", o->scheme, "Verify one scheme (with --shape)");
+  command->add_option("--shape", o->shape, "Tensor shape D1,D2,... (fans come from it)");
+  command->add_option("--layout", o->layout_text, "torch [out,in,*k] or keras [*k,in,out]")
+      ->capture_default_str();
+  command->add_option("--samples", o->samples, "Weights to draw for --scheme (whole tensors)")
+      ->capture_default_str();
+  command->add_option("--dtype", o->dtype, "float32 or float64 (for --scheme)")
+      ->capture_default_str();
+  command->add_option("--input", o->input, "Verify the samples in this .npy file (with --expect)");
+  command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
+  command->add_option("--seed", o->run.seed, "Seed (fixed by default: the gate is deterministic)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--threads", o->run.threads, "OpenMP threads (0: all)")
+      ->capture_default_str();
+  command->add_option("--alpha", o->run.alpha, "Family-wise error rate of the run")
+      ->capture_default_str();
+  command->add_option("--json", o->json, "Write the results as JSON to this file");
+  return [o, command] { return run_verify(*o, *command); };
+}
+
+}  // namespace verinit::cli

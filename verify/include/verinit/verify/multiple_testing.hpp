@@ -1,0 +1,17 @@
+// Family-wise error control for one run.
+#pragma once
+
+#include <vector>
+
+#include "verinit/verify/result.hpp"
+
+namespace verinit::verify {
+
+/// Holm-Bonferroni step-down at family-wise level `alpha` over the statistical tests given
+/// (exact checks are skipped: they decide themselves). Sorting the m p-values ascending,
+/// H_(k) is rejected while p_(k) <= alpha / (m - k + 1); the first acceptance stops it
+/// (S. Holm, Scand. J. Statist. 6, 1979). Sets `passed`, and `suspicious` for p < 1e-3.
+/// Returns m.
+std::size_t holm_bonferroni(std::vector<test_result*>& tests, double alpha);
+
+}  // namespace verinit::verify

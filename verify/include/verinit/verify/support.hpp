@@ -1,0 +1,23 @@
+// Support and extreme-value checks.
+#pragma once
+
+#include <span>
+
+#include "verinit/verify/law.hpp"
+#include "verinit/verify/result.hpp"
+
+namespace verinit::verify {
+
+/// Exact check: no sample outside the law's support in the sample's type, none at an excluded
+/// endpoint, none non-finite. Bounds are rounded outward to the sample type (float32(-0.3)
+/// lies below -0.3, and PyTorch's uniform_(-0.3, 0.3) does emit it).
+test_result support_check(std::span<const float> samples, const continuous_law& law);
+test_result support_check(std::span<const double> samples, const continuous_law& law);
+
+/// max |x - m| (m the law's centre) against its exact null law: P(max >= t) = 1 - (1 -
+/// P(|X - m| > t))^n. Catches a few far outliers that KS and the variance miss.
+/// Only for laws symmetric about m.
+test_result extreme_test(std::span<const float> samples, const continuous_law& law);
+test_result extreme_test(std::span<const double> samples, const continuous_law& law);
+
+}  // namespace verinit::verify

@@ -1,0 +1,280 @@
+// The runner: sampling, the tests each expectation calls for, and the run's decision.
+#include "verinit/verify/runner.hpp"
+
+#include <omp.h>
+
+#include <boost/math/distributions/normal.hpp>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "verinit/detail/check.hpp"
+#include "verinit/fill.hpp"
+#include "verinit/scheme.hpp"
+#include "verinit/verify/goodness_of_fit.hpp"
+#include "verinit/verify/independence.hpp"
+#include "verinit/verify/moments.hpp"
+#include "verinit/verify/multiple_testing.hpp"
+#include "verinit/verify/structure.hpp"
+#include "verinit/verify/support.hpp"
+#include "verinit/verify/theory.hpp"
+
+namespace verinit::verify {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Seed of the k-th tensor of a case: the run's seed for the first (so `verinit sample --seed S`
+// gives the same tensor), SplitMix64 of (seed + k) for the others.
+std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
+  if (k == 0) return seed;
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(k);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+void continuous_tests(std::span<const T> x, const continuous_law& law,
+                      std::vector<test_result>& out) {
+  out.push_back(support_check(x, law));
+  {
+    const std::vector<double> u = sorted_probabilities(x, law);
+    out.push_back(ks_test(u));
+    out.push_back(anderson_darling_test(u));
+  }
+  const law_moments m = moments_of(law);
+  const centred_sums sums = centred_power_sums(x, m.mean);
+  out.push_back(mean_test(sums, m));
+  out.push_back(variance_test(sums, m));
+  out.push_back(extreme_test(x, law));
+  out.push_back(autocorrelation_test(x, m.mean));
+  out.push_back(repeated_runs_test(x));
+}
+
+// Runs the expectation's tests on `tensors` consecutive tensors of `shape`.
+template <class T>
+void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
+               const expectation& e, std::int64_t tensors, case_result& result) {
+  const auto numel = static_cast<std::size_t>(element_count(shape));
+  auto& out = result.tests;
+  switch (e.kind) {
+    case expectation_kind::continuous:
+      continuous_tests(w, *e.law, out);
+      break;
+    case expectation_kind::constant:
+      out.push_back(constant_check(w, e.value));
+      break;
+    case expectation_kind::eye:
+    case expectation_kind::dirac: {
+      std::int64_t wrong = 0;
+      test_result worst;
+      for (std::int64_t k = 0; k < tensors; ++k) {
+        test_result r = identity_check(w.subspan(k * numel, numel), shape, layout, e);
+        if (!r.passed || k == 0) worst = r;
+        wrong += static_cast<std::int64_t>(r.statistic);
+      }
+      worst.statistic = static_cast<double>(wrong);
+      worst.passed = wrong == 0;
+      worst.p_value = worst.passed ? 1 : 0;
+      out.push_back(worst);
+      break;
+    }
+    case expectation_kind::sparse: {
+      std::vector<T> nonzeros, all_nonzeros;
+      std::int64_t wrong = 0;
+      test_result pattern;
+      for (std::int64_t k = 0; k < tensors; ++k) {
+        pattern = sparse_pattern_check(w.subspan(k * numel, numel), shape, layout, e, nonzeros);
+        wrong += static_cast<std::int64_t>(pattern.statistic);
+        all_nonzeros.insert(all_nonzeros.end(), nonzeros.begin(), nonzeros.end());
+      }
+      pattern.statistic = static_cast<double>(wrong);
+      pattern.passed = wrong == 0;
+      pattern.p_value = pattern.passed ? 1 : 0;
+      out.push_back(pattern);
+      continuous_tests(std::span<const T>(all_nonzeros), *e.law, out);
+      break;
+    }
+    case expectation_kind::orthogonal:
+      out.push_back(gram_check(w, tensors, e.rows, e.cols, e.gain));
+      if (tensors >= 20) {
+        for (auto& t : haar_tests(w, tensors, e.rows, e.cols, e.gain)) out.push_back(t);
+      } else {
+        out.back().note += "; Haar tests need >= 20 independent matrices";
+      }
+      break;
+  }
+}
+
+template <class T>
+case_result run_case_typed(const case_spec& spec, const run_options& options) {
+  case_result result;
+  result.spec = spec;
+  const scheme s = parse_scheme(spec.scheme);
+  result.canonical = s.spec();
+  const expectation e = theory_for(s, spec.shape, spec.tensor_layout);
+  result.formula = e.formula;
+  const std::int64_t numel = element_count(spec.shape);
+  std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+  if (e.kind == expectation_kind::orthogonal && spec.samples == 0) tensors = 1;
+  std::vector<T> weights;
+  try {
+    weights.resize(static_cast<std::size_t>(tensors * numel));
+  } catch (const std::bad_alloc&) {
+    verinit::detail::throw_invalid("verify", "samples", std::to_string(tensors * numel),
+                                   "small enough to fit in memory");
+  }
+  const auto start = clock_type::now();
+  fill_options fill;
+  fill.layout = spec.tensor_layout;
+  fill.threads = options.threads;
+  for (std::int64_t k = 0; k < tensors; ++k) {
+    fill.seed = replicate_seed(options.seed, k);
+    verinit::fill(std::span<T>(weights).subspan(static_cast<std::size_t>(k * numel),
+                                                static_cast<std::size_t>(numel)),
+                  spec.shape, s, fill);
+  }
+  result.sample_seconds = seconds_since(start);
+  result.n = tensors * numel;
+  const auto test_start = clock_type::now();
+  run_tests(std::span<const T>(weights), spec.shape, spec.tensor_layout, e, tensors, result);
+  result.test_seconds = seconds_since(test_start);
+  return result;
+}
+
+template <class T>
+case_result check_typed(std::span<const T> samples, std::span<const std::int64_t> shape,
+                        layout layout, const std::string& scheme_spec, const std::string& source) {
+  case_result result;
+  const scheme s = parse_scheme(scheme_spec);
+  result.spec = {scheme_spec, tensor_shape(shape.begin(), shape.end()), layout,
+                 sizeof(T) == 4 ? dtype::float32 : dtype::float64,
+                 static_cast<std::int64_t>(samples.size())};
+  result.canonical = s.spec();
+  result.source = source;
+  const expectation e = theory_for(s, shape, layout);
+  result.formula = e.formula;
+  const std::int64_t numel = element_count(shape);
+  if (static_cast<std::int64_t>(samples.size()) % numel != 0)
+    verinit::detail::throw_invalid(
+        "verify", "sample count", std::to_string(samples.size()),
+        "a multiple of the shape's element count " + std::to_string(numel));
+  result.n = static_cast<std::int64_t>(samples.size());
+  const auto start = clock_type::now();
+  run_tests(samples, shape, layout, e, result.n / numel, result);
+  result.test_seconds = seconds_since(start);
+  return result;
+}
+
+}  // namespace
+
+dtype parse_dtype(std::string_view text) {
+  if (text == "float32") return dtype::float32;
+  if (text == "float64") return dtype::float64;
+  verinit::detail::throw_invalid("verify", "dtype", "'" + std::string(text) + "'",
+                                 "float32 or float64");
+}
+
+std::string_view to_string(dtype value) noexcept {
+  return value == dtype::float32 ? "float32" : "float64";
+}
+
+std::vector<case_spec> battery(std::string_view name) {
+  std::int64_t n = 0, matrices = 0;
+  if (name == "smoke") {
+    n = 1'000'000;
+    matrices = 500;
+  } else if (name == "standard") {
+    n = 10'000'000;
+    matrices = 2000;
+  } else {
+    verinit::detail::throw_invalid("verify", "battery", "'" + std::string(name) + "'",
+                                   "smoke or standard");
+  }
+  const auto torch = layout::torch;
+  const auto keras = layout::keras;
+  const auto f32 = dtype::float32;
+  const auto f64 = dtype::float64;
+  const tensor_shape conv_torch{64, 32, 3, 3}, conv_keras{3, 3, 32, 64};
+  return {
+      {"zeros", conv_torch, torch, f32, 0},
+      {"ones", conv_keras, keras, f64, 0},
+      {"constant(value=0.3)", {256, 512}, torch, f32, 0},
+      {"eye", {300, 200}, torch, f32, 0},
+      {"dirac(groups=2)", conv_torch, torch, f32, 0},
+      {"dirac", conv_keras, keras, f64, 0},
+      {"sparse(sparsity=0.1)", {1000, 500}, torch, f32, n},
+      {"sparse(sparsity=0.25,std=0.5)", {200, 300}, keras, f64, n / 4},
+      {"uniform(a=-0.3,b=0.3)", {1000, 1000}, torch, f32, n},
+      {"normal(mean=0.5,std=2)", {1000, 1000}, torch, f64, n},
+      {"truncated_normal", {1000, 1000}, torch, f32, n},
+      {"truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)", {1000, 1000}, torch, f64, n},
+      {"xavier_uniform", {256, 512}, torch, f32, n},
+      {"glorot_normal(gain=1.5)", {3, 3, 64, 128}, keras, f64, n},
+      {"kaiming_uniform", conv_torch, torch, f32, n},
+      {"kaiming_normal(mode=fan_out,nonlinearity=relu)", {512, 256}, torch, f32, n},
+      {"kaiming_normal(a=0.2)", conv_keras, keras, f32, n},
+      {"he_uniform", {1024, 512}, keras, f32, n},
+      {"he_normal", {256, 512}, torch, f64, n},
+      {"lecun_uniform", {64, 32, 5, 5}, torch, f32, n},
+      {"lecun_normal", {512, 1024}, keras, f32, n},
+      {"torch_linear", {10, 400}, torch, f32, n},
+      {"variance_scaling", {3, 3, 64, 128}, keras, f32, n},
+      {"variance_scaling(mode=fan_avg,distribution=uniform)", {300, 100}, torch, f64, n},
+      {"variance_scaling(scale=2,mode=fan_out,distribution=normal)", {128, 64, 3}, torch, f32, n},
+      {"orthogonal", {64, 64}, torch, f32, matrices * 64 * 64},
+      {"orthogonal(gain=2)", {16, 8, 3, 3}, torch, f64, matrices * 16 * 72},
+      {"orthogonal", {3, 3, 8, 24}, keras, f32, matrices * 72 * 24},
+  };
+}
+
+case_result run_case(const case_spec& spec, const run_options& options) {
+  return spec.type == dtype::float32 ? run_case_typed<float>(spec, options)
+                                     : run_case_typed<double>(spec, options);
+}
+
+case_result check_samples(std::span<const float> samples, std::span<const std::int64_t> shape,
+                          layout layout, const std::string& scheme_spec,
+                          const std::string& source) {
+  return check_typed(samples, shape, layout, scheme_spec, source);
+}
+case_result check_samples(std::span<const double> samples, std::span<const std::int64_t> shape,
+                          layout layout, const std::string& scheme_spec,
+                          const std::string& source) {
+  return check_typed(samples, shape, layout, scheme_spec, source);
+}
+
+void decide(run_result& run) {
+  std::vector<test_result*> all;
+  for (auto& c : run.cases)
+    for (auto& t : c.tests) all.push_back(&t);
+  run.family_size = holm_bonferroni(all, run.options.alpha);
+  // Power: a two-sided z-test at the most stringent Holm level alpha/m has 99% power against
+  // an effect of (z_{1 - alpha/(2m)} + z_{0.99}) standard errors.
+  const boost::math::normal_distribution<> standard;
+  const double m = static_cast<double>(std::max<std::size_t>(1, run.family_size));
+  const double effect =
+      boost::math::quantile(boost::math::complement(standard, run.options.alpha / (2 * m))) +
+      boost::math::quantile(standard, 0.99);
+  run.passed = true;
+  for (auto& c : run.cases) {
+    c.passed =
+        std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
+    run.passed = run.passed && c.passed;
+    for (const auto& t : c.tests)
+      if (t.name == "variance") {
+        double kurtosis = 3;
+        for (const auto& [key, value] : t.values)
+          if (key == "kurtosis") kurtosis = value;
+        c.detectable_variance_error = effect * std::sqrt((kurtosis - 1) / static_cast<double>(c.n));
+        c.detectable_mean_shift = effect / std::sqrt(static_cast<double>(c.n));
+      }
+  }
+}
+
+}  // namespace verinit::verify

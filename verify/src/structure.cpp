@@ -1,0 +1,179 @@
+// Structural and orthogonality checks.
+#include "verinit/verify/structure.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <boost/math/distributions/beta.hpp>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
+#include "verinit/verify/goodness_of_fit.hpp"
+
+namespace verinit::verify {
+namespace {
+
+test_result exact(std::string name, std::int64_t violations, std::string note) {
+  test_result r;
+  r.name = std::move(name);
+  r.exact = true;
+  r.statistic = static_cast<double>(violations);
+  r.passed = violations == 0;
+  r.p_value = r.passed ? 1 : 0;
+  r.note = std::move(note);
+  return r;
+}
+
+}  // namespace
+
+template <class T>
+test_result constant_check(std::span<const T> w, double value) {
+  const T expected = static_cast<T>(value);
+  const auto wrong = std::count_if(w.begin(), w.end(), [&](T x) { return !(x == expected); });
+  return exact("structure", wrong,
+               std::to_string(wrong) + " elements differ from " + std::to_string(value));
+}
+
+template <class T>
+test_result identity_check(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
+                           const expectation& e) {
+  // Build the expected tensor from the definition and compare element by element.
+  std::vector<T> expected(w.size(), T{0});
+  const std::size_t rank = shape.size();
+  if (e.kind == expectation_kind::eye) {
+    if (rank != 2) return exact("structure", 1, "eye needs 2 dims");
+    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) expected[i * shape[1] + i] = 1;
+  } else {
+    if (rank < 3 || rank > 5) return exact("structure", 1, "dirac needs 3 to 5 dims");
+    const std::int64_t out = layout == layout::torch ? shape[0] : shape[rank - 1];
+    const std::int64_t in = layout == layout::torch ? shape[1] : shape[rank - 2];
+    if (out % e.groups != 0)
+      return exact("structure", 1, "groups do not divide the output channels");
+    std::vector<std::int64_t> kernel(layout == layout::torch ? shape.begin() + 2 : shape.begin(),
+                                     layout == layout::torch ? shape.end() : shape.end() - 2);
+    std::int64_t kernel_size = 1, centre = 0;
+    for (const auto k : kernel) {
+      centre = centre * k + k / 2;
+      kernel_size *= k;
+    }
+    const std::int64_t per_group = out / e.groups;
+    for (std::int64_t g = 0; g < e.groups; ++g)
+      for (std::int64_t d = 0; d < std::min(per_group, in); ++d) {
+        const std::int64_t o = g * per_group + d;
+        expected[layout == layout::torch ? (o * in + d) * kernel_size + centre
+                                         : (centre * in + d) * out + o] = 1;
+      }
+  }
+  std::int64_t wrong = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) wrong += !(w[i] == expected[i]);
+  return exact("structure", wrong, std::to_string(wrong) + " elements differ from the identity");
+}
+
+template <class T>
+test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int64_t> shape,
+                                 layout layout, const expectation& e, std::vector<T>& nonzeros) {
+  if (shape.size() != 2) return exact("sparsity", 1, "sparse needs 2 dims");
+  const bool torch = layout == layout::torch;
+  const std::int64_t outputs = torch ? shape[0] : shape[1], inputs = torch ? shape[1] : shape[0];
+  std::int64_t wrong_units = 0;
+  nonzeros.clear();
+  for (std::int64_t unit = 0; unit < inputs; ++unit) {
+    std::int64_t zeros = 0;
+    for (std::int64_t o = 0; o < outputs; ++o) {
+      const T x = w[torch ? o * inputs + unit : unit * outputs + o];
+      if (x == T{0})
+        ++zeros;
+      else
+        nonzeros.push_back(x);
+    }
+    wrong_units += zeros != e.zeros_per_input;
+  }
+  return exact("sparsity", wrong_units,
+               std::to_string(wrong_units) + " input units without exactly " +
+                   std::to_string(e.zeros_per_input) + " zeros");
+}
+
+template <class T>
+test_result gram_check(std::span<const T> matrices, std::int64_t count, std::int64_t rows,
+                       std::int64_t cols, double gain) {
+  using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const std::int64_t size = rows * cols;
+  const std::int64_t dim = std::min(rows, cols);
+  double worst = 0;
+  for (std::int64_t m = 0; m < count; ++m) {
+    row_major q(rows, cols);
+    for (std::int64_t i = 0; i < size; ++i)
+      q.data()[i] = static_cast<double>(matrices[m * size + i]);
+    const Eigen::MatrixXd gram =
+        rows <= cols ? Eigen::MatrixXd(q * q.transpose()) : Eigen::MatrixXd(q.transpose() * q);
+    const double error =
+        (gram - gain * gain * Eigen::MatrixXd::Identity(dim, dim)).cwiseAbs().maxCoeff();
+    worst = std::isnan(error) ? INFINITY : std::max(worst, error);
+  }
+  // Rounding each entry to T perturbs a dot product of length max(rows, cols) by about
+  // eps sqrt(max) gain^2; 100x that is far below any real defect (a dropped sign or
+  // normalisation gives errors of order gain^2).
+  const double tolerance = 100 * std::numeric_limits<T>::epsilon() *
+                           std::sqrt(static_cast<double>(std::max(rows, cols))) * gain * gain;
+  test_result r = exact("gram", worst <= tolerance ? 0 : 1, "");
+  r.statistic = worst;
+  r.values = {{"tolerance", tolerance}, {"matrices", static_cast<double>(count)}};
+  r.note = "max |Gram - gain^2 I| over " + std::to_string(count) + " matrices";
+  return r;
+}
+
+template <class T>
+std::vector<test_result> haar_tests(std::span<const T> matrices, std::int64_t count,
+                                    std::int64_t rows, std::int64_t cols, double gain) {
+  const std::int64_t size = rows * cols, dim = std::min(rows, cols);
+  const double big = static_cast<double>(std::max(rows, cols));
+  std::vector<double> corner(static_cast<std::size_t>(count));
+  double trace_sum = 0;
+  for (std::int64_t m = 0; m < count; ++m) {
+    const T* q = matrices.data() + m * size;
+    corner[m] = (static_cast<double>(q[0]) / gain + 1) / 2;
+    for (std::int64_t i = 0; i < dim; ++i) trace_sum += static_cast<double>(q[i * cols + i]) / gain;
+  }
+  std::vector<test_result> results;
+  if (big >= 2) {
+    const boost::math::beta_distribution<> law((big - 1) / 2, (big - 1) / 2);
+    std::vector<double> u(corner.size());
+    for (std::size_t i = 0; i < u.size(); ++i)
+      u[i] =
+          std::isfinite(corner[i]) ? boost::math::cdf(law, std::clamp(corner[i], 0.0, 1.0)) : NAN;
+    std::sort(u.begin(), u.end());
+    test_result r = ks_test(u);
+    r.name = "haar_entry";
+    r.note =
+        "(Q11/gain+1)/2 ~ Beta((d-1)/2, (d-1)/2) across " + std::to_string(count) + " matrices, KS";
+    results.push_back(r);
+  }
+  test_result trace;
+  trace.name = "haar_trace";
+  const double variance = static_cast<double>(dim) / big;  // partial trace of a Haar matrix
+  const double mean = trace_sum / static_cast<double>(count);
+  trace.statistic = mean / std::sqrt(variance / static_cast<double>(count));
+  trace.p_value =
+      std::isfinite(trace.statistic) ? std::erfc(std::abs(trace.statistic) / std::sqrt(2.0)) : 0;
+  trace.values = {{"mean_trace", mean}, {"expected", 0.0}, {"variance", variance}};
+  trace.note = "mean of the (partial) trace of Q/gain: 0, variance min/max per matrix";
+  results.push_back(trace);
+  return results;
+}
+
+#define VERINIT_INSTANTIATE(T)                                                                     \
+  template test_result constant_check<T>(std::span<const T>, double);                              \
+  template test_result identity_check<T>(std::span<const T>, std::span<const std::int64_t>,        \
+                                         layout, const expectation&);                              \
+  template test_result sparse_pattern_check<T>(std::span<const T>, std::span<const std::int64_t>,  \
+                                               layout, const expectation&, std::vector<T>&);       \
+  template test_result gram_check<T>(std::span<const T>, std::int64_t, std::int64_t, std::int64_t, \
+                                     double);                                                      \
+  template std::vector<test_result> haar_tests<T>(std::span<const T>, std::int64_t, std::int64_t,  \
+                                                  std::int64_t, double);
+VERINIT_INSTANTIATE(float)
+VERINIT_INSTANTIATE(double)
+#undef VERINIT_INSTANTIATE
+
+}  // namespace verinit::verify
