@@ -138,3 +138,86 @@ TEST_F(CliTest, HelpOnEveryLevelExitsZero) {
 }
 
 }  // namespace
+
+namespace {
+
+class VerifyCliTest : public CliTest {};
+
+TEST_F(VerifyCliTest, OneSchemePassesAndWritesJson) {
+  const auto r =
+      run("verify --scheme he_normal --shape 256,512 --samples 1000000 --json " + out("r.json"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("PASSED"), std::string::npos);
+  std::ifstream file(out("r.json"));
+  const auto doc = nlohmann::json::parse(file);
+  EXPECT_EQ(doc["passed"], true);
+  EXPECT_EQ(doc["alpha"], 1e-6);
+  const auto& scheme = doc["schemes"][0];
+  EXPECT_EQ(scheme["scheme"], "he_normal");
+  EXPECT_EQ(scheme["n"], 1048576);
+  for (const char* key : {"shape", "layout", "dtype", "timing", "tests"})
+    EXPECT_TRUE(scheme.contains(key)) << key;
+  std::vector<std::string> names;
+  for (const auto& t : scheme["tests"]) {
+    names.push_back(t["name"]);
+    for (const char* key : {"statistic", "p_value", "passed"}) EXPECT_TRUE(t.contains(key)) << key;
+  }
+  for (const char* name : {"ks", "anderson_darling", "variance", "mean", "support", "extreme",
+                           "autocorrelation", "repeated_runs"})
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+}
+
+TEST_F(VerifyCliTest, InputFileFromAnotherSamplerIsChecked) {
+  // Samples of lecun_uniform claimed to be he_uniform: the gain dropped. Exit 1.
+  ASSERT_EQ(run("sample --scheme lecun_uniform --shape 1000,1000 --out " + out("w.npy")).status, 0);
+  const auto bad = run("verify --input " + out("w.npy") + " --expect he_uniform");
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("FAILED"), std::string::npos);
+  const auto good = run("verify --input " + out("w.npy") + " --expect lecun_uniform");
+  EXPECT_EQ(good.status, 0) << good.out;
+  // Fans from --shape instead of the array's shape.
+  const auto reshaped = run("verify --input " + out("w.npy") +
+                            " --expect lecun_uniform --shape 1000,10,10");  // fan_in 100, not 1000
+  EXPECT_EQ(reshaped.status, 1) << reshaped.out;
+}
+
+TEST_F(VerifyCliTest, NonFiniteSamplesAreAFailingVerdictThatSaysHowMany) {
+  // A float32 .npy of 1000 zeros-and-NaNs, written by hand.
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::ofstream file(out("nan.npy"), std::ios::binary);
+  file.write("\x93NUMPY\x01\x00", 8);
+  file.put(static_cast<char>(header.size()));
+  file.put(0);
+  file << header;
+  for (int i = 0; i < 1000; ++i) {
+    const float v = i % 100 == 0 ? NAN : 0.001f * static_cast<float>(i - 500);
+    file.write(reinterpret_cast<const char*>(&v), 4);
+  }
+  file.close();
+  const auto r = run("verify --input " + out("nan.npy") + " --expect 'uniform(a=-1,b=1)'");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("10 non-finite"), std::string::npos) << r.out;
+}
+
+TEST_F(VerifyCliTest, UsageAndInputErrorsExitTwo) {
+  for (const std::string arguments :
+       {"verify --battery huge", "verify --scheme nope --shape 3,3", "verify --scheme he_normal",
+        "verify --input /nonexistent.npy --expect he_normal", "verify --input x.npy",
+        "verify --alpha 2", "verify --alpha -1",
+        "verify --scheme normal --shape 3,3 --input x.npy --expect normal",
+        "verify --scheme normal --shape 3,3 --samples 0",
+        "verify --scheme normal --shape 3,3 --dtype int8", "verify --threads -2"}) {
+    const auto r = run(arguments);
+    EXPECT_EQ(r.status, 2) << arguments << "\n" << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << arguments << "\n" << r.out;
+  }
+  // A file that is not .npy: named in the message.
+  { std::ofstream(out("junk.npy")) << "junk"; }
+  const auto r = run("verify --input " + out("junk.npy") + " --expect normal");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("junk.npy"), std::string::npos);
+}
+
+}  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +74,100 @@ TEST_F(NpyTest, RejectsMismatchedSizeAndUnwritablePaths) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("e.npy"), std::string::npos);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Writes raw bytes: a .npy preamble of `version` with `header`, then `payload`.
+void write_raw(const std::filesystem::path& path, int version, std::string header,
+               const std::string& payload, std::int64_t length_override = -1) {
+  std::ofstream file(path, std::ios::binary);
+  file.write("\x93NUMPY", 6);
+  file.put(static_cast<char>(version));
+  file.put(0);
+  const std::size_t preamble = version == 1 ? 10 : 12;
+  header.append((64 - (preamble + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  const auto length =
+      length_override >= 0 ? static_cast<std::uint64_t>(length_override) : header.size();
+  for (std::size_t i = 0; i < (version == 1 ? 2u : 4u); ++i)
+    file.put(static_cast<char>((length >> (8 * i)) & 0xff));
+  file << header << payload;
+}
+
+std::string bytes_of(const std::vector<float>& values, bool big_endian = false) {
+  std::string out(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  if (big_endian)
+    for (std::size_t i = 0; i < out.size(); i += 4)
+      std::reverse(out.begin() + static_cast<long>(i), out.begin() + static_cast<long>(i) + 4);
+  return out;
+}
+
+std::string read_error(const std::filesystem::path& path) {
+  try {
+    verinit::read_npy(path);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST_F(NpyTest, ReadsWhatItWrites) {
+  const std::vector<double> data{1, -2, 3.5, 4, 5, 6};
+  const std::vector<std::int64_t> shape{3, 2};
+  verinit::write_npy(dir_ / "r.npy", data, shape);
+  const auto array = verinit::read_npy(dir_ / "r.npy");
+  EXPECT_TRUE(array.is_float64);
+  EXPECT_EQ(array.shape, shape);
+  EXPECT_EQ(array.f64, data);
+}
+
+TEST_F(NpyTest, ReadsVersions2And3BigEndianAndFortranOrder) {
+  const std::vector<float> c_order{1, 2, 3, 4, 5, 6};  // a 2x3 array
+  write_raw(dir_ / "v2.npy", 2, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
+            bytes_of(c_order, true));
+  auto array = verinit::read_npy(dir_ / "v2.npy");
+  EXPECT_EQ(array.f32, c_order);
+  // Fortran order stores columns: 1 4 2 5 3 6.
+  write_raw(dir_ / "v3.npy", 3, "{'fortran_order': True, 'descr': '<f4', 'shape': (2, 3)}",
+            bytes_of({1, 4, 2, 5, 3, 6}));
+  array = verinit::read_npy(dir_ / "v3.npy");
+  EXPECT_EQ(array.f32, c_order);
+  EXPECT_EQ(array.shape, (std::vector<std::int64_t>{2, 3}));
+}
+
+TEST_F(NpyTest, RejectsBadFilesNamingTheFileAndTheProblem) {
+  const auto path = dir_ / "bad.npy";
+  EXPECT_NE(read_error(dir_ / "missing.npy").find("no such file"), std::string::npos);
+  { std::ofstream(path, std::ios::binary); }
+  EXPECT_NE(read_error(path).find("empty"), std::string::npos);
+  { std::ofstream(path, std::ios::binary) << "hello, world"; }
+  EXPECT_NE(read_error(path).find("not a .npy"), std::string::npos);
+  write_raw(path, 1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+            std::string(8, '\0'));
+  EXPECT_NE(read_error(path).find("'<i4'"), std::string::npos);
+  write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", "");
+  EXPECT_NE(read_error(path).find("no elements"), std::string::npos);
+  // A header that lies about the size: no huge allocation, a clear message.
+  write_raw(path, 1,
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000), }",
+            bytes_of({1}));
+  EXPECT_NE(read_error(path).find("the file has"), std::string::npos);
+  write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+            bytes_of({1, 2, 3}));
+  EXPECT_NE(read_error(path).find("describes 4 elements"), std::string::npos);  // truncated data
+  write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", bytes_of({1}),
+            60000);
+  EXPECT_NE(read_error(path).find("truncated header"), std::string::npos);
+  write_raw(path, 4, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", bytes_of({1}));
+  EXPECT_NE(read_error(path).find("version 4"), std::string::npos);
+  write_raw(path, 1, "{'descr': '<f4', 'shape': (1,), }", bytes_of({1}));
+  EXPECT_NE(read_error(path).find("missing"), std::string::npos);
+  write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", bytes_of({1}));
+  EXPECT_NE(read_error(path).find("negative"), std::string::npos);
+  EXPECT_NE(read_error(path).find("bad.npy"), std::string::npos);
 }
 
 }  // namespace
