@@ -3,7 +3,9 @@
 // U(0, 1): pooled over the schemes, KS of the p-values must not reject at 1e-4, and the
 // fraction below 0.01 must lie in its 99.9% binomial interval. repeated_runs has a discrete,
 // conservative p-value (1 when no window repeats), so only its fraction below 0.01 is checked.
-// Prints the table the README quotes:  ctest --preset calibration
+// Also the power table: for each bug of the catalogue, the smallest n in 10^3..10^7 at which
+// the run fails at alpha = 1e-6, and the tests that catch it there.
+// Prints the tables the README quotes:  ctest --preset calibration
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <map>
 
+#include "bug_catalogue.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 #include "verinit/verify/runner.hpp"
@@ -58,6 +61,27 @@ TEST(CalibrationTest, PValuesAreUniformUnderTheNull) {
     if (name == "repeated_runs") continue;
     EXPECT_GE(below, low) << name;
     EXPECT_GT(ks_p, 1e-4) << name;
+  }
+}
+
+TEST(CalibrationTest, PowerTable) {
+  std::printf(
+      "| bug | seen in | smallest n that fails (alpha 1e-6) | caught there by "
+      "|\n|---|---|---|---|\n");
+  for (const auto& b : verinit::testing::catalogue()) {
+    std::string found = "> 10^7", caught;
+    for (std::int64_t n = 1000; n <= 10'000'000; n *= 10) {
+      const auto run = verinit::testing::verify_bug(b, b.make(n, 11));
+      if (run.passed) continue;
+      found =
+          "10^" + std::to_string(static_cast<int>(std::lround(std::log10(static_cast<double>(n)))));
+      for (const auto& t : run.cases[0].tests)
+        if (!t.passed) caught += (caught.empty() ? "" : ", ") + t.name;
+      break;
+    }
+    std::printf("| %s | %s | %s | %s |\n", b.name.c_str(), b.source.c_str(), found.c_str(),
+                caught.c_str());
+    EXPECT_NE(found, "> 10^7") << b.name;
   }
 }
 

@@ -159,7 +159,9 @@ int run_verify(verify_options o, const CLI::App& command) {
 command add_verify(CLI::App& app) {
   auto* command = app.add_subcommand("verify", "Verify schemes against their theoretical laws");
   auto o = std::make_shared<verify_options>();
-  command->add_option("--battery", o->battery, "smoke (CI gate) or standard")
+  command
+      ->add_option("--battery", o->battery,
+                   "smoke (CI gate), standard or large (10^9 samples, two-level)")
       ->capture_default_str();
   command->add_option("--scheme", o->scheme, "Verify one scheme (with --shape)");
   command->add_option("--shape", o->shape, "Tensor shape D1,D2,... (fans come from it)");

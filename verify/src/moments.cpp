@@ -63,6 +63,7 @@ test_result variance_test(const centred_sums& sums, const law_moments& law) {
   r.values = {{"estimate", estimate},
               {"expected", law.variance},
               {"kurtosis", law.kurtosis},
+              {"n", sums.n},
               {"ci95_low", estimate - 1.959963984540054 * standard_error},
               {"ci95_high", estimate + 1.959963984540054 * standard_error}};
   r.note = "z = (v - sigma^2) / (sigma^2 sqrt((kurtosis - 1)/n))";

@@ -26,6 +26,10 @@ struct case_spec {
   layout tensor_layout = layout::torch;
   dtype type = dtype::float32;
   std::int64_t samples = 0;
+  /// > 1: that many independent replications of `samples`, one in memory at a time, decided
+  /// by two-level tests (each test's p-values across replications against U(0, 1) by KS, as
+  /// TestU01 does; exact checks and repeat counts are summed).
+  std::int64_t replications = 1;
 };
 
 struct case_result {
@@ -57,7 +61,8 @@ struct run_result {
 };
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the
-/// README's main job, >= 10^7 per scheme). Throws std::invalid_argument for another name.
+/// README's main job, >= 10^7 per scheme), "large" (10^9 in all, two-level). Throws
+/// std::invalid_argument for another name.
 std::vector<case_spec> battery(std::string_view name);
 
 /// Samples `spec` with verinit's library and runs every test its theory calls for.

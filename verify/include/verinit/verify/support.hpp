@@ -16,7 +16,8 @@ test_result support_check(std::span<const double> samples, const continuous_law&
 
 /// max |x - m| (m the law's centre) against its exact null law: P(max >= t) = 1 - (1 -
 /// P(|X - m| > t))^n. Catches a few far outliers that KS and the variance miss.
-/// Only for laws symmetric about m.
+/// Meant for unbounded laws: on a bounded one the maximum of rounded samples sits on a grid
+/// as coarse as its spread, and the p-value is discrete (conservative).
 test_result extreme_test(std::span<const float> samples, const continuous_law& law);
 test_result extreme_test(std::span<const double> samples, const continuous_law& law);
 
