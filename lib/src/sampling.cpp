@@ -128,23 +128,25 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
     if (t.f[layer] + extra.uniform() * (t.f[layer + 1] - t.f[layer]) < gauss(z)) return z;
     const std::uint64_t bits = extra.next64();
     layer = static_cast<int>(bits & 0xff);
-    u = static_cast<double>(bits >> 11) * 0x1p-53;
+    u = (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;
     if (u < t.ratio[layer]) return u * t.x[layer];
   }
 }
 
 // Fast ziggurat pass over a chunk: one word (float) or two (double) per element, with bits
-// 0-7 the layer, bit 8 the sign and the top 23 (float) or 53 (double) bits the abscissa u in
-// [0, 1). Writes z[i] = +-u*x[layer] and ok[i] = 1 where the point lies under the curve
-// (u < x[layer+1]/x[layer]); the rare others (~0.7%) are finished by the caller, in order.
-// Branch-free so it vectorises with gathers; the same double arithmetic on every clone.
+// 0-7 the layer, bit 8 the sign and the top 23 (float) or 53 (double) bits the abscissa u, at
+// the midpoint of its cell: u = (m + 1/2) 2^-23 lies in (0, 1), so z is never exactly 0 (with
+// u = m 2^-23, one draw in 2^23 gave z = 0, which sparse's exact zero count noticed). Writes z[i] =
+// +-u*x[layer] and ok[i] = 1 where the point lies under the curve (u < x[layer+1]/x[layer]); the
+// rare others (~0.7%) are finished by the caller, in order. Branch-free so it vectorises with
+// gathers; the same double arithmetic on every clone.
 [[gnu::target_clones("avx512f", "avx2", "default")]] void ziggurat_fast32(
     const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
     const double* __restrict ratio, double* __restrict z, std::uint8_t* __restrict ok) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t bits = words[i];
     const std::uint32_t layer = bits & 0xff;
-    const double u = static_cast<double>(bits >> 9) * 0x1p-23;
+    const double u = (static_cast<double>(bits >> 9) + 0.5) * 0x1p-23;
     const double magnitude = u * x[layer];
     // The sign bit moved into the double's sign: a branch here would mispredict half the time.
     const std::uint64_t sign = std::uint64_t{bits & 0x100} << 55;
@@ -159,7 +161,7 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t bits = std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32;
     const auto layer = static_cast<std::uint32_t>(bits & 0xff);
-    const double u = static_cast<double>(bits >> 11) * 0x1p-53;
+    const double u = (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;
     const double magnitude = u * x[layer];
     // The sign bit moved into the double's sign: a branch here would mispredict half the time.
     const std::uint64_t sign = std::uint64_t{bits & 0x100} << 55;
@@ -187,8 +189,8 @@ void standard_normal_chunk(std::size_t n, word_source& source, word_reader& extr
     std::uint64_t bits = words[words_per * i];
     if constexpr (words_per == 2) bits |= std::uint64_t{words[2 * i + 1]} << 32;
     const int layer = static_cast<int>(bits & 0xff);
-    const double u = words_per == 1 ? static_cast<double>(bits >> 9) * 0x1p-23
-                                    : static_cast<double>(bits >> 11) * 0x1p-53;
+    const double u = words_per == 1 ? (static_cast<double>(bits >> 9) + 0.5) * 0x1p-23
+                                    : (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;
     const double magnitude = ziggurat_slow(layer, u, extra);
     z[i] = (bits & 0x100) != 0 ? -magnitude : magnitude;
   }
@@ -287,7 +289,7 @@ std::uint64_t word_reader::bounded(std::uint64_t range) {
 double word_reader::standard_normal() {
   const std::uint64_t bits = next64();
   const int layer = static_cast<int>(bits & 0xff);
-  const double u = static_cast<double>(bits >> 11) * 0x1p-53;
+  const double u = (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;
   const ziggurat_table& t = table();
   const double magnitude = u < t.ratio[layer] ? u * t.x[layer] : ziggurat_slow(layer, u, *this);
   return (bits & 0x100) != 0 ? -magnitude : magnitude;

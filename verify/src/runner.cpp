@@ -92,16 +92,28 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
     }
     case expectation_kind::sparse: {
       std::vector<T> nonzeros, all_nonzeros;
-      std::int64_t wrong = 0;
-      test_result pattern;
+      double short_units = 0, extra = 0, allowed = 0;
       for (std::int64_t k = 0; k < tensors; ++k) {
-        pattern = sparse_pattern_check(w.subspan(k * numel, numel), shape, layout, e, nonzeros);
-        wrong += static_cast<std::int64_t>(pattern.statistic);
+        const test_result part =
+            sparse_pattern_check(w.subspan(k * numel, numel), shape, layout, e, nonzeros);
+        short_units += part.values[0].second;
+        extra += part.values[1].second;
+        allowed += part.values[2].second;
         all_nonzeros.insert(all_nonzeros.end(), nonzeros.begin(), nonzeros.end());
       }
-      pattern.statistic = static_cast<double>(wrong);
-      pattern.passed = wrong == 0;
+      test_result pattern;
+      pattern.name = "sparsity";
+      pattern.exact = true;
+      pattern.statistic = short_units + (extra > allowed ? extra : 0);
+      pattern.passed = pattern.statistic == 0;
       pattern.p_value = pattern.passed ? 1 : 0;
+      pattern.values = {
+          {"short_units", short_units}, {"extra_zeros", extra}, {"allowed_extra_zeros", allowed}};
+      pattern.note = std::to_string(static_cast<std::int64_t>(short_units)) +
+                     " input units with fewer than " + std::to_string(e.zeros_per_input) +
+                     " zeros, " + std::to_string(static_cast<std::int64_t>(extra)) +
+                     " extra zeros (allowed " + std::to_string(static_cast<std::int64_t>(allowed)) +
+                     ")";
       out.push_back(pattern);
       continuous_tests(std::span<const T>(all_nonzeros), *e.law, out);
       break;

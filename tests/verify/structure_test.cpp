@@ -1,0 +1,64 @@
+// Exact structural checks: the sparse zero pattern (with its allowance for draws that are
+// exactly 0), the identity, the Gram tolerance.
+#include "verinit/verify/structure.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "verinit/fill.hpp"
+
+namespace {
+
+using namespace verinit::verify;
+
+TEST(StructureTest, SparsePatternAllowsRareExactZeroDrawsButNotMissingZeros) {
+  const verinit::tensor_shape shape{50, 40};
+  const auto e =
+      theory_for(verinit::parse_scheme("sparse(sparsity=0.2)"), shape, verinit::layout::torch);
+  auto w = verinit::sample<float>(shape, verinit::parse_scheme("sparse(sparsity=0.2)"), {});
+  std::vector<float> nonzeros;
+  EXPECT_TRUE(
+      sparse_pattern_check(std::span<const float>(w), shape, verinit::layout::torch, e, nonzeros)
+          .passed);
+  EXPECT_EQ(nonzeros.size(), 40u * 40u);
+  // One non-zero draw that came out exactly 0: allowed (bound 6 + ...).
+  auto one_extra = w;
+  *std::find_if(one_extra.begin(), one_extra.end(), [](float v) { return v != 0; }) = 0;
+  EXPECT_TRUE(sparse_pattern_check(std::span<const float>(one_extra), shape, verinit::layout::torch,
+                                   e, nonzeros)
+                  .passed);
+  // A whole extra row of zeros (40 extra): a bug.
+  auto extra_row = w;
+  for (int c = 0; c < 40; ++c) extra_row[c] = 0;
+  EXPECT_FALSE(sparse_pattern_check(std::span<const float>(extra_row), shape,
+                                    verinit::layout::torch, e, nonzeros)
+                   .passed);
+  // A column with one zero too few: always a bug.
+  auto short_column = w;
+  for (int r = 0; r < 50; ++r)
+    if (short_column[r * 40] == 0) {
+      short_column[r * 40] = 0.5f;
+      break;
+    }
+  const auto r = sparse_pattern_check(std::span<const float>(short_column), shape,
+                                      verinit::layout::torch, e, nonzeros);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.values[0].second, 1.0);
+}
+
+TEST(StructureTest, IdentityAndGramChecks) {
+  const verinit::tensor_shape shape{6, 4, 3, 3};
+  const auto e =
+      theory_for(verinit::parse_scheme("dirac(groups=2)"), shape, verinit::layout::torch);
+  auto w = verinit::sample<float>(shape, verinit::parse_scheme("dirac(groups=2)"), {});
+  EXPECT_TRUE(identity_check(std::span<const float>(w), shape, verinit::layout::torch, e).passed);
+  w[0] = 1;  // a stray one
+  EXPECT_FALSE(identity_check(std::span<const float>(w), shape, verinit::layout::torch, e).passed);
+  auto q = verinit::sample<double>(verinit::tensor_shape{8, 12},
+                                   verinit::parse_scheme("orthogonal(gain=2)"), {});
+  EXPECT_TRUE(gram_check(std::span<const double>(q), 1, 8, 12, 2.0).passed);
+  EXPECT_FALSE(gram_check(std::span<const double>(q), 1, 8, 12, 1.0).passed);  // gain dropped
+}
+
+}  // namespace
