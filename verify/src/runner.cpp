@@ -139,8 +139,7 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
   const expectation e = theory_for(s, spec.shape, spec.tensor_layout);
   result.formula = e.formula;
   const std::int64_t numel = element_count(spec.shape);
-  std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-  if (e.kind == expectation_kind::orthogonal && spec.samples == 0) tensors = 1;
+  const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
   std::vector<T> weights;
   try {
     weights.resize(static_cast<std::size_t>(tensors * numel));

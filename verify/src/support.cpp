@@ -72,8 +72,9 @@ test_result extreme_impl(std::span<const T> samples, const continuous_law& law) 
   // the reals that round to it, so this is conservative for rounded continuous samples (and
   // keeps a sample on a closed bound, p = 0 in exact arithmetic, a legitimate outcome).
   const double magnitude = std::abs(centre) + largest;
-  const double ulp = std::nextafter(static_cast<T>(magnitude), T{0}) - static_cast<T>(magnitude);
-  const double t = std::max(0.0, largest + ulp);
+  const double step_down =
+      std::nextafter(static_cast<T>(magnitude), T{0}) - static_cast<T>(magnitude);
+  const double t = std::max(0.0, largest + step_down);
   const double tail = std::min(1.0, law_cdf(law, centre - t) + law_sf(law, centre + t));
   test_result r;
   r.name = "extreme";
