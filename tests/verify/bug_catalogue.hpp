@@ -31,13 +31,11 @@ inline std::vector<float> draw(const std::string& spec, std::int64_t n, std::uin
   options.seed = seed;
   options.layout = l;
   std::vector<float> out;
-  const std::int64_t numel = element_count(shape);
   for (std::int64_t k = 0; static_cast<std::int64_t>(out.size()) < n; ++k) {
     options.seed = seed + static_cast<std::uint64_t>(k);
     const auto part = sample<float>(shape, parse_scheme(spec), options);
     out.insert(out.end(), part.begin(), part.end());
   }
-  (void)numel;
   out.resize(static_cast<std::size_t>(n));
   return out;
 }

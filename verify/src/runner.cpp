@@ -66,7 +66,6 @@ void continuous_tests(std::span<const T> x, const continuous_law& law,
 template <class T>
 void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
                const expectation& e, std::int64_t tensors, case_result& result) {
-  const auto numel = static_cast<std::size_t>(element_count(shape));
   auto& out = result.tests;
   switch (e.kind) {
     case expectation_kind::continuous:
@@ -76,46 +75,13 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
       out.push_back(constant_check(w, e.value));
       break;
     case expectation_kind::eye:
-    case expectation_kind::dirac: {
-      std::int64_t wrong = 0;
-      test_result worst;
-      for (std::int64_t k = 0; k < tensors; ++k) {
-        test_result r = identity_check(w.subspan(k * numel, numel), shape, layout, e);
-        if (!r.passed || k == 0) worst = r;
-        wrong += static_cast<std::int64_t>(r.statistic);
-      }
-      worst.statistic = static_cast<double>(wrong);
-      worst.passed = wrong == 0;
-      worst.p_value = worst.passed ? 1 : 0;
-      out.push_back(worst);
+    case expectation_kind::dirac:
+      out.push_back(identity_check(w, shape, layout, e));
       break;
-    }
     case expectation_kind::sparse: {
-      std::vector<T> nonzeros, all_nonzeros;
-      double short_units = 0, extra = 0, allowed = 0;
-      for (std::int64_t k = 0; k < tensors; ++k) {
-        const test_result part =
-            sparse_pattern_check(w.subspan(k * numel, numel), shape, layout, e, nonzeros);
-        short_units += part.values[0].second;
-        extra += part.values[1].second;
-        allowed += part.values[2].second;
-        all_nonzeros.insert(all_nonzeros.end(), nonzeros.begin(), nonzeros.end());
-      }
-      test_result pattern;
-      pattern.name = "sparsity";
-      pattern.exact = true;
-      pattern.statistic = short_units + (extra > allowed ? extra : 0);
-      pattern.passed = pattern.statistic == 0;
-      pattern.p_value = pattern.passed ? 1 : 0;
-      pattern.values = {
-          {"short_units", short_units}, {"extra_zeros", extra}, {"allowed_extra_zeros", allowed}};
-      pattern.note = std::to_string(static_cast<std::int64_t>(short_units)) +
-                     " input units with fewer than " + std::to_string(e.zeros_per_input) +
-                     " zeros, " + std::to_string(static_cast<std::int64_t>(extra)) +
-                     " extra zeros (allowed " + std::to_string(static_cast<std::int64_t>(allowed)) +
-                     ")";
-      out.push_back(pattern);
-      continuous_tests(std::span<const T>(all_nonzeros), *e.law, out);
+      std::vector<T> nonzeros;
+      out.push_back(sparse_pattern_check(w, shape, layout, e, nonzeros));
+      continuous_tests(std::span<const T>(nonzeros), *e.law, out);
       break;
     }
     case expectation_kind::orthogonal:

@@ -38,8 +38,10 @@ test_result constant_check(std::span<const T> w, double value) {
 template <class T>
 test_result identity_check(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
                            const expectation& e) {
-  // Build the expected tensor from the definition and compare element by element.
-  std::vector<T> expected(w.size(), T{0});
+  // Build the expected tensor from the definition and compare every tensor of w with it.
+  std::int64_t numel = 1;
+  for (const auto d : shape) numel *= d;
+  std::vector<T> expected(static_cast<std::size_t>(numel), T{0});
   const std::size_t rank = shape.size();
   if (e.kind == expectation_kind::eye) {
     if (rank != 2) return exact("structure", 1, "eye needs 2 dims");
@@ -66,7 +68,7 @@ test_result identity_check(std::span<const T> w, std::span<const std::int64_t> s
       }
   }
   std::int64_t wrong = 0;
-  for (std::size_t i = 0; i < w.size(); ++i) wrong += !(w[i] == expected[i]);
+  for (std::size_t i = 0; i < w.size(); ++i) wrong += !(w[i] == expected[i % expected.size()]);
   return exact("structure", wrong, std::to_string(wrong) + " elements differ from the identity");
 }
 
@@ -82,19 +84,23 @@ test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int6
   // quantised no coarser than 2^-20: mean m = draws 2^-20, allowed m + 6 sqrt(m) + 6.
   std::int64_t short_units = 0, excess = 0;
   nonzeros.clear();
-  for (std::int64_t unit = 0; unit < inputs; ++unit) {
-    std::int64_t zeros = 0;
-    for (std::int64_t o = 0; o < outputs; ++o) {
-      const T x = w[torch ? o * inputs + unit : unit * outputs + o];
-      if (x == T{0})
-        ++zeros;
-      else
-        nonzeros.push_back(x);
+  const std::int64_t tensors = static_cast<std::int64_t>(w.size()) / (inputs * outputs);
+  for (std::int64_t k = 0; k < tensors; ++k) {
+    const T* tensor = w.data() + k * inputs * outputs;
+    for (std::int64_t unit = 0; unit < inputs; ++unit) {
+      std::int64_t zeros = 0;
+      for (std::int64_t o = 0; o < outputs; ++o) {
+        const T x = tensor[torch ? o * inputs + unit : unit * outputs + o];
+        if (x == T{0})
+          ++zeros;
+        else
+          nonzeros.push_back(x);
+      }
+      short_units += zeros < e.zeros_per_input;
+      excess += std::max<std::int64_t>(0, zeros - e.zeros_per_input);
     }
-    short_units += zeros < e.zeros_per_input;
-    excess += std::max<std::int64_t>(0, zeros - e.zeros_per_input);
   }
-  const double draws = static_cast<double>(inputs * (outputs - e.zeros_per_input));
+  const double draws = static_cast<double>(tensors * inputs * (outputs - e.zeros_per_input));
   const double mean = draws * 0x1p-20;
   const auto allowed = static_cast<std::int64_t>(std::ceil(mean + 6 * std::sqrt(mean) + 6));
   const std::int64_t violations = short_units + (excess > allowed ? excess : 0);

@@ -15,12 +15,15 @@ namespace verinit::verify {
 /// Exact: every element equals T(value).
 template <class T>
 test_result constant_check(std::span<const T> w, double value);
-/// Exact: W is the identity (2-D) or the conv identity with `groups` (3 to 5 dims).
+/// Exact: each tensor of `shape` in w (one or more, consecutive) is the identity (2-D) or the
+/// conv identity with `groups` (3 to 5 dims).
 template <class T>
 test_result identity_check(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
                            const expectation& e);
-/// Exact: each input unit has exactly e.zeros_per_input zeros among its fan_out weights.
-/// Returns the non-zero values in `nonzeros` for the continuous tests.
+/// Exact: in each tensor of `shape` in w (one or more, consecutive), each input unit has
+/// e.zeros_per_input zeros among its fan_out weights; a few extra zeros overall are allowed
+/// (a draw can be exactly 0.0), a missing one never. Returns the non-zero values in `nonzeros`
+/// for the continuous tests.
 template <class T>
 test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int64_t> shape,
                                  layout layout, const expectation& e, std::vector<T>& nonzeros);
