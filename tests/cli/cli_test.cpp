@@ -181,6 +181,13 @@ TEST_F(VerifyCliTest, InputFileFromAnotherSamplerIsChecked) {
   EXPECT_EQ(reshaped.status, 1) << reshaped.out;
 }
 
+TEST_F(VerifyCliTest, AllZeroSparseIsDecidedByItsPattern) {
+  // sparsity = 1 leaves no non-zero to test (this used to crash on an empty KS).
+  const auto r = run("verify --scheme 'sparse(sparsity=1)' --shape 10,10 --samples 100");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("sparsity"), std::string::npos);
+}
+
 TEST_F(VerifyCliTest, NonFiniteSamplesAreAFailingVerdictThatSaysHowMany) {
   // A float32 .npy of 1000 zeros-and-NaNs, written by hand.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }";

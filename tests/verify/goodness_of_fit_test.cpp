@@ -63,4 +63,10 @@ TEST(GoodnessOfFitTest, SampleOnAClosedBoundIsFinite) {
   EXPECT_TRUE(std::isfinite(anderson_darling_statistic(u)));
 }
 
+TEST(GoodnessOfFitTest, EmptySampleIsAnArgumentError) {
+  const std::vector<double> none;
+  EXPECT_THROW(ks_test(none), std::invalid_argument);
+  EXPECT_THROW(anderson_darling_test(none), std::invalid_argument);
+}
+
 }  // namespace

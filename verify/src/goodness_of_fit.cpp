@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "verinit/detail/check.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 
@@ -41,6 +42,10 @@ std::vector<double> sorted_probabilities_impl(std::span<const T> samples,
     if (starts[b + 1] - starts[b] > 1)
       std::sort(sorted.begin() + starts[b], sorted.begin() + starts[b + 1], less);
   return sorted;
+}
+
+void require_samples(std::string_view function, std::span<const double> sorted_u) {
+  if (sorted_u.empty()) verinit::detail::throw_invalid(function, "sample count", "0", ">= 1");
 }
 
 }  // namespace
@@ -84,10 +89,10 @@ double anderson_darling_statistic(std::span<const double> sorted_u) {
 test_result ks_test(std::span<const double> sorted_u) {
   test_result r;
   r.name = "ks";
+  require_samples("ks_test", sorted_u);
   r.statistic = ks_statistic(sorted_u);
-  if (std::isnan(r.statistic) ||
-      std::any_of(sorted_u.end() - 1, sorted_u.end(), [](double u) { return std::isnan(u); }))
-    r.statistic = 1;
+  // NaN probabilities (NaN samples) sort last: D is then undefined, and the fit is rejected.
+  if (std::isnan(r.statistic) || std::isnan(sorted_u.back())) r.statistic = 1;
   r.p_value = cdf(complement(
       kolmogorov_smirnov_distribution(static_cast<std::int64_t>(sorted_u.size())), r.statistic));
   r.note = "sup |F_n - F|, p from the exact law of D_n";
@@ -97,6 +102,7 @@ test_result ks_test(std::span<const double> sorted_u) {
 test_result anderson_darling_test(std::span<const double> sorted_u) {
   test_result r;
   r.name = "anderson_darling";
+  require_samples("anderson_darling_test", sorted_u);
   r.statistic = anderson_darling_statistic(sorted_u);
   if (std::isnan(r.statistic)) r.statistic = INFINITY;
   r.p_value = cdf(complement(anderson_darling_distribution{}, r.statistic));

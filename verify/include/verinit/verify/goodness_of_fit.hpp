@@ -31,6 +31,7 @@ double ks_statistic(std::span<const double> sorted_u);
 double anderson_darling_statistic(std::span<const double> sorted_u);
 
 /// The tests, with p-values from the exact D_n law and the limiting A^2 law.
+/// Throw std::invalid_argument for an empty sample.
 test_result ks_test(std::span<const double> sorted_u);
 test_result anderson_darling_test(std::span<const double> sorted_u);
 
