@@ -129,7 +129,8 @@ TEST_F(CliTest, ListShowsEverySchemeAndParsesAsJson) {
 }
 
 TEST_F(CliTest, HelpOnEveryLevelExitsZero) {
-  for (const char* arguments : {"--help", "sample --help", "list --help", "demo --help"}) {
+  for (const char* arguments : {"--help", "sample --help", "list --help", "demo --help",
+                                "report --help", "propagate --help"}) {
     const auto r = run(arguments);
     EXPECT_EQ(r.status, 0) << arguments;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << arguments;
@@ -155,8 +156,10 @@ TEST_F(VerifyCliTest, OneSchemePassesAndWritesJson) {
   const auto& scheme = doc["schemes"][0];
   EXPECT_EQ(scheme["scheme"], "he_normal");
   EXPECT_EQ(scheme["n"], 1048576);
-  for (const char* key : {"shape", "layout", "dtype", "timing", "tests"})
+  for (const char* key : {"shape", "layout", "dtype", "tests", "summary"})
     EXPECT_TRUE(scheme.contains(key)) << key;
+  EXPECT_FALSE(scheme.contains("timing"));  // timings sit in one place: the top-level object
+  EXPECT_EQ(doc["timing"]["schemes"].size(), 1u);
   std::vector<std::string> names;
   for (const auto& t : scheme["tests"]) {
     names.push_back(t["name"]);
@@ -165,6 +168,62 @@ TEST_F(VerifyCliTest, OneSchemePassesAndWritesJson) {
   for (const char* name : {"ks", "anderson_darling", "variance", "mean", "support", "extreme",
                            "autocorrelation", "repeated_runs"})
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+}
+
+TEST_F(VerifyCliTest, ReportDirectoryAndItsRebuildFromJsonAreIdentical) {
+  const auto r = run("verify --scheme 'orthogonal(gain=2)' --shape 16,8 --samples 4096 --report " +
+                     out("report"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* name : {"index.html", "summary.md", "results.json", "junit.xml"})
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir_ / "report" / name)) << name;
+  const auto again = run("report --from " + out("report/results.json") + " --out " + out("again"));
+  ASSERT_EQ(again.status, 0) << again.out;
+  const auto read = [](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  EXPECT_EQ(read(dir_ / "report" / "index.html"), read(dir_ / "again" / "index.html"));
+  EXPECT_EQ(read(dir_ / "report" / "junit.xml"), read(dir_ / "again" / "junit.xml"));
+  // Same seed, second run: only the timing differs.
+  ASSERT_EQ(run("verify --scheme 'orthogonal(gain=2)' --shape 16,8 --samples 4096 --report " +
+                out("second"))
+                .status,
+            0);
+  auto first = nlohmann::json::parse(read(dir_ / "report" / "results.json"));
+  auto second = nlohmann::json::parse(read(dir_ / "second" / "results.json"));
+  first.erase("timing");
+  second.erase("timing");
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(read(dir_ / "report" / "junit.xml"), read(dir_ / "second" / "junit.xml"));
+}
+
+TEST_F(VerifyCliTest, ReportErrorsExitTwo) {
+  const auto missing = run("report --from " + out("none.json") + " --out " + out("r"));
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.out.find("none.json"), std::string::npos);
+  std::ofstream(out("bad.json")) << "{\"passed\": true}";
+  const auto bad = run("report --from " + out("bad.json") + " --out " + out("r"));
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("'seed' is missing"), std::string::npos) << bad.out;
+  std::filesystem::create_directories(dir_ / "mine");
+  std::ofstream(out("mine/notes.txt")) << "keep";
+  const auto clobber = run("verify --scheme he_normal --shape 10,10 --report " + out("mine"));
+  EXPECT_EQ(clobber.status, 2);
+  EXPECT_NE(clobber.out.find("holds files other than a verinit report"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "mine" / "notes.txt"));
+}
+
+TEST_F(VerifyCliTest, PropagatePrintsEveryConfigurationAndChecksItsOptions) {
+  const auto r = run("propagate --depth 20 --width 32 --batch 16 --seeds 1 --json " + out("p.json"));
+  EXPECT_TRUE(r.status == 0 || r.status == 1) << r.out;  // too small a network to insist
+  for (const char* label : {"He + ReLU", "LeCun + SELU", "zeros + ReLU", "Xavier + ReLU"})
+    EXPECT_NE(r.out.find(label), std::string::npos) << label;
+  std::ifstream file(out("p.json"));
+  const auto doc = nlohmann::json::parse(file);
+  EXPECT_EQ(doc["propagation"]["cases"].size(), 10u);
+  const auto bad = run("propagate --depth 5");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("depth"), std::string::npos);
 }
 
 TEST_F(VerifyCliTest, InputFileFromAnotherSamplerIsChecked) {

@@ -25,6 +25,13 @@ TEST(MultipleTestingTest, HolmStepsDownAndStopsAtTheFirstAcceptance) {
   EXPECT_TRUE(tests[1].passed);   // 0.04 is not tested further
   EXPECT_FALSE(tests[4].passed);
   EXPECT_FALSE(tests[2].suspicious);
+  // Holm-adjusted: 4 x 0.005, max(0.02, 3 x 0.01), max(0.03, 2 x 0.03), max(0.06, 0.04); each
+  // <= alpha exactly when rejected.
+  EXPECT_DOUBLE_EQ(tests[3].adjusted_p_value, 0.02);
+  EXPECT_DOUBLE_EQ(tests[0].adjusted_p_value, 0.03);
+  EXPECT_DOUBLE_EQ(tests[2].adjusted_p_value, 0.06);
+  EXPECT_DOUBLE_EQ(tests[1].adjusted_p_value, 0.06);
+  EXPECT_EQ(tests[4].adjusted_p_value, tests[4].p_value);
 }
 
 TEST(MultipleTestingTest, NanPValuesFailAndSmallOnesAreFlagged) {

@@ -13,12 +13,14 @@ TEST(TruncatedNormalTest, TwoSigmaCutMatchesKerasConstantAndItsKurtosis) {
   EXPECT_NEAR(std::sqrt(variance(d)), 0.8796256610342398, 1e-15);  // Keras's 0.87962566103423978
   EXPECT_NEAR(kurtosis(d), 2.3655367171296495, 1e-12);
   EXPECT_NEAR(mean(d), 0.0, 1e-16);
+  EXPECT_NEAR(skewness(d), 0.0, 1e-15);
 }
 
 TEST(TruncatedNormalTest, MatchesScipyTruncnormOnAnAsymmetricInterval) {
   const truncated_normal_distribution<> d(0.2, 0.5, 0.5, 3.0);
   EXPECT_NEAR(mean(d), 0.8075127911424655, 1e-12);
   EXPECT_NEAR(variance(d), 0.06318176414748206, 1e-12);
+  EXPECT_NEAR(skewness(d), 1.200442054924385, 1e-11);  // truncnorm.stats(moments='s')
   EXPECT_NEAR(cdf(d, 1.0), 0.8001872008856509, 1e-12);
   EXPECT_NEAR(cdf(complement(d, 2.5)), 7.663494262603211e-06, 1e-12 * 7.7e-6 * 100);
   EXPECT_NEAR(pdf(d, 1.0), 0.8088939146736283, 1e-12);

@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "verinit 0.1.0");
   std::map<const CLI::App*, verinit::cli::command> commands;
-  for (auto add : {verinit::cli::add_verify, verinit::cli::add_sample, verinit::cli::add_list,
-                   verinit::cli::add_demo}) {
+  for (auto add : {verinit::cli::add_verify, verinit::cli::add_report, verinit::cli::add_propagate,
+                   verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo}) {
     auto run = add(app);
     commands[app.get_subcommands({}).back()] = run;
   }
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   };
   if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
     std::cerr << "verinit: command is '" << argv[1]
-              << "', but must be one of verify, sample, list, demo"
+              << "', but must be one of verify, report, propagate, sample, list, demo"
               << " (see --help)\n";
     return 2;
   }

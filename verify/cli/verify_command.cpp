@@ -3,15 +3,16 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/npy.hpp"
+#include "verinit/reports/json.hpp"
+#include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
 #include "verinit/verify/runner.hpp"
 
@@ -20,7 +21,7 @@ namespace {
 
 struct verify_options {
   std::string battery = "standard";
-  std::string scheme, shape, layout_text = "torch", dtype = "float32", input, expect, json;
+  std::string scheme, shape, layout_text = "torch", dtype = "float32", input, expect, json, report;
   std::int64_t samples = 10'000'000;
   verify::run_options run;
 };
@@ -48,41 +49,6 @@ void print_case(const verify::case_result& c, std::ostream& out) {
         << " sd\n";
 }
 
-nlohmann::ordered_json to_json(const verify::run_result& run) {
-  nlohmann::ordered_json schemes = nlohmann::ordered_json::array();
-  for (const auto& c : run.cases) {
-    nlohmann::ordered_json tests = nlohmann::ordered_json::array();
-    for (const auto& t : c.tests) {
-      nlohmann::ordered_json test{{"name", t.name},       {"statistic", t.statistic},
-                                  {"p_value", t.p_value}, {"passed", t.passed},
-                                  {"exact", t.exact},     {"suspicious", t.suspicious},
-                                  {"note", t.note}};
-      for (const auto& [key, value] : t.values) test[key] = value;
-      tests.push_back(test);
-    }
-    nlohmann::ordered_json entry{
-        {"scheme", c.spec.scheme},
-        {"canonical", c.canonical},
-        {"law", c.formula},
-        {"source", c.source},
-        {"shape", c.spec.shape},
-        {"layout", to_string(c.spec.tensor_layout)},
-        {"dtype", to_string(c.spec.type)},
-        {"n", c.n},
-        {"passed", c.passed},
-        {"timing", {{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}}},
-        {"tests", tests}};
-    if (!std::isnan(c.detectable_variance_error))
-      entry["detectable"] = {{"power", 0.99},
-                             {"relative_variance_error", c.detectable_variance_error},
-                             {"mean_shift_sd", c.detectable_mean_shift}};
-    schemes.push_back(entry);
-  }
-  return {{"passed", run.passed},           {"seed", run.options.seed},
-          {"alpha", run.options.alpha},     {"threads", run.threads_used},
-          {"family_size", run.family_size}, {"schemes", schemes}};
-}
-
 int run_verify(verify_options o, const CLI::App& command) {
   if (!(o.run.alpha > 0 && o.run.alpha < 1))
     detail::throw_invalid("verify", "alpha", detail::format_number(o.run.alpha), "in (0, 1)");
@@ -103,6 +69,12 @@ int run_verify(verify_options o, const CLI::App& command) {
   if (single && o.shape.empty())
     detail::throw_invalid("verify", "--shape", "missing", "given with --scheme");
   if (o.samples < 1) detail::throw_invalid("verify", "samples", std::to_string(o.samples), ">= 1");
+  if (!o.report.empty() && !o.json.empty() &&
+      std::filesystem::weakly_canonical(o.json).parent_path() ==
+          std::filesystem::weakly_canonical(o.report))
+    detail::throw_invalid("verify", "--json", "'" + o.json + "'",
+                          "outside the --report directory (which is replaced whole)");
+  o.run.summaries = !o.json.empty() || !o.report.empty();
   verify::run_result run;
   run.options = o.run;
   run.threads_used = o.run.threads > 0 ? o.run.threads : omp_get_max_threads();
@@ -114,10 +86,12 @@ int run_verify(verify_options o, const CLI::App& command) {
     parse_scheme(o.expect);  // a bad spec is a usage error before any work
     if (array.is_float64)
       run.cases.push_back(verify::check_samples(std::span<const double>(array.f64), shape,
-                                                tensor_layout, o.expect, o.input));
+                                                tensor_layout, o.expect, o.input,
+                                                o.run.summaries));
     else
       run.cases.push_back(verify::check_samples(std::span<const float>(array.f32), shape,
-                                                tensor_layout, o.expect, o.input));
+                                                tensor_layout, o.expect, o.input,
+                                                o.run.summaries));
   } else {
     if (single)
       cases.push_back(
@@ -132,10 +106,19 @@ int run_verify(verify_options o, const CLI::App& command) {
                   << std::flush;
       run.cases.push_back(verify::run_case(cases[i], o.run));
     }
+    if (!single && verify::battery_includes_propagation(o.battery)) {
+      if (progress) std::cerr << "\r[signal propagation]\033[K" << std::flush;
+      verify::propagation_options propagation;
+      propagation.seed = o.run.seed;
+      propagation.threads = o.run.threads;
+      run.propagation =
+          verify::propagate(verify::standard_propagation_configs(), propagation);
+    }
     if (progress) std::cerr << "\r\033[K" << std::flush;
   }
   verify::decide(run);
   for (const auto& c : run.cases) print_case(c, std::cout);
+  if (run.propagation) print_propagation(*run.propagation, std::cout);
   std::size_t failed = 0, tests = 0;
   for (const auto& c : run.cases) {
     failed += !c.passed;
@@ -144,12 +127,15 @@ int run_verify(verify_options o, const CLI::App& command) {
   std::cout << (run.passed ? "PASSED" : "FAILED") << ": " << run.cases.size() - failed << " of "
             << run.cases.size() << " schemes passed, " << tests << " tests (Holm-Bonferroni over "
             << run.family_size << " statistical tests at family-wise alpha " << run.options.alpha
-            << ", seed " << run.options.seed << ")\n";
-  if (!o.json.empty()) {
-    std::ofstream file(o.json);
-    file << to_json(run).dump(2) << '\n';
-    file.close();
-    if (!file) throw std::runtime_error("cannot write '" + o.json + "'");
+            << ", seed " << run.options.seed << ")"
+            << (run.propagation ? run.propagation->passed ? "; signal propagation passed"
+                                                          : "; signal propagation FAILED"
+                                : "")
+            << "\n";
+  if (!o.json.empty()) write_text_file(o.json, reports::to_json(run));
+  if (!o.report.empty()) {
+    reports::write_report(run, o.report);
+    std::cout << "report: " << (std::filesystem::path(o.report) / "index.html").string() << "\n";
   }
   return run.passed ? 0 : 1;
 }
@@ -181,6 +167,9 @@ command add_verify(CLI::App& app) {
   command->add_option("--alpha", o->run.alpha, "Family-wise error rate of the run")
       ->capture_default_str();
   command->add_option("--json", o->json, "Write the results as JSON to this file");
+  command->add_option("--report", o->report,
+                      "Write a report directory (index.html, summary.md, results.json, "
+                      "junit.xml), replacing an earlier report there");
   return [o, command] { return run_verify(*o, *command); };
 }
 

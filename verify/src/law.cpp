@@ -27,7 +27,7 @@ double law_sf(const continuous_law& law, double x) {
 law_moments moments_of(const continuous_law& law) {
   return std::visit(
       [](const auto& d) {
-        return law_moments{mean(d), variance(d), kurtosis(d)};
+        return law_moments{mean(d), variance(d), kurtosis(d), skewness(d)};
       },
       law);
 }

@@ -11,6 +11,7 @@
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 #include "verinit/verify/independence.hpp"
 #include "verinit/verify/moments.hpp"
@@ -60,11 +61,13 @@ void continuous_tests(std::span<const T> x, const continuous_law& law,
   out.push_back(repeated_runs_test(x));
 }
 
-// Runs the expectation's tests on `tensors` consecutive tensors of `shape`.
+// Runs the expectation's tests on `tensors` consecutive tensors of `shape`; summarizes the
+// samples against the law too if asked.
 template <class T>
 void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
-               const expectation& e, std::int64_t tensors, case_result& result) {
+               const expectation& e, std::int64_t tensors, bool summaries, case_result& result) {
   auto& out = result.tests;
+  const std::optional<summary_law> law = summary_law_for(e);
   switch (e.kind) {
     case expectation_kind::continuous:
       continuous_tests(w, *e.law, out);
@@ -80,8 +83,11 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
       std::vector<T> nonzeros;
       out.push_back(sparse_pattern_check(w, shape, layout, e, nonzeros));
       // sparsity = 1 leaves no non-zeros: the pattern check alone decides.
-      if (!nonzeros.empty()) continuous_tests(std::span<const T>(nonzeros), *e.law, out);
-      break;
+      if (!nonzeros.empty()) {
+        continuous_tests(std::span<const T>(nonzeros), *e.law, out);
+        if (summaries) result.summary = summarize(std::span<const T>(nonzeros), *law);
+      }
+      return;
     }
     case expectation_kind::orthogonal:
       out.push_back(gram_check(w, tensors, e.rows, e.cols, e.gain));
@@ -91,6 +97,11 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
         out.back().note += "; Haar tests need >= 20 independent matrices";
       }
       break;
+  }
+  if (summaries && law) {
+    result.summary = summarize(w, *law);
+    // Entries of one orthogonal matrix are dependent: no KS band for them.
+    result.summary->independent = e.kind != expectation_kind::orthogonal;
   }
 }
 
@@ -125,14 +136,16 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
   result.sample_seconds = seconds_since(start);
   result.n = tensors * numel;
   const auto test_start = clock_type::now();
-  run_tests(std::span<const T>(weights), spec.shape, spec.tensor_layout, e, tensors, result);
+  run_tests(std::span<const T>(weights), spec.shape, spec.tensor_layout, e, tensors,
+            options.summaries, result);
   result.test_seconds = seconds_since(test_start);
   return result;
 }
 
 template <class T>
 case_result check_typed(std::span<const T> samples, std::span<const std::int64_t> shape,
-                        layout layout, const std::string& scheme_spec, const std::string& source) {
+                        layout layout, const std::string& scheme_spec, const std::string& source,
+                        bool summaries) {
   case_result result;
   const scheme s = parse_scheme(scheme_spec);
   result.spec = {scheme_spec, tensor_shape(shape.begin(), shape.end()), layout,
@@ -151,7 +164,8 @@ case_result check_typed(std::span<const T> samples, std::span<const std::int64_t
         "a multiple of the shape's element count " + std::to_string(numel));
   result.n = static_cast<std::int64_t>(samples.size());
   const auto start = clock_type::now();
-  run_tests(samples, shape, layout, e, std::max<std::int64_t>(1, result.n / numel), result);
+  run_tests(samples, shape, layout, e, std::max<std::int64_t>(1, result.n / numel), summaries,
+            result);
   result.test_seconds = seconds_since(start);
   return result;
 }
@@ -162,10 +176,12 @@ case_result combine_replications(std::vector<case_result> parts) {
   combined.tests.clear();
   combined.n = 0;
   combined.sample_seconds = combined.test_seconds = 0;
-  for (const auto& part : parts) {
+  for (std::size_t r = 0; r < parts.size(); ++r) {
+    const case_result& part = parts[r];
     combined.n += part.n;
     combined.sample_seconds += part.sample_seconds;
     combined.test_seconds += part.test_seconds;
+    if (r > 0 && combined.summary && part.summary) merge_into(*combined.summary, *part.summary);
   }
   const std::size_t replications = parts.size();
   for (std::size_t t = 0; t < parts.front().tests.size(); ++t) {
@@ -201,6 +217,17 @@ case_result combine_replications(std::vector<case_result> parts) {
     combined.tests.push_back(merged);
   }
   return combined;
+}
+
+// The D with P(D_n >= D) = level, by bisection on the exact law (monotone in D).
+double ks_critical_value(std::int64_t n, double level) {
+  const kolmogorov_smirnov_distribution law(n);
+  double low = 0, high = 1;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = (low + high) / 2;
+    (cdf(complement(law, mid)) > level ? low : high) = mid;
+  }
+  return high;
 }
 
 }  // namespace
@@ -280,6 +307,8 @@ std::vector<case_spec> battery(std::string_view name) {
   };
 }
 
+bool battery_includes_propagation(std::string_view name) noexcept { return name == "standard"; }
+
 case_result run_case(const case_spec& spec, const run_options& options) {
   if (spec.replications < 1)
     verinit::detail::throw_invalid("verify", "replications", std::to_string(spec.replications),
@@ -296,14 +325,14 @@ case_result run_case(const case_spec& spec, const run_options& options) {
 }
 
 case_result check_samples(std::span<const float> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec,
-                          const std::string& source) {
-  return check_typed(samples, shape, layout, scheme_spec, source);
+                          layout layout, const std::string& scheme_spec, const std::string& source,
+                          bool summarize) {
+  return check_typed(samples, shape, layout, scheme_spec, source, summarize);
 }
 case_result check_samples(std::span<const double> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec,
-                          const std::string& source) {
-  return check_typed(samples, shape, layout, scheme_spec, source);
+                          layout layout, const std::string& scheme_spec, const std::string& source,
+                          bool summarize) {
+  return check_typed(samples, shape, layout, scheme_spec, source, summarize);
 }
 
 void decide(run_result& run) {
@@ -318,8 +347,13 @@ void decide(run_result& run) {
   const double effect =
       boost::math::quantile(boost::math::complement(standard, run.options.alpha / (2 * m))) +
       boost::math::quantile(standard, 0.99);
-  run.passed = true;
+  // The KS band of a summary: the D at which the KS test is rejected at Holm's first step
+  // alpha/m whatever the other p-values (outside it the verdict is FAIL for sure).
+  const double band_level = run.options.alpha / m;
+  run.passed = !run.propagation || run.propagation->passed;
   for (auto& c : run.cases) {
+    if (c.summary && c.summary->independent && c.summary->n() > 0)
+      c.summary->ks_critical = ks_critical_value(c.summary->n(), band_level);
     c.passed =
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;

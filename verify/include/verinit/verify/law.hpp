@@ -20,11 +20,12 @@ using continuous_law =
 double law_cdf(const continuous_law& law, double x);
 /// 1 - F(x), accurate in the upper tail.
 double law_sf(const continuous_law& law, double x);
-/// Mean, variance and kurtosis (not excess) of the law.
+/// Mean, variance, kurtosis (not excess) and skewness of the law.
 struct law_moments {
   double mean;
   double variance;
   double kurtosis;
+  double skewness;
 };
 law_moments moments_of(const continuous_law& law);
 /// The support [low, high] (infinite for the normal).

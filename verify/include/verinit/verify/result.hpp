@@ -16,6 +16,7 @@ struct test_result {
   std::string name;         ///< "ks", "anderson_darling", "variance", ...
   double statistic = 0;     ///< the test's statistic (D, A^2, z, a count, ...)
   double p_value = 1;       ///< raw p-value under the null (1 or 0 for an exact check)
+  double adjusted_p_value = 1;  ///< Holm-adjusted over the run's family (set by the decision)
   bool exact = false;       ///< deterministic check, not part of the multiple-testing family
   bool passed = true;       ///< the decision
   bool suspicious = false;  ///< p < 1e-3 without failing

@@ -4,13 +4,16 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "verinit/shape.hpp"
+#include "verinit/verify/propagation.hpp"
 #include "verinit/verify/result.hpp"
+#include "verinit/verify/summary.hpp"
 
 namespace verinit::verify {
 
@@ -44,12 +47,16 @@ struct case_result {
   /// What this run could detect with 99% power at its n and alpha (NaN where not applicable):
   /// a relative variance error and a mean shift in standard deviations.
   double detectable_variance_error = NAN, detectable_mean_shift = NAN;
+  /// For reports (run_options::summaries): the samples against the law (the non-zeros of a
+  /// sparse scheme, the entries of orthogonal matrices); none for exact schemes.
+  std::optional<sample_summary> summary;
 };
 
 struct run_options {
   std::uint64_t seed = 20'261'122;
   int threads = 0;      ///< 0: OpenMP's default
   double alpha = 1e-6;  ///< family-wise error rate of the whole run
+  bool summaries = false;  ///< compute each case's sample_summary (for reports)
 };
 
 struct run_result {
@@ -58,25 +65,31 @@ struct run_result {
   bool passed = true;
   std::size_t family_size = 0;
   std::vector<case_result> cases;
+  /// The signal-propagation experiment, where the run includes it; its verdict counts.
+  std::optional<propagation_result> propagation;
 };
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the
 /// README's main job, >= 10^7 per scheme), "large" (10^9 in all, two-level). Throws
 /// std::invalid_argument for another name.
 std::vector<case_spec> battery(std::string_view name);
+/// Whether the named battery also runs standard_propagation_configs() (standard does).
+bool battery_includes_propagation(std::string_view name) noexcept;
 
 /// Samples `spec` with verinit's library and runs every test its theory calls for.
 case_result run_case(const case_spec& spec, const run_options& options);
 
 /// Tests samples made by anything else against scheme `scheme_spec` on `shape`.
 case_result check_samples(std::span<const float> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source);
+                          layout layout, const std::string& scheme_spec, const std::string& source,
+                          bool summarize = false);
 case_result check_samples(std::span<const double> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source);
+                          layout layout, const std::string& scheme_spec, const std::string& source,
+                          bool summarize = false);
 
 /// Decides every test of the run (Holm-Bonferroni over all statistical tests at
-/// options.alpha, exact checks by themselves), sets each case's verdict and power statement,
-/// and the run's.
+/// options.alpha, exact checks by themselves), sets each case's verdict, power statement and
+/// summary's KS band, and the run's.
 void decide(run_result& run);
 
 }  // namespace verinit::verify

@@ -162,6 +162,17 @@ RealType variance(const truncated_normal_distribution<RealType, Policy>& d) {
   return d.standard_deviation() * d.standard_deviation() * (m[2] - m[1] * m[1]);
 }
 
+/// Skewness E[(X - mu)^3] / Var^{3/2}: 0 for a symmetric interval.
+template <class RealType, class Policy>
+RealType skewness(const truncated_normal_distribution<RealType, Policy>& d) {
+  RealType m[5];
+  detail::standard_moments(d, m);
+  const RealType mu = m[1];
+  const RealType var = m[2] - mu * mu;
+  const RealType central3 = m[3] - 3 * mu * m[2] + 2 * mu * mu * mu;
+  return central3 / (var * std::sqrt(var));
+}
+
 /// Kurtosis (not excess): E[(X - mu)^4] / Var^2. 3 untruncated; ~2.366 for [-2, 2].
 template <class RealType, class Policy>
 RealType kurtosis(const truncated_normal_distribution<RealType, Policy>& d) {

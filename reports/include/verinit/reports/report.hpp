@@ -1,0 +1,28 @@
+// A report directory: index.html, summary.md, results.json and junit.xml.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::reports {
+
+/// One self-contained HTML page (inline CSS and SVG, no script, nothing fetched): the overview
+/// with failures first, signal propagation, and per scheme its plots and tables.
+std::string to_html(const verify::run_result& run);
+
+/// The overview and per-scheme tables in GitHub-flavoured Markdown.
+std::string to_markdown(const verify::run_result& run);
+
+/// JUnit XML: one testsuite per scheme (and one for signal propagation), one testcase per test,
+/// a <failure> with the statistic, p-value and threshold for each failed one.
+std::string to_junit(const verify::run_result& run);
+
+/// Writes the four files into `directory` atomically: they are written to a fresh sibling
+/// directory which then replaces `directory` by rename, so an interrupted run leaves no
+/// half-written report and a re-run replaces the old one whole. Throws std::runtime_error
+/// naming the path on an I/O error (the old report, if any, is then left as it was).
+void write_report(const verify::run_result& run, const std::filesystem::path& directory);
+
+}  // namespace verinit::reports

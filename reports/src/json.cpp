@@ -1,0 +1,359 @@
+// The results document, both ways.
+#include "verinit/reports/json.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+
+#include "verinit/shape.hpp"
+
+namespace verinit::reports {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// JSON has no NaN or infinity: null stands for NaN, "inf" and "-inf" for the infinities.
+json number(double value) {
+  if (std::isnan(value)) return nullptr;
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return value;
+}
+
+// The inverse of number(); nullopt for anything else.
+std::optional<double> as_number(const json& v) {
+  if (v.is_null()) return NAN;
+  if (v.is_number()) return v.get<double>();
+  if (v == "inf") return INFINITY;
+  if (v == "-inf") return -INFINITY;
+  return std::nullopt;
+}
+
+json numbers(const std::vector<double>& values) {
+  json out = json::array();
+  for (double v : values) out.push_back(number(v));
+  return out;
+}
+
+json summary_json(const verify::sample_summary& s) {
+  const verify::sample_moments m = verify::moments_of(s);
+  return {
+      {"law", s.law},
+      {"independent", s.independent},
+      {"ks_critical", number(s.ks_critical)},
+      {"moments",
+       {{"mean", number(m.mean)},
+        {"variance", number(m.variance)},
+        {"skewness", number(m.skewness)},
+        {"kurtosis", number(m.kurtosis)}}},
+      {"expected",
+       {{"mean", number(s.expected.mean)},
+        {"variance", number(s.expected.variance)},
+        {"skewness", number(s.expected.skewness)},
+        {"kurtosis", number(s.expected.kurtosis)}}},
+      {"power_sums",
+       {{"centre", number(s.centre)},
+        {"n", number(s.sums.n)},
+        {"s1", number(s.sums.s1)},
+        {"s2", number(s.sums.s2)},
+        {"s3", number(s.sums.s3)},
+        {"s4", number(s.sums.s4)}}},
+      {"histogram",
+       {{"low", number(s.low)},
+        {"high", number(s.high)},
+        {"counts", s.counts},
+        {"below", s.below},
+        {"above", s.above}}},
+      {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
+      {"ecdf",
+       {{"levels", numbers(s.levels)},
+        {"quantiles", numbers(s.quantiles)},
+        {"at_or_below", s.at_or_below}}}};
+}
+
+json propagation_json(const verify::propagation_result& p) {
+  json cases = json::array();
+  for (const auto& c : p.cases)
+    cases.push_back({{"label", c.config.label},
+                     {"scheme", c.config.scheme},
+                     {"activation", verify::to_string(c.config.act)},
+                     {"expected", c.config.expected},
+                     {"verdict", c.verdict},
+                     {"passed", c.passed},
+                     {"forward_ratio", number(c.forward_ratio)},
+                     {"backward_ratio", number(c.backward_ratio)},
+                     {"overflowed", c.overflowed},
+                     {"symmetric", c.symmetric},
+                     {"forward", numbers(c.forward)},
+                     {"backward", numbers(c.backward)},
+                     {"saturated", numbers(c.saturated)}});
+  return {{"passed", p.passed},
+          {"depth", p.options.depth},
+          {"width", p.options.width},
+          {"batch", p.options.batch},
+          {"seeds", p.options.seeds},
+          {"seed", p.options.seed},
+          {"cases", cases}};
+}
+
+// Reading: every access names the field it wanted.
+class reader {
+ public:
+  reader(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& expected) const {
+    throw std::invalid_argument("results JSON: field '" + path_ + key + "' is " +
+                                (j_.contains(key) ? "of the wrong type" : "missing") +
+                                ", expected " + expected);
+  }
+  const json& at(const std::string& key, json::value_t type, const std::string& expected) const {
+    if (!j_.is_object() || !j_.contains(key)) fail(key, expected);
+    const json& v = j_.at(key);
+    const bool ok = type == json::value_t::number_float ? v.is_number()
+                    : type == json::value_t::number_unsigned ? v.is_number_integer()
+                                                             : v.type() == type;
+    if (!ok) fail(key, expected);
+    return v;
+  }
+  bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
+  double number(const std::string& key) const {
+    if (!has(key)) fail(key, "a number");
+    const auto value = as_number(j_.at(key));
+    if (!value) fail(key, "a number");
+    return *value;
+  }
+  std::int64_t integer(const std::string& key) const {
+    return at(key, json::value_t::number_unsigned, "an integer").get<std::int64_t>();
+  }
+  std::uint64_t seed(const std::string& key) const {
+    const json& v = at(key, json::value_t::number_unsigned, "a non-negative integer");
+    if (!v.is_number_unsigned() && v.get<std::int64_t>() < 0) fail(key, "a non-negative integer");
+    return v.get<std::uint64_t>();
+  }
+  bool boolean(const std::string& key) const {
+    return at(key, json::value_t::boolean, "true or false").get<bool>();
+  }
+  std::string string(const std::string& key) const {
+    return at(key, json::value_t::string, "a string").get<std::string>();
+  }
+  reader object(const std::string& key) const {
+    return {at(key, json::value_t::object, "an object"), path_ + key + "."};
+  }
+  std::vector<reader> array(const std::string& key) const {
+    std::vector<reader> out;
+    const json& a = at(key, json::value_t::array, "an array");
+    for (std::size_t i = 0; i < a.size(); ++i)
+      out.emplace_back(a[i], path_ + key + "[" + std::to_string(i) + "].");
+    return out;
+  }
+  std::vector<double> numbers(const std::string& key) const {
+    std::vector<double> out;
+    for (const json& v : at(key, json::value_t::array, "an array of numbers")) {
+      const auto value = as_number(v);
+      if (!value) fail(key, "an array of numbers");
+      out.push_back(*value);
+    }
+    return out;
+  }
+  std::vector<std::int64_t> integers(const std::string& key) const {
+    std::vector<std::int64_t> out;
+    for (const json& v : at(key, json::value_t::array, "an array of integers")) {
+      if (!v.is_number_integer()) fail(key, "an array of integers");
+      out.push_back(v.get<std::int64_t>());
+    }
+    return out;
+  }
+  const json& raw() const { return j_; }
+
+ private:
+  const json& j_;
+  std::string path_;
+};
+
+constexpr const char* test_keys[] = {"name",  "statistic",  "p_value", "p_adjusted",
+                                     "passed", "exact", "suspicious", "note"};
+
+verify::sample_summary read_summary(const reader& r) {
+  verify::sample_summary s;
+  s.law = r.string("law");
+  s.independent = r.boolean("independent");
+  s.ks_critical = r.number("ks_critical");
+  const reader e = r.object("expected");
+  s.expected = {e.number("mean"), e.number("variance"), e.number("kurtosis"),
+                e.number("skewness")};
+  const reader p = r.object("power_sums");
+  s.centre = p.number("centre");
+  s.sums = {p.number("n"), p.number("s1"), p.number("s2"), p.number("s3"), p.number("s4")};
+  const reader h = r.object("histogram");
+  s.low = h.number("low");
+  s.high = h.number("high");
+  s.counts = h.integers("counts");
+  s.below = h.integer("below");
+  s.above = h.integer("above");
+  const reader d = r.object("density");
+  s.density_x = d.numbers("x");
+  s.density = d.numbers("pdf");
+  const reader c = r.object("ecdf");
+  s.levels = c.numbers("levels");
+  s.quantiles = c.numbers("quantiles");
+  s.at_or_below = c.integers("at_or_below");
+  if (s.density_x.size() != s.density.size() || s.levels.size() != s.quantiles.size() ||
+      s.levels.size() != s.at_or_below.size() || s.counts.empty())
+    throw std::invalid_argument("results JSON: a summary's arrays differ in length");
+  return s;
+}
+
+verify::propagation_result read_propagation(const reader& r) {
+  verify::propagation_result p;
+  p.passed = r.boolean("passed");
+  p.options.depth = static_cast<int>(r.integer("depth"));
+  p.options.width = static_cast<int>(r.integer("width"));
+  p.options.batch = static_cast<int>(r.integer("batch"));
+  p.options.seeds = static_cast<int>(r.integer("seeds"));
+  p.options.seed = r.seed("seed");
+  for (const reader& c : r.array("cases")) {
+    verify::propagation_case out;
+    out.config = {c.string("label"), c.string("scheme"),
+                  verify::parse_activation(c.string("activation")), c.string("expected")};
+    out.verdict = c.string("verdict");
+    out.passed = c.boolean("passed");
+    out.forward_ratio = c.number("forward_ratio");
+    out.backward_ratio = c.number("backward_ratio");
+    out.overflowed = c.boolean("overflowed");
+    out.symmetric = c.boolean("symmetric");
+    out.forward = c.numbers("forward");
+    out.backward = c.numbers("backward");
+    out.saturated = c.numbers("saturated");
+    p.cases.push_back(std::move(out));
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string to_json(const verify::run_result& run) {
+  json schemes = json::array();
+  json case_timing = json::array();
+  for (const auto& c : run.cases) {
+    json tests = json::array();
+    for (const auto& t : c.tests) {
+      json test{{"name", t.name},
+                {"statistic", number(t.statistic)},
+                {"p_value", number(t.p_value)},
+                {"p_adjusted", number(t.adjusted_p_value)},
+                {"passed", t.passed},
+                {"exact", t.exact},
+                {"suspicious", t.suspicious},
+                {"note", t.note}};
+      for (const auto& [key, value] : t.values) test[key] = number(value);
+      tests.push_back(test);
+    }
+    json entry{{"scheme", c.spec.scheme},
+               {"canonical", c.canonical},
+               {"law", c.formula},
+               {"source", c.source},
+               {"shape", c.spec.shape},
+               {"layout", to_string(c.spec.tensor_layout)},
+               {"dtype", to_string(c.spec.type)},
+               {"samples", c.spec.samples},
+               {"replications", c.spec.replications},
+               {"n", c.n},
+               {"passed", c.passed},
+               {"tests", tests}};
+    if (!std::isnan(c.detectable_variance_error))
+      entry["detectable"] = {{"power", 0.99},
+                             {"relative_variance_error", number(c.detectable_variance_error)},
+                             {"mean_shift_sd", number(c.detectable_mean_shift)}};
+    if (c.summary) entry["summary"] = summary_json(*c.summary);
+    schemes.push_back(entry);
+    case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
+  }
+  json document{{"verinit", "0.1.0"},
+                {"passed", run.passed},
+                {"seed", run.options.seed},
+                {"alpha", run.options.alpha},
+                {"threads", run.threads_used},
+                {"family_size", run.family_size},
+                {"schemes", schemes}};
+  if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
+  json timing{{"schemes", case_timing}};
+  if (run.propagation) timing["propagation_s"] = run.propagation->seconds;
+  document["timing"] = timing;
+  return document.dump(2) + "\n";
+}
+
+verify::run_result from_json(std::string_view text) {
+  json document;
+  try {
+    document = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& error) {
+    throw std::invalid_argument("results JSON: not JSON (byte " + std::to_string(error.byte) +
+                                ")");
+  }
+  const reader r(document, "");
+  if (!document.is_object())
+    throw std::invalid_argument("results JSON: the document is not an object");
+  verify::run_result run;
+  run.passed = r.boolean("passed");
+  run.options.seed = r.seed("seed");
+  run.options.alpha = r.number("alpha");
+  run.options.summaries = true;
+  run.threads_used = static_cast<int>(r.integer("threads"));
+  run.family_size = static_cast<std::size_t>(r.integer("family_size"));
+  const reader timing = r.object("timing");
+  const std::vector<reader> times = timing.array("schemes");
+  const std::vector<reader> schemes = r.array("schemes");
+  if (times.size() != schemes.size())
+    throw std::invalid_argument("results JSON: 'timing.schemes' and 'schemes' differ in length");
+  for (std::size_t i = 0; i < schemes.size(); ++i) {
+    const reader& s = schemes[i];
+    verify::case_result c;
+    c.spec.scheme = s.string("scheme");
+    for (const json& d : s.at("shape", json::value_t::array, "an array of integers")) {
+      if (!d.is_number_integer()) s.fail("shape", "an array of integers");
+      c.spec.shape.push_back(d.get<std::int64_t>());
+    }
+    c.spec.tensor_layout = parse_layout(s.string("layout"));
+    c.spec.type = verify::parse_dtype(s.string("dtype"));
+    c.spec.samples = s.integer("samples");
+    c.spec.replications = s.integer("replications");
+    c.canonical = s.string("canonical");
+    c.formula = s.string("law");
+    c.source = s.string("source");
+    c.n = s.integer("n");
+    c.passed = s.boolean("passed");
+    for (const reader& t : s.array("tests")) {
+      verify::test_result out;
+      out.name = t.string("name");
+      out.statistic = t.number("statistic");
+      out.p_value = t.number("p_value");
+      out.adjusted_p_value = t.number("p_adjusted");
+      out.passed = t.boolean("passed");
+      out.exact = t.boolean("exact");
+      out.suspicious = t.boolean("suspicious");
+      out.note = t.string("note");
+      for (const auto& [key, value] : t.raw().items()) {
+        bool known = false;
+        for (const char* k : test_keys) known = known || key == k;
+        if (!known) out.values.emplace_back(key, t.number(key));
+      }
+      c.tests.push_back(std::move(out));
+    }
+    if (s.has("detectable")) {
+      const reader d = s.object("detectable");
+      c.detectable_variance_error = d.number("relative_variance_error");
+      c.detectable_mean_shift = d.number("mean_shift_sd");
+    }
+    if (s.has("summary")) c.summary = read_summary(s.object("summary"));
+    c.sample_seconds = times[i].number("sample_s");
+    c.test_seconds = times[i].number("test_s");
+    run.cases.push_back(std::move(c));
+  }
+  if (r.has("propagation")) {
+    run.propagation = read_propagation(r.object("propagation"));
+    run.propagation->seconds = timing.number("propagation_s");
+  }
+  return run;
+}
+
+}  // namespace verinit::reports

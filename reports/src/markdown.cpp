@@ -1,0 +1,103 @@
+// summary.md: GitHub-flavoured Markdown for a pull request or a CI job summary.
+#include <algorithm>
+#include <cmath>
+
+#include "verinit/reports/detail/format.hpp"
+#include "verinit/reports/report.hpp"
+
+namespace verinit::reports {
+namespace {
+
+using detail::format_number;
+
+// Table cells: a '|' would end the cell, a newline the row.
+std::string cell(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string to_markdown(const verify::run_result& run) {
+  std::size_t failed = 0, tests = 0;
+  for (const auto& c : run.cases) {
+    failed += !c.passed;
+    tests += c.tests.size();
+  }
+  std::string s =
+      "# verinit verification: " + std::string(run.passed ? "PASSED" : "FAILED") + "\n\n";
+  if (!run.cases.empty())
+    s += std::to_string(run.cases.size() - failed) + " of " + std::to_string(run.cases.size()) +
+         " schemes passed, " + std::to_string(tests) + " tests; Holm-Bonferroni over " +
+         std::to_string(run.family_size) + " statistical tests at family-wise alpha " +
+         format_number(run.options.alpha, 3) + "; ";
+  s += "seed " + std::to_string(run.options.seed) + ".\n\n";
+  if (!run.cases.empty()) {
+    s += "## Overview\n\n| Verdict | Scheme | Tensor | Law | n | Smallest adjusted p | Failed "
+         "tests |\n|---|---|---|---|--:|--:|---|\n";
+    std::vector<std::size_t> order(run.cases.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_partition(order.begin(), order.end(),
+                          [&](std::size_t i) { return !run.cases[i].passed; });
+    for (std::size_t i : order) {
+      const auto& c = run.cases[i];
+      double best = NAN;
+      std::string failed_tests;
+      for (const auto& t : c.tests) {
+        if (!t.exact && !(t.adjusted_p_value >= best)) best = t.adjusted_p_value;
+        if (!t.passed) failed_tests += (failed_tests.empty() ? "" : ", ") + t.name;
+      }
+      s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical) +
+           "` | " + cell(to_string(c.spec.shape) + " " + std::string(to_string(c.spec.tensor_layout)) +
+                         " " + std::string(verify::to_string(c.spec.type))) +
+           " | " + cell(c.formula) + " | " + std::to_string(c.n) + " | " +
+           (std::isnan(best) ? "exact checks only" : format_number(best, 3)) + " | " +
+           cell(failed_tests) + " |\n";
+    }
+  }
+  if (run.propagation) {
+    const auto& p = *run.propagation;
+    s += "\n## Signal propagation: " + std::string(p.passed ? "PASSED" : "FAILED") + "\n\n" +
+         std::to_string(p.options.depth) + "-layer MLP, width " + std::to_string(p.options.width) +
+         ", batch " + std::to_string(p.options.batch) + ", " + std::to_string(p.options.seeds) +
+         " seeds. r = Var(z_" + std::to_string(p.options.depth) +
+         ") / Var(z_10); stable iff 1/2 <= r <= 2 (see the HTML report for the criterion).\n\n"
+         "| Configuration | Weights | Activation | r | Gradient ratio | Units identical | "
+         "Verdict | Expected |\n|---|---|---|--:|--:|---|---|---|\n";
+    for (const auto& c : p.cases)
+      s += "| " + cell(c.config.label) + " | `" + cell(c.config.scheme) + "` | " +
+           std::string(verify::to_string(c.config.act)) + " | " +
+           format_number(c.forward_ratio, 3) + " | " + format_number(c.backward_ratio, 3) + " | " +
+           (c.symmetric ? "yes" : "no") + " | " + c.verdict + " | " + c.config.expected + " " +
+           (c.passed ? "✅" : "❌") + " |\n";
+  }
+  if (!run.cases.empty()) {
+    s += "\n## Tests\n";
+    for (const auto& c : run.cases) {
+      s += "\n### " + std::string(c.passed ? "✅" : "❌") + " `" + cell(c.canonical) + "` — " +
+           cell(c.formula) + ", n = " + std::to_string(c.n) + "\n\n" +
+           "| Test | Statistic | p | Adjusted p | Verdict | Note |\n|---|--:|--:|--:|---|---|\n";
+      for (const auto& t : c.tests)
+        s += "| " + t.name + " | " + format_number(t.statistic, 6) + " | " +
+             (t.exact ? "exact" : format_number(t.p_value, 3)) + " | " +
+             (t.exact ? "" : format_number(t.adjusted_p_value, 3)) + " | " +
+             (t.passed ? (t.suspicious ? "ok (suspicious)" : "ok") : "**FAIL**") + " | " +
+             cell(t.note) + " |\n";
+    }
+  }
+  double total = 0;
+  for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
+  s += "\n---\nTiming: sampling and tests " + format_number(total, 3) + " s";
+  if (run.propagation) s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
+  return s + ".\n";
+}
+
+}  // namespace verinit::reports

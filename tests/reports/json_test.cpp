@@ -1,0 +1,80 @@
+// The results document: exact round trip, timing in one place, and clear errors.
+#include "verinit/reports/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sample_run.hpp"
+
+namespace {
+
+using verinit::reports::from_json;
+using verinit::reports::to_json;
+
+const verinit::verify::run_result& run() {
+  static const verinit::verify::run_result r = verinit::test::sample_run();
+  return r;
+}
+
+TEST(JsonTest, RoundTripIsExact) {
+  const std::string text = to_json(run());
+  const verinit::verify::run_result back = from_json(text);
+  EXPECT_EQ(to_json(back), text);
+  ASSERT_EQ(back.cases.size(), run().cases.size());
+  EXPECT_EQ(back.cases[0].summary->counts, run().cases[0].summary->counts);
+  EXPECT_EQ(back.cases[0].tests[1].p_value, run().cases[0].tests[1].p_value);  // bitwise
+  EXPECT_TRUE(std::isnan(back.cases[3].detectable_variance_error));            // eye: none
+}
+
+TEST(JsonTest, TimingsSitInTheTopLevelObjectOnly) {
+  auto doc = nlohmann::json::parse(to_json(run()));
+  ASSERT_TRUE(doc.contains("timing"));
+  EXPECT_EQ(doc["timing"]["schemes"].size(), run().cases.size());
+  EXPECT_TRUE(doc["timing"].contains("propagation_s"));
+  // Everything else is a function of the seed: equal with the timings zeroed.
+  verinit::verify::run_result other = run();
+  for (auto& c : other.cases) c.sample_seconds = c.test_seconds = 12.5;
+  other.propagation->seconds = 99;
+  auto a = nlohmann::json::parse(to_json(other));
+  a.erase("timing");
+  doc.erase("timing");
+  EXPECT_EQ(a, doc);
+}
+
+TEST(JsonTest, FailuresAndPropagationAreInTheDocument) {
+  const auto doc = nlohmann::json::parse(to_json(run()));
+  EXPECT_EQ(doc["passed"], false);  // the wrong.npy case
+  EXPECT_EQ(doc["schemes"].back()["source"], "wrong.npy");
+  EXPECT_EQ(doc["schemes"].back()["passed"], false);
+  EXPECT_EQ(doc["propagation"]["cases"].size(), 10u);
+  EXPECT_EQ(doc["propagation"]["cases"][0]["label"], "He + ReLU");
+}
+
+TEST(JsonTest, ErrorsNameTheField) {
+  const auto message = [](const std::string& text) {
+    try {
+      from_json(text);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("{").find("not JSON"), std::string::npos);
+  EXPECT_NE(message("[1]").find("not an object"), std::string::npos);
+  auto doc = nlohmann::json::parse(to_json(run()));
+  doc["schemes"][1].erase("n");
+  EXPECT_NE(message(doc.dump()).find("'schemes[1].n' is missing"), std::string::npos);
+  doc = nlohmann::json::parse(to_json(run()));
+  doc["schemes"][0]["summary"]["histogram"]["counts"] = "many";
+  EXPECT_NE(message(doc.dump()).find("'schemes[0].summary.histogram.counts' is of the wrong type"),
+            std::string::npos);
+  doc = nlohmann::json::parse(to_json(run()));
+  doc["seed"] = -3;
+  EXPECT_NE(message(doc.dump()).find("'seed'"), std::string::npos);
+  doc = nlohmann::json::parse(to_json(run()));
+  doc["schemes"][0]["layout"] = "tensorflow";
+  EXPECT_NE(message(doc.dump()).find("tensorflow"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,176 @@
+// The report directory: well-formed XML everywhere, numbers that match results.json,
+// failures first, JUnit structure, and atomic replacement.
+#include "verinit/reports/report.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sample_run.hpp"
+#include "verinit/reports/detail/format.hpp"
+#include "verinit/reports/json.hpp"
+#include "xml_check.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using verinit::reports::detail::format_number;
+
+const verinit::verify::run_result& run() {
+  static const verinit::verify::run_result r = verinit::test::sample_run();
+  return r;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(ReportTest, PageAndEverySvgAreWellFormedXml) {
+  const std::string html = verinit::reports::to_html(run());
+  EXPECT_EQ(verinit::test::xml_error(html), "");
+  std::size_t svgs = 0;
+  for (auto at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) {
+    const auto end = html.find("</svg>", at);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(verinit::test::xml_error(html.substr(at, end + 6 - at)), "") << "svg #" << svgs;
+    ++svgs;
+  }
+  // 3 plots for each of the 4 summarized i.i.d./sparse cases incl. wrong.npy, 3 for the
+  // orthogonal entries, 4 for propagation.
+  EXPECT_EQ(svgs, 4u * 3 + 3 + 4);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("http://www.w3.org/2000/svg") != std::string::npos, true);
+  EXPECT_EQ(count(html, "src="), 0u);  // nothing loaded
+}
+
+TEST(ReportTest, NumbersInThePageMatchResultsJson) {
+  const std::string html = verinit::reports::to_html(run());
+  const auto doc = nlohmann::json::parse(verinit::reports::to_json(run()));
+  for (const auto& scheme : doc["schemes"]) {
+    EXPECT_NE(html.find(">" + std::to_string(scheme["n"].get<std::int64_t>()) + "<"),
+              std::string::npos);
+    for (const auto& t : scheme["tests"]) {
+      const std::string statistic = format_number(t["statistic"].get<double>(), 6);
+      EXPECT_NE(html.find(">" + statistic + "<"), std::string::npos) << t["name"];
+      if (!t["exact"].get<bool>()) {
+        EXPECT_NE(html.find(">" + format_number(t["p_value"].get<double>(), 3) + "<"),
+                  std::string::npos)
+            << t["name"];
+        EXPECT_NE(html.find(">" + format_number(t["p_adjusted"].get<double>(), 3) + "<"),
+                  std::string::npos);
+      }
+    }
+    if (scheme.contains("summary")) {
+      const auto& m = scheme["summary"]["moments"];
+      for (const char* key : {"mean", "variance", "skewness", "kurtosis"})
+        EXPECT_NE(html.find(">" + format_number(m[key].get<double>(), 6) + "<"), std::string::npos)
+            << key;
+    }
+  }
+  for (const auto& c : doc["propagation"]["cases"])
+    EXPECT_NE(html.find(">" + format_number(c["forward_ratio"].is_null()
+                                                ? NAN
+                                                : c["forward_ratio"].get<double>(),
+                                            3) +
+                        "<"),
+              std::string::npos);
+}
+
+TEST(ReportTest, FailuresComeFirstInTheOverview) {
+  const std::string html = verinit::reports::to_html(run());
+  const auto overview = html.substr(html.find("<table class=\"overview\">"));
+  const auto first_row = overview.find("<tr", overview.find("</tr>"));
+  EXPECT_EQ(overview.find("<tr class=\"failed\">"), first_row);
+  EXPECT_NE(html.find("FAIL</span>"), std::string::npos);
+  const std::string md = verinit::reports::to_markdown(run());
+  EXPECT_LT(md.find("❌ **FAIL**"), md.find("✅ PASS"));
+  EXPECT_NE(md.find("| Configuration |"), std::string::npos);
+}
+
+TEST(ReportTest, JunitHasASuitePerSchemeACasePerTestAndFailureDetails) {
+  const std::string xml = verinit::reports::to_junit(run());
+  EXPECT_EQ(verinit::test::xml_error(xml), "");
+  EXPECT_EQ(count(xml, "<testsuite "), run().cases.size() + 1);  // + signal propagation
+  std::size_t tests = 0, failed = 0;
+  for (const auto& c : run().cases) {
+    tests += c.tests.size();
+    for (const auto& t : c.tests) failed += !t.passed;
+  }
+  tests += run().propagation->cases.size();
+  EXPECT_EQ(count(xml, "<testcase "), tests);
+  EXPECT_GT(failed, 0u);
+  EXPECT_EQ(count(xml, "<failure "), failed + (run().propagation->passed ? 0 : 1));
+  EXPECT_NE(xml.find("Holm-adjusted p = "), std::string::npos);
+  EXPECT_NE(xml.find("<testsuites name=\"verinit\" tests=\"" + std::to_string(tests) + "\""),
+            std::string::npos);
+}
+
+class WriteReportTest : public ::testing::Test {
+ protected:
+  fs::path dir_ = fs::temp_directory_path() / ("verinit_report_test_" + std::to_string(getpid()));
+  void SetUp() override { fs::create_directories(dir_); }
+  void TearDown() override { fs::remove_all(dir_); }
+};
+
+TEST_F(WriteReportTest, WritesFourFilesAndReplacesAnEarlierReportWhole) {
+  const fs::path out = dir_ / "report";
+  verinit::reports::write_report(run(), out);
+  for (const char* name : {"index.html", "summary.md", "results.json", "junit.xml"})
+    EXPECT_TRUE(fs::is_regular_file(out / name)) << name;
+  EXPECT_EQ(read(out / "results.json"), verinit::reports::to_json(run()));
+  // Re-run with a different result: the whole directory is the new one.
+  verinit::verify::run_result other = run();
+  other.cases.resize(1);
+  other.propagation.reset();
+  verinit::verify::decide(other);
+  verinit::reports::write_report(other, out);
+  EXPECT_EQ(read(out / "index.html"), verinit::reports::to_html(other));
+  EXPECT_EQ(read(out / "junit.xml"), verinit::reports::to_junit(other));
+  // No temporary directory is left beside it.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST_F(WriteReportTest, RebuiltFromResultsJsonIsByteIdentical) {
+  verinit::reports::write_report(run(), dir_ / "a");
+  const auto back = verinit::reports::from_json(read(dir_ / "a" / "results.json"));
+  verinit::reports::write_report(back, dir_ / "b");
+  for (const char* name : {"index.html", "summary.md", "results.json", "junit.xml"})
+    EXPECT_EQ(read(dir_ / "a" / name), read(dir_ / "b" / name)) << name;
+}
+
+TEST_F(WriteReportTest, RefusesToReplaceWhatIsNotAReport) {
+  const fs::path mine = dir_ / "mine";
+  fs::create_directories(mine);
+  std::ofstream(mine / "notes.txt") << "precious";
+  EXPECT_THROW(verinit::reports::write_report(run(), mine), std::invalid_argument);
+  EXPECT_EQ(read(mine / "notes.txt"), "precious");
+  std::ofstream(dir_ / "file") << "x";
+  EXPECT_THROW(verinit::reports::write_report(run(), dir_ / "file"), std::invalid_argument);
+  EXPECT_THROW(verinit::reports::write_report(run(), "/"), std::invalid_argument);
+}
+
+TEST_F(WriteReportTest, AnUnwritableParentLeavesNothingBehind) {
+  if (geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
+  const fs::path locked = dir_ / "locked";
+  fs::create_directories(locked);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+  EXPECT_THROW(verinit::reports::write_report(run(), locked / "report"), std::runtime_error);
+  fs::permissions(locked, fs::perms::owner_all);
+  EXPECT_TRUE(fs::is_empty(locked));
+}
+
+}  // namespace

@@ -1,0 +1,76 @@
+// What a report draws of one case's samples: a histogram, the empirical CDF at fixed
+// probability levels, and moments, each computed over all samples (never a subsample), in
+// parallel, as integer counts and double sums that merge exactly across threads and across
+// replications.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "verinit/verify/law.hpp"
+#include "verinit/verify/moments.hpp"
+#include "verinit/verify/theory.hpp"
+
+namespace verinit::verify {
+
+/// The law a summary compares samples against, as the few functions it needs.
+struct summary_law {
+  std::string description;
+  std::function<double(double)> pdf, quantile;
+  double low = 0, high = 0;  ///< the range drawn: the support, or far quantiles if unbounded
+  law_moments moments{};
+};
+
+/// The law of a continuous scheme, drawn over its support (or its 1e-5 and 1 - 1e-5
+/// quantiles when unbounded).
+summary_law summary_law_of(const continuous_law& law);
+
+/// The marginal law of one entry of a Haar-orthogonal matrix times `gain` whose longer side is
+/// `dim`: (Q_ij / gain + 1) / 2 ~ Beta((dim - 1)/2, (dim - 1)/2). Needs dim >= 2.
+summary_law haar_entry_law(std::int64_t dim, double gain);
+
+/// The law a case's samples are summarized against: the law of a continuous scheme, of a
+/// sparse scheme's non-zeros, or of an orthogonal matrix's entries; none for exact schemes
+/// (and for orthogonal matrices with a side < 2).
+std::optional<summary_law> summary_law_for(const expectation& e);
+
+struct sample_summary {
+  std::string law;             ///< the law's description
+  bool independent = true;     ///< samples i.i.d. (false for matrix entries): a KS band applies
+  double ks_critical = 0;      ///< D at which the run's KS test surely rejects (set by decide)
+  double centre = 0;           ///< sums are of powers of (x - centre), centre = the law's mean
+  centred_sums sums;           ///< over all samples (sums.n = n)
+  law_moments expected{};      ///< the law's moments
+  double low = 0, high = 0;    ///< histogram range, equal-width bins
+  std::vector<std::int64_t> counts;
+  std::int64_t below = 0, above = 0;  ///< samples outside [low, high] (NaN counts as above)
+  std::vector<double> density_x, density;  ///< the law's pdf on a grid over [low, high]
+  /// Probability levels p_k (increasing; fine in the tails), x_k = F^{-1}(p_k), and the
+  /// number of samples x <= x_k: the ECDF at x_k is at_or_below[k] / n.
+  std::vector<double> levels, quantiles;
+  std::vector<std::int64_t> at_or_below;
+
+  std::int64_t n() const { return static_cast<std::int64_t>(sums.n); }
+};
+
+/// Sample moments from a summary's sums: mean, variance (about the sample mean, divisor n),
+/// skewness and kurtosis (not excess).
+struct sample_moments {
+  double mean, variance, skewness, kurtosis;
+};
+sample_moments moments_of(const sample_summary& summary);
+
+/// Summarizes samples against `law` with `bins` histogram bins. Throws std::invalid_argument
+/// for bins < 1.
+sample_summary summarize(std::span<const float> samples, const summary_law& law, int bins = 80);
+sample_summary summarize(std::span<const double> samples, const summary_law& law, int bins = 80);
+
+/// Adds `more` (a summary of other samples against the same law and grid) into `total`.
+/// Throws std::invalid_argument if the grids differ.
+void merge_into(sample_summary& total, const sample_summary& more);
+
+}  // namespace verinit::verify
