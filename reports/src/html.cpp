@@ -54,12 +54,18 @@ std::string shape_text(const verify::case_spec& spec) {
          std::string(verify::to_string(spec.type));
 }
 
-// The smallest Holm-adjusted p-value of a case's statistical tests (NaN if it has none).
-double smallest_adjusted_p(const verify::case_result& c) {
-  double best = NAN;
-  for (const auto& t : c.tests)
-    if (!t.exact && !(t.adjusted_p_value >= best)) best = t.adjusted_p_value;
-  return best;
+// The smallest raw and Holm-adjusted p-values of a case's statistical tests ("exact checks
+// only" if it has none).
+std::string smallest_p(const verify::case_result& c) {
+  double raw = NAN, adjusted = NAN;
+  for (const auto& t : c.tests) {
+    if (t.exact) continue;
+    if (!(t.p_value >= raw)) raw = t.p_value;
+    if (!(t.adjusted_p_value >= adjusted)) adjusted = t.adjusted_p_value;
+  }
+  if (std::isnan(raw)) return "exact checks only";
+  return format_number(adjusted, 3) + " <span class=\"note\">(raw " + format_number(raw, 3) +
+         ")</span>";
 }
 
 std::string td(const std::string& text, bool number = false) {
@@ -79,13 +85,12 @@ std::string overview(const verify::run_result& run) {
     std::string failed;
     for (const auto& t : c.tests)
       if (!t.passed) failed += (failed.empty() ? "" : ", ") + t.name;
-    const double p = smallest_adjusted_p(c);
     s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
          td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical) +
             "</code></a>") +
          td(escape_xml(shape_text(c.spec))) + td(escape_xml(c.formula)) +
          td(std::to_string(c.n), true) +
-         td(std::isnan(p) ? "exact checks only" : format_number(p, 3), true) +
+         td(smallest_p(c), true) +
          td(escape_xml(failed)) + "</tr>\n";
   }
   return s + "</table>\n";
@@ -133,7 +138,7 @@ std::string ecdf_plot(const std::string& id, const verify::sample_summary& s) {
     const std::vector<double> band_x{low, high}, lower(2, -s.ks_critical),
         upper(2, s.ks_critical);
     plot.band(band_x, lower, upper, "#2ca02c",
-              "KS band +-" + format_number(s.ks_critical, 3) + " (outside: FAIL)");
+              "KS band \u00b1" + format_number(s.ks_critical, 3) + " (outside: FAIL)");
   }
   plot.line({low, high}, {0, 0}, "#777", "", true);
   plot.line(xs, deviation, "#1f77b4", "F_n - F at " + std::to_string(xs.size()) + " levels");

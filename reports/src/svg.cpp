@@ -195,7 +195,9 @@ std::string svg_plot::str() const {
   if (!legend_.empty()) {
     std::size_t longest = 0;
     for (const auto& [colour, entry] : legend_) longest = std::max(longest, entry.size());
-    const double w = 30 + 6.2 * static_cast<double>(longest), h = 6 + 15.0 * legend_.size();
+    double w = 30 + 6.2 * static_cast<double>(longest);
+    if (legend_outside_) w = std::min(w, right_ - 12);
+    const double h = 6 + 15.0 * legend_.size();
     const double lx = legend_outside_ ? x1 + 8 : x1 - w - 6, ly = y0 + 6;
     s += "<rect x=\"" + fixed(lx) + "\" y=\"" + fixed(ly) + "\" width=\"" + fixed(w) +
          "\" height=\"" + fixed(h) + "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
