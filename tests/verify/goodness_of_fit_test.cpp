@@ -2,6 +2,7 @@
 #include "verinit/verify/goodness_of_fit.hpp"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <random>
@@ -28,6 +29,74 @@ TEST(GoodnessOfFitTest, BucketedOrderStatisticsEqualASortBitwise) {
     EXPECT_EQ(ks_statistic(bucketed), ks_statistic(reference));
     EXPECT_EQ(anderson_darling_statistic(bucketed), anderson_darling_statistic(reference));
   }
+}
+
+// The fast path against the textbook: std::sort of u = F(x), then the defining formulas.
+void expect_fit_equals_sort(std::span<const float> x, const continuous_law& law) {
+  std::vector<double> reference;
+  for (float v : x)
+    if (!std::isnan(v)) reference.push_back(law_cdf(law, v));
+  std::sort(reference.begin(), reference.end());
+  const fit_statistics fit = fit_statistics_of(x, law);
+  ASSERT_EQ(fit.n, static_cast<std::int64_t>(reference.size()));
+  EXPECT_EQ(fit.d, ks_statistic(reference)) << describe(law);  // bitwise
+  // A^2 by the textbook sum in long double (64-bit mantissa: its cancellation costs ~n 2^-64).
+  const auto n = static_cast<long double>(reference.size());
+  long double sum = 0;
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    const long double low = std::clamp(reference[i], 1e-300, 1 - 0x1p-53);
+    const long double high = std::clamp(reference[reference.size() - 1 - i], 1e-300, 1 - 0x1p-53);
+    sum += (2.0L * i + 1) * (std::log(low) + std::log1p(-high));
+  }
+  const double textbook = static_cast<double>(-n - sum / n);
+  EXPECT_NEAR(fit.a2, textbook, 1e-11 * std::max(1.0, std::abs(textbook))) << describe(law);
+  EXPECT_NEAR(anderson_darling_statistic(reference), fit.a2, 1e-13 * std::max(1.0, fit.a2));
+}
+
+TEST(GoodnessOfFitTest, BucketedStatisticsEqualASortBasedReference) {
+  // 2^21 samples: 2048 buckets of ~1024. Null data, shifted and squeezed data (most samples
+  // in a few buckets, fine bins overflowing into the comparison-sort fallback), bounded laws.
+  const auto x = verinit::sample<float>(verinit::tensor_shape{2048, 1024},
+                                        verinit::parse_scheme("normal"), {});
+  for (const continuous_law law :
+       {continuous_law(boost::math::normal_distribution<>(0.0, 1.0)),
+        continuous_law(boost::math::normal_distribution<>(0.01, 1.0)),
+        continuous_law(boost::math::normal_distribution<>(3.0, 0.1)),
+        continuous_law(boost::math::normal_distribution<>(0.0, 100.0)),
+        continuous_law(boost::math::uniform_distribution<>(-0.5, 0.5)),
+        continuous_law(truncated_normal_distribution<>(0.0, 1.0, -2.0, 2.0))})
+    expect_fit_equals_sort(std::span<const float>(x), law);
+}
+
+TEST(GoodnessOfFitTest, BucketedStatisticsHandleTiesInfinitiesNanAndTinySamples) {
+  std::vector<float> x(5000, 0.25f);  // all tied
+  x[7] = INFINITY;
+  x[8] = -INFINITY;
+  x[9] = NAN;
+  const continuous_law law = boost::math::normal_distribution<>(0.0, 1.0);
+  expect_fit_equals_sort(std::span<const float>(x), law);
+  EXPECT_EQ(fit_statistics_of(std::span<const float>(x), law).nan, 1);
+  EXPECT_EQ(ks_test(fit_statistics_of(std::span<const float>(x), law)).statistic, 1.0);
+  for (std::size_t n : {1u, 2u, 3u, 1023u, 1025u}) {
+    const auto y = verinit::sample<float>(verinit::tensor_shape{static_cast<std::int64_t>(n)},
+                                          verinit::parse_scheme("normal"), {});
+    expect_fit_equals_sort(std::span<const float>(y), law);
+  }
+  EXPECT_THROW(ks_test(fit_statistics{}), std::invalid_argument);
+}
+
+TEST(GoodnessOfFitTest, BucketedStatisticsDoNotDependOnTheThreadCount) {
+  const auto x = verinit::sample<float>(verinit::tensor_shape{1000, 1000},
+                                        verinit::parse_scheme("normal"), {});
+  const continuous_law law = boost::math::normal_distribution<>(0.0, 1.0);
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const fit_statistics one = fit_statistics_of(std::span<const float>(x), law);
+  omp_set_num_threads(3);
+  const fit_statistics three = fit_statistics_of(std::span<const float>(x), law);
+  omp_set_num_threads(before);
+  EXPECT_EQ(one.d, three.d);
+  EXPECT_EQ(one.a2, three.a2);  // summed per bucket, in bucket order
 }
 
 TEST(GoodnessOfFitTest, StatisticsMatchScipyOnASmallSample) {

@@ -44,9 +44,9 @@ void continuous_tests(std::span<const T> x, const continuous_law& law,
                       std::vector<test_result>& out) {
   out.push_back(support_check(x, law));
   {
-    const std::vector<double> u = sorted_probabilities(x, law);
-    out.push_back(ks_test(u));
-    out.push_back(anderson_darling_test(u));
+    const fit_statistics fit = fit_statistics_of(x, law);
+    out.push_back(ks_test(fit));
+    out.push_back(anderson_darling_test(fit));
   }
   const law_moments m = moments_of(law);
   const centred_sums sums = centred_power_sums(x, m.mean);

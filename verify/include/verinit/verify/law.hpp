@@ -4,6 +4,7 @@
 
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/uniform.hpp>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <variant>
@@ -16,7 +17,24 @@ using continuous_law =
     std::variant<boost::math::uniform_distribution<>, boost::math::normal_distribution<>,
                  truncated_normal_distribution<>>;
 
-/// F(x).
+/// F(x) of one law type, inline for hot loops. The normal's is erfc(-(x - mu)/(sigma sqrt 2))/2
+/// by the C library's erfc (< 1 ulp in glibc), what Boost computes without its policy
+/// machinery, about 5x faster.
+inline double fast_cdf(const boost::math::uniform_distribution<>& d, double x) {
+  if (std::isnan(x)) return x;
+  if (x <= d.lower()) return 0;
+  if (x >= d.upper()) return 1;
+  return (x - d.lower()) / (d.upper() - d.lower());
+}
+inline double fast_cdf(const boost::math::normal_distribution<>& d, double x) {
+  return std::erfc((d.mean() - x) / (d.standard_deviation() * 1.41421356237309504880)) / 2;
+}
+inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
+  if (std::isnan(x)) return x;
+  return cdf(d, x);
+}
+
+/// F(x) (fast_cdf of the law's type).
 double law_cdf(const continuous_law& law, double x);
 /// 1 - F(x), accurate in the upper tail.
 double law_sf(const continuous_law& law, double x);
