@@ -197,6 +197,17 @@ TEST_F(VerifyCliTest, ReportDirectoryAndItsRebuildFromJsonAreIdentical) {
   EXPECT_EQ(read(dir_ / "report" / "junit.xml"), read(dir_ / "second" / "junit.xml"));
 }
 
+TEST_F(VerifyCliTest, MemoryBudgetSwitchesToStreamingAndIsChecked) {
+  const auto r = run("verify --scheme he_normal --shape 1000,1000 --samples 2000000 --memory 8M");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("streaming"), std::string::npos);
+  for (const char* bad : {"--memory 2X", "--memory -5G", "--memory 10", "--memory G"}) {
+    const auto b = run(std::string("verify --scheme he_normal --shape 10,10 ") + bad);
+    EXPECT_EQ(b.status, 2) << bad;
+    EXPECT_NE(b.out.find("--memory"), std::string::npos) << bad;
+  }
+}
+
 TEST_F(VerifyCliTest, ReportErrorsExitTwo) {
   const auto missing = run("report --from " + out("none.json") + " --out " + out("r"));
   EXPECT_EQ(missing.status, 2);

@@ -93,6 +93,21 @@ TEST(IndependenceTest, ReusedStreamIsCaughtWhateverThePeriod) {
   }
 }
 
+TEST(IndependenceTest, RepeatedRunsAccumulatorOverPiecesEqualsOnePiece) {
+  auto x = draw("normal", 300'000);
+  std::copy(x.begin(), x.begin() + 50'000, x.begin() + 200'000);  // a reused stream
+  const auto whole = repeated_runs_test(std::span<const float>(x));
+  verinit::verify::repeated_runs_accumulator pieces;
+  const std::size_t cuts[] = {0, 1, 3, 5, 70'001, 199'999, 200'002, 300'000};
+  for (std::size_t k = 0; k + 1 < std::size(cuts); ++k)
+    pieces.add(std::span<const float>(x).subspan(cuts[k], cuts[k + 1] - cuts[k]));
+  const auto streamed = pieces.finish();
+  EXPECT_EQ(streamed.statistic, whole.statistic);
+  EXPECT_GT(whole.statistic, 2000);
+  EXPECT_EQ(streamed.values, whole.values);
+  EXPECT_THROW(verinit::verify::repeated_runs_accumulator(25), std::invalid_argument);
+}
+
 TEST(IndependenceTest, RepeatedRunsSeesOneReusedSegmentOf2000Samples) {
   // Power of distinguished windows: a single copied segment of L samples leaves ~L/16 repeats
   // (here ~125; 3 already give p ~ 1e-21 at this n).

@@ -22,6 +22,7 @@ namespace {
 struct verify_options {
   std::string battery = "standard";
   std::string scheme, shape, layout_text = "torch", dtype = "float32", input, expect, json, report;
+  std::string memory = "2G";
   std::int64_t samples = 10'000'000;
   verify::run_options run;
 };
@@ -49,7 +50,38 @@ void print_case(const verify::case_result& c, std::ostream& out) {
         << " sd\n";
 }
 
+// "2G", "512M", "64K" (powers of 1024) or plain bytes.
+std::int64_t parse_memory(const std::string& text) {
+  const auto bad = [&] {
+    detail::throw_invalid("verify", "--memory", "'" + text + "'",
+                          "a size such as 2G, 512M or 1048576, at least 1M");
+  };
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    bad();
+  }
+  const std::string suffix = text.substr(used);
+  double scale = 1;
+  if (suffix == "K" || suffix == "k")
+    scale = 1024.0;
+  else if (suffix == "M" || suffix == "m")
+    scale = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    scale = 1024.0 * 1024 * 1024;
+  else if (suffix == "T" || suffix == "t")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!suffix.empty())
+    bad();
+  const double bytes = value * scale;
+  if (!(bytes >= 1024.0 * 1024) || !(bytes < 9.2e18)) bad();
+  return static_cast<std::int64_t>(bytes);
+}
+
 int run_verify(verify_options o, const CLI::App& command) {
+  o.run.memory_bytes = parse_memory(o.memory);
   if (!(o.run.alpha > 0 && o.run.alpha < 1))
     detail::throw_invalid("verify", "alpha", detail::format_number(o.run.alpha), "in (0, 1)");
   if (o.run.threads < 0 || o.run.threads > 4096)
@@ -165,6 +197,11 @@ command add_verify(CLI::App& app) {
   command->add_option("--threads", o->run.threads, "OpenMP threads (0: all)")
       ->capture_default_str();
   command->add_option("--alpha", o->run.alpha, "Family-wise error rate of the run")
+      ->capture_default_str();
+  command
+      ->add_option("--memory", o->memory,
+                   "Memory for a case's samples; an i.i.d. case beyond it is verified streaming "
+                   "(bracketed KS and A^2), e.g. 512M, 2G")
       ->capture_default_str();
   command->add_option("--json", o->json, "Write the results as JSON to this file");
   command->add_option("--report", o->report,

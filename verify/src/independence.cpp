@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace verinit::verify {
@@ -24,6 +26,12 @@ test_result autocorrelation_impl(std::span<const T> samples, double mu) {
     squares += d * d;
     if (i + 1 < n) lagged += d * (static_cast<double>(samples[i + 1]) - mu);
   }
+  return autocorrelation_from_sums(lagged, squares, n);
+}
+
+}  // namespace
+
+test_result autocorrelation_from_sums(double lagged, double squares, std::int64_t n) {
   test_result r;
   r.name = "autocorrelation";
   const double correlation = squares > 0 ? lagged / squares : 0;
@@ -33,6 +41,8 @@ test_result autocorrelation_impl(std::span<const T> samples, double mu) {
   r.note = "z = r1 sqrt(n); Ljung-Box with one lag is z^2";
   return r;
 }
+
+namespace {
 
 // A 64-bit mix (the finaliser of MurmurHash3, public domain) of a word.
 std::uint64_t mix(std::uint64_t h) {
@@ -52,74 +62,33 @@ std::uint64_t bits_of(T value) {
     return std::bit_cast<std::uint64_t>(value);
 }
 
-// Only windows whose hash ends in 4 zero bits are kept (distinguished points, as in
-// van Oorschot & Wiener's collision search): whether a window is kept depends on its content
-// alone, so a repeated window is kept at both places or at neither, and a reused stream of L
-// windows leaves ~L/16 repeats while memory and time drop 16-fold. Repeats are then found by
-// a counting sort on the top 16 bits of the remaining 60, and tiny sorts inside each bucket.
-constexpr int distinguished_bits = 4;
+}  // namespace
+
+double poisson_upper_tail(double k, double mean) {
+  if (k <= 0) return 1;
+  if (!(mean > 0)) return 0;
+  // Far in the tail gamma_p overflows internally; there P(N >= k) is the first term
+  // mean^k e^-mean / k! times at most 1 / (1 - mean / (k + 1)).
+  if (k > 2 * mean + 10) {
+    const double log_first = k * std::log(mean) - mean - std::lgamma(k + 1);
+    if (log_first < -700) return 0;
+  }
+  return boost::math::gamma_p(k, mean);
+}
+
+namespace {
+
+// The hash of the window starting at w[0] (4 bit patterns).
+inline std::uint64_t window_hash(const std::uint64_t* w) {
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  for (std::uint64_t k = 0; k < 4; ++k) h = mix(h ^ w[k] ^ (k << 60));
+  return h;
+}
 
 template <class T>
-test_result repeated_runs_impl(std::span<const T> samples) {
-  constexpr std::int64_t window = 4;
-  const auto windows = static_cast<std::int64_t>(samples.size()) - window + 1;
-  test_result r;
-  r.name = "repeated_runs";
-  if (windows < 2) {
-    r.note = "too few samples";
-    return r;
-  }
-  constexpr std::uint64_t mask = (std::uint64_t{1} << distinguished_bits) - 1;
-  std::vector<std::vector<std::uint64_t>> kept(static_cast<std::size_t>(omp_get_max_threads()));
-#pragma omp parallel
-  {
-    auto& mine = kept[static_cast<std::size_t>(omp_get_thread_num())];
-    mine.reserve(static_cast<std::size_t>(windows >> (distinguished_bits - 1)) /
-                     static_cast<std::size_t>(omp_get_num_threads()) +
-                 16);
-#pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < windows; ++i) {
-      std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-      for (std::int64_t k = 0; k < window; ++k)
-        h = mix(h ^ bits_of(samples[i + k]) ^ (static_cast<std::uint64_t>(k) << 60));
-      if ((h & mask) == 0) mine.push_back(h >> distinguished_bits);
-    }
-  }
-  // Counting sort by the top 16 of the 60 bits, then each bucket sorted (O(1) values).
-  constexpr int top = 16;
-  constexpr int shift = 64 - distinguished_bits - top;
-  std::vector<std::int64_t> start((std::size_t{1} << top) + 1, 0);
-  std::size_t total = 0;
-  for (const auto& part : kept) {
-    total += part.size();
-    for (std::uint64_t h : part) ++start[(h >> shift) + 1];
-  }
-  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
-  std::vector<std::uint64_t> grouped(total);
-  {
-    std::vector<std::int64_t> next(start.begin(), start.end() - 1);
-    for (const auto& part : kept)
-      for (std::uint64_t h : part) grouped[static_cast<std::size_t>(next[h >> shift]++)] = h;
-  }
-  kept.clear();
-  std::int64_t repeats = 0;
-  const auto buckets = static_cast<std::int64_t>(std::size_t{1} << top);
-#pragma omp parallel for schedule(static) reduction(+ : repeats)
-  for (std::int64_t b = 0; b < buckets; ++b) {
-    const auto first = grouped.begin() + start[b], last = grouped.begin() + start[b + 1];
-    std::sort(first, last);
-    for (auto i = first + (first != last); i < last; ++i) repeats += *i == *(i - 1);
-  }
-  const double w = static_cast<double>(total);
-  const double expected = w * (w - 1) / 2 * 0x1p-60;
-  r.statistic = static_cast<double>(repeats);
-  r.p_value = repeats == 0 ? 1.0 : boost::math::gamma_p(static_cast<double>(repeats), expected);
-  r.values = {{"windows", static_cast<double>(windows)},
-              {"kept", w},
-              {"null_mean_bound", expected}};
-  r.note = "distinguished 4-sample windows (1 in 16) seen before; Poisson null, mean <= C(kept,2) "
-           "2^-60";
-  return r;
+std::uint64_t window_hash_of(const T* x) {
+  const std::uint64_t w[4] = {bits_of(x[0]), bits_of(x[1]), bits_of(x[2]), bits_of(x[3])};
+  return window_hash(w);
 }
 
 }  // namespace
@@ -131,10 +100,106 @@ test_result autocorrelation_test(std::span<const double> samples, double mu) {
   return autocorrelation_impl(samples, mu);
 }
 test_result repeated_runs_test(std::span<const float> samples) {
-  return repeated_runs_impl(samples);
+  repeated_runs_accumulator accumulator;
+  accumulator.add(samples);
+  return accumulator.finish();
 }
 test_result repeated_runs_test(std::span<const double> samples) {
-  return repeated_runs_impl(samples);
+  repeated_runs_accumulator accumulator;
+  accumulator.add(samples);
+  return accumulator.finish();
+}
+
+repeated_runs_accumulator::repeated_runs_accumulator(int distinguished_bits)
+    : bits_(distinguished_bits) {
+  if (distinguished_bits < 0 || distinguished_bits > 24)
+    throw std::invalid_argument("repeated_runs_accumulator: distinguished_bits must be in [0, 24]");
+}
+
+void repeated_runs_accumulator::add(std::span<const float> samples) { add_impl(samples); }
+void repeated_runs_accumulator::add(std::span<const double> samples) { add_impl(samples); }
+
+template <class T>
+void repeated_runs_accumulator::add_impl(std::span<const T> x) {
+  const std::uint64_t mask = (std::uint64_t{1} << bits_) - 1;
+  const auto n = static_cast<std::int64_t>(x.size());
+  // Windows that start in the carried samples and end in this piece.
+  {
+    std::uint64_t w[7];
+    int count = 0;
+    for (int k = 0; k < carried_; ++k) w[count++] = last_[3 - carried_ + k];
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(3, n); ++i) w[count++] = bits_of(x[i]);
+    for (int start = 0; start + 4 <= count && start < carried_; ++start) {
+      const std::uint64_t h = window_hash(w + start);
+      ++windows_;
+      if ((h & mask) == 0) kept_.push_back(h >> bits_);
+    }
+  }
+  // Windows inside the piece, in parallel; each thread keeps its own, appended in order.
+  const std::int64_t inside = n - 3;
+  if (inside > 0) {
+    std::vector<std::vector<std::uint64_t>> found(static_cast<std::size_t>(omp_get_max_threads()));
+#pragma omp parallel
+    {
+      auto& mine = found[static_cast<std::size_t>(omp_get_thread_num())];
+      mine.reserve(static_cast<std::size_t>(
+          (inside >> bits_) / omp_get_num_threads() + 4 * ((inside >> bits_) >> 10) + 64));
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < inside; ++i) {
+        const std::uint64_t h = window_hash_of(x.data() + i);
+        if ((h & mask) == 0) mine.push_back(h >> bits_);
+      }
+    }
+    for (const auto& part : found) kept_.insert(kept_.end(), part.begin(), part.end());
+    windows_ += inside;
+  }
+  // Carry the stream's last 3 samples.
+  for (std::int64_t i = std::max<std::int64_t>(0, n - 3); i < n; ++i) {
+    last_[0] = last_[1];
+    last_[1] = last_[2];
+    last_[2] = bits_of(x[i]);
+    carried_ = std::min(3, carried_ + 1);
+  }
+}
+
+test_result repeated_runs_accumulator::finish() {
+  test_result r;
+  r.name = "repeated_runs";
+  if (windows_ < 2) {
+    r.note = "too few samples";
+    return r;
+  }
+  // Counting sort by the top 16 of the 64 - bits hash bits, then each bucket sorted (O(1)
+  // values under the null).
+  constexpr int top = 16;
+  const int shift = 64 - bits_ - top;
+  std::vector<std::int64_t> start((std::size_t{1} << top) + 1, 0);
+  for (std::uint64_t h : kept_) ++start[(h >> shift) + 1];
+  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  std::vector<std::uint64_t> grouped(kept_.size());
+  {
+    std::vector<std::int64_t> next(start.begin(), start.end() - 1);
+    for (std::uint64_t h : kept_) grouped[static_cast<std::size_t>(next[h >> shift]++)] = h;
+  }
+  const double kept = static_cast<double>(kept_.size());
+  std::vector<std::uint64_t>().swap(kept_);
+  std::int64_t repeats = 0;
+  const auto buckets = static_cast<std::int64_t>(std::size_t{1} << top);
+#pragma omp parallel for schedule(static) reduction(+ : repeats)
+  for (std::int64_t b = 0; b < buckets; ++b) {
+    const auto first = grouped.begin() + start[b], last = grouped.begin() + start[b + 1];
+    std::sort(first, last);
+    for (auto i = first + (first != last); i < last; ++i) repeats += *i == *(i - 1);
+  }
+  const double expected = kept * (kept - 1) / 2 * std::ldexp(1.0, -(64 - bits_));
+  r.statistic = static_cast<double>(repeats);
+  r.p_value = poisson_upper_tail(static_cast<double>(repeats), expected);
+  r.values = {{"windows", static_cast<double>(windows_)},
+              {"kept", kept},
+              {"null_mean_bound", expected}};
+  r.note = "4-sample windows seen before (1 in " + std::to_string(1 << bits_) +
+           " kept by hash); Poisson null, mean <= C(kept,2) 2^-" + std::to_string(64 - bits_);
+  return r;
 }
 
 }  // namespace verinit::verify

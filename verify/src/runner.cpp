@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <boost/math/distributions/normal.hpp>
-#include <boost/math/special_functions/gamma.hpp>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include "verinit/detail/check.hpp"
@@ -16,6 +16,7 @@
 #include "verinit/verify/independence.hpp"
 #include "verinit/verify/moments.hpp"
 #include "verinit/verify/multiple_testing.hpp"
+#include "verinit/verify/streaming.hpp"
 #include "verinit/verify/structure.hpp"
 #include "verinit/verify/support.hpp"
 #include "verinit/verify/theory.hpp"
@@ -116,21 +117,63 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
   result.formula = e.formula;
   const std::int64_t numel = element_count(spec.shape);
   const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-  std::vector<T> weights;
+  fill_options fill;
+  fill.layout = spec.tensor_layout;
+  fill.threads = options.threads;
+  const auto bytes = static_cast<double>(tensors) * static_cast<double>(numel) * sizeof(T);
+  if (2 * bytes > static_cast<double>(options.memory_bytes)) {
+    if (e.kind != expectation_kind::continuous)
+      verinit::detail::throw_invalid(
+          "verify", "samples", std::to_string(tensors * numel),
+          "within the memory budget (" + std::to_string(options.memory_bytes) +
+              " bytes, --memory) for a scheme that is not i.i.d.; use replications");
+    // Streaming: pieces of whole tensors, a quarter of the budget each, in stream order.
+    const auto law = summary_law_for(e);
+    stream_accumulator stream(*e.law, tensors * numel);
+    const std::int64_t per_piece = std::max<std::int64_t>(
+        1, options.memory_bytes / 4 / static_cast<std::int64_t>(sizeof(T)) / numel);
+    std::unique_ptr<T[]> piece(new T[static_cast<std::size_t>(per_piece * numel)]);
+    double sampling = 0;
+    const auto test_start = clock_type::now();
+    for (std::int64_t k = 0; k < tensors; k += per_piece) {
+      const std::int64_t count = std::min(per_piece, tensors - k);
+      const std::span<T> w(piece.get(), static_cast<std::size_t>(count * numel));
+      const auto sample_start = clock_type::now();
+      for (std::int64_t j = 0; j < count; ++j) {
+        fill.seed = replicate_seed(options.seed, first_seed_index + k + j);
+        verinit::fill(w.subspan(static_cast<std::size_t>(j * numel), static_cast<std::size_t>(numel)),
+                      spec.shape, s, fill);
+      }
+      sampling += seconds_since(sample_start);
+      stream.add(std::span<const T>(w));
+      if (options.summaries) {
+        sample_summary part = summarize(std::span<const T>(w), *law);
+        if (result.summary)
+          merge_into(*result.summary, part);
+        else
+          result.summary = std::move(part);
+      }
+    }
+    result.tests = stream.finish();
+    result.n = tensors * numel;
+    result.sample_seconds = sampling;
+    result.test_seconds = seconds_since(test_start) - sampling;
+    return result;
+  }
+  std::unique_ptr<T[]> buffer;
   try {
-    weights.resize(static_cast<std::size_t>(tensors * numel));
+    // Default-initialized: fill writes every element.
+    buffer.reset(new T[static_cast<std::size_t>(tensors * numel)]);
   } catch (const std::bad_alloc&) {
     verinit::detail::throw_invalid("verify", "samples", std::to_string(tensors * numel),
                                    "small enough to fit in memory");
   }
+  const std::span<T> weights(buffer.get(), static_cast<std::size_t>(tensors * numel));
   const auto start = clock_type::now();
-  fill_options fill;
-  fill.layout = spec.tensor_layout;
-  fill.threads = options.threads;
   for (std::int64_t k = 0; k < tensors; ++k) {
     fill.seed = replicate_seed(options.seed, first_seed_index + k);
-    verinit::fill(std::span<T>(weights).subspan(static_cast<std::size_t>(k * numel),
-                                                static_cast<std::size_t>(numel)),
+    verinit::fill(weights.subspan(static_cast<std::size_t>(k * numel),
+                                  static_cast<std::size_t>(numel)),
                   spec.shape, s, fill);
   }
   result.sample_seconds = seconds_since(start);
@@ -203,7 +246,7 @@ case_result combine_replications(std::vector<case_result> parts) {
       merged.note = "summed over " + std::to_string(replications) + " replications: " + merged.note;
     } else if (merged.name == "repeated_runs") {  // discrete p-value: sum the Poisson counts
       merged.statistic = statistic_sum;
-      merged.p_value = statistic_sum == 0 ? 1.0 : boost::math::gamma_p(statistic_sum, null_mean);
+      merged.p_value = poisson_upper_tail(statistic_sum, null_mean);
       merged.values = {{"null_mean_bound", null_mean}};
       merged.note = "repeats summed over " + std::to_string(replications) + " replications";
     } else {

@@ -26,9 +26,14 @@ T round_up(double value) {
 }
 
 template <class T>
+std::pair<T, T> rounded_bounds(const continuous_law& law) {
+  const auto [low, high] = support_of(law);
+  return {round_down<T>(low), round_up<T>(high)};
+}
+
+template <class T>
 test_result support_impl(std::span<const T> samples, const continuous_law& law) {
-  const auto [low_d, high_d] = support_of(law);
-  const T low = round_down<T>(low_d), high = round_up<T>(high_d);
+  const auto [low, high] = rounded_bounds<T>(law);
   const bool excluded = upper_bound_excluded(law);
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0;
   const auto n = static_cast<std::int64_t>(samples.size());
@@ -42,20 +47,7 @@ test_result support_impl(std::span<const T> samples, const continuous_law& law) 
     else if (excluded && x == high)
       ++at_excluded;
   }
-  test_result r;
-  r.name = "support";
-  r.exact = true;
-  r.statistic = static_cast<double>(outside + at_excluded + non_finite);
-  r.passed = r.statistic == 0;
-  r.p_value = r.passed ? 1 : 0;
-  r.values = {{"outside", static_cast<double>(outside)},
-              {"at_excluded_bound", static_cast<double>(at_excluded)},
-              {"non_finite", static_cast<double>(non_finite)},
-              {"low", static_cast<double>(low)},
-              {"high", static_cast<double>(high)}};
-  r.note = std::to_string(outside) + " outside, " + std::to_string(at_excluded) +
-           " at the excluded bound, " + std::to_string(non_finite) + " non-finite";
-  return r;
+  return support_from_counts(outside, at_excluded, non_finite, law, sizeof(T) == 4);
 }
 
 template <class T>
@@ -68,6 +60,12 @@ test_result extreme_impl(std::span<const T> samples, const continuous_law& law) 
     const double distance = std::abs(static_cast<double>(samples[i]) - centre);
     largest = std::isnan(distance) ? INFINITY : std::max(largest, distance);
   }
+  return extreme_from_largest(largest, n, law, sizeof(T) == 4);
+}
+
+template <class T>
+test_result extreme_typed(double largest, std::int64_t n, const continuous_law& law) {
+  const double centre = moments_of(law).mean;
   // P(|X - m| >= t) at the sample type's next value below t: a value x of type T stands for
   // the reals that round to it, so this is conservative for rounded continuous samples (and
   // keeps a sample on a closed bound, p = 0 in exact arithmetic, a legitimate outcome).
@@ -79,7 +77,7 @@ test_result extreme_impl(std::span<const T> samples, const continuous_law& law) 
   test_result r;
   r.name = "extreme";
   r.statistic = largest;
-  r.p_value = std::isinf(largest)
+  r.p_value = std::isinf(largest) || std::isnan(largest)
                   ? 0
                   : std::clamp(-std::expm1(static_cast<double>(n) * std::log1p(-tail)), 0.0, 1.0);
   r.values = {{"centre", centre}, {"tail_probability", tail}};
@@ -88,6 +86,38 @@ test_result extreme_impl(std::span<const T> samples, const continuous_law& law) 
 }
 
 }  // namespace
+
+std::pair<double, double> rounded_support(const continuous_law& law, bool float32) {
+  if (float32) {
+    const auto [low, high] = rounded_bounds<float>(law);
+    return {low, high};
+  }
+  return rounded_bounds<double>(law);
+}
+
+test_result support_from_counts(std::int64_t outside, std::int64_t at_excluded,
+                                std::int64_t non_finite, const continuous_law& law, bool float32) {
+  const auto [low, high] = rounded_support(law, float32);
+  test_result r;
+  r.name = "support";
+  r.exact = true;
+  r.statistic = static_cast<double>(outside + at_excluded + non_finite);
+  r.passed = r.statistic == 0;
+  r.p_value = r.passed ? 1 : 0;
+  r.values = {{"outside", static_cast<double>(outside)},
+              {"at_excluded_bound", static_cast<double>(at_excluded)},
+              {"non_finite", static_cast<double>(non_finite)},
+              {"low", low},
+              {"high", high}};
+  r.note = std::to_string(outside) + " outside, " + std::to_string(at_excluded) +
+           " at the excluded bound, " + std::to_string(non_finite) + " non-finite";
+  return r;
+}
+
+test_result extreme_from_largest(double largest, std::int64_t n, const continuous_law& law,
+                                 bool float32) {
+  return float32 ? extreme_typed<float>(largest, n, law) : extreme_typed<double>(largest, n, law);
+}
 
 test_result support_check(std::span<const float> samples, const continuous_law& law) {
   return support_impl(samples, law);

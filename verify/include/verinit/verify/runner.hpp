@@ -57,6 +57,10 @@ struct run_options {
   int threads = 0;      ///< 0: OpenMP's default
   double alpha = 1e-6;  ///< family-wise error rate of the whole run
   bool summaries = false;  ///< compute each case's sample_summary (for reports)
+  /// Memory for a case's samples (and the one working copy the in-memory tests need). An
+  /// i.i.d. case beyond it is verified streaming (streaming.hpp): sampled in pieces of a
+  /// quarter of it, never held whole; other schemes beyond it are an input error.
+  std::int64_t memory_bytes = std::int64_t{2} << 30;
 };
 
 struct run_result {

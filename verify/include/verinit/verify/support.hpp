@@ -21,4 +21,14 @@ test_result support_check(std::span<const double> samples, const continuous_law&
 test_result extreme_test(std::span<const float> samples, const continuous_law& law);
 test_result extreme_test(std::span<const double> samples, const continuous_law& law);
 
+/// The same two from what a pass over the samples counted (for streamed samples):
+/// `outside`, `at_excluded`, `non_finite` as support_check counts them in the sample type
+/// `float32` or float64, and the largest |x - m| (NaN: infinite) of n samples.
+test_result support_from_counts(std::int64_t outside, std::int64_t at_excluded,
+                                std::int64_t non_finite, const continuous_law& law, bool float32);
+test_result extreme_from_largest(double largest, std::int64_t n, const continuous_law& law,
+                                 bool float32);
+/// The support's bounds rounded outward to the sample type.
+std::pair<double, double> rounded_support(const continuous_law& law, bool float32);
+
 }  // namespace verinit::verify
