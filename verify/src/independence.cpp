@@ -78,17 +78,15 @@ double poisson_upper_tail(double k, double mean) {
 
 namespace {
 
-// The hash of the window starting at w[0] (4 bit patterns).
-inline std::uint64_t window_hash(const std::uint64_t* w) {
-  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-  for (std::uint64_t k = 0; k < 4; ++k) h = mix(h ^ w[k] ^ (k << 60));
-  return h;
+// A window's hash: each sample's bit pattern mixed once, the four combined by rotations (so
+// order matters) and mixed again. Inside a piece the per-sample mixes roll along, 2 mixes a
+// window instead of 4.
+inline std::uint64_t sample_mix(std::uint64_t bits) { return mix(bits ^ 0x9e3779b97f4a7c15ULL); }
+inline std::uint64_t combine(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+  return mix(a ^ std::rotl(b, 16) ^ std::rotl(c, 32) ^ std::rotl(d, 48));
 }
-
-template <class T>
-std::uint64_t window_hash_of(const T* x) {
-  const std::uint64_t w[4] = {bits_of(x[0]), bits_of(x[1]), bits_of(x[2]), bits_of(x[3])};
-  return window_hash(w);
+inline std::uint64_t window_hash(const std::uint64_t* w) {
+  return combine(sample_mix(w[0]), sample_mix(w[1]), sample_mix(w[2]), sample_mix(w[3]));
 }
 
 }  // namespace
@@ -141,13 +139,21 @@ void repeated_runs_accumulator::add_impl(std::span<const T> x) {
     std::vector<std::vector<std::uint64_t>> found(static_cast<std::size_t>(omp_get_max_threads()));
 #pragma omp parallel
     {
-      auto& mine = found[static_cast<std::size_t>(omp_get_thread_num())];
-      mine.reserve(static_cast<std::size_t>(
-          (inside >> bits_) / omp_get_num_threads() + 4 * ((inside >> bits_) >> 10) + 64));
-#pragma omp for schedule(static)
-      for (std::int64_t i = 0; i < inside; ++i) {
-        const std::uint64_t h = window_hash_of(x.data() + i);
-        if ((h & mask) == 0) mine.push_back(h >> bits_);
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const std::int64_t begin = inside * t / team, end = inside * (t + 1) / team;
+      auto& mine = found[static_cast<std::size_t>(t)];
+      mine.reserve(static_cast<std::size_t>(((end - begin) >> bits_) * 5 / 4 + 64));
+      if (begin < end) {
+        std::uint64_t a = sample_mix(bits_of(x[begin])), b = sample_mix(bits_of(x[begin + 1])),
+                      c = sample_mix(bits_of(x[begin + 2]));
+        for (std::int64_t i = begin; i < end; ++i) {
+          const std::uint64_t d = sample_mix(bits_of(x[i + 3]));
+          const std::uint64_t h = combine(a, b, c, d);
+          if ((h & mask) == 0) mine.push_back(h >> bits_);
+          a = b;
+          b = c;
+          c = d;
+        }
       }
     }
     for (const auto& part : found) kept_.insert(kept_.end(), part.begin(), part.end());

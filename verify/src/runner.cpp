@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "buffer.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
 #include "verinit/scheme.hpp"
@@ -132,7 +133,7 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
     stream_accumulator stream(*e.law, tensors * numel);
     const std::int64_t per_piece = std::max<std::int64_t>(
         1, options.memory_bytes / 4 / static_cast<std::int64_t>(sizeof(T)) / numel);
-    std::unique_ptr<T[]> piece(new T[static_cast<std::size_t>(per_piece * numel)]);
+    const auto piece = detail::allocate_buffer<T>(static_cast<std::size_t>(per_piece * numel));
     double sampling = 0;
     const auto test_start = clock_type::now();
     for (std::int64_t k = 0; k < tensors; k += per_piece) {
@@ -160,10 +161,10 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
     result.test_seconds = seconds_since(test_start) - sampling;
     return result;
   }
-  std::unique_ptr<T[]> buffer;
+  detail::buffer<T> buffer;
   try {
-    // Default-initialized: fill writes every element.
-    buffer.reset(new T[static_cast<std::size_t>(tensors * numel)]);
+    // Uninitialized: fill writes every element.
+    buffer = detail::allocate_buffer<T>(static_cast<std::size_t>(tensors * numel));
   } catch (const std::bad_alloc&) {
     verinit::detail::throw_invalid("verify", "samples", std::to_string(tensors * numel),
                                    "small enough to fit in memory");
