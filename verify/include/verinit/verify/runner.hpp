@@ -74,7 +74,8 @@ struct run_result {
 };
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the
-/// README's main job, >= 10^7 per scheme), "large" (10^9 in all, two-level). Throws
+/// README's main job, >= 10^7 per scheme), "large" (10^9 per scheme streaming, and two-level
+/// replications). Throws
 /// std::invalid_argument for another name.
 std::vector<case_spec> battery(std::string_view name);
 /// Whether the named battery also runs standard_propagation_configs() (standard does).
