@@ -89,9 +89,8 @@ std::string overview(const verify::run_result& run) {
          td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical) +
             "</code></a>") +
          td(escape_xml(shape_text(c.spec))) + td(escape_xml(c.formula)) +
-         td(std::to_string(c.n), true) +
-         td(smallest_p(c), true) +
-         td(escape_xml(failed)) + "</tr>\n";
+         td(std::to_string(c.n), true) + td(smallest_p(c), true) + td(escape_xml(failed)) +
+         "</tr>\n";
   }
   return s + "</table>\n";
 }
@@ -135,8 +134,7 @@ std::string ecdf_plot(const std::string& id, const verify::sample_summary& s) {
   svg_plot plot(id + "-ecdf", "ECDF minus CDF", {low, high, false, "x"},
                 {-extent, extent, false, "F_n(x) - F(x)"});
   if (s.ks_critical > 0) {
-    const std::vector<double> band_x{low, high}, lower(2, -s.ks_critical),
-        upper(2, s.ks_critical);
+    const std::vector<double> band_x{low, high}, lower(2, -s.ks_critical), upper(2, s.ks_critical);
     plot.band(band_x, lower, upper, "#2ca02c",
               "KS band \u00b1" + format_number(s.ks_critical, 3) + " (outside: FAIL)");
   }
@@ -221,8 +219,8 @@ std::string tests_table(const verify::case_result& c) {
 std::string case_section(const verify::case_result& c, std::size_t index) {
   const std::string id = "case-" + std::to_string(index);
   std::string s = "<section class=\"case" + std::string(c.passed ? "" : " failed") + "\" id=\"" +
-                  id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" +
-                  escape_xml(c.canonical) + "</code></h3>\n";
+                  id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" + escape_xml(c.canonical) +
+                  "</code></h3>\n";
   s += "<p>Tensor " + escape_xml(shape_text(c.spec)) + ", source " + escape_xml(c.source) +
        ", n = " + std::to_string(c.n) + ". Law: " + escape_xml(c.formula) + ".</p>\n";
   if (!std::isnan(c.detectable_variance_error))
@@ -234,8 +232,8 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
     const verify::sample_summary& sum = *c.summary;
     std::optional<verify::summary_law> law;
     try {
-      law = verify::summary_law_for(verify::theory_for(parse_scheme(c.canonical), c.spec.shape,
-                                                       c.spec.tensor_layout));
+      law = verify::summary_law_for(
+          verify::theory_for(parse_scheme(c.canonical), c.spec.shape, c.spec.tensor_layout));
     } catch (const std::exception&) {
       law.reset();  // a document edited by hand: draw what needs no law
     }
@@ -250,17 +248,20 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
 
 std::string propagation_section(const verify::propagation_result& p) {
   const auto& o = p.options;
-  std::string s = "<h2 id=\"propagation\">Signal propagation " + verdict_badge(p.passed) + "</h2>\n";
-  s += "<p>What initialization is for: a unit-variance batch of " + std::to_string(o.batch) +
-       " goes through a " + std::to_string(o.depth) + "-layer MLP of width " +
-       std::to_string(o.width) +
-       " (no bias), weights from verinit's schemes, averaged over " + std::to_string(o.seeds) +
-       " seeds. Forward: Var(z<sub>l</sub>) of the pre-activations; backward: Var(dL/dz<sub>l</sub>)"
-       " for a unit-variance gradient at the top.</p>\n";
+  std::string s =
+      "<h2 id=\"propagation\">Signal propagation " + verdict_badge(p.passed) + "</h2>\n";
+  s +=
+      "<p>What initialization is for: a unit-variance batch of " + std::to_string(o.batch) +
+      " goes through a " + std::to_string(o.depth) + "-layer MLP of width " +
+      std::to_string(o.width) + " (no bias), weights from verinit's schemes, averaged over " +
+      std::to_string(o.seeds) +
+      " seeds. Forward: Var(z<sub>l</sub>) of the pre-activations; backward: Var(dL/dz<sub>l</sub>)"
+      " for a unit-variance gradient at the top.</p>\n";
   s += "<p><b>Criterion.</b> r = Var(z<sub>" + std::to_string(o.depth) +
        "</sub>) / Var(z<sub>10</sub>): the last layer against the regime the network settles in "
        "after 10 layers. Verdicts, the first that holds: <i>symmetric</i> (every hidden unit "
-       "computes the same value), <i>exploding</i> (the pre-activations overflowed float32, or r &gt; 2), "
+       "computes the same value), <i>exploding</i> (the pre-activations overflowed float32, or r "
+       "&gt; 2), "
        "<i>saturating</i> (tanh with over half the units at |tanh| &gt; 0.99 in the last layer), "
        "<i>vanishing</i> (r &lt; 1/2), else <i>stable</i>. Each configuration passes when its "
        "verdict is the expected one. The gradient ratio Var(dL/dz<sub>1</sub>) / "
@@ -280,12 +281,13 @@ std::string propagation_section(const verify::propagation_result& p) {
     low = std::pow(10.0, std::floor(std::log10(low)));
     high = std::pow(10.0, std::ceil(std::log10(high)));
     if (low == high) low /= 10, high *= 10;
-    const std::string title = std::string(forward ? "Forward: Var(z_l)" : "Backward: Var(dL/dz_l)") +
-                              (matched ? ", matched pairs" : ", what not to do");
+    const std::string title =
+        std::string(forward ? "Forward: Var(z_l)" : "Backward: Var(dL/dz_l)") +
+        (matched ? ", matched pairs" : ", what not to do");
     svg_plot plot(std::string("prop-") + (matched ? "m" : "b") + (forward ? "f" : "g"), title,
                   {1, static_cast<double>(o.depth), false, "layer"},
-                  {low, high, true, forward ? "pre-activation variance" : "gradient variance"},
-                  620, 320);
+                  {low, high, true, forward ? "pre-activation variance" : "gradient variance"}, 620,
+                  320);
     plot.legend_outside(230);
     std::size_t colour = 0;
     for (std::size_t i = 0; i < p.cases.size(); ++i) {
@@ -311,8 +313,8 @@ std::string propagation_section(const verify::propagation_result& p) {
     const auto at = [&](std::size_t l) {
       return l < c.forward.size() ? format_number(c.forward[l], 3) : std::string("overflow");
     };
-    s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") +
-         td(escape_xml(c.config.label)) + td("<code>" + escape_xml(c.config.scheme) + "</code>") +
+    s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(escape_xml(c.config.label)) +
+         td("<code>" + escape_xml(c.config.scheme) + "</code>") +
          td(std::string(verify::to_string(c.config.act))) + td(at(0), true) + td(at(9), true) +
          td(at(static_cast<std::size_t>(o.depth) - 1), true) +
          td(format_number(c.forward_ratio, 3), true) +
@@ -359,7 +361,8 @@ std::string to_html(const verify::run_result& run) {
   double total = 0;
   for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
   s += " sampling and tests " + format_number(total, 3) + " s";
-  if (run.propagation) s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
+  if (run.propagation)
+    s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
   s += ". Written by verinit 0.1.0.</footer>\n</body>\n</html>\n";
   return s;
 }

@@ -37,38 +37,37 @@ json numbers(const std::vector<double>& values) {
 
 json summary_json(const verify::sample_summary& s) {
   const verify::sample_moments m = verify::moments_of(s);
-  return {
-      {"law", s.law},
-      {"independent", s.independent},
-      {"ks_critical", number(s.ks_critical)},
-      {"moments",
-       {{"mean", number(m.mean)},
-        {"variance", number(m.variance)},
-        {"skewness", number(m.skewness)},
-        {"kurtosis", number(m.kurtosis)}}},
-      {"expected",
-       {{"mean", number(s.expected.mean)},
-        {"variance", number(s.expected.variance)},
-        {"skewness", number(s.expected.skewness)},
-        {"kurtosis", number(s.expected.kurtosis)}}},
-      {"power_sums",
-       {{"centre", number(s.centre)},
-        {"n", number(s.sums.n)},
-        {"s1", number(s.sums.s1)},
-        {"s2", number(s.sums.s2)},
-        {"s3", number(s.sums.s3)},
-        {"s4", number(s.sums.s4)}}},
-      {"histogram",
-       {{"low", number(s.low)},
-        {"high", number(s.high)},
-        {"counts", s.counts},
-        {"below", s.below},
-        {"above", s.above}}},
-      {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
-      {"ecdf",
-       {{"levels", numbers(s.levels)},
-        {"quantiles", numbers(s.quantiles)},
-        {"at_or_below", s.at_or_below}}}};
+  return {{"law", s.law},
+          {"independent", s.independent},
+          {"ks_critical", number(s.ks_critical)},
+          {"moments",
+           {{"mean", number(m.mean)},
+            {"variance", number(m.variance)},
+            {"skewness", number(m.skewness)},
+            {"kurtosis", number(m.kurtosis)}}},
+          {"expected",
+           {{"mean", number(s.expected.mean)},
+            {"variance", number(s.expected.variance)},
+            {"skewness", number(s.expected.skewness)},
+            {"kurtosis", number(s.expected.kurtosis)}}},
+          {"power_sums",
+           {{"centre", number(s.centre)},
+            {"n", number(s.sums.n)},
+            {"s1", number(s.sums.s1)},
+            {"s2", number(s.sums.s2)},
+            {"s3", number(s.sums.s3)},
+            {"s4", number(s.sums.s4)}}},
+          {"histogram",
+           {{"low", number(s.low)},
+            {"high", number(s.high)},
+            {"counts", s.counts},
+            {"below", s.below},
+            {"above", s.above}}},
+          {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
+          {"ecdf",
+           {{"levels", numbers(s.levels)},
+            {"quantiles", numbers(s.quantiles)},
+            {"at_or_below", s.at_or_below}}}};
 }
 
 json propagation_json(const verify::propagation_result& p) {
@@ -109,7 +108,7 @@ class reader {
   const json& at(const std::string& key, json::value_t type, const std::string& expected) const {
     if (!j_.is_object() || !j_.contains(key)) fail(key, expected);
     const json& v = j_.at(key);
-    const bool ok = type == json::value_t::number_float ? v.is_number()
+    const bool ok = type == json::value_t::number_float      ? v.is_number()
                     : type == json::value_t::number_unsigned ? v.is_number_integer()
                                                              : v.type() == type;
     if (!ok) fail(key, expected);
@@ -170,8 +169,8 @@ class reader {
   std::string path_;
 };
 
-constexpr const char* test_keys[] = {"name",  "statistic",  "p_value", "p_adjusted",
-                                     "passed", "exact", "suspicious", "note"};
+constexpr const char* test_keys[] = {"name",   "statistic", "p_value",    "p_adjusted",
+                                     "passed", "exact",     "suspicious", "note"};
 
 verify::sample_summary read_summary(const reader& r) {
   verify::sample_summary s;
@@ -179,8 +178,7 @@ verify::sample_summary read_summary(const reader& r) {
   s.independent = r.boolean("independent");
   s.ks_critical = r.number("ks_critical");
   const reader e = r.object("expected");
-  s.expected = {e.number("mean"), e.number("variance"), e.number("kurtosis"),
-                e.number("skewness")};
+  s.expected = {e.number("mean"), e.number("variance"), e.number("kurtosis"), e.number("skewness")};
   const reader p = r.object("power_sums");
   s.centre = p.number("centre");
   s.sums = {p.number("n"), p.number("s1"), p.number("s2"), p.number("s3"), p.number("s4")};
@@ -268,12 +266,9 @@ std::string to_json(const verify::run_result& run) {
     schemes.push_back(entry);
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
   }
-  json document{{"verinit", "0.1.0"},
-                {"passed", run.passed},
-                {"seed", run.options.seed},
-                {"alpha", run.options.alpha},
-                {"threads", run.threads_used},
-                {"family_size", run.family_size},
+  json document{{"verinit", "0.1.0"},          {"passed", run.passed},
+                {"seed", run.options.seed},    {"alpha", run.options.alpha},
+                {"threads", run.threads_used}, {"family_size", run.family_size},
                 {"schemes", schemes}};
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
   json timing{{"schemes", case_timing}};
@@ -287,8 +282,7 @@ verify::run_result from_json(std::string_view text) {
   try {
     document = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& error) {
-    throw std::invalid_argument("results JSON: not JSON (byte " + std::to_string(error.byte) +
-                                ")");
+    throw std::invalid_argument("results JSON: not JSON (byte " + std::to_string(error.byte) + ")");
   }
   const reader r(document, "");
   if (!document.is_object())

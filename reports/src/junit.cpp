@@ -27,17 +27,19 @@ std::string to_junit(const verify::run_result& run) {
     std::string cases;
     const std::string classname = "verinit." + c.canonical;
     for (const auto& t : c.tests) {
-      cases += "    <testcase" + attribute("classname", classname) + attribute("name", t.name) + ">";
+      cases +=
+          "    <testcase" + attribute("classname", classname) + attribute("name", t.name) + ">";
       if (!t.passed) {
         ++failed;
         const std::string message =
             t.exact ? "exact check failed: statistic " + format_number(t.statistic, 6)
-                    : "statistic " + format_number(t.statistic, 6) + ", p = " +
-                          format_number(t.p_value, 3) + ", Holm-adjusted p = " +
-                          format_number(t.adjusted_p_value, 3) + " <= alpha " +
-                          format_number(run.options.alpha, 3);
+                    : "statistic " + format_number(t.statistic, 6) +
+                          ", p = " + format_number(t.p_value, 3) +
+                          ", Holm-adjusted p = " + format_number(t.adjusted_p_value, 3) +
+                          " <= alpha " + format_number(run.options.alpha, 3);
         std::string text = t.note;
-        for (const auto& [key, value] : t.values) text += "\n" + key + " = " + format_number(value, 6);
+        for (const auto& [key, value] : t.values)
+          text += "\n" + key + " = " + format_number(value, 6);
         cases += "\n      <failure" + attribute("message", message) +
                  attribute("type", t.exact ? "exact" : "statistical") + ">" + escape_xml(text) +
                  "</failure>\n    ";

@@ -56,8 +56,9 @@ std::string to_markdown(const verify::run_result& run) {
         if (!t.passed) failed_tests += (failed_tests.empty() ? "" : ", ") + t.name;
       }
       s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical) +
-           "` | " + cell(to_string(c.spec.shape) + " " + std::string(to_string(c.spec.tensor_layout)) +
-                         " " + std::string(verify::to_string(c.spec.type))) +
+           "` | " +
+           cell(to_string(c.spec.shape) + " " + std::string(to_string(c.spec.tensor_layout)) + " " +
+                std::string(verify::to_string(c.spec.type))) +
            " | " + cell(c.formula) + " | " + std::to_string(c.n) + " | " +
            (std::isnan(best) ? "exact checks only" : format_number(best, 3)) + " | " +
            cell(failed_tests) + " |\n";
@@ -96,7 +97,8 @@ std::string to_markdown(const verify::run_result& run) {
   double total = 0;
   for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
   s += "\n---\nTiming: sampling and tests " + format_number(total, 3) + " s";
-  if (run.propagation) s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
+  if (run.propagation)
+    s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
   return s + ".\n";
 }
 

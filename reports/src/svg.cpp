@@ -68,16 +68,16 @@ svg_plot::svg_plot(std::string id, std::string title, plot_axis x, plot_axis y, 
 }
 
 double svg_plot::px(double x) const {
-  const double t = x_.log ? (std::log10(x) - std::log10(x_.low)) /
-                                (std::log10(x_.high) - std::log10(x_.low))
-                          : (x - x_.low) / (x_.high - x_.low);
+  const double t =
+      x_.log ? (std::log10(x) - std::log10(x_.low)) / (std::log10(x_.high) - std::log10(x_.low))
+             : (x - x_.low) / (x_.high - x_.low);
   return left_ + t * (width_ - left_ - right_);
 }
 
 double svg_plot::py(double y) const {
-  const double t = y_.log ? (std::log10(y) - std::log10(y_.low)) /
-                                (std::log10(y_.high) - std::log10(y_.low))
-                          : (y - y_.low) / (y_.high - y_.low);
+  const double t =
+      y_.log ? (std::log10(y) - std::log10(y_.low)) / (std::log10(y_.high) - std::log10(y_.low))
+             : (y - y_.low) / (y_.high - y_.low);
   return height_ - bottom_ - t * (height_ - top_ - bottom_);
 }
 
@@ -145,8 +145,8 @@ void svg_plot::points(const std::vector<double>& xs, const std::vector<double>& 
     if (!std::isfinite(xs[i]) || !std::isfinite(ys[i])) continue;
     if ((x_.log && !(xs[i] > 0)) || (y_.log && !(ys[i] > 0))) continue;
     body_ += "<circle cx=\"" + fixed(px(xs[i])) + "\" cy=\"" +
-             fixed(std::clamp(py(ys[i]), -10.0 * height_, 11.0 * height_)) + "\" r=\"2.2\" fill=\"" +
-             colour + "\"/>\n";
+             fixed(std::clamp(py(ys[i]), -10.0 * height_, 11.0 * height_)) +
+             "\" r=\"2.2\" fill=\"" + colour + "\"/>\n";
   }
   add_legend(colour, legend, "dot");
 }
@@ -215,8 +215,7 @@ std::string svg_plot::str() const {
       else
         s += "<line x1=\"" + fixed(lx + 6) + "\" y1=\"" + fixed(cy - 2) + "\" x2=\"" +
              fixed(lx + 22) + "\" y2=\"" + fixed(cy - 2) + "\" stroke=\"" + colour +
-             "\" stroke-width=\"2\"" + (kind == "dash" ? " stroke-dasharray=\"5,3\"" : "") +
-             "/>\n";
+             "\" stroke-width=\"2\"" + (kind == "dash" ? " stroke-dasharray=\"5,3\"" : "") + "/>\n";
       s += "<text x=\"" + fixed(lx + 27) + "\" y=\"" + fixed(cy + 2) + "\">" + escape_xml(text) +
            "</text>\n";
     }

@@ -72,8 +72,8 @@ void write_report(const verify::run_result& run, const fs::path& requested) {
     write_file(temporary / "junit.xml", to_junit(run));
     if (!exists) {
       fs::rename(temporary, target);
-    } else if (renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, target.c_str(),
-                         RENAME_EXCHANGE) == 0) {
+    } else if (renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) ==
+               0) {
       fs::remove_all(temporary);  // now holds the old report
     } else {
       // No atomic exchange on this file system: move the old report aside first.

@@ -10,13 +10,13 @@
 
 #include <vector>
 
-#include "verinit/verinit.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 #include "verinit/verify/independence.hpp"
 #include "verinit/verify/moments.hpp"
 #include "verinit/verify/runner.hpp"
 #include "verinit/verify/summary.hpp"
 #include "verinit/verify/support.hpp"
+#include "verinit/verinit.hpp"
 
 namespace {
 

@@ -225,7 +225,8 @@ TEST_F(VerifyCliTest, ReportErrorsExitTwo) {
 }
 
 TEST_F(VerifyCliTest, PropagatePrintsEveryConfigurationAndChecksItsOptions) {
-  const auto r = run("propagate --depth 20 --width 32 --batch 16 --seeds 1 --json " + out("p.json"));
+  const auto r =
+      run("propagate --depth 20 --width 32 --batch 16 --seeds 1 --json " + out("p.json"));
   EXPECT_TRUE(r.status == 0 || r.status == 1) << r.out;  // too small a network to insist
   for (const char* label : {"He + ReLU", "LeCun + SELU", "zeros + ReLU", "Xavier + ReLU"})
     EXPECT_NE(r.out.find(label), std::string::npos) << label;

@@ -80,12 +80,12 @@ TEST(ReportTest, NumbersInThePageMatchResultsJson) {
     }
   }
   for (const auto& c : doc["propagation"]["cases"])
-    EXPECT_NE(html.find(">" + format_number(c["forward_ratio"].is_null()
-                                                ? NAN
-                                                : c["forward_ratio"].get<double>(),
-                                            3) +
-                        "<"),
-              std::string::npos);
+    EXPECT_NE(
+        html.find(">" +
+                  format_number(
+                      c["forward_ratio"].is_null() ? NAN : c["forward_ratio"].get<double>(), 3) +
+                  "<"),
+        std::string::npos);
 }
 
 TEST(ReportTest, FailuresComeFirstInTheOverview) {

@@ -18,8 +18,11 @@ inline verify::run_result sample_run() {
   const auto torch = layout::torch;
   for (const verify::case_spec& spec : std::vector<verify::case_spec>{
            {"he_normal", {256, 512}, torch, verify::dtype::float32, 200'000},
-           {"truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)", {100, 100}, torch,
-            verify::dtype::float64, 100'000},
+           {"truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)",
+            {100, 100},
+            torch,
+            verify::dtype::float64,
+            100'000},
            {"sparse(sparsity=0.1)", {100, 50}, torch, verify::dtype::float32, 50'000},
            {"eye", {30, 20}, torch, verify::dtype::float32, 0},
            {"orthogonal", {8, 8}, torch, verify::dtype::float32, 100 * 64}})

@@ -25,12 +25,12 @@ inline std::string xml_error(std::string_view xml) {
       const std::size_t end = text.find(';', k);
       if (end == std::string_view::npos) return "unterminated entity" + at(offset + k);
       const std::string_view entity = text.substr(k + 1, end - k - 1);
-      const bool named = entity == "amp" || entity == "lt" || entity == "gt" ||
-                         entity == "quot" || entity == "apos";
+      const bool named = entity == "amp" || entity == "lt" || entity == "gt" || entity == "quot" ||
+                         entity == "apos";
       bool numeric = entity.size() > 1 && entity[0] == '#';
       for (std::size_t e = 1; numeric && e < entity.size(); ++e)
-        numeric = std::isxdigit(static_cast<unsigned char>(entity[e])) ||
-                  (e == 1 && entity[e] == 'x');
+        numeric =
+            std::isxdigit(static_cast<unsigned char>(entity[e])) || (e == 1 && entity[e] == 'x');
       if (!named && !numeric) return "bad entity '&" + std::string(entity) + ";'" + at(offset + k);
       k = end;
     }

@@ -73,7 +73,8 @@ TEST(StreamingTest, PiecesDoNotChangeTheResultAndOtherTestsAgreeWithMemory) {
 
 TEST(StreamingTest, AWrongLawFailsAndNanIsCaught) {
   auto x = he_normal(1000, 3);
-  const continuous_law xavier = boost::math::normal_distribution<>(0.0, 0.044721359549995794 / 1.05);
+  const continuous_law xavier =
+      boost::math::normal_distribution<>(0.0, 0.044721359549995794 / 1.05);
   stream_accumulator stream(xavier, 1'000'000, 1 << 16);
   stream.add(std::span<const float>(x));
   const auto tests = stream.finish();
@@ -86,6 +87,22 @@ TEST(StreamingTest, AWrongLawFailsAndNanIsCaught) {
   EXPECT_EQ(named(nan_tests, "ks").statistic, 1.0);
   EXPECT_FALSE(named(nan_tests, "support").passed);
   EXPECT_THROW(stream_accumulator(he_law, 10, 1000), std::invalid_argument);
+}
+
+TEST(StreamingTest, DataFarFromTheLawOverflowsTheOuterBinWithoutHoldingIt) {
+  // Every u is ~1 against N(-10, 1): all 5*10^6 samples land in the top bin, more than the
+  // 2^22 exact values a tail may hold. The bin is then bracketed; the fit fails, as it must.
+  const auto x = he_normal(5000, 4);
+  const continuous_law far = boost::math::normal_distribution<>(-10.0, 1.0);
+  stream_accumulator stream(far, 5'000'000, 1 << 16);
+  stream.add(std::span<const float>(x).subspan(0, 3'000'000));
+  stream.add(std::span<const float>(x).subspan(3'000'000));
+  const auto b = stream.fit_bracket();
+  EXPECT_LE(b.d_low, b.d_high);
+  EXPECT_GT(b.d_low, 0.99);
+  EXPECT_TRUE(std::isinf(b.a2_high));
+  const auto tests = stream.finish();
+  EXPECT_LT(named(tests, "ks").p_value, 1e-300);
 }
 
 TEST(StreamingTest, TheRunnerStreamsBeyondTheMemoryBudget) {
@@ -104,8 +121,8 @@ TEST(StreamingTest, TheRunnerStreamsBeyondTheMemoryBudget) {
   decide(run);
   EXPECT_TRUE(run.passed);
   // Not i.i.d.: no streaming, a clear error.
-  const case_spec orthogonal{"orthogonal", {256, 256}, verinit::layout::torch,
-                             dtype::float32, 256 * 256 * 40};
+  const case_spec orthogonal{
+      "orthogonal", {256, 256}, verinit::layout::torch, dtype::float32, 256 * 256 * 40};
   EXPECT_THROW(run_case(orthogonal, options), std::invalid_argument);
 }
 

@@ -44,15 +44,14 @@ void print_propagation(const verify::propagation_result& p, std::ostream& out) {
   for (const auto& c : p.cases) {
     out << "      " << std::left << std::setw(26) << c.config.label << " r=" << std::setw(10)
         << reports::detail::format_number(c.forward_ratio, 3) << " grad=" << std::setw(10)
-        << reports::detail::format_number(c.backward_ratio, 3) << std::setw(11)
-        << c.verdict << (c.passed ? "ok" : "FAIL") << " (expected " << c.config.expected << ")"
-        << std::right << "\n";
+        << reports::detail::format_number(c.backward_ratio, 3) << std::setw(11) << c.verdict
+        << (c.passed ? "ok" : "FAIL") << " (expected " << c.config.expected << ")" << std::right
+        << "\n";
   }
 }
 
 command add_report(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("report", "Write a report directory from a results JSON file");
+  auto* command = app.add_subcommand("report", "Write a report directory from a results JSON file");
   auto from = std::make_shared<std::string>(), out = std::make_shared<std::string>();
   command->add_option("--from", *from, "results.json of `verinit verify --json` or a report")
       ->required();
@@ -84,8 +83,9 @@ command add_propagate(CLI::App& app) {
   command->add_option("--batch", o->batch, "Inputs pushed through")->capture_default_str();
   command->add_option("--seeds", o->seeds, "Networks per configuration, averaged")
       ->capture_default_str();
-  command->add_option("--seed", o->seed, "Seed")->capture_default_str()->check(
-      CLI::NonNegativeNumber);
+  command->add_option("--seed", o->seed, "Seed")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--threads", o->threads, "OpenMP threads (0: all)")->capture_default_str();
   command->add_option("--json", *json, "Write the results as JSON to this file");
   command->add_option("--report", *report, "Write a report directory");

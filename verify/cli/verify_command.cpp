@@ -118,12 +118,10 @@ int run_verify(verify_options o, const CLI::App& command) {
     parse_scheme(o.expect);  // a bad spec is a usage error before any work
     if (array.is_float64)
       run.cases.push_back(verify::check_samples(std::span<const double>(array.f64), shape,
-                                                tensor_layout, o.expect, o.input,
-                                                o.run.summaries));
+                                                tensor_layout, o.expect, o.input, o.run.summaries));
     else
       run.cases.push_back(verify::check_samples(std::span<const float>(array.f32), shape,
-                                                tensor_layout, o.expect, o.input,
-                                                o.run.summaries));
+                                                tensor_layout, o.expect, o.input, o.run.summaries));
   } else {
     if (single)
       cases.push_back(
@@ -143,8 +141,7 @@ int run_verify(verify_options o, const CLI::App& command) {
       verify::propagation_options propagation;
       propagation.seed = o.run.seed;
       propagation.threads = o.run.threads;
-      run.propagation =
-          verify::propagate(verify::standard_propagation_configs(), propagation);
+      run.propagation = verify::propagate(verify::standard_propagation_configs(), propagation);
     }
     if (progress) std::cerr << "\r\033[K" << std::flush;
   }

@@ -154,13 +154,15 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   std::vector<std::int32_t> table(static_cast<std::size_t>(cells), 0);
   for (std::int64_t c = 1; c < cells && buckets > 1; ++c) {
     const double left = grid_low + static_cast<double>(c) / cell_scale;
-    table[c] = static_cast<std::int32_t>(
-        std::upper_bound(edges.begin(), edges.end() - 1, left) - edges.begin());
+    table[c] = static_cast<std::int32_t>(std::upper_bound(edges.begin(), edges.end() - 1, left) -
+                                         edges.begin());
   }
   const auto bucket_of = [&](double v) -> std::int64_t {
     const double position = (v - grid_low) * cell_scale;
-    const std::int64_t cell =
-        position > 0 ? std::min(cells - 1, static_cast<std::int64_t>(position)) : 0;
+    // (Compared before the cast: converting +inf or a huge double to an integer is undefined.)
+    const std::int64_t cell = position >= static_cast<double>(cells) ? cells - 1
+                              : position > 0 ? static_cast<std::int64_t>(position)
+                                             : 0;
     std::int64_t bucket = table[cell];
     while (bucket < buckets - 1 && edges[bucket] <= v) ++bucket;
     return bucket;

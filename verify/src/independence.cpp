@@ -200,9 +200,8 @@ test_result repeated_runs_accumulator::finish() {
   const double expected = kept * (kept - 1) / 2 * std::ldexp(1.0, -(64 - bits_));
   r.statistic = static_cast<double>(repeats);
   r.p_value = poisson_upper_tail(static_cast<double>(repeats), expected);
-  r.values = {{"windows", static_cast<double>(windows_)},
-              {"kept", kept},
-              {"null_mean_bound", expected}};
+  r.values = {
+      {"windows", static_cast<double>(windows_)}, {"kept", kept}, {"null_mean_bound", expected}};
   r.note = "4-sample windows seen before (1 in " + std::to_string(1 << bits_) +
            " kept by hash); Poisson null, mean <= C(kept,2) 2^-" + std::to_string(64 - bits_);
   return r;

@@ -87,8 +87,8 @@ void fill_matrix(float* data, std::int64_t rows, std::int64_t cols, const scheme
   fill(std::span<float>(data, static_cast<std::size_t>(rows * cols)), shape, s, options);
 }
 
-network_run run_network(const scheme& weights_scheme, activation act,
-                        const propagation_options& o, std::uint64_t seed) {
+network_run run_network(const scheme& weights_scheme, activation act, const propagation_options& o,
+                        std::uint64_t seed) {
   const int depth = o.depth, width = o.width, batch = o.batch;
   const scheme standard_normal = parse_scheme("normal");
   std::vector<weight_matrix> w(static_cast<std::size_t>(depth), weight_matrix(width, width));
@@ -250,8 +250,7 @@ propagation_result propagate(const std::vector<propagation_config>& configs,
     result.passed = result.passed && out.passed;
     result.cases.push_back(std::move(out));
   }
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

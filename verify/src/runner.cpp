@@ -142,8 +142,9 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
       const auto sample_start = clock_type::now();
       for (std::int64_t j = 0; j < count; ++j) {
         fill.seed = replicate_seed(options.seed, first_seed_index + k + j);
-        verinit::fill(w.subspan(static_cast<std::size_t>(j * numel), static_cast<std::size_t>(numel)),
-                      spec.shape, s, fill);
+        verinit::fill(
+            w.subspan(static_cast<std::size_t>(j * numel), static_cast<std::size_t>(numel)),
+            spec.shape, s, fill);
       }
       sampling += seconds_since(sample_start);
       stream.add(std::span<const T>(w));
@@ -173,9 +174,9 @@ case_result run_case_typed(const case_spec& spec, const run_options& options,
   const auto start = clock_type::now();
   for (std::int64_t k = 0; k < tensors; ++k) {
     fill.seed = replicate_seed(options.seed, first_seed_index + k);
-    verinit::fill(weights.subspan(static_cast<std::size_t>(k * numel),
-                                  static_cast<std::size_t>(numel)),
-                  spec.shape, s, fill);
+    verinit::fill(
+        weights.subspan(static_cast<std::size_t>(k * numel), static_cast<std::size_t>(numel)),
+        spec.shape, s, fill);
   }
   result.sample_seconds = seconds_since(start);
   result.n = tensors * numel;

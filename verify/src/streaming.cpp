@@ -32,18 +32,15 @@ double piece(double c, double a, double b) {
   b = std::clamp(b, lowest, highest);
   const double gap = b - a;
   if (!(gap > 0)) return 0;
-  return std::max(0.0, c * c * std::log1p(gap / a) +
-                           (1 - c) * (1 - c) * std::log1p(gap / (1 - b)) - gap);
+  return std::max(
+      0.0, c * c * std::log1p(gap / a) + (1 - c) * (1 - c) * std::log1p(gap / (1 - b)) - gap);
 }
 
 }  // namespace
 
 stream_accumulator::stream_accumulator(const continuous_law& law, std::int64_t expected_samples,
                                        std::int64_t bins)
-    : law_(law),
-      moments_(moments_of(law)),
-      bins_(bins),
-      runs_(window_bits(expected_samples)) {
+    : law_(law), moments_(moments_of(law)), bins_(bins), runs_(window_bits(expected_samples)) {
   if (bins < 16 || !std::has_single_bit(static_cast<std::uint64_t>(bins)))
     throw std::invalid_argument("stream_accumulator: bins must be a power of two >= 16, not " +
                                 std::to_string(bins));
@@ -63,7 +60,7 @@ void stream_accumulator::add_impl(std::span<const T> x) {
   const bool excluded = upper_bound_excluded(law_);
   const double k = static_cast<double>(bins_);
   const int threads = omp_get_max_threads();
-  std::vector<std::vector<std::uint32_t>> local(static_cast<std::size_t>(threads));
+  std::vector<std::vector<std::uint64_t>> local(static_cast<std::size_t>(threads));
   std::vector<std::vector<double>> low_tail(local.size()), high_tail(local.size());
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0, largest = 0;
   std::int64_t nan = 0, outside = 0, at_excluded = 0, non_finite = 0;
@@ -115,6 +112,13 @@ void stream_accumulator::add_impl(std::span<const T> x) {
     low_tail_.insert(low_tail_.end(), low_tail[t].begin(), low_tail[t].end());
     high_tail_.insert(high_tail_.end(), high_tail[t].begin(), high_tail[t].end());
   }
+  for (auto [tail, overflow] :
+       {std::pair{&low_tail_, &low_overflow_}, std::pair{&high_tail_, &high_overflow_}}) {
+    if (*overflow || tail->size() > tail_capacity) {
+      *overflow = true;
+      std::vector<double>().swap(*tail);
+    }
+  }
   // The lag-1 pair across the previous piece's end.
   if (!std::isnan(previous_)) lagged += (previous_ - mu) * (static_cast<double>(x[0]) - mu);
   previous_ = static_cast<double>(x[n - 1]);
@@ -153,27 +157,42 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
     }
   };
   // First bin [0, 1/K): exact from 0 to its last value, then F_n is constant to 1/K.
-  const auto first_count = static_cast<std::int64_t>(lows.size());
-  exact_run(lows, 0);
-  if (!lows.empty()) {
-    const double u0 = std::clamp(lows.front(), lowest, highest);
-    a2_exact += std::max(0.0, -std::log1p(-u0) - u0);
-    a2_exact += piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
+  const auto first_count = static_cast<std::int64_t>(counts_.front());
+  double a2_infinite = 0;  // an overflowed outer bin: A^2's upper end is unbounded
+  if (low_overflow_) {
+    const double c1 = static_cast<double>(first_count) / n;
+    d_exact = std::max({d_exact, c1, 1 / k});  // ECDF 0 -> c1 while F 0 -> 1/K
+    a2_infinite = INFINITY;
   } else {
-    a2_exact += piece(0, lowest, 1 / k);  // F_n = 0 on [0, 1/K)
+    exact_run(lows, 0);
+    if (!lows.empty()) {
+      const double u0 = std::clamp(lows.front(), lowest, highest);
+      a2_exact += std::max(0.0, -std::log1p(-u0) - u0);
+      a2_exact += piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
+    } else {
+      a2_exact += piece(0, lowest, 1 / k);  // F_n = 0 on [0, 1/K)
+    }
   }
   // Last bin [1 - 1/K, 1]: F_n constant from 1 - 1/K to its first value, then exact.
-  const auto last_first = ranked - static_cast<std::int64_t>(highs.size());
-  exact_run(highs, last_first);
-  if (!highs.empty()) {
-    a2_exact += piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
-    const double u1 = std::clamp(highs.back(), lowest, highest);
-    a2_exact += std::max(0.0, -std::log(u1) - (1 - u1));
+  const auto last_first = ranked - static_cast<std::int64_t>(counts_.back());
+  if (high_overflow_) {
+    const double c0 = static_cast<double>(last_first) / n;
+    d_exact = std::max({d_exact, 1 - c0, 1 / k});  // ECDF c0 -> 1 while F 1 - 1/K -> 1
+    a2_infinite = INFINITY;
   } else {
-    a2_exact += piece(1, 1 - 1 / k, highest);
+    exact_run(highs, last_first);
+    if (!highs.empty()) {
+      a2_exact += piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
+      const double u1 = std::clamp(highs.back(), lowest, highest);
+      a2_exact += std::max(0.0, -std::log(u1) - (1 - u1));
+    } else {
+      a2_exact += piece(1, 1 - 1 / k, highest);
+    }
   }
   // The ECDF at the bin edges is known exactly: D_low, and the pieces' brackets between.
-  double d_low = d_exact, d_high = d_exact, a2_low = a2_exact, a2_high = a2_exact;
+  // (With an overflowed outer bin d_exact holds that bin's upper bound: D_low starts lower.)
+  double d_low = low_overflow_ || high_overflow_ ? 0 : d_exact, d_high = d_exact;
+  double a2_low = a2_exact, a2_high = a2_exact + a2_infinite;
   std::int64_t before = first_count;  // samples with u < j/K
   for (std::int64_t j = 1; j + 1 < bins_; ++j) {
     const double a = static_cast<double>(j) / k, b = static_cast<double>(j + 1) / k;
@@ -189,6 +208,7 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
     if (c1 < b) a2_low += piece(c1, std::max(a, c1), b);
   }
   d_low = std::max(d_low, std::abs(static_cast<double>(before) / n - (1 - 1 / k)));
+  d_low = std::max(d_low, std::abs(static_cast<double>(first_count) / n - 1 / k));
   out = {d_low, std::max(d_high, d_low), n * a2_low, n * a2_high};
   return out;
 }

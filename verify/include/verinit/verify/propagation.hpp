@@ -33,8 +33,8 @@ std::string_view to_string(activation value) noexcept;
 activation parse_activation(std::string_view text);
 
 struct propagation_config {
-  std::string label;     ///< "He + ReLU"
-  std::string scheme;    ///< verinit spec of every layer's weights
+  std::string label;   ///< "He + ReLU"
+  std::string scheme;  ///< verinit spec of every layer's weights
   activation act = activation::relu;
   std::string expected;  ///< the verdict this configuration should get
 };
@@ -45,12 +45,12 @@ struct propagation_config {
 std::vector<propagation_config> standard_propagation_configs();
 
 struct propagation_options {
-  int depth = 50;    ///< >= 20 (the criterion compares with layer 10)
+  int depth = 50;  ///< >= 20 (the criterion compares with layer 10)
   int width = 512;
   int batch = 256;
-  int seeds = 3;     ///< independent networks per configuration, averaged
+  int seeds = 3;  ///< independent networks per configuration, averaged
   std::uint64_t seed = 20'261'122;
-  int threads = 0;   ///< 0: OpenMP's default; configurations x seeds run in parallel
+  int threads = 0;  ///< 0: OpenMP's default; configurations x seeds run in parallel
 };
 
 struct propagation_case {
@@ -60,11 +60,11 @@ struct propagation_case {
   std::vector<double> backward;   ///< Var(dL/dz_l) (empty after an overflow)
   std::vector<double> saturated;  ///< fraction of |tanh(z_l)| > 0.99 (tanh only)
   bool overflowed = false;
-  bool symmetric = false;         ///< all hidden units identical in every seed
-  double forward_ratio = 0;       ///< mean over seeds of Var(z_depth) / Var(z_10); NaN if overflowed
-  double backward_ratio = 0;      ///< mean over seeds of Var(dL/dz_1) / Var(dL/dz_{depth-9})
+  bool symmetric = false;     ///< all hidden units identical in every seed
+  double forward_ratio = 0;   ///< mean over seeds of Var(z_depth) / Var(z_10); NaN if overflowed
+  double backward_ratio = 0;  ///< mean over seeds of Var(dL/dz_1) / Var(dL/dz_{depth-9})
   std::string verdict;
-  bool passed = false;            ///< verdict == config.expected
+  bool passed = false;  ///< verdict == config.expected
 };
 
 struct propagation_result {

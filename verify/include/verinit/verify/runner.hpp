@@ -54,8 +54,8 @@ struct case_result {
 
 struct run_options {
   std::uint64_t seed = 20'261'122;
-  int threads = 0;      ///< 0: OpenMP's default
-  double alpha = 1e-6;  ///< family-wise error rate of the whole run
+  int threads = 0;         ///< 0: OpenMP's default
+  double alpha = 1e-6;     ///< family-wise error rate of the whole run
   bool summaries = false;  ///< compute each case's sample_summary (for reports)
   /// Memory for a case's samples (and the one working copy the in-memory tests need). An
   /// i.i.d. case beyond it is verified streaming (streaming.hpp): sampled in pieces of a

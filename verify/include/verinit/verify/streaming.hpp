@@ -59,6 +59,10 @@ class stream_accumulator {
   std::int64_t bins_;
   std::vector<std::uint64_t> counts_;
   std::vector<double> low_tail_, high_tail_;  ///< exact u in the outer bins
+  /// Far from the law the outer bins can hold most samples: beyond this many values a tail is
+  /// dropped and its bin bracketed like the others (A^2's upper end is then infinite).
+  static constexpr std::size_t tail_capacity = std::size_t{1} << 22;
+  bool low_overflow_ = false, high_overflow_ = false;
   std::int64_t n_ = 0, nan_ = 0;
   bool float32_ = false;  ///< the samples' type (for the support's rounded bounds)
   centred_sums sums_;

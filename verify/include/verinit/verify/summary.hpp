@@ -39,15 +39,15 @@ summary_law haar_entry_law(std::int64_t dim, double gain);
 std::optional<summary_law> summary_law_for(const expectation& e);
 
 struct sample_summary {
-  std::string law;             ///< the law's description
-  bool independent = true;     ///< samples i.i.d. (false for matrix entries): a KS band applies
-  double ks_critical = 0;      ///< D at which the run's KS test surely rejects (set by decide)
-  double centre = 0;           ///< sums are of powers of (x - centre), centre = the law's mean
-  centred_sums sums;           ///< over all samples (sums.n = n)
-  law_moments expected{};      ///< the law's moments
-  double low = 0, high = 0;    ///< histogram range, equal-width bins
+  std::string law;           ///< the law's description
+  bool independent = true;   ///< samples i.i.d. (false for matrix entries): a KS band applies
+  double ks_critical = 0;    ///< D at which the run's KS test surely rejects (set by decide)
+  double centre = 0;         ///< sums are of powers of (x - centre), centre = the law's mean
+  centred_sums sums;         ///< over all samples (sums.n = n)
+  law_moments expected{};    ///< the law's moments
+  double low = 0, high = 0;  ///< histogram range, equal-width bins
   std::vector<std::int64_t> counts;
-  std::int64_t below = 0, above = 0;  ///< samples outside [low, high] (NaN counts as above)
+  std::int64_t below = 0, above = 0;       ///< samples outside [low, high] (NaN counts as above)
   std::vector<double> density_x, density;  ///< the law's pdf on a grid over [low, high]
   /// Probability levels p_k (increasing; fine in the tails), x_k = F^{-1}(p_k), and the
   /// number of samples x <= x_k: the ECDF at x_k is at_or_below[k] / n.
