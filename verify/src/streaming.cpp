@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "anderson_darling_pieces.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/support.hpp"
@@ -23,18 +24,12 @@ int window_bits(std::int64_t expected) {
   return bits;
 }
 
-constexpr double lowest = 1e-300, highest = 1 - 0x1p-53;
-
-// \int_a^b (c - t)^2 / (t (1 - t)) dt = c^2 ln(b/a) + (1 - c)^2 ln((1 - a)/(1 - b)) - (b - a)
-// for 0 < a <= b < 1 (see anderson_darling_statistic).
-double piece(double c, double a, double b) {
-  a = std::clamp(a, lowest, highest);
-  b = std::clamp(b, lowest, highest);
-  const double gap = b - a;
-  if (!(gap > 0)) return 0;
-  return std::max(
-      0.0, c * c * std::log1p(gap / a) + (1 - c) * (1 - c) * std::log1p(gap / (1 - b)) - gap);
-}
+// \int_a^b (c - t)^2 / (t (1 - t)) dt and the outer pieces (anderson_darling_pieces.hpp).
+using detail::ad_first_piece;
+using detail::ad_highest;
+using detail::ad_last_piece;
+using detail::ad_lowest;
+using detail::ad_piece;
 
 }  // namespace
 
@@ -153,7 +148,7 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
     for (std::size_t i = 0; i < u.size(); ++i) {
       const double r = static_cast<double>(first + static_cast<std::int64_t>(i));
       d_exact = std::max({d_exact, (r + 1) / n - u[i], u[i] - r / n});
-      if (i > 0) a2_exact += piece(r / n, u[i - 1], u[i]);
+      if (i > 0) a2_exact += ad_piece(r / n, u[i - 1], u[i]);
     }
   };
   // First bin [0, 1/K): exact from 0 to its last value, then F_n is constant to 1/K.
@@ -166,11 +161,10 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
   } else {
     exact_run(lows, 0);
     if (!lows.empty()) {
-      const double u0 = std::clamp(lows.front(), lowest, highest);
-      a2_exact += std::max(0.0, -std::log1p(-u0) - u0);
-      a2_exact += piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
+      a2_exact += ad_first_piece(lows.front());
+      a2_exact += ad_piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
     } else {
-      a2_exact += piece(0, lowest, 1 / k);  // F_n = 0 on [0, 1/K)
+      a2_exact += ad_piece(0, ad_lowest, 1 / k);  // F_n = 0 on [0, 1/K)
     }
   }
   // Last bin [1 - 1/K, 1]: F_n constant from 1 - 1/K to its first value, then exact.
@@ -182,11 +176,10 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
   } else {
     exact_run(highs, last_first);
     if (!highs.empty()) {
-      a2_exact += piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
-      const double u1 = std::clamp(highs.back(), lowest, highest);
-      a2_exact += std::max(0.0, -std::log(u1) - (1 - u1));
+      a2_exact += ad_piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
+      a2_exact += ad_last_piece(highs.back());
     } else {
-      a2_exact += piece(1, 1 - 1 / k, highest);
+      a2_exact += ad_piece(1, 1 - 1 / k, ad_highest);
     }
   }
   // The ECDF at the bin edges is known exactly: D_low, and the pieces' brackets between.
@@ -203,9 +196,9 @@ stream_accumulator::bracket stream_accumulator::fit_bracket() const {
     d_high = std::max({d_high, c1 - a, b - c0});
     // Largest integrand: the farther of c0 and c1 from t; smallest: 0 inside [c0, c1].
     const double middle = std::clamp((c0 + c1) / 2, a, b);
-    a2_high += piece(c1, a, middle) + piece(c0, middle, b);
-    if (a < c0) a2_low += piece(c0, a, std::min(b, c0));
-    if (c1 < b) a2_low += piece(c1, std::max(a, c1), b);
+    a2_high += ad_piece(c1, a, middle) + ad_piece(c0, middle, b);
+    if (a < c0) a2_low += ad_piece(c0, a, std::min(b, c0));
+    if (c1 < b) a2_low += ad_piece(c1, std::max(a, c1), b);
   }
   d_low = std::max(d_low, std::abs(static_cast<double>(before) / n - (1 - 1 / k)));
   d_low = std::max(d_low, std::abs(static_cast<double>(first_count) / n - 1 / k));

@@ -1,0 +1,45 @@
+// Anderson-Darling's A^2 as a sum of non-negative pieces, shared by the in-memory and the
+// streaming statistics (internal to verify/src).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+namespace verinit::verify::detail {
+
+// A^2 = n \int_0^1 (F_n(t) - t)^2 / (t (1 - t)) dt (Anderson & Darling 1954), summed over the
+// pieces between consecutive order statistics, where F_n is a constant c: with
+// (c - t)^2 / (t (1 - t)) = c^2 / t + (1 - c)^2 / (1 - t) - 1,
+//   \int_a^b = c^2 ln(b/a) + (1 - c)^2 ln((1 - a)/(1 - b)) - (b - a)  >= 0.
+// Every piece is non-negative, so the sum has no cancellation; the textbook form
+// -n - (1/n) sum (2i - 1)(ln u_(i) + ln(1 - u_(n+1-i))) subtracts two numbers of size n and
+// loses ~n eps (1e-6 absolute at n = 10^7). u is clamped to [1e-300, 1 - 2^-53] as there.
+constexpr double ad_lowest = 1e-300, ad_highest = 1 - 0x1p-53;
+// log1p(y) for y >= 0. Between consecutive order statistics y ~ 1/(n u) is tiny, and there
+// the series y - y^2/2 + y^3/3 - y^4/4 is as good as the library's: for 0 <= y < 2^-14 the
+// first omitted term y^5/5 is below y 2^-56 / 5, far under an ulp of the result. Saves two
+// library calls per sample.
+inline double log1p_small(double y) {
+  if (y < 0x1p-14) return y * (1 - y * (0.5 - y * (1.0 / 3 - y * 0.25)));
+  return std::log1p(y);
+}
+inline double ad_piece(double c, double a, double b) {
+  a = std::clamp(a, ad_lowest, ad_highest);
+  b = std::clamp(b, ad_lowest, ad_highest);
+  const double gap = b - a;
+  if (!(gap > 0)) return 0;
+  const double value =
+      c * c * log1p_small(gap / a) + (1 - c) * (1 - c) * log1p_small(gap / (1 - b)) - gap;
+  return std::max(0.0, value);  // >= 0 exactly; rounding could leave -1e-17
+}
+// The outer pieces: [0, u_(1)] with F_n = 0 and [u_(n), 1] with F_n = 1.
+inline double ad_first_piece(double u) {
+  u = std::clamp(u, ad_lowest, ad_highest);
+  return std::max(0.0, -std::log1p(-u) - u);
+}
+inline double ad_last_piece(double u) {
+  u = std::clamp(u, ad_lowest, ad_highest);
+  return std::max(0.0, -std::log(u) - (1 - u));
+}
+
+}  // namespace verinit::verify::detail
