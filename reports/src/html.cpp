@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "overview.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/detail/svg.hpp"
 #include "verinit/reports/report.hpp"
@@ -54,18 +55,11 @@ std::string shape_text(const verify::case_spec& spec) {
          std::string(verify::to_string(spec.type));
 }
 
-// The smallest raw and Holm-adjusted p-values of a case's statistical tests ("exact checks
-// only" if it has none).
-std::string smallest_p(const verify::case_result& c) {
-  double raw = NAN, adjusted = NAN;
-  for (const auto& t : c.tests) {
-    if (t.exact) continue;
-    if (!(t.p_value >= raw)) raw = t.p_value;
-    if (!(t.adjusted_p_value >= adjusted)) adjusted = t.adjusted_p_value;
-  }
-  if (std::isnan(raw)) return "exact checks only";
-  return format_number(adjusted, 3) + " <span class=\"note\">(raw " + format_number(raw, 3) +
-         ")</span>";
+// The smallest Holm-adjusted p-value with the raw one beside it.
+std::string smallest_p(const detail::case_overview& o) {
+  if (std::isnan(o.smallest_p)) return "exact checks only";
+  return format_number(o.smallest_adjusted_p, 3) + " <span class=\"note\">(raw " +
+         format_number(o.smallest_p, 3) + ")</span>";
 }
 
 std::string td(const std::string& text, bool number = false) {
@@ -73,23 +67,17 @@ std::string td(const std::string& text, bool number = false) {
 }
 
 std::string overview(const verify::run_result& run) {
-  std::vector<std::size_t> order(run.cases.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_partition(order.begin(), order.end(),
-                        [&](std::size_t i) { return !run.cases[i].passed; });
   std::string s =
       "<table class=\"overview\"><tr><th>Verdict</th><th>Scheme</th><th>Tensor</th><th>Law</th>"
       "<th>n</th><th>Smallest adjusted p</th><th>Failed tests</th></tr>\n";
-  for (std::size_t i : order) {
+  for (std::size_t i : detail::failures_first(run)) {
     const auto& c = run.cases[i];
-    std::string failed;
-    for (const auto& t : c.tests)
-      if (!t.passed) failed += (failed.empty() ? "" : ", ") + t.name;
+    const detail::case_overview o = detail::overview_of(c);
     s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
          td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical) +
             "</code></a>") +
          td(escape_xml(shape_text(c.spec))) + td(escape_xml(c.formula)) +
-         td(std::to_string(c.n), true) + td(smallest_p(c), true) + td(escape_xml(failed)) +
+         td(std::to_string(c.n), true) + td(smallest_p(o), true) + td(escape_xml(o.failed_tests)) +
          "</tr>\n";
   }
   return s + "</table>\n";
@@ -358,9 +346,7 @@ std::string to_html(const verify::run_result& run) {
   }
   // Timings: the only part that differs between two runs with one seed.
   s += "<footer id=\"timing\"><b>Timing</b>:";
-  double total = 0;
-  for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
-  s += " sampling and tests " + format_number(total, 3) + " s";
+  s += " sampling and tests " + format_number(detail::total_seconds(run), 3) + " s";
   if (run.propagation)
     s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
   s += ". Written by verinit 0.1.0.</footer>\n</body>\n</html>\n";

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "overview.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/report.hpp"
 
@@ -43,25 +44,17 @@ std::string to_markdown(const verify::run_result& run) {
   if (!run.cases.empty()) {
     s += "## Overview\n\n| Verdict | Scheme | Tensor | Law | n | Smallest adjusted p | Failed "
          "tests |\n|---|---|---|---|--:|--:|---|\n";
-    std::vector<std::size_t> order(run.cases.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_partition(order.begin(), order.end(),
-                          [&](std::size_t i) { return !run.cases[i].passed; });
-    for (std::size_t i : order) {
+    for (std::size_t i : detail::failures_first(run)) {
       const auto& c = run.cases[i];
-      double best = NAN;
-      std::string failed_tests;
-      for (const auto& t : c.tests) {
-        if (!t.exact && !(t.adjusted_p_value >= best)) best = t.adjusted_p_value;
-        if (!t.passed) failed_tests += (failed_tests.empty() ? "" : ", ") + t.name;
-      }
+      const detail::case_overview o = detail::overview_of(c);
       s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical) +
            "` | " +
            cell(to_string(c.spec.shape) + " " + std::string(to_string(c.spec.tensor_layout)) + " " +
                 std::string(verify::to_string(c.spec.type))) +
            " | " + cell(c.formula) + " | " + std::to_string(c.n) + " | " +
-           (std::isnan(best) ? "exact checks only" : format_number(best, 3)) + " | " +
-           cell(failed_tests) + " |\n";
+           (std::isnan(o.smallest_p) ? "exact checks only"
+                                     : format_number(o.smallest_adjusted_p, 3)) +
+           " | " + cell(o.failed_tests) + " |\n";
     }
   }
   if (run.propagation) {
@@ -94,9 +87,7 @@ std::string to_markdown(const verify::run_result& run) {
              cell(t.note) + " |\n";
     }
   }
-  double total = 0;
-  for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
-  s += "\n---\nTiming: sampling and tests " + format_number(total, 3) + " s";
+  s += "\n---\nTiming: sampling and tests " + format_number(detail::total_seconds(run), 3) + " s";
   if (run.propagation)
     s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
   return s + ".\n";

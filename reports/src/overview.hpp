@@ -1,0 +1,49 @@
+// What the HTML page and the Markdown summary both say of a run (internal to reports/src).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::reports::detail {
+
+/// The cases' indices, failed cases first, each group in run order.
+inline std::vector<std::size_t> failures_first(const verify::run_result& run) {
+  std::vector<std::size_t> order(run.cases.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_partition(order.begin(), order.end(),
+                        [&](std::size_t i) { return !run.cases[i].passed; });
+  return order;
+}
+
+/// A case's overview row: its smallest raw and Holm-adjusted p-values over its statistical
+/// tests (NaN if it has none), and its failed tests' names.
+struct case_overview {
+  double smallest_p = NAN, smallest_adjusted_p = NAN;
+  std::string failed_tests;
+};
+inline case_overview overview_of(const verify::case_result& c) {
+  case_overview out;
+  for (const auto& t : c.tests) {
+    if (!t.exact) {
+      if (!(t.p_value >= out.smallest_p)) out.smallest_p = t.p_value;
+      if (!(t.adjusted_p_value >= out.smallest_adjusted_p))
+        out.smallest_adjusted_p = t.adjusted_p_value;
+    }
+    if (!t.passed) out.failed_tests += (out.failed_tests.empty() ? "" : ", ") + t.name;
+  }
+  return out;
+}
+
+/// Seconds spent sampling and testing, over all cases.
+inline double total_seconds(const verify::run_result& run) {
+  double total = 0;
+  for (const auto& c : run.cases) total += c.sample_seconds + c.test_seconds;
+  return total;
+}
+
+}  // namespace verinit::reports::detail
