@@ -13,24 +13,6 @@ namespace {
 
 using namespace verinit::verify;
 
-TEST(GoodnessOfFitTest, BucketedOrderStatisticsEqualASortBitwise) {
-  // Null and far-from-null data (bucket loads from O(1) to all in one bucket).
-  const auto x = verinit::sample<float>(verinit::tensor_shape{1000, 1000},
-                                        verinit::parse_scheme("normal"), {});
-  for (const continuous_law law :
-       {continuous_law(boost::math::normal_distribution<>(0.0, 1.0)),
-        continuous_law(boost::math::normal_distribution<>(3.0, 0.1)),
-        continuous_law(boost::math::uniform_distribution<>(-0.5, 0.5))}) {
-    const auto bucketed = sorted_probabilities(std::span<const float>(x), law);
-    std::vector<double> reference(x.size());
-    for (std::size_t i = 0; i < x.size(); ++i) reference[i] = law_cdf(law, x[i]);
-    std::sort(reference.begin(), reference.end());
-    ASSERT_EQ(bucketed, reference) << describe(law);
-    EXPECT_EQ(ks_statistic(bucketed), ks_statistic(reference));
-    EXPECT_EQ(anderson_darling_statistic(bucketed), anderson_darling_statistic(reference));
-  }
-}
-
 // The fast path against the textbook: std::sort of u = F(x), then the defining formulas.
 void expect_fit_equals_sort(std::span<const float> x, const continuous_law& law) {
   std::vector<double> reference;
@@ -105,20 +87,26 @@ TEST(GoodnessOfFitTest, StatisticsMatchScipyOnASmallSample) {
   std::vector<double> x;
   for (int i = 0; i < 21; ++i) x.push_back(0.1 * i - 1.05);
   x.insert(x.end(), {2.5, -3.0, 0.33});
-  const auto u = sorted_probabilities(std::span<const double>(x),
-                                      boost::math::normal_distribution<>(0.0, 1.0));
-  const auto ks = ks_test(u);
+  const auto fit =
+      fit_statistics_of(std::span<const double>(x), boost::math::normal_distribution<>(0.0, 1.0));
+  const auto ks = ks_test(fit);
   EXPECT_NEAR(ks.statistic, 0.12938945964181514, 1e-15);
   EXPECT_NEAR(ks.p_value, 0.7697206892194632, 1e-12);
-  EXPECT_NEAR(anderson_darling_statistic(u), 0.5602318066105703, 1e-12);
+  EXPECT_NEAR(fit.a2, 0.5602318066105703, 1e-12);
 }
 
 TEST(GoodnessOfFitTest, NonFiniteSamplesFailBothTests) {
   std::vector<float> x(1000, 0.1f);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) / 1000.0f;
   x[10] = NAN;
-  const auto u = sorted_probabilities(std::span<const float>(x),
-                                      boost::math::uniform_distribution<>(0.0, 1.0));
+  const auto fit =
+      fit_statistics_of(std::span<const float>(x), boost::math::uniform_distribution<>(0.0, 1.0));
+  EXPECT_LT(ks_test(fit).p_value, 1e-300);
+  EXPECT_EQ(anderson_darling_test(fit).p_value, 0.0);
+  // The sorted-u path: NaN sorts last.
+  std::vector<double> u(999);
+  for (std::size_t i = 0; i < u.size(); ++i) u[i] = (i + 0.5) / 1000.0;
+  u.push_back(NAN);
   EXPECT_LT(ks_test(u).p_value, 1e-300);
   EXPECT_EQ(anderson_darling_test(u).p_value, 0.0);
 }
@@ -127,9 +115,9 @@ TEST(GoodnessOfFitTest, SampleOnAClosedBoundIsFinite) {
   // float rounding can put a uniform sample exactly on a: F = 0 must not give A^2 = inf.
   std::vector<float> x(10000);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) / 10000.0f;  // includes 0
-  const auto u = sorted_probabilities(std::span<const float>(x),
-                                      boost::math::uniform_distribution<>(0.0, 1.0));
-  EXPECT_TRUE(std::isfinite(anderson_darling_statistic(u)));
+  const auto fit =
+      fit_statistics_of(std::span<const float>(x), boost::math::uniform_distribution<>(0.0, 1.0));
+  EXPECT_TRUE(std::isfinite(fit.a2));
 }
 
 TEST(GoodnessOfFitTest, EmptySampleIsAnArgumentError) {

@@ -21,36 +21,6 @@ using detail::ad_first_piece;
 using detail::ad_last_piece;
 using detail::ad_piece;
 
-template <class T>
-std::vector<double> sorted_probabilities_impl(std::span<const T> samples,
-                                              const continuous_law& law) {
-  const auto n = static_cast<std::int64_t>(samples.size());
-  std::vector<double> u(samples.size());
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) u[i] = law_cdf(law, static_cast<double>(samples[i]));
-  // Counting sort into n buckets by floor(u n); NaN u (from NaN samples) go last.
-  const auto bucket_of = [n](double p) -> std::int64_t {
-    if (!(p >= 0)) return n - 1;
-    return std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(p * static_cast<double>(n)));
-  };
-  std::vector<std::uint32_t> counts(samples.size() + 1, 0);
-  for (const double p : u) ++counts[bucket_of(p) + 1];
-  std::vector<std::int64_t> starts(samples.size() + 1, 0);
-  for (std::int64_t b = 0; b < n; ++b) starts[b + 1] = starts[b] + counts[b + 1];
-  std::vector<double> sorted(samples.size());
-  {
-    std::vector<std::int64_t> next(starts.begin(), starts.end() - 1);
-    for (const double p : u) sorted[next[bucket_of(p)]++] = p;
-  }
-  // Within a bucket: comparison sort, O(1) elements each under the null. NaN sorts last.
-  const auto less = [](double a, double b) { return a < b || (!std::isnan(a) && std::isnan(b)); };
-#pragma omp parallel for schedule(dynamic, 4096)
-  for (std::int64_t b = 0; b < n; ++b)
-    if (starts[b + 1] - starts[b] > 1)
-      std::sort(sorted.begin() + starts[b], sorted.begin() + starts[b + 1], less);
-  return sorted;
-}
-
 // The law's quantile, only to place bucket edges: any increasing edges give the same result
 // (they only balance the buckets), so speed matters more than the last digits here.
 double edge_quantile(const boost::math::uniform_distribution<>& d, double p) {
@@ -275,15 +245,6 @@ test_result anderson_darling_test(const fit_statistics& fit) {
   r.p_value = cdf(complement(anderson_darling_distribution{}, r.statistic));
   r.note = "A^2, p from the limiting law (Marsaglia & Marsaglia 2004 series)";
   return r;
-}
-
-std::vector<double> sorted_probabilities(std::span<const float> samples,
-                                         const continuous_law& law) {
-  return sorted_probabilities_impl(samples, law);
-}
-std::vector<double> sorted_probabilities(std::span<const double> samples,
-                                         const continuous_law& law) {
-  return sorted_probabilities_impl(samples, law);
 }
 
 double ks_statistic(std::span<const double> sorted_u) {

@@ -1,10 +1,11 @@
 // Goodness of fit to a fully specified continuous law: Kolmogorov-Smirnov and Anderson-Darling.
 //
-// Both need the order statistics of u_i = F(x_i). They are obtained without a comparison
-// sort of the samples: u is bucketed into n equal-probability buckets (under the null each
-// holds O(1) samples), and each bucket is sorted. The result is the same sorted sequence a
-// full sort gives (tests/verify/goodness_of_fit_test.cpp checks D and A^2 bitwise against a
-// std::sort reference), in O(n) expected time, in parallel.
+// Both need the order statistics of u_i = F(x_i). fit_statistics_of obtains them without a
+// comparison sort of the samples and without holding u for all of them (below), in O(n)
+// expected time, in parallel; tests/verify/goodness_of_fit_test.cpp checks D bitwise and A^2
+// to 1e-11 against std::sort and the textbook formulas. The statistics of an already sorted u
+// (ks_statistic, anderson_darling_statistic and the tests on them) serve the two-level and
+// Haar tests, whose p-values or matrix entries are few.
 #pragma once
 
 #include <cstdint>
@@ -15,11 +16,6 @@
 #include "verinit/verify/result.hpp"
 
 namespace verinit::verify {
-
-/// u_(1) <= ... <= u_(n), u = F(x), for float or double samples.
-std::vector<double> sorted_probabilities(std::span<const float> samples, const continuous_law& law);
-std::vector<double> sorted_probabilities(std::span<const double> samples,
-                                         const continuous_law& law);
 
 /// D_n and A^2 of samples against a law, computed without holding u = F(x) for all samples:
 /// the samples are grouped into B equal-probability buckets by comparing x with the law's
