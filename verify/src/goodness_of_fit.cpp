@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <memory>
 
 #include "anderson_darling_pieces.hpp"
 #include "buffer.hpp"

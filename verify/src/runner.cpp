@@ -5,7 +5,6 @@
 #include <boost/math/distributions/normal.hpp>
 #include <chrono>
 #include <cmath>
-#include <memory>
 #include <stdexcept>
 
 #include "buffer.hpp"
