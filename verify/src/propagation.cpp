@@ -13,6 +13,7 @@
 #include <exception>
 #include <span>
 
+#include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
 #include "verinit/scheme.hpp"
@@ -27,12 +28,7 @@ using weight_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen
 constexpr float selu_lambda = 1.0507009873554804934f;
 constexpr float selu_alpha = 1.6732632423543772848f;
 
-std::uint64_t mix(std::uint64_t seed, std::uint64_t k) {  // SplitMix64 of seed + k * golden
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (k + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+std::uint64_t mix(std::uint64_t seed, std::uint64_t k) { return detail::derived_seed(seed, k + 1); }
 
 float phi(activation a, float z) {
   switch (a) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "buffer.hpp"
+#include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
 #include "verinit/scheme.hpp"
@@ -33,11 +34,7 @@ double seconds_since(clock_type::time_point start) {
 // Seed of the k-th tensor of a case: the run's seed for the first (so `verinit sample --seed S`
 // gives the same tensor), SplitMix64 of (seed + k) for the others.
 std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
-  if (k == 0) return seed;
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(k);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return k == 0 ? seed : detail::derived_seed(seed, static_cast<std::uint64_t>(k));
 }
 
 template <class T>
