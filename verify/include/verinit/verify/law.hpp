@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 
+#include "verinit/verify/detail/erfc.hpp"
 #include "verinit/verify/distributions/truncated_normal.hpp"
 
 namespace verinit::verify {
@@ -17,17 +18,21 @@ using continuous_law =
     std::variant<boost::math::uniform_distribution<>, boost::math::normal_distribution<>,
                  truncated_normal_distribution<>>;
 
-/// F(x) of one law type, inline for hot loops. The normal's is erfc(-(x - mu)/(sigma sqrt 2))/2
-/// by the C library's erfc (< 1 ulp in glibc), what Boost computes without its policy
-/// machinery, about 5x faster.
+/// F(x) of one law type, inline for hot loops. The normal's is erfc((mu - x)/(sigma sqrt 2))/2,
+/// what Boost computes without its policy machinery, by detail/erfc.hpp's kernel (glibc's
+/// vector erfc: Boost's cdf took 93 ns a value, this 1.5 to 4 ns).
 inline double fast_cdf(const boost::math::uniform_distribution<>& d, double x) {
   if (std::isnan(x)) return x;
   if (x <= d.lower()) return 0;
   if (x >= d.upper()) return 1;
   return (x - d.lower()) / (d.upper() - d.lower());
 }
+/// The normal's argument of erfc, shared by fast_cdf and batched callers (same bits).
+inline double normal_erfc_argument(const boost::math::normal_distribution<>& d, double x) {
+  return (d.mean() - x) / (d.standard_deviation() * 1.41421356237309504880);
+}
 inline double fast_cdf(const boost::math::normal_distribution<>& d, double x) {
-  return std::erfc((d.mean() - x) / (d.standard_deviation() * 1.41421356237309504880)) / 2;
+  return detail::erfc_one(normal_erfc_argument(d, x)) / 2;
 }
 inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
   if (std::isnan(x)) return x;
