@@ -35,19 +35,6 @@ double edge_quantile(const truncated_normal_distribution<>& d, double p) {
   return std::clamp(d.mean() + d.standard_deviation() * z, d.lower(), d.upper());
 }
 
-// u[k] = F(x[k]): the normal's through the batched erfc kernel, which gives fast_cdf's bits.
-template <class T, class Law>
-void cdf_batch(const Law& law, const T* x, double* u, std::size_t m) {
-  for (std::size_t k = 0; k < m; ++k) u[k] = fast_cdf(law, static_cast<double>(x[k]));
-}
-template <class T>
-void cdf_batch(const boost::math::normal_distribution<>& law, const T* x, double* u,
-               std::size_t m) {
-  for (std::size_t k = 0; k < m; ++k) u[k] = normal_erfc_argument(law, static_cast<double>(x[k]));
-  detail::erfc_batch(u, u, m);
-  for (std::size_t k = 0; k < m; ++k) u[k] /= 2;
-}
-
 // Orders a bucket's probabilities u[0..m) whose nominal range is [low, low + width) into
 // `sorted`: a counting sort into m fine bins, then insertion sort inside each fine bin (O(1)
 // values under the null), or std::sort for a fine bin above 32 values (data far from the law).

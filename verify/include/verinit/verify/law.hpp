@@ -5,6 +5,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/uniform.hpp>
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <variant>
@@ -37,6 +38,20 @@ inline double fast_cdf(const boost::math::normal_distribution<>& d, double x) {
 inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
   if (std::isnan(x)) return x;
   return cdf(d, x);
+}
+
+/// u[k] = F(x[k]) for k < m, bitwise equal to fast_cdf; the normal's batched through the erfc
+/// kernel (a single value pays a whole vector call).
+template <class T, class Law>
+void cdf_batch(const Law& law, const T* x, double* u, std::size_t m) {
+  for (std::size_t k = 0; k < m; ++k) u[k] = fast_cdf(law, static_cast<double>(x[k]));
+}
+template <class T>
+void cdf_batch(const boost::math::normal_distribution<>& law, const T* x, double* u,
+               std::size_t m) {
+  for (std::size_t k = 0; k < m; ++k) u[k] = normal_erfc_argument(law, static_cast<double>(x[k]));
+  detail::erfc_batch(u, u, m);
+  for (std::size_t k = 0; k < m; ++k) u[k] /= 2;
 }
 
 /// F(x) (fast_cdf of the law's type).
