@@ -317,22 +317,13 @@ std::string propagation_section(const verify::propagation_result& p) {
 }  // namespace
 
 std::string to_html(const verify::run_result& run) {
-  std::size_t failed = 0, tests = 0;
-  for (const auto& c : run.cases) {
-    failed += !c.passed;
-    tests += c.tests.size();
-  }
   std::string s =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
       "<title>verinit verification report</title>\n<style>" +
       std::string(style) + "</style>\n</head>\n<body>\n<h1>verinit verification report</h1>\n";
   s += "<p class=\"banner\">" + verdict_badge(run.passed) + " ";
-  if (!run.cases.empty())
-    s += std::to_string(run.cases.size() - failed) + " of " + std::to_string(run.cases.size()) +
-         " schemes passed, " + std::to_string(tests) + " tests; Holm-Bonferroni over " +
-         std::to_string(run.family_size) + " statistical tests at family-wise alpha " +
-         format_number(run.options.alpha, 3) + ";";
+  if (!run.cases.empty()) s += detail::counts_sentence(run) + ";";
   s += " seed " + std::to_string(run.options.seed) + ", " + std::to_string(run.threads_used) +
        " threads.";
   if (run.propagation)

@@ -28,18 +28,9 @@ std::string cell(std::string text) {
 }  // namespace
 
 std::string to_markdown(const verify::run_result& run) {
-  std::size_t failed = 0, tests = 0;
-  for (const auto& c : run.cases) {
-    failed += !c.passed;
-    tests += c.tests.size();
-  }
   std::string s =
       "# verinit verification: " + std::string(run.passed ? "PASSED" : "FAILED") + "\n\n";
-  if (!run.cases.empty())
-    s += std::to_string(run.cases.size() - failed) + " of " + std::to_string(run.cases.size()) +
-         " schemes passed, " + std::to_string(tests) + " tests; Holm-Bonferroni over " +
-         std::to_string(run.family_size) + " statistical tests at family-wise alpha " +
-         format_number(run.options.alpha, 3) + "; ";
+  if (!run.cases.empty()) s += detail::counts_sentence(run) + "; ";
   s += "seed " + std::to_string(run.options.seed) + ".\n\n";
   if (!run.cases.empty()) {
     s += "## Overview\n\n| Verdict | Scheme | Tensor | Law | n | Smallest adjusted p | Failed "

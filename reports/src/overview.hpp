@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "verinit/reports/detail/format.hpp"
 #include "verinit/verify/runner.hpp"
 
 namespace verinit::reports::detail {
@@ -37,6 +38,20 @@ inline case_overview overview_of(const verify::case_result& c) {
     if (!t.passed) out.failed_tests += (out.failed_tests.empty() ? "" : ", ") + t.name;
   }
   return out;
+}
+
+/// "5 of 6 schemes passed, 36 tests; Holm-Bonferroni over 29 statistical tests at family-wise
+/// alpha 1e-06" (the caller adds punctuation).
+inline std::string counts_sentence(const verify::run_result& run) {
+  std::size_t failed = 0, tests = 0;
+  for (const auto& c : run.cases) {
+    failed += !c.passed;
+    tests += c.tests.size();
+  }
+  return std::to_string(run.cases.size() - failed) + " of " + std::to_string(run.cases.size()) +
+         " schemes passed, " + std::to_string(tests) + " tests; Holm-Bonferroni over " +
+         std::to_string(run.family_size) + " statistical tests at family-wise alpha " +
+         format_number(run.options.alpha, 3);
 }
 
 /// Seconds spent sampling and testing, over all cases.

@@ -17,9 +17,8 @@ int main() {
   if (std::fabs(std - 0.0625) >= 0.001) return 1;  // sampling error ~ 0.0625/sqrt(2*131072)
 
   verinit::verify::run_result run;
-  run.cases.push_back(verinit::verify::check_samples(std::span<const float>(weights), shape,
-                                                     verinit::layout::torch, "he_normal",
-                                                     "consumer"));
+  run.cases.push_back(verinit::verify::check_samples(
+      std::span<const float>(weights), shape, verinit::layout::torch, "he_normal", "consumer"));
   verinit::verify::decide(run);
   const std::string json = verinit::reports::to_json(run);
   std::printf("verified: %s, %zu bytes of JSON\n", run.passed ? "pass" : "FAIL", json.size());
