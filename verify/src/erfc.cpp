@@ -34,15 +34,22 @@ void erfc_sse2(const double* in, double* out, std::size_t n) noexcept {
 }
 
 using kernel = void (*)(const double*, double*, std::size_t) noexcept;
-const kernel chosen =
-    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? erfc_avx2 : erfc_sse2;
+// Chosen on first use (a function-local static: thread-safe, and after the CPU model is known;
+// a namespace-scope initializer could run before libgcc's).
+kernel chosen() noexcept {
+  static const kernel k = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? erfc_avx2 : erfc_sse2;
+  }();
+  return k;
+}
 #endif
 
 }  // namespace
 
 void erfc_batch(const double* in, double* out, std::size_t n) noexcept {
 #ifdef VERINIT_LIBMVEC
-  chosen(in, out, n);
+  chosen()(in, out, n);
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::erfc(in[i]);
 #endif
