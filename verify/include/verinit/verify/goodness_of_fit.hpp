@@ -44,7 +44,7 @@ double ks_statistic(std::span<const double> sorted_u);
 
 /// A^2 = n \int (F_n - F)^2 / (F (1 - F)) dF, the same as the textbook
 /// -n - (1/n) sum_i (2i-1) (ln u_(i) + ln(1 - u_(n+1-i))), summed as non-negative pieces between
-/// consecutive order statistics so that nothing cancels (the textbook form loses ~n eps).
+/// consecutive order statistics so that nothing cancels (the textbook form loses ~n^{3/2} eps).
 /// u of exactly 0 or 1 (a sample on a closed bound, which rounding to float can produce) is
 /// clamped to [1e-300, 1 - 2^-53] so it contributes a finite amount; samples outside the
 /// support are the support check's to catch.
