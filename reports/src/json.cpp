@@ -51,7 +51,7 @@ json summary_json(const verify::sample_summary& s) {
             {"skewness", number(s.expected.skewness)},
             {"kurtosis", number(s.expected.kurtosis)}}},
           {"power_sums",
-           {{"centre", number(s.centre)},
+           {{"centre", number(s.expected.mean)},
             {"n", number(s.sums.n)},
             {"s1", number(s.sums.s1)},
             {"s2", number(s.sums.s2)},
@@ -180,7 +180,8 @@ verify::sample_summary read_summary(const reader& r) {
   const reader e = r.object("expected");
   s.expected = {e.number("mean"), e.number("variance"), e.number("kurtosis"), e.number("skewness")};
   const reader p = r.object("power_sums");
-  s.centre = p.number("centre");
+  if (p.number("centre") != s.expected.mean && !std::isnan(s.expected.mean))
+    throw std::invalid_argument("results JSON: a summary's power_sums.centre is not its mean");
   s.sums = {p.number("n"), p.number("s1"), p.number("s2"), p.number("s3"), p.number("s4")};
   const reader h = r.object("histogram");
   s.low = h.number("low");

@@ -86,12 +86,7 @@ void stream_accumulator::add_impl(std::span<const T> x) {
               if (i + 1 < n) lagged += d * (static_cast<double>(x[i + 1]) - mu);
               const double distance = std::abs(d);
               largest = std::isnan(distance) ? INFINITY : std::max(largest, distance);
-              if (!std::isfinite(value))
-                ++non_finite;
-              else if (value < low || value > high)
-                ++outside;
-              else if (excluded && value == high)
-                ++at_excluded;
+              count_support(value, low, high, excluded, outside, at_excluded, non_finite);
               if (std::isnan(v)) {
                 ++nan;
                 continue;

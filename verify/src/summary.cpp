@@ -28,8 +28,7 @@ sample_summary summarize_impl(std::span<const T> x, const summary_law& law, int 
   sample_summary s;
   s.law = law.description;
   s.expected = law.moments;
-  s.centre = law.moments.mean;
-  s.sums = centred_power_sums(x, s.centre);
+  s.sums = centred_power_sums(x, law.moments.mean);
   s.low = law.low;
   s.high = law.high;
   s.levels = probability_levels();
@@ -156,7 +155,7 @@ sample_moments moments_of(const sample_summary& s) {
   const double c2 = r2 - m1 * m1;
   const double c3 = r3 - 3 * m1 * r2 + 2 * m1 * m1 * m1;
   const double c4 = r4 - 4 * m1 * r3 + 6 * m1 * m1 * r2 - 3 * m1 * m1 * m1 * m1;
-  return {s.centre + m1, c2, c3 / (c2 * std::sqrt(c2)), c4 / (c2 * c2)};
+  return {s.expected.mean + m1, c2, c3 / (c2 * std::sqrt(c2)), c4 / (c2 * c2)};
 }
 
 sample_summary summarize(std::span<const float> samples, const summary_law& law, int bins) {
@@ -168,7 +167,8 @@ sample_summary summarize(std::span<const double> samples, const summary_law& law
 
 void merge_into(sample_summary& total, const sample_summary& more) {
   if (total.counts.size() != more.counts.size() || total.low != more.low ||
-      total.high != more.high || total.levels != more.levels || total.centre != more.centre)
+      total.high != more.high || total.levels != more.levels ||
+      total.expected.mean != more.expected.mean)
     throw std::invalid_argument("merge_into: summaries of different grids");
   for (std::size_t b = 0; b < total.counts.size(); ++b) total.counts[b] += more.counts[b];
   total.below += more.below;

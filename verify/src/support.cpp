@@ -39,13 +39,7 @@ test_result support_impl(std::span<const T> samples, const continuous_law& law) 
   const auto n = static_cast<std::int64_t>(samples.size());
 #pragma omp parallel for schedule(static) reduction(+ : outside, at_excluded, non_finite)
   for (std::int64_t i = 0; i < n; ++i) {
-    const T x = samples[i];
-    if (!std::isfinite(x))
-      ++non_finite;
-    else if (x < low || x > high)
-      ++outside;
-    else if (excluded && x == high)
-      ++at_excluded;
+    count_support(samples[i], low, high, excluded, outside, at_excluded, non_finite);
   }
   return support_from_counts(outside, at_excluded, non_finite, law, sizeof(T) == 4);
 }

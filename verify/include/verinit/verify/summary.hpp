@@ -42,8 +42,7 @@ struct sample_summary {
   std::string law;           ///< the law's description
   bool independent = true;   ///< samples i.i.d. (false for matrix entries): a KS band applies
   double ks_critical = 0;    ///< D at which the run's KS test surely rejects (set by decide)
-  double centre = 0;         ///< sums are of powers of (x - centre), centre = the law's mean
-  centred_sums sums;         ///< over all samples (sums.n = n)
+  centred_sums sums;         ///< powers of (x - expected.mean) over all samples (sums.n = n)
   law_moments expected{};    ///< the law's moments
   double low = 0, high = 0;  ///< histogram range, equal-width bins
   std::vector<std::int64_t> counts;

@@ -1,7 +1,10 @@
 // Support and extreme-value checks.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <span>
+#include <utility>
 
 #include "verinit/verify/law.hpp"
 #include "verinit/verify/result.hpp"
@@ -28,6 +31,19 @@ test_result support_from_counts(std::int64_t outside, std::int64_t at_excluded,
                                 std::int64_t non_finite, const continuous_law& law, bool float32);
 test_result extreme_from_largest(double largest, std::int64_t n, const continuous_law& law,
                                  bool float32);
+/// How support_check counts one sample x of type T, against bounds rounded outward to T
+/// (rounded_support): non-finite, outside [low, high], or on an excluded upper bound.
+template <class T>
+inline void count_support(T x, T low, T high, bool excluded, std::int64_t& outside,
+                          std::int64_t& at_excluded, std::int64_t& non_finite) {
+  if (!std::isfinite(x))
+    ++non_finite;
+  else if (x < low || x > high)
+    ++outside;
+  else if (excluded && x == high)
+    ++at_excluded;
+}
+
 /// The support's bounds rounded outward to the sample type.
 std::pair<double, double> rounded_support(const continuous_law& law, bool float32);
 
