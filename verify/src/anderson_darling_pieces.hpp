@@ -20,18 +20,26 @@ constexpr double ad_lowest = 1e-300, ad_highest = 1 - 0x1p-53;
 // the series y - y^2/2 + y^3/3 - y^4/4 is as good as the library's: for 0 <= y < 2^-14 the
 // first omitted term y^5/5 is below y 2^-56 / 5, far under an ulp of the result. Saves two
 // library calls per sample.
+constexpr double ad_series_limit = 0x1p-14;
+inline double log1p_series(double y) { return y * (1 - y * (0.5 - y * (1.0 / 3 - y * 0.25))); }
 inline double log1p_small(double y) {
-  if (y < 0x1p-14) return y * (1 - y * (0.5 - y * (1.0 / 3 - y * 0.25)));
-  return std::log1p(y);
+  return y < ad_series_limit ? log1p_series(y) : std::log1p(y);
+}
+// The piece for a <= b with F_n = c between them, given gap = b - a, y_a = gap / a,
+// y_b = gap / (1 - b), and log1p (which may be the series alone where the caller has checked
+// y < ad_series_limit: the same bits as log1p_small then).
+template <class Log1p>
+inline double ad_piece_from(double c, double gap, double y_a, double y_b, Log1p log1p) {
+  const double value = c * c * log1p(y_a) + (1 - c) * (1 - c) * log1p(y_b) - gap;
+  // >= 0 exactly; rounding could leave -1e-17. (Ternaries, not std::max, which returns a
+  // reference and keeps loops over pieces from being vectorized.)
+  return (gap > 0) & (value > 0) ? value : 0.0;
 }
 inline double ad_piece(double c, double a, double b) {
   a = std::clamp(a, ad_lowest, ad_highest);
   b = std::clamp(b, ad_lowest, ad_highest);
   const double gap = b - a;
-  if (!(gap > 0)) return 0;
-  const double value =
-      c * c * log1p_small(gap / a) + (1 - c) * (1 - c) * log1p_small(gap / (1 - b)) - gap;
-  return std::max(0.0, value);  // >= 0 exactly; rounding could leave -1e-17
+  return ad_piece_from(c, gap, gap / a, gap / (1 - b), [](double y) { return log1p_small(y); });
 }
 // The outer pieces: [0, u_(1)] with F_n = 0 and [u_(n), 1] with F_n = 1.
 inline double ad_first_piece(double u) {

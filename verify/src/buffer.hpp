@@ -26,10 +26,13 @@ buffer<T> allocate_buffer(std::size_t count) {
   constexpr std::size_t huge = std::size_t{2} << 20;
   const std::size_t bytes = count * sizeof(T);
   const std::size_t rounded = (bytes + huge - 1) / huge * huge;
-  void* p = bytes >= huge ? std::aligned_alloc(huge, rounded) : std::malloc(bytes > 0 ? bytes : 1);
+  // From a quarter of a huge page up: a whole huge page costs one fault (and zeroing 2 MiB,
+  // ~0.1 ms) where 128 or more 4 KiB pages cost 128 faults, ~11 us each on this project's VM.
+  const bool use_huge = bytes >= huge / 4;
+  void* p = use_huge ? std::aligned_alloc(huge, rounded) : std::malloc(bytes > 0 ? bytes : 1);
   if (p == nullptr) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-  if (bytes >= huge) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
+  if (use_huge) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
 #endif
   return buffer<T>(static_cast<T*>(p));
 }

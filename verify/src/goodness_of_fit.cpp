@@ -9,6 +9,7 @@
 
 #include "anderson_darling_pieces.hpp"
 #include "buffer.hpp"
+#include "vector_clones.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
@@ -17,8 +18,13 @@ namespace verinit::verify {
 namespace {
 
 using detail::ad_first_piece;
+using detail::ad_highest;
 using detail::ad_last_piece;
+using detail::ad_lowest;
 using detail::ad_piece;
+using detail::ad_piece_from;
+using detail::ad_series_limit;
+using detail::log1p_series;
 
 // The law's quantile, only to place bucket edges: any increasing edges give the same result
 // (they only balance the buckets), so speed matters more than the last digits here.
@@ -35,39 +41,208 @@ double edge_quantile(const truncated_normal_distribution<>& d, double p) {
   return std::clamp(d.mean() + d.standard_deviation() * z, d.lower(), d.upper());
 }
 
-// Orders a bucket's probabilities u[0..m) whose nominal range is [low, low + width) into
-// `sorted`: a counting sort into m fine bins, then insertion sort inside each fine bin (O(1)
-// values under the null), or std::sort for a fine bin above 32 values (data far from the law).
-void order_bucket(const std::vector<double>& u, std::size_t m, double low, double width,
-                  std::vector<double>& sorted, std::vector<std::uint32_t>& starts,
-                  std::vector<std::uint32_t>& fine) {
-  starts.assign(m + 1, 0);
-  fine.resize(m);
-  const double scale = static_cast<double>(m) / width;
-  for (std::size_t k = 0; k < m; ++k) {
-    const double f = (u[k] - low) * scale;
-    fine[k] = static_cast<std::uint32_t>(f >= static_cast<double>(m) ? m - 1
-                                         : f > 0                     ? static_cast<std::size_t>(f)
-                                                                     : 0);
-    ++starts[fine[k] + 1];
+struct cell_grid {
+  double low = 0, scale = 0, top = 0;
+
+  std::int32_t cell_of(double v) const {
+    const double position = (v - low) * scale;
+    const double above = position > 0 ? position : 0.0;  // NaN and -inf to cell 0
+    // (Clamped before the cast: converting +inf or a huge double to an integer is undefined.)
+    return static_cast<std::int32_t>(top < above ? top : above);
   }
-  for (std::size_t f = 0; f < m; ++f) starts[f + 1] += starts[f];
-  sorted.resize(m);
-  {
-    std::vector<std::uint32_t>& next = starts;  // advanced in place, then restored below
-    for (std::size_t k = 0; k < m; ++k) sorted[next[fine[k]]++] = u[k];
-    for (std::size_t f = m; f > 0; --f) next[f] = next[f - 1];
-    next[0] = 0;
+};
+// A thread's working memory for one bucket at a time.
+struct bucket_scratch {
+  std::vector<double> u, sorted;
+  std::vector<std::uint32_t> fine, starts;
+};
+
+// Orders a bucket's probabilities s.u[0..m), nominally in [low, low + width), into s.sorted:
+// a counting sort into 2m fine bins, then one insertion-sort pass over the whole bucket, which
+// only moves values within their fine bin. Under the null a fine bin holds Poisson(1/2)
+// values, so about one value in eight moves, one step: the pass's branch is nearly always
+// predicted. Data far from the law (most values in a few fine bins) would make the pass
+// quadratic; past 4m moves it stops and std::sort finishes the (permuted) bucket instead.
+void order_bucket(std::size_t m, double low, double width, bucket_scratch& s) {
+  s.sorted.resize(m);
+  if (m > (std::size_t{1} << 30)) {  // only for data far from the law: no fine bins
+    std::copy(s.u.begin(), s.u.begin() + static_cast<std::ptrdiff_t>(m), s.sorted.begin());
+    std::sort(s.sorted.begin(), s.sorted.begin() + static_cast<std::ptrdiff_t>(m));
+    return;
   }
-  for (std::size_t f = 0; f < m; ++f) {
-    const auto first = sorted.begin() + starts[f], last = sorted.begin() + starts[f + 1];
-    if (last - first > 32) {
-      std::sort(first, last);
-    } else {
-      for (auto i = first + 1; i < last; ++i)
-        for (auto j = i; j > first && *j < *(j - 1); --j) std::iter_swap(j, j - 1);
+  const auto bins = static_cast<std::int32_t>(2 * m);
+  s.starts.assign(static_cast<std::size_t>(bins) + 1, 0);
+  s.fine.resize(m);
+  const cell_grid fine_grid{low, static_cast<double>(bins) / width, static_cast<double>(bins - 1)};
+  const auto count = static_cast<std::int32_t>(m);
+  const double* const u = s.u.data();
+  std::uint32_t* const fine = s.fine.data();
+  std::uint32_t* const starts = s.starts.data();
+  double* const v = s.sorted.data();
+  for (std::int32_t k = 0; k < count; ++k)
+    fine[k] = static_cast<std::uint32_t>(fine_grid.cell_of(u[k]));
+  for (std::int32_t k = 0; k < count; ++k) ++starts[fine[k] + 1];
+  for (std::int32_t f = 0; f < bins; ++f) starts[f + 1] += starts[f];
+  for (std::int32_t k = 0; k < count; ++k) v[starts[fine[k]]++] = u[k];
+  std::size_t moves = 0;
+  for (std::size_t i = 1; i < m; ++i) {
+    const double value = v[i];
+    if (!(value < v[i - 1])) continue;
+    std::size_t j = i;
+    do {
+      v[j] = v[j - 1];
+      --j;
+    } while (j > 0 && value < v[j - 1]);
+    v[j] = value;
+    moves += i - j;
+    if (moves > 4 * m) {
+      std::sort(v, v + m);
+      return;
     }
   }
+}
+
+// std::clamp by value (the reference it returns keeps loops from being vectorized).
+inline double clamp_value(double v, double low, double high) {
+  const double above = v < low ? low : v;
+  return high < above ? high : above;
+}
+
+// D and the A^2 pieces inside one ordered bucket whose first value has global rank `first`.
+struct bucket_terms {
+  double d = 0, sum = 0;
+};
+VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std::int64_t first,
+                                            double inv_n) {
+  // Vector lanes need a 32-bit loop counter (SSE2 converts only 32-bit integers to doubles in
+  // lanes), so the loops run over blocks of at most 2^30 values; ranks are whole numbers below
+  // 2^53, exact in a double, so block start + offset is the rank's double exactly.
+  constexpr std::size_t block = std::size_t{1} << 30;
+  double d = 0;
+  for (std::size_t start = 0; start < m; start += block) {
+    const auto count = static_cast<std::int32_t>(std::min(block, m - start));
+    const double* const q = p + start;
+    const double base = static_cast<double>(first) + static_cast<double>(start);
+    // The same expressions as ks_statistic, so D is bitwise the same (a maximum does not
+    // depend on the order it is taken in).
+#pragma omp simd reduction(max : d)
+    for (std::int32_t j = 0; j < count; ++j) {
+      const double i = base + static_cast<double>(j);
+      const double above = (i + 1) * inv_n - q[j], below = q[j] - i * inv_n;
+      const double larger = above < below ? below : above;  // std::max without a reference
+      d = d < larger ? larger : d;
+    }
+  }
+  // The pieces in vector lanes where both y are small enough for the series (all but a few
+  // per bucket, and those only in the outer buckets); the others, if any, one by one with
+  // log1p_small. Each piece has the same bits either way; only the order of the sum differs.
+  double sum = 0, y_max = 0;
+  for (std::size_t start = 1; start < m; start += block) {
+    const auto count = static_cast<std::int32_t>(std::min(block, m - start));
+    const double* const q = p + start;
+    const double base = static_cast<double>(first) + static_cast<double>(start);
+#pragma omp simd reduction(+ : sum) reduction(max : y_max)
+    for (std::int32_t j = 0; j < count; ++j) {
+      const double a = clamp_value(q[j - 1], ad_lowest, ad_highest);
+      const double b = clamp_value(q[j], ad_lowest, ad_highest);
+      const double gap = b - a, y_a = gap / a, y_b = gap / (1 - b);
+      const double y = y_a < y_b ? y_b : y_a;
+      y_max = y_max < y ? y : y_max;
+      const double c = (base + static_cast<double>(j)) * inv_n;
+      const double piece =
+          ad_piece_from(c, gap, y_a, y_b, [](double v) { return log1p_series(v); });
+      sum += y < ad_series_limit ? piece : 0.0;
+    }
+  }
+  if (!(y_max < ad_series_limit)) {
+    for (std::size_t k = 1; k < m; ++k) {
+      const double a = clamp_value(p[k - 1], ad_lowest, ad_highest);
+      const double b = clamp_value(p[k], ad_lowest, ad_highest);
+      if (!((b - a) / a < ad_series_limit && (b - a) / (1 - b) < ad_series_limit))
+        sum += ad_piece(static_cast<double>(first + static_cast<std::int64_t>(k)) * inv_n, a, b);
+    }
+  }
+  return {d, sum};
+}
+
+// The bucket of a value v: the number of edges e_0 <= e_1 <= ... <= e_{B-2} that are <= v
+// (bucket B - 1 takes +inf; NaN gets its own slot, B). Found without a search: a uniform grid
+// of cells over [e_0, e_{B-2}], a cell function c(v) that is non-decreasing in v (a rounded
+// subtraction, a multiplication by a positive constant, a clamp and a truncation are each
+// monotone), and a table T[c] = #{edges e : c(e) < c}. For every v, T[c(v)] is a lower bound
+// of the bucket (an edge in an earlier cell is < v, by monotonicity), and the edges it misses
+// all lie in v's own cell; so `steps` = the most edges in one cell, counted when the table is
+// built, steps of "+1 if the next edge is <= v" give the bucket exactly, whatever rounding
+// does at cell boundaries. With 4 cells a bucket, cells are narrower than the narrowest
+// bucket of the verifier's laws, and steps <= 1 (2 allowed): a fixed count that runs in
+// vector lanes. More steps (a law this was not tuned for) take the scalar loop, as exact.
+struct bucket_map {
+  std::vector<double> edge;  // B - 1 edges, then a NaN sentinel (no v is >= it)
+  std::vector<std::int32_t> table;
+  cell_grid grid;
+  std::int32_t nan_slot = 0;
+  std::int32_t steps = 0;
+};
+
+template <class Law>
+bucket_map bucket_map_for(const Law& law, std::int32_t buckets) {
+  bucket_map map;
+  map.edge.assign(static_cast<std::size_t>(buckets), NAN);
+  map.nan_slot = buckets;
+#pragma omp parallel for schedule(static)
+  for (std::int32_t b = 1; b < buckets; ++b)
+    map.edge[b - 1] = edge_quantile(law, static_cast<double>(b) / static_cast<double>(buckets));
+  for (std::int32_t b = 1; b + 1 < buckets; ++b)
+    map.edge[b] = std::max(map.edge[b], map.edge[b - 1]);
+  const std::int32_t cells = 4 * buckets;
+  map.table.assign(static_cast<std::size_t>(cells) + 1, 0);
+  if (buckets > 1) {
+    const double low = map.edge[0], high = map.edge[buckets - 2];
+    map.grid = {low, high > low ? static_cast<double>(cells) / (high - low) : 0.0,
+                static_cast<double>(cells - 1)};
+  }
+  // T[c + 1] counts the edges in cell c, then a running sum.
+  for (std::int32_t b = 0; b + 1 < buckets; ++b) {
+    const std::int32_t c = map.grid.cell_of(map.edge[b]);
+    map.steps = std::max(map.steps, ++map.table[c + 1]);
+  }
+  for (std::int32_t c = 0; c < cells; ++c) map.table[c + 1] += map.table[c];
+  return map;
+}
+
+// out[k] = the bucket of x[k] (NaN: map.nan_slot), k < count.
+template <class T>
+inline void bucket_indices_body(const T* x, std::int32_t count, const bucket_map& map,
+                                std::int32_t* out) {
+  // Local copies: the compiler cannot prove `out` apart from the map's members.
+  const double* const edge = map.edge.data();
+  const std::int32_t* const table = map.table.data();
+  const cell_grid grid = map.grid;
+  const std::int32_t nan_slot = map.nan_slot;
+  if (map.steps <= 2) {
+    for (std::int32_t k = 0; k < count; ++k) {
+      const double v = static_cast<double>(x[k]);
+      std::int32_t bucket = table[grid.cell_of(v)];
+      bucket += static_cast<std::int32_t>(edge[bucket] <= v);
+      bucket += static_cast<std::int32_t>(edge[bucket] <= v);
+      out[k] = v == v ? bucket : nan_slot;
+    }
+  } else {
+    for (std::int32_t k = 0; k < count; ++k) {
+      const double v = static_cast<double>(x[k]);
+      std::int32_t bucket = table[grid.cell_of(v)];
+      while (edge[bucket] <= v) ++bucket;  // stops at the NaN sentinel
+      out[k] = v == v ? bucket : nan_slot;
+    }
+  }
+}
+VERINIT_VECTOR_CLONES void bucket_indices(const float* x, std::int32_t count, const bucket_map& map,
+                                          std::int32_t* out) {
+  bucket_indices_body(x, count, map, out);
+}
+VERINIT_VECTOR_CLONES void bucket_indices(const double* x, std::int32_t count,
+                                          const bucket_map& map, std::int32_t* out) {
+  bucket_indices_body(x, count, map, out);
 }
 
 template <class T, class Law>
@@ -75,52 +250,17 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   const auto total = static_cast<std::int64_t>(x.size());
   // ~4096 samples a bucket (~2,400-4,800), a power of two up to 2^16: few enough buckets for
   // the lookup table and the scatter to stay in cache, measured fastest at 10^7.
-  std::int64_t buckets = 1;
-  while (buckets < 65536 && buckets * 4096 < total) buckets *= 2;
-  std::vector<double> edges(static_cast<std::size_t>(buckets), INFINITY);
-#pragma omp parallel for schedule(static)
-  for (std::int64_t b = 1; b < buckets; ++b)
-    edges[b - 1] = edge_quantile(law, static_cast<double>(b) / static_cast<double>(buckets));
-  for (std::int64_t b = 1; b + 1 < buckets; ++b) edges[b] = std::max(edges[b], edges[b - 1]);
-  // The bucket of v is how many edges are <= v. A lookup table over a uniform grid of
-  // `cells` cells in x gives a lower bound (the count at the cell's left end; 0 for cell 0,
-  // which also takes everything below the grid), and a short scan finishes: with 4 cells per
-  // bucket on average, 0 to 2 steps for smooth laws. Exact for any v, whatever the law.
-  const std::int64_t cells = 4 * buckets;
-  const double grid_low = buckets > 1 ? edges[0] : 0.0;
-  const double grid_high = buckets > 1 ? edges[buckets - 2] : 1.0;
-  const double cell_scale =
-      grid_high > grid_low ? static_cast<double>(cells) / (grid_high - grid_low) : 0.0;
-  std::vector<std::int32_t> table(static_cast<std::size_t>(cells), 0);
-  for (std::int64_t c = 1; c < cells && buckets > 1; ++c) {
-    const double left = grid_low + static_cast<double>(c) / cell_scale;
-    table[c] = static_cast<std::int32_t>(std::upper_bound(edges.begin(), edges.end() - 1, left) -
-                                         edges.begin());
-  }
-  // Local copies: the counting loops write through pointers the compiler cannot prove apart
-  // from these, and would reload them every sample.
-  const double* const edge = edges.data();
-  const std::int32_t* const lookup = table.data();
-  const std::int64_t last = buckets - 1;
-  const auto bucket_of = [=](double v) -> std::int64_t {
-    const double position = (v - grid_low) * cell_scale;
-    // (Compared before the cast: converting +inf or a huge double to an integer is undefined.)
-    const std::int64_t cell = position >= static_cast<double>(cells) ? cells - 1
-                              : position > 0 ? static_cast<std::int64_t>(position)
-                                             : 0;
-    std::int64_t bucket = lookup[cell];
-    // Two steps without branches (a data-dependent branch here mispredicts about every other
-    // sample), then a loop that smooth laws almost never enter.
-    bucket += static_cast<std::int64_t>((bucket < last) & (edge[bucket] <= v));
-    bucket += static_cast<std::int64_t>((bucket < last) & (edge[bucket] <= v));
-    while (bucket < last && edge[bucket] <= v) ++bucket;
-    return bucket;
-  };
+  std::int32_t buckets = 1;
+  while (buckets < 65536 && std::int64_t{buckets} * 4096 < total) buckets *= 2;
+  const bucket_map map = bucket_map_for(law, buckets);
 
   // Pass 1: per-thread bucket counts over static chunks. Pass 2: scatter into bucket order.
+  // Both find the buckets of a block of values at a time (vector lanes), then count or move
+  // them one by one. Slot B counts NaN, which is scattered past the last bucket.
+  const std::int64_t slots = std::int64_t{buckets} + 1;
+  constexpr std::int32_t block = 2048;
   const int threads = omp_get_max_threads();
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(threads * buckets), 0);
-  std::vector<std::int64_t> nan(static_cast<std::size_t>(threads), 0);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(threads * slots), 0);
   int team = 1;
   const auto chunk = [&](int t, int of) {
     return std::pair<std::int64_t, std::int64_t>{total * t / of, total * (t + 1) / of};
@@ -131,42 +271,45 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
 #pragma omp single
     team = omp_get_num_threads();
     const auto [begin, end] = chunk(t, team);
-    std::int64_t* mine = counts.data() + t * buckets;
-    for (std::int64_t i = begin; i < end; ++i) {
-      const double v = static_cast<double>(x[i]);
-      if (std::isnan(v))
-        ++nan[t];
-      else
-        ++mine[bucket_of(v)];
+    std::int64_t* const mine = counts.data() + t * slots;
+    std::int32_t index[block];
+    for (std::int64_t i = begin; i < end; i += block) {
+      const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(block, end - i));
+      bucket_indices(x.data() + i, count, map, index);
+      for (std::int32_t k = 0; k < count; ++k) ++mine[index[k]];
     }
   }
-  std::vector<std::int64_t> bucket_start(static_cast<std::size_t>(buckets + 1), 0);
+  std::vector<std::int64_t> bucket_start(static_cast<std::size_t>(slots + 1), 0);
   {
     std::int64_t running = 0;
-    for (std::int64_t b = 0; b < buckets; ++b) {
+    for (std::int64_t b = 0; b < slots; ++b) {
       bucket_start[b] = running;
       for (int t = 0; t < team; ++t) {
-        const std::int64_t c = counts[t * buckets + b];
-        counts[t * buckets + b] = running;  // now thread t's write position in bucket b
+        const std::int64_t c = counts[t * slots + b];
+        counts[t * slots + b] = running;  // now thread t's write position in bucket b
         running += c;
       }
     }
-    bucket_start[buckets] = running;
+    bucket_start[slots] = running;
   }
   fit_statistics result;
-  for (int t = 0; t < team; ++t) result.nan += nan[t];
   result.n = bucket_start[buckets];
+  result.nan = total - result.n;
   if (result.n == 0) return result;
   // Uninitialized: every element is written by the scatter below.
-  const auto grouped = detail::allocate_buffer<T>(static_cast<std::size_t>(result.n));
+  const auto grouped = detail::allocate_buffer<T>(static_cast<std::size_t>(total));
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num();
     const auto [begin, end] = chunk(t, team);
-    std::int64_t* position = counts.data() + t * buckets;
-    for (std::int64_t i = begin; i < end; ++i) {
-      const double v = static_cast<double>(x[i]);
-      if (!std::isnan(v)) grouped[position[bucket_of(v)]++] = x[i];
+    std::int64_t* const position = counts.data() + t * slots;
+    T* const out = grouped.get();
+    std::int32_t index[block];
+    for (std::int64_t i = begin; i < end; i += block) {
+      const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(block, end - i));
+      const T* const in = x.data() + i;
+      bucket_indices(in, count, map, index);
+      for (std::int32_t k = 0; k < count; ++k) out[position[index[k]]++] = in[k];
     }
   }
 
@@ -181,31 +324,21 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   std::vector<double> bucket_high(static_cast<std::size_t>(buckets), 0.0);
 #pragma omp parallel num_threads(team)
   {
-    std::vector<double> u, sorted;
-    std::vector<std::uint32_t> starts, fine;
+    bucket_scratch scratch;
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t b = 0; b < buckets; ++b) {
       const std::int64_t first = bucket_start[b];
       const auto m = static_cast<std::size_t>(bucket_start[b + 1] - first);
       if (m == 0) continue;
-      u.resize(m);
-      cdf_batch(law, grouped.get() + first, u.data(), m);
+      scratch.u.resize(m);
+      cdf_batch(law, grouped.get() + first, scratch.u.data(), m);
       const double width = 1.0 / static_cast<double>(buckets);
-      order_bucket(u, m, static_cast<double>(b) * width, width, sorted, starts, fine);
-      double d = 0, sum = 0;
-      for (std::size_t k = 0; k < m; ++k) {
-        const auto i = static_cast<std::int64_t>(first) + static_cast<std::int64_t>(k);
-        const double p = sorted[k];
-        // The same expressions as ks_statistic, so D is bitwise the same.
-        const double above = static_cast<double>(i + 1) * inv_n - p;
-        const double below = p - static_cast<double>(i) * inv_n;
-        d = std::max({d, above, below});
-        if (k > 0) sum += ad_piece(static_cast<double>(i) * inv_n, sorted[k - 1], p);
-      }
-      bucket_d[b] = d;
-      bucket_sum[b] = sum;
-      bucket_low[b] = sorted.front();
-      bucket_high[b] = sorted.back();
+      order_bucket(m, static_cast<double>(b) * width, width, scratch);
+      const bucket_terms terms = terms_of(scratch.sorted.data(), m, first, inv_n);
+      bucket_d[b] = terms.d;
+      bucket_sum[b] = terms.sum;
+      bucket_low[b] = scratch.sorted.front();
+      bucket_high[b] = scratch.sorted.back();
     }
   }
   // In bucket order, so the same whatever the thread count; the pieces between buckets here.

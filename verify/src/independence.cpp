@@ -8,10 +8,14 @@
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "buffer.hpp"
+#include "vector_clones.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -89,6 +93,45 @@ inline std::uint64_t window_hash(const std::uint64_t* w) {
   return combine(sample_mix(w[0]), sample_mix(w[1]), sample_mix(w[2]), sample_mix(w[3]));
 }
 
+// Appends `count` values to a list of blocks of 2^18 values (2 MiB: one huge page each).
+template <class Block>
+void append(std::vector<Block>& blocks, const std::uint64_t* values, std::size_t count) {
+  constexpr std::size_t capacity = std::size_t{1} << 18;
+  while (count > 0) {
+    if (blocks.empty() || blocks.back().size == capacity) {
+      Block fresh;
+      fresh.data = {detail::allocate_buffer<std::uint64_t>(capacity).release(), std::free};
+      blocks.push_back(std::move(fresh));
+    }
+    Block& last = blocks.back();
+    const std::size_t n = std::min(count, capacity - last.size);
+    std::copy(values, values + n, last.data.get() + last.size);
+    last.size += n;
+    values += n;
+    count -= n;
+  }
+}
+
+// The hashes of the `count` windows starting at x[0], x[1], ...: the per-sample mixes of a
+// block first, then the windows, both in vector lanes; the same values as window_hash.
+constexpr std::int32_t window_block = 1024;
+template <class T>
+[[gnu::always_inline]] inline void window_hashes_body(const T* x, std::int32_t count,
+                                                      std::uint64_t* hashes) {
+  std::uint64_t mixed[window_block + 3];
+  for (std::int32_t k = 0; k < count + 3; ++k) mixed[k] = sample_mix(bits_of(x[k]));
+  for (std::int32_t k = 0; k < count; ++k)
+    hashes[k] = combine(mixed[k], mixed[k + 1], mixed[k + 2], mixed[k + 3]);
+}
+VERINIT_VECTOR_CLONES void window_hashes(const float* x, std::int32_t count,
+                                         std::uint64_t* hashes) {
+  window_hashes_body(x, count, hashes);
+}
+VERINIT_VECTOR_CLONES void window_hashes(const double* x, std::int32_t count,
+                                         std::uint64_t* hashes) {
+  window_hashes_body(x, count, hashes);
+}
+
 }  // namespace
 
 test_result autocorrelation_test(std::span<const float> samples, double mu) {
@@ -130,33 +173,36 @@ void repeated_runs_accumulator::add_impl(std::span<const T> x) {
     for (int start = 0; start + 4 <= count && start < carried_; ++start) {
       const std::uint64_t h = window_hash(w + start);
       ++windows_;
-      if ((h & mask) == 0) kept_.push_back(h >> bits_);
+      if ((h & mask) == 0) {
+        const std::uint64_t value = h >> bits_;
+        append(kept_, &value, 1);
+      }
     }
   }
   // Windows inside the piece, in parallel; each thread keeps its own, appended in order.
   const std::int64_t inside = n - 3;
   if (inside > 0) {
-    std::vector<std::vector<std::uint64_t>> found(static_cast<std::size_t>(omp_get_max_threads()));
+    std::vector<std::vector<block>> found(static_cast<std::size_t>(omp_get_max_threads()));
 #pragma omp parallel
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
       const std::int64_t begin = inside * t / team, end = inside * (t + 1) / team;
       auto& mine = found[static_cast<std::size_t>(t)];
-      mine.reserve(static_cast<std::size_t>(((end - begin) >> bits_) * 5 / 4 + 64));
-      if (begin < end) {
-        std::uint64_t a = sample_mix(bits_of(x[begin])), b = sample_mix(bits_of(x[begin + 1])),
-                      c = sample_mix(bits_of(x[begin + 2]));
-        for (std::int64_t i = begin; i < end; ++i) {
-          const std::uint64_t d = sample_mix(bits_of(x[i + 3]));
-          const std::uint64_t h = combine(a, b, c, d);
-          if ((h & mask) == 0) mine.push_back(h >> bits_);
-          a = b;
-          b = c;
-          c = d;
+      std::uint64_t hashes[window_block], kept[window_block];
+      for (std::int64_t i = begin; i < end; i += window_block) {
+        const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(window_block, end - i));
+        window_hashes(x.data() + i, count, hashes);
+        // Kept without a branch (one window in 2^bits, at random: a branch would mispredict).
+        std::int32_t found_here = 0;
+        for (std::int32_t k = 0; k < count; ++k) {
+          kept[found_here] = hashes[k] >> bits_;
+          found_here += static_cast<std::int32_t>((hashes[k] & mask) == 0);
         }
+        append(mine, kept, static_cast<std::size_t>(found_here));
       }
     }
-    for (const auto& part : found) kept_.insert(kept_.end(), part.begin(), part.end());
+    for (auto& part : found)
+      for (auto& b : part) kept_.push_back(std::move(b));
     windows_ += inside;
   }
   // Carry the stream's last 3 samples.
@@ -179,21 +225,34 @@ test_result repeated_runs_accumulator::finish() {
   // values under the null).
   constexpr int top = 16;
   const int shift = 64 - bits_ - top;
-  std::vector<std::int64_t> start((std::size_t{1} << top) + 1, 0);
-  for (std::uint64_t h : kept_) ++start[(h >> shift) + 1];
-  for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
-  std::vector<std::uint64_t> grouped(kept_.size());
-  {
-    std::vector<std::int64_t> next(start.begin(), start.end() - 1);
-    for (std::uint64_t h : kept_) grouped[static_cast<std::size_t>(next[h >> shift]++)] = h;
+  // From huge pages (see buffer.hpp): 512 KiB each, faulted in 4 KiB pages they cost more
+  // than the counting itself.
+  constexpr std::size_t slots = (std::size_t{1} << top) + 1;
+  const auto start = detail::allocate_buffer<std::int64_t>(slots);
+  std::fill(start.get(), start.get() + slots, 0);
+  std::size_t size = 0;
+  for (const block& part : kept_) {
+    size += part.size;
+    for (std::size_t k = 0; k < part.size; ++k) ++start[(part.data[k] >> shift) + 1];
   }
-  const double kept = static_cast<double>(kept_.size());
-  std::vector<std::uint64_t>().swap(kept_);
+  for (std::size_t b = 1; b < slots; ++b) start[b] += start[b - 1];
+  // Uninitialized: the scatter writes every element.
+  const auto grouped = detail::allocate_buffer<std::uint64_t>(size);
+  {
+    const auto next = detail::allocate_buffer<std::int64_t>(slots - 1);
+    std::copy(start.get(), start.get() + slots - 1, next.get());
+    for (const block& part : kept_)
+      for (std::size_t k = 0; k < part.size; ++k)
+        grouped[next[part.data[k] >> shift]++] = part.data[k];
+  }
+  const double kept = static_cast<double>(size);
+  std::vector<block>().swap(kept_);
   std::int64_t repeats = 0;
   const auto buckets = static_cast<std::int64_t>(std::size_t{1} << top);
 #pragma omp parallel for schedule(static) reduction(+ : repeats)
   for (std::int64_t b = 0; b < buckets; ++b) {
-    const auto first = grouped.begin() + start[b], last = grouped.begin() + start[b + 1];
+    std::uint64_t* const first = grouped.get() + start[b];
+    std::uint64_t* const last = grouped.get() + start[b + 1];
     std::sort(first, last);
     for (auto i = first + (first != last); i < last; ++i) repeats += *i == *(i - 1);
   }

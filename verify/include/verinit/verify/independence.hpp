@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -45,8 +46,15 @@ class repeated_runs_accumulator {
   template <class T>
   void add_impl(std::span<const T> samples);
 
+  /// Kept hashes in blocks of a fixed capacity, from huge pages (see src/buffer.hpp): never
+  /// concatenated, never grown by copying.
+  struct block {
+    std::unique_ptr<std::uint64_t[], void (*)(void*)> data{nullptr, nullptr};
+    std::size_t size = 0;
+  };
+
   int bits_;
-  std::vector<std::uint64_t> kept_;
+  std::vector<block> kept_;
   std::uint64_t last_[3] = {0, 0, 0};  ///< bit patterns of the stream's last 3 samples
   int carried_ = 0;                    ///< how many of last_ are set (< 3 at the start)
   std::int64_t windows_ = 0;
