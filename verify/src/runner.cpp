@@ -17,6 +17,7 @@
 #include "verinit/verify/independence.hpp"
 #include "verinit/verify/moments.hpp"
 #include "verinit/verify/multiple_testing.hpp"
+#include "verinit/verify/single_pass.hpp"
 #include "verinit/verify/streaming.hpp"
 #include "verinit/verify/structure.hpp"
 #include "verinit/verify/support.hpp"
@@ -40,22 +41,26 @@ std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
 template <class T>
 void continuous_tests(std::span<const T> x, const continuous_law& law,
                       std::vector<test_result>& out) {
-  out.push_back(support_check(x, law));
+  // The support, moment, extreme and autocorrelation tests from one pass over the samples.
+  const single_pass_sums pass = single_pass(x, law);
+  const auto n = static_cast<std::int64_t>(x.size());
+  out.push_back(
+      support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, sizeof(T) == 4));
   {
     const fit_statistics fit = fit_statistics_of(x, law);
     out.push_back(ks_test(fit));
     out.push_back(anderson_darling_test(fit));
   }
   const law_moments m = moments_of(law);
-  const centred_sums sums = centred_power_sums(x, m.mean);
-  out.push_back(mean_test(sums, m));
-  out.push_back(variance_test(sums, m));
+  out.push_back(mean_test(pass.sums, m));
+  out.push_back(variance_test(pass.sums, m));
   // Only for unbounded laws: on a bounded one the maximum sits within ~width/n of a bound,
   // where the sample type's grid is as coarse as the statistic's spread, so its p-value is
   // discrete (the large battery's two-level KS showed it); outliers beyond a bound are the
   // exact support check's.
-  if (std::isinf(support_of(law).second)) out.push_back(extreme_test(x, law));
-  out.push_back(autocorrelation_test(x, m.mean));
+  if (std::isinf(support_of(law).second))
+    out.push_back(extreme_from_largest(pass.largest, n, law, sizeof(T) == 4));
+  out.push_back(autocorrelation_from_sums(pass.lagged, pass.sums.s2, n));
   out.push_back(repeated_runs_test(x));
 }
 
