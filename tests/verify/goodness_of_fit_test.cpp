@@ -36,7 +36,7 @@ void expect_fit_equals_sort(std::span<const float> x, const continuous_law& law)
 }
 
 TEST(GoodnessOfFitTest, BucketedStatisticsEqualASortBasedReference) {
-  // 2^21 samples: 512 buckets of ~4096. Null data, shifted and squeezed data (most samples
+  // 2^21 samples: 128 buckets of ~16384. Null data, shifted and squeezed data (most samples
   // in a few buckets, fine bins overflowing into the comparison-sort fallback), bounded laws.
   const auto x = verinit::sample<float>(verinit::tensor_shape{2048, 1024},
                                         verinit::parse_scheme("normal"), {});
