@@ -1,6 +1,7 @@
 // The per-sample tests: moments (with the law's kurtosis), support, extreme value, independence.
 // Each statistical check uses a fixed seed; thresholds are stated where used.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 
@@ -106,6 +107,21 @@ TEST(IndependenceTest, RepeatedRunsAccumulatorOverPiecesEqualsOnePiece) {
   EXPECT_GT(whole.statistic, 2000);
   EXPECT_EQ(streamed.values, whole.values);
   EXPECT_THROW(verinit::verify::repeated_runs_accumulator(25), std::invalid_argument);
+}
+
+TEST(IndependenceTest, RepeatedRunsDoNotDependOnTheThreadCount) {
+  // 6 * 10^6 windows, ~375,000 kept: more than one 2^18-hash block per thread.
+  auto x = draw("normal", 6'000'000);
+  std::copy(x.begin(), x.begin() + 500'000, x.begin() + 3'000'000);
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = repeated_runs_test(std::span<const float>(x));
+  omp_set_num_threads(3);
+  const auto three = repeated_runs_test(std::span<const float>(x));
+  omp_set_num_threads(before);
+  EXPECT_GT(one.statistic, 20'000);  // ~500,000 / 16 reused windows kept
+  EXPECT_EQ(three.statistic, one.statistic);
+  EXPECT_EQ(three.values, one.values);
 }
 
 TEST(IndependenceTest, RepeatedRunsSeesOneReusedSegmentOf2000Samples) {

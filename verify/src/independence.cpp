@@ -221,34 +221,57 @@ test_result repeated_runs_accumulator::finish() {
     r.note = "too few samples";
     return r;
   }
-  // Counting sort by the top 16 of the 64 - bits hash bits, then each bucket sorted (O(1)
-  // values under the null).
+  // Counting sort by the top 16 of the 64 - bits hash bits, in parallel (each thread counts
+  // and then moves the hashes of its own blocks), then each bucket sorted (O(1) values under
+  // the null). The order inside a bucket depends on the thread count, the sorted bucket not.
   constexpr int top = 16;
+  constexpr std::int64_t buckets = std::int64_t{1} << top;
   const int shift = 64 - bits_ - top;
-  // From huge pages (see buffer.hpp): 512 KiB each, faulted in 4 KiB pages they cost more
-  // than the counting itself.
-  constexpr std::size_t slots = (std::size_t{1} << top) + 1;
-  const auto start = detail::allocate_buffer<std::int64_t>(slots);
-  std::fill(start.get(), start.get() + slots, 0);
   std::size_t size = 0;
-  for (const block& part : kept_) {
-    size += part.size;
-    for (std::size_t k = 0; k < part.size; ++k) ++start[(part.data[k] >> shift) + 1];
-  }
-  for (std::size_t b = 1; b < slots; ++b) start[b] += start[b - 1];
+  for (const block& part : kept_) size += part.size;
+  // From huge pages (see buffer.hpp): 512 KiB a thread, faulted in 4 KiB pages they would cost
+  // more than the counting itself.
+  const int threads = omp_get_max_threads();
+  const auto position = detail::allocate_buffer<std::int64_t>(static_cast<std::size_t>(threads) *
+                                                              static_cast<std::size_t>(buckets));
+  const auto start = detail::allocate_buffer<std::int64_t>(static_cast<std::size_t>(buckets) + 1);
   // Uninitialized: the scatter writes every element.
   const auto grouped = detail::allocate_buffer<std::uint64_t>(size);
+  const auto parts = static_cast<std::int64_t>(kept_.size());
+#pragma omp parallel num_threads(threads)
   {
-    const auto next = detail::allocate_buffer<std::int64_t>(slots - 1);
-    std::copy(start.get(), start.get() + slots - 1, next.get());
-    for (const block& part : kept_)
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const std::int64_t first = parts * t / team, last = parts * (t + 1) / team;
+    std::int64_t* const mine = position.get() + std::int64_t{t} * buckets;
+    std::fill(mine, mine + buckets, 0);
+    for (std::int64_t p = first; p < last; ++p) {
+      const block& part = kept_[static_cast<std::size_t>(p)];
+      for (std::size_t k = 0; k < part.size; ++k) ++mine[part.data[k] >> shift];
+    }
+#pragma omp barrier
+#pragma omp single
+    {
+      std::int64_t running = 0;
+      for (std::int64_t b = 0; b < buckets; ++b) {
+        start[b] = running;
+        for (int u = 0; u < team; ++u) {
+          std::int64_t& slot = position[std::int64_t{u} * buckets + b];
+          const std::int64_t count = slot;
+          slot = running;  // now thread u's next write position in bucket b
+          running += count;
+        }
+      }
+      start[buckets] = running;
+    }
+    for (std::int64_t p = first; p < last; ++p) {
+      const block& part = kept_[static_cast<std::size_t>(p)];
       for (std::size_t k = 0; k < part.size; ++k)
-        grouped[next[part.data[k] >> shift]++] = part.data[k];
+        grouped[mine[part.data[k] >> shift]++] = part.data[k];
+    }
   }
   const double kept = static_cast<double>(size);
   std::vector<block>().swap(kept_);
   std::int64_t repeats = 0;
-  const auto buckets = static_cast<std::int64_t>(std::size_t{1} << top);
 #pragma omp parallel for schedule(static) reduction(+ : repeats)
   for (std::int64_t b = 0; b < buckets; ++b) {
     std::uint64_t* const first = grouped.get() + start[b];
