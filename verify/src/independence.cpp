@@ -93,10 +93,13 @@ inline std::uint64_t window_hash(const std::uint64_t* w) {
   return combine(sample_mix(w[0]), sample_mix(w[1]), sample_mix(w[2]), sample_mix(w[3]));
 }
 
-// Appends `count` values to a list of blocks of 2^18 values (2 MiB: one huge page each).
+// Kept hashes are stored in blocks of 2^18 values (2 MiB: one huge page each).
+constexpr std::size_t block_capacity = std::size_t{1} << 18;
+
+// Appends `count` values to a list of blocks, filling its last block first.
 template <class Block>
 void append(std::vector<Block>& blocks, const std::uint64_t* values, std::size_t count) {
-  constexpr std::size_t capacity = std::size_t{1} << 18;
+  constexpr std::size_t capacity = block_capacity;
   while (count > 0) {
     if (blocks.empty() || blocks.back().size == capacity) {
       Block fresh;
@@ -201,8 +204,19 @@ void repeated_runs_accumulator::add_impl(std::span<const T> x) {
         append(mine, kept, static_cast<std::size_t>(found_here));
       }
     }
-    for (auto& part : found)
-      for (auto& b : part) kept_.push_back(std::move(b));
+    // Full blocks are moved in, before the list's partly filled last block if it has one; a
+    // thread's partly filled block is copied into that last block. So a stream of many pieces
+    // holds at most one partly filled block (each is backed by a whole huge page).
+    for (auto& part : found) {
+      for (auto& b : part) {
+        if (b.size < block_capacity)
+          append(kept_, b.data.get(), b.size);
+        else if (!kept_.empty() && kept_.back().size < block_capacity)
+          kept_.insert(kept_.end() - 1, std::move(b));
+        else
+          kept_.push_back(std::move(b));
+      }
+    }
     windows_ += inside;
   }
   // Carry the stream's last 3 samples.
