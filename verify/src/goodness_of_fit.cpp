@@ -174,8 +174,8 @@ VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std:
 // all lie in v's own cell; so `steps` = the most edges in one cell, counted when the table is
 // built, steps of "+1 if the next edge is <= v" give the bucket exactly, whatever rounding
 // does at cell boundaries. With 4 cells a bucket, cells are narrower than the narrowest
-// bucket of the verifier's laws, and steps <= 1 (2 allowed): a fixed count that runs in
-// vector lanes. More steps (a law this was not tuned for) take the scalar loop, as exact.
+// bucket of the verifier's laws, and steps <= 1: one fixed step, without a branch. More steps
+// (edges rounded together far in a tail) take a loop, as exact.
 struct bucket_map {
   std::vector<double> edge;  // B - 1 edges, then a NaN sentinel (no v is >= it)
   std::vector<std::int32_t> table;
@@ -219,11 +219,10 @@ inline void bucket_indices_body(const T* x, std::int32_t count, const bucket_map
   const std::int32_t* const table = map.table.data();
   const cell_grid grid = map.grid;
   const std::int32_t nan_slot = map.nan_slot;
-  if (map.steps <= 2) {
+  if (map.steps <= 1) {  // the verifier's laws: no cell holds two edges
     for (std::int32_t k = 0; k < count; ++k) {
       const double v = static_cast<double>(x[k]);
       std::int32_t bucket = table[grid.cell_of(v)];
-      bucket += static_cast<std::int32_t>(edge[bucket] <= v);
       bucket += static_cast<std::int32_t>(edge[bucket] <= v);
       out[k] = v == v ? bucket : nan_slot;
     }
