@@ -41,6 +41,9 @@ double edge_quantile(const truncated_normal_distribution<>& d, double p) {
   return std::clamp(d.mean() + d.standard_deviation() * z, d.lower(), d.upper());
 }
 
+// Cells of width 1/scale from `low`: cell_of is non-decreasing in v (a rounded subtraction, a
+// multiplication by a positive constant, clamps and a truncation each are), below `low` and
+// NaN give cell 0, beyond the last cell (`top`) the last one.
 struct cell_grid {
   double low = 0, scale = 0, top = 0;
 
@@ -133,9 +136,9 @@ VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std:
       d = d < larger ? larger : d;
     }
   }
-  // The pieces in vector lanes where both y are small enough for the series (all but a few
-  // per bucket, and those only in the outer buckets); the others, if any, one by one with
-  // log1p_small. Each piece has the same bits either way; only the order of the sum differs.
+  // Each piece once: in vector lanes where both y are below the series' limit (all but a few
+  // per bucket, and those only in the outer buckets; the series is what log1p_small computes
+  // there), else in a second, scalar loop with log1p_small.
   double sum = 0, y_max = 0;
   for (std::size_t start = 1; start < m; start += block) {
     const auto count = static_cast<std::int32_t>(std::min(block, m - start));
@@ -167,9 +170,8 @@ VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std:
 
 // The bucket of a value v: the number of edges e_0 <= e_1 <= ... <= e_{B-2} that are <= v
 // (bucket B - 1 takes +inf; NaN gets its own slot, B). Found without a search: a uniform grid
-// of cells over [e_0, e_{B-2}], a cell function c(v) that is non-decreasing in v (a rounded
-// subtraction, a multiplication by a positive constant, a clamp and a truncation are each
-// monotone), and a table T[c] = #{edges e : c(e) < c}. For every v, T[c(v)] is a lower bound
+// of cells over [e_0, e_{B-2}], its cell function c(v), non-decreasing in v (cell_grid), and a
+// table T[c] = #{edges e : c(e) < c}. For every v, T[c(v)] is a lower bound
 // of the bucket (an edge in an earlier cell is < v, by monotonicity), and the edges it misses
 // all lie in v's own cell; so `steps` = the most edges in one cell, counted when the table is
 // built, steps of "+1 if the next edge is <= v" give the bucket exactly, whatever rounding

@@ -20,12 +20,13 @@ namespace verinit::verify {
 /// D_n and A^2 of samples against a law, computed without holding u = F(x) for all samples:
 /// the samples are grouped into B equal-probability buckets by comparing x with the law's
 /// quantiles (no cdf needed: F is monotone, so x-order is u-order), each bucket's u is then
-/// computed and ordered by a counting sort inside the bucket (cache-resident; a comparison sort
-/// only inside a fine bin holding more than 32 values, which the null hypothesis makes
-/// vanishingly rare), and each value enters D and A^2 with its global rank. D equals
-/// ks_statistic of the fully sorted u bitwise; A^2 equals anderson_darling_statistic to
-/// rounding (the same pieces, summed per bucket). Extra memory: one copy of the
-/// samples. NaN samples are counted, not ranked.
+/// computed and ordered by a counting sort inside the bucket and one insertion pass
+/// (cache-resident; a comparison sort of the bucket only when the insertion pass would move
+/// more than 4 values a value, which the null hypothesis makes vanishingly rare), and each
+/// value enters D and A^2 with its global rank. D equals ks_statistic of the fully sorted u
+/// bitwise; A^2 equals anderson_darling_statistic to rounding (the same pieces, summed per
+/// bucket in vector lanes: the last bits depend on the CPU's vector width, not on the thread
+/// count). Extra memory: one copy of the samples. NaN samples are counted, not ranked.
 struct fit_statistics {
   std::int64_t n = 0;    ///< samples ranked (NaN excluded)
   std::int64_t nan = 0;  ///< NaN samples

@@ -35,9 +35,40 @@ inline double normal_erfc_argument(const boost::math::normal_distribution<>& d, 
 inline double fast_cdf(const boost::math::normal_distribution<>& d, double x) {
   return detail::erfc_one(normal_erfc_argument(d, x)) / 2;
 }
-inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
+/// The truncated normal's cdf is truncated_normal_distribution's, P(alpha <= Z <= z) / mass on
+/// the side without cancellation, with its one erfc per value from the same kernel: the
+/// argument, then the cdf from erfc(argument) and the law's two constant tails (same bits for
+/// single values and batches).
+struct truncated_normal_tails {
+  double at_alpha, at_minus_alpha;  ///< P(Z >= alpha), P(Z >= -alpha)
+};
+inline truncated_normal_tails tails_of(const truncated_normal_distribution<>& d) {
+  return {d.upper_tail(d.alpha()), d.upper_tail(-d.alpha())};
+}
+inline double truncated_normal_erfc_argument(const truncated_normal_distribution<>& d, double x) {
+  const double z = (x - d.mean()) / d.standard_deviation();
+  return (d.alpha() < 0 && z <= 0 ? -z : z) / std::sqrt(2.0);
+}
+inline double truncated_normal_cdf_from_erfc(const truncated_normal_distribution<>& d,
+                                             const truncated_normal_tails& tails, double x,
+                                             double erfc_of_argument) {
   if (std::isnan(x)) return x;
-  return cdf(d, x);
+  if (x <= d.lower()) return 0;
+  if (x >= d.upper()) return 1;
+  const double z = (x - d.mean()) / d.standard_deviation();
+  const double tail = erfc_of_argument / 2;  // upper_tail(z), or upper_tail(-z) for the lower
+  double mass;                               // side: standard_mass(alpha, z) case by case
+  if (d.alpha() >= 0)
+    mass = tails.at_alpha - tail;
+  else if (z <= 0)
+    mass = tail - tails.at_minus_alpha;
+  else
+    mass = 1 - tail - tails.at_minus_alpha;
+  return mass / d.mass();
+}
+inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
+  return truncated_normal_cdf_from_erfc(d, tails_of(d), x,
+                                        detail::erfc_one(truncated_normal_erfc_argument(d, x)));
 }
 
 /// u[k] = F(x[k]) for k < m, bitwise equal to fast_cdf; the normal's batched through the erfc
@@ -52,6 +83,16 @@ void cdf_batch(const boost::math::normal_distribution<>& law, const T* x, double
   for (std::size_t k = 0; k < m; ++k) u[k] = normal_erfc_argument(law, static_cast<double>(x[k]));
   detail::erfc_batch(u, u, m);
   for (std::size_t k = 0; k < m; ++k) u[k] /= 2;
+}
+
+template <class T>
+void cdf_batch(const truncated_normal_distribution<>& law, const T* x, double* u, std::size_t m) {
+  for (std::size_t k = 0; k < m; ++k)
+    u[k] = truncated_normal_erfc_argument(law, static_cast<double>(x[k]));
+  detail::erfc_batch(u, u, m);
+  const truncated_normal_tails tails = tails_of(law);
+  for (std::size_t k = 0; k < m; ++k)
+    u[k] = truncated_normal_cdf_from_erfc(law, tails, static_cast<double>(x[k]), u[k]);
 }
 
 /// F(x) (fast_cdf of the law's type).
