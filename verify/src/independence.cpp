@@ -93,21 +93,26 @@ inline std::uint64_t window_hash(const std::uint64_t* w) {
   return combine(sample_mix(w[0]), sample_mix(w[1]), sample_mix(w[2]), sample_mix(w[3]));
 }
 
-// Kept hashes are stored in blocks of 2^18 values (2 MiB: one huge page each).
-constexpr std::size_t block_capacity = std::size_t{1} << 18;
+// Kept hashes are stored in blocks of 4,096 values, each block twice the one before up to 2^18
+// (2 MiB, one huge page): a few kept hashes take a few pages, many take whole huge pages.
+constexpr std::size_t first_block = std::size_t{1} << 12, largest_block = std::size_t{1} << 18;
 
-// Appends `count` values to a list of blocks, filling its last block first.
+// Appends `count` values to a list of blocks, filling its last block first. `expected`, the
+// number of values the list will likely hold, sizes its first block.
 template <class Block>
-void append(std::vector<Block>& blocks, const std::uint64_t* values, std::size_t count) {
-  constexpr std::size_t capacity = block_capacity;
+void append(std::vector<Block>& blocks, const std::uint64_t* values, std::size_t count,
+            std::size_t expected = 0) {
   while (count > 0) {
-    if (blocks.empty() || blocks.back().size == capacity) {
+    if (blocks.empty() || blocks.back().size == blocks.back().capacity) {
       Block fresh;
-      fresh.data = {detail::allocate_buffer<std::uint64_t>(capacity).release(), std::free};
+      fresh.capacity = blocks.empty()
+                           ? std::clamp(std::bit_ceil(expected), first_block, largest_block)
+                           : std::min(largest_block, 2 * blocks.back().capacity);
+      fresh.data = {detail::allocate_buffer<std::uint64_t>(fresh.capacity).release(), std::free};
       blocks.push_back(std::move(fresh));
     }
     Block& last = blocks.back();
-    const std::size_t n = std::min(count, capacity - last.size);
+    const std::size_t n = std::min(count, last.capacity - last.size);
     std::copy(values, values + n, last.data.get() + last.size);
     last.size += n;
     values += n;
@@ -191,6 +196,7 @@ void repeated_runs_accumulator::add_impl(std::span<const T> x) {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
       const std::int64_t begin = inside * t / team, end = inside * (t + 1) / team;
       auto& mine = found[static_cast<std::size_t>(t)];
+      const auto expected = static_cast<std::size_t>((end - begin) >> bits_);
       std::uint64_t hashes[window_block], kept[window_block];
       for (std::int64_t i = begin; i < end; i += window_block) {
         const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(window_block, end - i));
@@ -201,17 +207,17 @@ void repeated_runs_accumulator::add_impl(std::span<const T> x) {
           kept[found_here] = hashes[k] >> bits_;
           found_here += static_cast<std::int32_t>((hashes[k] & mask) == 0);
         }
-        append(mine, kept, static_cast<std::size_t>(found_here));
+        append(mine, kept, static_cast<std::size_t>(found_here), expected);
       }
     }
     // Full blocks are moved in, before the list's partly filled last block if it has one; a
     // thread's partly filled block is copied into that last block. So a stream of many pieces
-    // holds at most one partly filled block (each is backed by a whole huge page).
+    // holds at most one partly filled block.
     for (auto& part : found) {
       for (auto& b : part) {
-        if (b.size < block_capacity)
+        if (b.size < b.capacity)
           append(kept_, b.data.get(), b.size);
-        else if (!kept_.empty() && kept_.back().size < block_capacity)
+        else if (!kept_.empty() && kept_.back().size < kept_.back().capacity)
           kept_.insert(kept_.end() - 1, std::move(b));
         else
           kept_.push_back(std::move(b));
@@ -235,16 +241,17 @@ test_result repeated_runs_accumulator::finish() {
     r.note = "too few samples";
     return r;
   }
-  // Counting sort by the top 16 of the 64 - bits hash bits, in parallel (each thread counts
-  // and then moves the hashes of its own blocks), then each bucket sorted (O(1) values under
-  // the null). The order inside a bucket depends on the thread count, the sorted bucket not.
-  constexpr int top = 16;
-  constexpr std::int64_t buckets = std::int64_t{1} << top;
-  const int shift = 64 - bits_ - top;
+  // Counting sort by the top bits of the 64 - bits hash bits (about 4 hashes a bucket, at most
+  // 2^16 buckets), in parallel (each thread counts and then moves the hashes of its own
+  // blocks), then each bucket sorted (O(1) values under the null). The order inside a bucket
+  // depends on the thread count, the sorted bucket not.
   std::size_t size = 0;
   for (const block& part : kept_) size += part.size;
-  // From huge pages (see buffer.hpp): 512 KiB a thread, faulted in 4 KiB pages they would cost
-  // more than the counting itself.
+  const int top = std::clamp(static_cast<int>(std::bit_width(size)) - 2, 1, 16);
+  const std::int64_t buckets = std::int64_t{1} << top;
+  const int shift = 64 - bits_ - top;
+  // From huge pages from 512 KiB (see buffer.hpp): faulted in 4 KiB pages the counts would
+  // cost more than the counting itself.
   const int threads = omp_get_max_threads();
   const auto position = detail::allocate_buffer<std::int64_t>(static_cast<std::size_t>(threads) *
                                                               static_cast<std::size_t>(buckets));

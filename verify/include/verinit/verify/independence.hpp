@@ -46,11 +46,11 @@ class repeated_runs_accumulator {
   template <class T>
   void add_impl(std::span<const T> samples);
 
-  /// Kept hashes in blocks of a fixed capacity, from huge pages (see src/buffer.hpp): never
-  /// concatenated, never grown by copying.
+  /// Kept hashes in blocks (4,096 values doubling to 2^18, 2 MiB, from huge pages: see
+  /// src/buffer.hpp): never concatenated, never grown by copying.
   struct block {
     std::unique_ptr<std::uint64_t[], void (*)(void*)> data{nullptr, nullptr};
-    std::size_t size = 0;
+    std::size_t size = 0, capacity = 0;
   };
 
   int bits_;
