@@ -33,7 +33,7 @@ inline double ad_piece_from(double c, double gap, double y_a, double y_b, Log1p 
   const double value = c * c * log1p(y_a) + (1 - c) * (1 - c) * log1p(y_b) - gap;
   // >= 0 exactly; rounding could leave -1e-17. (Ternaries, not std::max, which returns a
   // reference and keeps loops over pieces from being vectorized.)
-  return (gap > 0) & (value > 0) ? value : 0.0;
+  return ((gap > 0) & (value > 0)) ? value : 0.0;
 }
 inline double ad_piece(double c, double a, double b) {
   a = std::clamp(a, ad_lowest, ad_highest);
