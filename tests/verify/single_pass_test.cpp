@@ -1,4 +1,5 @@
-// The single pass against the four separate passes it replaces.
+// The single pass (the runner's support, moment, extreme and autocorrelation sums; the four
+// public functions read samples through its kernel too) against plain loops.
 #include "verinit/verify/single_pass.hpp"
 
 #include <gtest/gtest.h>
@@ -15,70 +16,71 @@ namespace {
 
 using namespace verinit::verify;
 
-// Counts and the largest distance exactly; sums to rounding (the orders of addition differ:
-// lanes and threads here, threads there). Either sum of n terms is within (n - 1) eps times
-// the sum of the terms' magnitudes of the exact sum (Higham, Accuracy and Stability of
-// Numerical Algorithms, 2002, eq. 4.4), hence the tolerance; a missing or wrong term would be
-// off by ~1/n of that magnitude, far more.
+// Against plain loops written here: counts and the largest distance exactly; the sums within
+// the recursive-summation bound, (n - 1) eps times the sum of the terms' magnitudes (Higham,
+// Accuracy and Stability of Numerical Algorithms, 2002, eq. 4.4), of a long-double reference.
+// A missing or wrong term would be off by ~1/n of that magnitude, far more.
 template <class T>
-void expect_equals_separate_passes(const std::vector<T>& x, const continuous_law& law) {
-  const std::span<const T> samples(x);
-  const single_pass_sums pass = single_pass(samples, law);
-  const test_result support = support_check(samples, law);
-  const test_result separate =
-      support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, sizeof(T) == 4);
-  EXPECT_EQ(separate.statistic, support.statistic) << describe(law);
-  EXPECT_EQ(separate.values, support.values) << describe(law);
-  EXPECT_EQ(separate.p_value, support.p_value);
-
+void expect_equals_reference(const std::vector<T>& x, const continuous_law& law) {
+  const single_pass_sums pass = single_pass(std::span<const T>(x), law);
   const double mean = moments_of(law).mean;
-  const centred_sums sums = centred_power_sums(samples, mean);
-  double a1 = 0, a2 = 0, a3 = 0, a4 = 0;
-  for (T v : x) {
-    const double d = std::abs(static_cast<double>(v) - mean);
-    a1 += d;
+  const auto [low, high] = rounded_support(law, sizeof(T) == 4);
+  const bool excluded = upper_bound_excluded(law);
+  std::int64_t outside = 0, at_excluded = 0, non_finite = 0;
+  long double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0;
+  double a1 = 0, a2 = 0, a3 = 0, a4 = 0, largest = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = static_cast<double>(x[i]);
+    if (!std::isfinite(v)) {
+      ++non_finite;
+    } else if (v < low || v > high) {
+      ++outside;
+    } else if (excluded && v == high) {
+      ++at_excluded;
+    }
+    const double d = v - mean;
+    s1 += d;
+    s2 += static_cast<long double>(d) * d;
+    s3 += static_cast<long double>(d) * d * d;
+    s4 += static_cast<long double>(d) * d * d * d;
+    a1 += std::abs(d);
     a2 += d * d;
-    a3 += d * d * d;
+    a3 += std::abs(d * d * d);
     a4 += d * d * d * d;
+    largest = std::isnan(d) ? INFINITY : std::max(largest, std::abs(d));
+    if (i + 1 < x.size()) lagged += static_cast<long double>(d) * (x[i + 1] - mean);
   }
-  const double eps = 2.0 * static_cast<double>(x.size()) * std::numeric_limits<double>::epsilon();
-  EXPECT_EQ(pass.sums.n, sums.n);
-  if (std::isfinite(a4)) {
-    EXPECT_NEAR(pass.sums.s1, sums.s1, eps * a1);
-    EXPECT_NEAR(pass.sums.s2, sums.s2, eps * a2);
-    EXPECT_NEAR(pass.sums.s3, sums.s3, eps * a3);
-    EXPECT_NEAR(pass.sums.s4, sums.s4, eps * a4);
-  }
-
-  const test_result extreme = extreme_test(samples, law);
-  EXPECT_EQ(pass.largest, extreme.statistic);
-
-  const test_result autocorrelation = autocorrelation_test(samples, mean);
-  const test_result from_pass =
-      autocorrelation_from_sums(pass.lagged, pass.sums.s2, static_cast<std::int64_t>(x.size()));
-  if (std::isfinite(a2) && a2 > 0) {
-    EXPECT_NEAR(from_pass.statistic, autocorrelation.statistic,
-                4 * eps * std::sqrt(static_cast<double>(x.size())) * (a2 / std::abs(sums.s2)));
-  }
+  EXPECT_EQ(pass.outside, outside) << describe(law);
+  EXPECT_EQ(pass.at_excluded, at_excluded) << describe(law);
+  EXPECT_EQ(pass.non_finite, non_finite) << describe(law);
+  EXPECT_EQ(pass.largest, largest) << describe(law);
+  EXPECT_EQ(pass.sums.n, static_cast<double>(x.size()));
+  if (!std::isfinite(a4)) return;  // non-finite samples: the sums are not compared
+  const double eps = static_cast<double>(x.size()) * std::numeric_limits<double>::epsilon();
+  EXPECT_NEAR(pass.sums.s1, static_cast<double>(s1), eps * a1);
+  EXPECT_NEAR(pass.sums.s2, static_cast<double>(s2), eps * a2);
+  EXPECT_NEAR(pass.sums.s3, static_cast<double>(s3), eps * a3);
+  EXPECT_NEAR(pass.sums.s4, static_cast<double>(s4), eps * a4);
+  EXPECT_NEAR(pass.lagged, static_cast<double>(lagged), eps * a2);  // sum |d_i d_i+1| <= a2
 }
 
 std::vector<float> draw(const char* spec, std::int64_t n) {
   return verinit::sample<float>(verinit::tensor_shape{n}, verinit::parse_scheme(spec), {});
 }
 
-TEST(SinglePassTest, EqualsTheSeparatePassesOnNullData) {
+TEST(SinglePassTest, EqualsPlainLoopsOnNullData) {
   // Sizes around the vector width and the thread split, a correlated stream, bounded laws.
   for (std::int64_t n : {1, 2, 3, 7, 8, 9, 17, 1000, 100003}) {
-    expect_equals_separate_passes(draw("normal(std=0.5)", n),
-                                  boost::math::normal_distribution<>(0.0, 0.5));
-    expect_equals_separate_passes(draw("uniform(a=-1,b=1)", n),
-                                  boost::math::uniform_distribution<>(-1.0, 1.0));
+    expect_equals_reference(draw("normal(std=0.5)", n),
+                            boost::math::normal_distribution<>(0.0, 0.5));
+    expect_equals_reference(draw("uniform(a=-1,b=1)", n),
+                            boost::math::uniform_distribution<>(-1.0, 1.0));
   }
   auto x = draw("normal", 10000);
   for (std::size_t i = 1; i < x.size(); ++i) x[i] = 0.9f * x[i - 1] + 0.1f * x[i];
-  expect_equals_separate_passes(x, boost::math::normal_distribution<>(0.0, 1.0));
+  expect_equals_reference(x, boost::math::normal_distribution<>(0.0, 1.0));
   const auto y = std::vector<double>(x.begin(), x.end());
-  expect_equals_separate_passes(y, boost::math::normal_distribution<>(0.0, 1.0));
+  expect_equals_reference(y, boost::math::normal_distribution<>(0.0, 1.0));
 }
 
 TEST(SinglePassTest, CountsWhatTheSupportCheckCounts) {
@@ -97,7 +99,7 @@ TEST(SinglePassTest, CountsWhatTheSupportCheckCounts) {
   EXPECT_EQ(pass.at_excluded, 2);
   EXPECT_EQ(pass.non_finite, 3);
   EXPECT_EQ(pass.largest, INFINITY);  // a NaN sample
-  expect_equals_separate_passes(x, law);
+  expect_equals_reference(x, law);
 
   // A truncated normal's closed bounds are inside the support.
   std::vector<double> y = {-2.0, 2.0, 0.5, 2.0000001};
@@ -122,6 +124,19 @@ TEST(SinglePassTest, SameBitsOnEveryCallWithOneThreadCount) {
     EXPECT_EQ(again.lagged, first.lagged);
   }
   omp_set_num_threads(before);
+}
+
+TEST(SinglePassTest, ThePublicTestsReadTheSameSums) {
+  const auto x = draw("uniform(a=-1,b=1)", 1001);
+  const continuous_law law = boost::math::uniform_distribution<>(-1.0, 1.0);
+  const std::span<const float> samples(x);
+  const single_pass_sums pass = single_pass(samples, law);
+  EXPECT_EQ(support_check(samples, law).values,
+            support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, true).values);
+  EXPECT_EQ(extreme_test(samples, law).statistic, pass.largest);
+  EXPECT_EQ(centred_power_sums(samples, 0.0).s2, pass.sums.s2);  // the law's mean is 0
+  EXPECT_EQ(autocorrelation_test(samples, 0.0).statistic,
+            autocorrelation_from_sums(pass.lagged, pass.sums.s2, 1001).statistic);
 }
 
 TEST(SinglePassTest, EmptySamples) {

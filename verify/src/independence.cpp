@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "buffer.hpp"
+#include "sums_about.hpp"
 #include "vector_clones.hpp"
 
 namespace verinit::verify {
@@ -22,15 +24,10 @@ namespace {
 
 template <class T>
 test_result autocorrelation_impl(std::span<const T> samples, double mu) {
-  const auto n = static_cast<std::int64_t>(samples.size());
-  double lagged = 0, squares = 0;
-#pragma omp parallel for schedule(static) reduction(+ : lagged, squares)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(samples[i]) - mu;
-    squares += d * d;
-    if (i + 1 < n) lagged += d * (static_cast<double>(samples[i + 1]) - mu);
-  }
-  return autocorrelation_from_sums(lagged, squares, n);
+  constexpr T infinity = std::numeric_limits<T>::infinity();
+  const single_pass_sums pass = detail::sums_about(samples, mu, -infinity, infinity, false);
+  return autocorrelation_from_sums(pass.lagged, pass.sums.s2,
+                                   static_cast<std::int64_t>(samples.size()));
 }
 
 }  // namespace

@@ -4,24 +4,17 @@
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+
+#include "sums_about.hpp"
 
 namespace verinit::verify {
 namespace {
 
 template <class T>
 centred_sums sums_impl(std::span<const T> samples, double centre) {
-  double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
-  const auto n = static_cast<std::int64_t>(samples.size());
-#pragma omp parallel for schedule(static) reduction(+ : s1, s2, s3, s4)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(samples[i]) - centre;
-    const double d2 = d * d;
-    s1 += d;
-    s2 += d2;
-    s3 += d2 * d;
-    s4 += d2 * d2;
-  }
-  return {static_cast<double>(n), s1, s2, s3, s4};
+  constexpr T infinity = std::numeric_limits<T>::infinity();
+  return detail::sums_about(samples, centre, -infinity, infinity, false).sums;
 }
 
 double two_sided_p(double z) {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "sums_about.hpp"
 #include "vector_clones.hpp"
 #include "verinit/verify/support.hpp"
 
@@ -29,7 +30,6 @@ template <class T>
   partial p;
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0, largest = 0;
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
-  constexpr T finite_limit = std::numeric_limits<T>::max();
 #pragma omp simd reduction(+ : s1, s2, s3, s4, outside, at_excluded, non_finite, nan) \
     reduction(max : largest)
   for (std::int64_t i = 0; i < count; ++i) {
@@ -43,11 +43,7 @@ template <class T>
     const double distance = std::abs(d);
     largest = largest < distance ? distance : largest;  // NaN compares false: counted below
     nan += static_cast<std::int64_t>(distance != distance);
-    const bool finite = std::abs(value) <= finite_limit;  // false for +-inf and NaN
-    const bool out = (value < low) | (value > high);
-    non_finite += static_cast<std::int64_t>(!finite);
-    outside += static_cast<std::int64_t>(finite & out);
-    at_excluded += static_cast<std::int64_t>(finite & !out & excluded & (value == high));
+    count_support(value, low, high, excluded, outside, at_excluded, non_finite);
   }
   double lagged = 0;
 #pragma omp simd reduction(+ : lagged)
@@ -77,11 +73,8 @@ VERINIT_VECTOR_CLONES partial chunk_sums(const double* x, std::int64_t count, co
 }
 
 template <class T>
-single_pass_sums single_pass_impl(std::span<const T> x, const continuous_law& law) {
-  const double centre = moments_of(law).mean;
-  const auto [low_d, high_d] = rounded_support(law, sizeof(T) == 4);
-  const T low = static_cast<T>(low_d), high = static_cast<T>(high_d);  // exact: already T's
-  const bool excluded = upper_bound_excluded(law);
+single_pass_sums sums_about_impl(std::span<const T> x, double centre, T low, T high,
+                                 bool excluded) {
   const auto n = static_cast<std::int64_t>(x.size());
   std::vector<partial> parts(static_cast<std::size_t>(omp_get_max_threads()));
   int team = 1;
@@ -115,7 +108,26 @@ single_pass_sums single_pass_impl(std::span<const T> x, const continuous_law& la
   return result;
 }
 
+template <class T>
+single_pass_sums single_pass_impl(std::span<const T> x, const continuous_law& law) {
+  const auto [low, high] = rounded_support(law, sizeof(T) == 4);
+  // Exact: the bounds are already values of T.
+  return sums_about_impl(x, moments_of(law).mean, static_cast<T>(low), static_cast<T>(high),
+                         upper_bound_excluded(law));
+}
+
 }  // namespace
+
+namespace detail {
+single_pass_sums sums_about(std::span<const float> x, double centre, float low, float high,
+                            bool excluded) {
+  return sums_about_impl(x, centre, low, high, excluded);
+}
+single_pass_sums sums_about(std::span<const double> x, double centre, double low, double high,
+                            bool excluded) {
+  return sums_about_impl(x, centre, low, high, excluded);
+}
+}  // namespace detail
 
 single_pass_sums single_pass(std::span<const float> samples, const continuous_law& law) {
   return single_pass_impl(samples, law);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "sums_about.hpp"
+
 namespace verinit::verify {
 namespace {
 
@@ -34,27 +36,18 @@ std::pair<T, T> rounded_bounds(const continuous_law& law) {
 template <class T>
 test_result support_impl(std::span<const T> samples, const continuous_law& law) {
   const auto [low, high] = rounded_bounds<T>(law);
-  const bool excluded = upper_bound_excluded(law);
-  std::int64_t outside = 0, at_excluded = 0, non_finite = 0;
-  const auto n = static_cast<std::int64_t>(samples.size());
-#pragma omp parallel for schedule(static) reduction(+ : outside, at_excluded, non_finite)
-  for (std::int64_t i = 0; i < n; ++i) {
-    count_support(samples[i], low, high, excluded, outside, at_excluded, non_finite);
-  }
-  return support_from_counts(outside, at_excluded, non_finite, law, sizeof(T) == 4);
+  const single_pass_sums pass =
+      detail::sums_about(samples, moments_of(law).mean, low, high, upper_bound_excluded(law));
+  return support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, sizeof(T) == 4);
 }
 
 template <class T>
 test_result extreme_impl(std::span<const T> samples, const continuous_law& law) {
-  const double centre = moments_of(law).mean;
-  double largest = 0;
-  const auto n = static_cast<std::int64_t>(samples.size());
-#pragma omp parallel for schedule(static) reduction(max : largest)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double distance = std::abs(static_cast<double>(samples[i]) - centre);
-    largest = std::isnan(distance) ? INFINITY : std::max(largest, distance);
-  }
-  return extreme_from_largest(largest, n, law, sizeof(T) == 4);
+  constexpr T infinity = std::numeric_limits<T>::infinity();
+  const single_pass_sums pass =
+      detail::sums_about(samples, moments_of(law).mean, -infinity, infinity, false);
+  return extreme_from_largest(pass.largest, static_cast<std::int64_t>(samples.size()), law,
+                              sizeof(T) == 4);
 }
 
 template <class T>

@@ -11,11 +11,11 @@
 namespace verinit::verify {
 
 /// What support_check, centred_power_sums (about the law's mean), extreme_test and
-/// autocorrelation_test each compute in a pass of their own; the runner reads the samples once
-/// instead of four times. Counts and `largest` are exact and equal theirs; the sums are
-/// accumulated in double in vector lanes and per thread, then added in thread order, so they
-/// agree with the separate functions to rounding and have the same bits on every call with
-/// the same thread count.
+/// autocorrelation_test each need, from one read of the samples (the runner calls this once;
+/// those functions read the samples through the same kernel). Counts and `largest` are exact;
+/// the sums are accumulated in double in vector lanes and per thread, then added in thread
+/// order, so they have the same bits on every call with the same thread count (the last bits
+/// depend on the thread count and the CPU's vector width).
 struct single_pass_sums {
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0;  ///< as support_check counts
   centred_sums sums;                                          ///< powers of x - mean
