@@ -21,9 +21,8 @@ struct partial {
 };
 
 // The sums over x[0..count); `next` points to the sample after the chunk (for the chunk's
-// last lagged product), or is nullptr at the end of the samples. Each sample's terms as in
-// support_impl (count_support), sums_impl, extreme_impl and
-// autocorrelation_impl, written without branches so that the loop runs in vector lanes.
+// last lagged product), or is nullptr at the end of the samples. Without branches
+// (count_support is branch-free too), so that the loop runs in vector lanes.
 template <class T>
 [[gnu::always_inline]] inline partial chunk_body(const T* x, std::int64_t count, const T* next,
                                                  double centre, T low, T high, bool excluded) {

@@ -12,6 +12,7 @@
 #include "anderson_darling_pieces.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
+#include "verinit/verify/single_pass.hpp"
 #include "verinit/verify/support.hpp"
 
 namespace verinit::verify {
@@ -49,21 +50,17 @@ template <class T>
 void stream_accumulator::add_impl(std::span<const T> x) {
   const auto n = static_cast<std::int64_t>(x.size());
   if (n == 0) return;
-  const double mu = moments_.mean;
-  const auto [low_d, high_d] = rounded_support(law_, sizeof(T) == 4);
-  const T low = static_cast<T>(low_d), high = static_cast<T>(high_d);
-  const bool excluded = upper_bound_excluded(law_);
+  // Support, moments, extreme and lag-1 sums as the in-memory runner takes them.
+  const single_pass_sums pass = single_pass(x, law_);
+  // Then the bins and the exact outer-bin probabilities.
   const double k = static_cast<double>(bins_);
   const int threads = omp_get_max_threads();
   std::vector<std::vector<std::uint64_t>> local(static_cast<std::size_t>(threads));
   std::vector<std::vector<double>> low_tail(local.size()), high_tail(local.size());
-  double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0, largest = 0;
-  std::int64_t nan = 0, outside = 0, at_excluded = 0, non_finite = 0;
+  std::int64_t nan = 0;
   std::visit(
       [&](const auto& law) {
-#pragma omp parallel num_threads(threads) reduction(+ : s1, s2, s3, s4, lagged, nan, outside, \
-                                                        at_excluded, non_finite)              \
-    reduction(max : largest)
+#pragma omp parallel num_threads(threads) reduction(+ : nan)
         {
           const auto t = static_cast<std::size_t>(omp_get_thread_num());
           auto& counts = local[t];
@@ -76,18 +73,7 @@ void stream_accumulator::add_impl(std::span<const T> x) {
             const std::int64_t end = std::min(n, first + block);
             cdf_batch(law, x.data() + first, u_block, static_cast<std::size_t>(end - first));
             for (std::int64_t i = first; i < end; ++i) {
-              const T value = x[i];
-              const double v = static_cast<double>(value);
-              const double d = v - mu, d2 = d * d;
-              s1 += d;
-              s2 += d2;
-              s3 += d2 * d;
-              s4 += d2 * d2;
-              if (i + 1 < n) lagged += d * (static_cast<double>(x[i + 1]) - mu);
-              const double distance = std::abs(d);
-              largest = std::isnan(distance) ? INFINITY : std::max(largest, distance);
-              count_support(value, low, high, excluded, outside, at_excluded, non_finite);
-              if (std::isnan(v)) {
+              if (std::isnan(x[i])) {
                 ++nan;
                 continue;
               }
@@ -117,22 +103,23 @@ void stream_accumulator::add_impl(std::span<const T> x) {
     }
   }
   // The lag-1 pair across the previous piece's end.
-  if (!std::isnan(previous_)) lagged += (previous_ - mu) * (static_cast<double>(x[0]) - mu);
+  const double mu = moments_.mean;
+  if (has_previous_) lagged_ += (previous_ - mu) * (static_cast<double>(x[0]) - mu);
   previous_ = static_cast<double>(x[n - 1]);
-  sums_.n += static_cast<double>(n);
-  sums_.s1 += s1;
-  sums_.s2 += s2;
-  sums_.s3 += s3;
-  sums_.s4 += s4;
-  lagged_ += lagged;
-  squares_ += s2;
-  largest_ = std::max(largest_, largest);
+  has_previous_ = true;
+  lagged_ += pass.lagged;
+  sums_.n += pass.sums.n;
+  sums_.s1 += pass.sums.s1;
+  sums_.s2 += pass.sums.s2;
+  sums_.s3 += pass.sums.s3;
+  sums_.s4 += pass.sums.s4;
+  largest_ = std::max(largest_, pass.largest);
   n_ += n;
   nan_ += nan;
   float32_ = sizeof(T) == 4;
-  outside_ += outside;
-  at_excluded_ += at_excluded;
-  non_finite_ += non_finite;
+  outside_ += pass.outside;
+  at_excluded_ += pass.at_excluded;
+  non_finite_ += pass.non_finite;
   runs_.add(x);
 }
 
@@ -242,7 +229,7 @@ std::vector<test_result> stream_accumulator::finish() {
   out.push_back(variance_test(sums_, moments_));
   if (std::isinf(support_of(law_).second))
     out.push_back(extreme_from_largest(largest_, n_, law_, float32));
-  out.push_back(autocorrelation_from_sums(lagged_, squares_, n_));
+  out.push_back(autocorrelation_from_sums(lagged_, sums_.s2, n_));
   out.push_back(runs_.finish());
   return out;
 }

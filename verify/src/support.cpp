@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "sums_about.hpp"
+#include "verinit/verify/single_pass.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -35,19 +35,14 @@ std::pair<T, T> rounded_bounds(const continuous_law& law) {
 
 template <class T>
 test_result support_impl(std::span<const T> samples, const continuous_law& law) {
-  const auto [low, high] = rounded_bounds<T>(law);
-  const single_pass_sums pass =
-      detail::sums_about(samples, moments_of(law).mean, low, high, upper_bound_excluded(law));
+  const single_pass_sums pass = single_pass(samples, law);
   return support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, sizeof(T) == 4);
 }
 
 template <class T>
 test_result extreme_impl(std::span<const T> samples, const continuous_law& law) {
-  constexpr T infinity = std::numeric_limits<T>::infinity();
-  const single_pass_sums pass =
-      detail::sums_about(samples, moments_of(law).mean, -infinity, infinity, false);
-  return extreme_from_largest(pass.largest, static_cast<std::int64_t>(samples.size()), law,
-                              sizeof(T) == 4);
+  return extreme_from_largest(single_pass(samples, law).largest,
+                              static_cast<std::int64_t>(samples.size()), law, sizeof(T) == 4);
 }
 
 template <class T>

@@ -68,7 +68,9 @@ class stream_accumulator {
   centred_sums sums_;
   std::int64_t outside_ = 0, at_excluded_ = 0, non_finite_ = 0;
   double largest_ = 0;
-  double lagged_ = 0, squares_ = 0, previous_ = NAN;  ///< lag-1 sums about the mean
+  double lagged_ = 0;    ///< lag-1 sum about the mean (squares: sums_.s2)
+  double previous_ = 0;  ///< the last sample of the previous piece
+  bool has_previous_ = false;
   repeated_runs_accumulator runs_;
 };
 
