@@ -22,7 +22,10 @@ constexpr std::uint64_t sparse_stream_base = std::uint64_t{1} << 62;
 // More threads than this is a typo, not a machine: refuse rather than spawn them.
 constexpr int max_threads = 4096;
 
-std::string type_name(std::size_t bytes) { return bytes == 4 ? "float32" : "float64"; }
+template <class T>
+std::string type_name() {
+  return std::string(to_string(dtype_of<T>));
+}
 
 // Runs kernel(span, source) on every block: in parallel with a Philox stream per block, or
 // serially on the whole tensor from the caller's source.
@@ -55,7 +58,7 @@ void fill_law(std::span<T> out, const element_law& law, const fill_options& opti
     const T low = static_cast<T>(u->a), high = static_cast<T>(u->b);
     if (!(low < high))
       detail::throw_invalid("uniform", "b - a", detail::format_number(u->b - u->a),
-                            "large enough that a and b differ in " + type_name(sizeof(T)));
+                            "large enough that a and b differ in " + type_name<T>());
     if (!std::isfinite(static_cast<double>(high) - static_cast<double>(low)))
       detail::throw_invalid("uniform", "b - a", "inf", "finite");
     for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
@@ -69,7 +72,7 @@ void fill_law(std::span<T> out, const element_law& law, const fill_options& opti
     const auto& t = std::get<truncated_normal_law>(law);
     if (!(static_cast<T>(t.a) < static_cast<T>(t.b)))
       detail::throw_invalid("truncated_normal", "b - a", detail::format_number(t.b - t.a),
-                            "large enough that a and b differ in " + type_name(sizeof(T)));
+                            "large enough that a and b differ in " + type_name<T>());
     for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
       detail::sample_truncated_normal(block, t, source);
     });
@@ -178,11 +181,6 @@ void fill_orthogonal(std::span<T> out, std::span<const std::int64_t> shape, cons
 template <class T>
 void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
               const fill_options& options, word_source* serial) {
-  const std::int64_t count = element_count(shape);
-  if (static_cast<std::int64_t>(out.size()) != count)
-    detail::throw_invalid(
-        "fill", "output size", std::to_string(out.size()),
-        "the element count of shape " + to_string(shape) + " (" + std::to_string(count) + ")");
   if (options.threads < 0 || options.threads > max_threads)
     detail::throw_invalid("fill", "threads", std::to_string(options.threads),
                           "in [0, " + std::to_string(max_threads) + "] (0: OpenMP's default)");
@@ -216,23 +214,34 @@ void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const schem
   fill_law(out, resolve_law(s, f), options, serial);
 }
 
+// The element types the kernels sample directly (the 16-bit ones would sample in float32 and
+// round once: not implemented yet).
+template <class T>
+constexpr bool sampled_directly = std::is_floating_point_v<T>;
+
+void fill_view(const mutable_tensor_view& out, const scheme& s, const fill_options& options,
+               word_source* serial) {
+  detail::check_tensor_bytes("fill", out.type, out.shape, out.bytes.size(), out.bytes.data());
+  visit_dtype(out.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (sampled_directly<T>)
+      fill_any(out.elements<T>(), out.shape, s, options, serial);
+    else
+      detail::throw_invalid("fill", "dtype", type_name<T>(),
+                            "float32 or float64 (sampling into 16-bit dtypes is not implemented "
+                            "yet)");
+  });
+}
+
 }  // namespace
 
-void fill(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
-          const fill_options& options) {
-  fill_any(out, shape, s, options, nullptr);
+void fill(const mutable_tensor_view& out, const scheme& s, const fill_options& options) {
+  fill_view(out, s, options, nullptr);
 }
-void fill(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
-          const fill_options& options) {
-  fill_any(out, shape, s, options, nullptr);
-}
-void fill_from(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
-               word_source& source, const fill_options& options) {
-  fill_any(out, shape, s, options, &source);
-}
-void fill_from(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
-               word_source& source, const fill_options& options) {
-  fill_any(out, shape, s, options, &source);
+
+void fill_from(const mutable_tensor_view& out, const scheme& s, word_source& source,
+               const fill_options& options) {
+  fill_view(out, s, options, &source);
 }
 
 }  // namespace verinit

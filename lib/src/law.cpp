@@ -10,10 +10,6 @@
 namespace verinit {
 namespace {
 
-// Keras's VarianceScaling: the std of a standard normal truncated to [-2, 2] is this constant,
-// so sigma = sqrt(scale/fan) / it makes the truncated law's variance exactly scale/fan.
-constexpr double truncated_std_2sigma = 0.87962566103423978;
-
 double fan_of(const scheme& s, const fans& f, std::string_view mode) {
   const auto check = [&](std::string_view label, double value) {
     if (!(value > 0)) detail::throw_invalid(s.name(), label, detail::format_number(value), "> 0");
@@ -81,7 +77,7 @@ element_law resolve_law(const scheme& s, const fans& f) {
       const std::string& distribution = s.choice("distribution");
       if (distribution == "uniform") return symmetric_uniform(std::sqrt(3.0 * variance));
       if (distribution == "normal") return centred_normal(std::sqrt(variance));
-      const double sigma = std::sqrt(variance) / truncated_std_2sigma;
+      const double sigma = std::sqrt(variance) / truncated_normal_2sigma_std;
       return truncated_normal_law{0.0, sigma, -2 * sigma, 2 * sigma};
     }
     default:

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "verinit/engine.hpp"
@@ -18,6 +19,11 @@ namespace verinit::detail {
 
 /// Elements per chunk: part of the determinism contract (it fixes where slow-path words sit).
 inline constexpr std::size_t chunk_size = 256;
+
+/// 32-bit words a kernel's fast path takes per sample of T: one carries float32's 24
+/// significant bits, two carry float64's 53.
+template <class T>
+inline constexpr std::size_t words_per_sample = std::numeric_limits<T>::digits > 24 ? 2 : 1;
 
 /// The Philox4x32-10 stream (seed, stream) as a word_source, generated many counters at a time.
 class philox_stream final : public word_source {

@@ -10,6 +10,7 @@
 #include "verinit/scheme.hpp"
 #include "verinit/verify/summary.hpp"
 #include "verinit/verify/theory.hpp"
+#include "verinit/version.hpp"
 
 namespace verinit::reports {
 namespace {
@@ -50,11 +51,6 @@ std::string verdict_badge(bool passed) {
                 : "<span class=\"verdict fail\">FAIL</span>";
 }
 
-std::string shape_text(const verify::case_spec& spec) {
-  return to_string(spec.shape) + " " + std::string(to_string(spec.tensor_layout)) + " " +
-         std::string(verify::to_string(spec.type));
-}
-
 // The smallest Holm-adjusted p-value with the raw one beside it.
 std::string smallest_p(const detail::case_overview& o) {
   if (std::isnan(o.smallest_p)) return "exact checks only";
@@ -74,9 +70,9 @@ std::string overview(const verify::run_result& run) {
     const auto& c = run.cases[i];
     const detail::case_overview o = detail::overview_of(c);
     s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
-         td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical) +
+         td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical()) +
             "</code></a>") +
-         td(escape_xml(shape_text(c.spec))) + td(escape_xml(c.formula)) +
+         td(escape_xml(detail::tensor_text(c.spec))) + td(escape_xml(c.formula)) +
          td(std::to_string(c.n), true) + td(smallest_p(o), true) + td(escape_xml(o.failed_tests)) +
          "</tr>\n";
   }
@@ -132,7 +128,7 @@ std::string ecdf_plot(const std::string& id, const verify::sample_summary& s) {
 }
 
 std::string qq_plot(const std::string& id, const verify::sample_summary& s,
-                    const verify::summary_law& law) {
+                    const verify::any_law& law) {
   // Point k: the sample quantile x_k (x_k is exceeded by n - at_or_below[k] samples) against
   // the law's quantile at the same probability F_n(x_k).
   const double n = s.sums.n;
@@ -153,18 +149,13 @@ std::string qq_plot(const std::string& id, const verify::sample_summary& s,
   return plot.str();
 }
 
-std::string moments_table(const verify::case_result& c, const verify::sample_summary& s) {
+std::string moments_table(const verify::sample_summary& s) {
   const verify::sample_moments m = verify::moments_of(s);
-  std::string ci = "";
-  for (const auto& t : c.tests) {
-    if (t.name != "variance") continue;
-    double low = NAN, high = NAN;
-    for (const auto& [key, value] : t.values) {
-      if (key == "ci95_low") low = value;
-      if (key == "ci95_high") high = value;
-    }
-    if (!std::isnan(low)) ci = "[" + format_number(low, 6) + ", " + format_number(high, 6) + "]";
-  }
+  const auto [ci_low, ci_high] = verify::variance_interval(s);
+  const std::string ci =
+      std::isfinite(ci_low) && std::isfinite(ci_high)
+          ? "[" + format_number(ci_low, 6) + ", " + format_number(ci_high, 6) + "]"
+          : "";
   const auto row = [](const std::string& name, double sample, double law,
                       const std::string& extra) {
     return "<tr><td>" + name + "</td>" + td(format_number(sample, 6), true) +
@@ -207,9 +198,9 @@ std::string tests_table(const verify::case_result& c) {
 std::string case_section(const verify::case_result& c, std::size_t index) {
   const std::string id = "case-" + std::to_string(index);
   std::string s = "<section class=\"case" + std::string(c.passed ? "" : " failed") + "\" id=\"" +
-                  id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" + escape_xml(c.canonical) +
-                  "</code></h3>\n";
-  s += "<p>Tensor " + escape_xml(shape_text(c.spec)) + ", source " + escape_xml(c.source) +
+                  id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" +
+                  escape_xml(c.canonical()) + "</code></h3>\n";
+  s += "<p>Tensor " + escape_xml(detail::tensor_text(c.spec)) + ", source " + escape_xml(c.source) +
        ", n = " + std::to_string(c.n) + ". Law: " + escape_xml(c.formula) + ".</p>\n";
   if (!std::isnan(c.detectable_variance_error))
     s += "<p class=\"note\">Detectable with 99% power at this n and the run's alpha: a variance "
@@ -218,17 +209,17 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
          format_number(c.detectable_mean_shift, 3) + " sd.</p>\n";
   if (c.summary) {
     const verify::sample_summary& sum = *c.summary;
-    std::optional<verify::summary_law> law;
+    std::optional<verify::any_law> law;
     try {
       law = verify::summary_law_for(
-          verify::theory_for(parse_scheme(c.canonical), c.spec.shape, c.spec.tensor_layout));
+          verify::theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout));
     } catch (const std::exception&) {
       law.reset();  // a document edited by hand: draw what needs no law
     }
     s += "<p class=\"note\">Plotted against " + escape_xml(sum.law) +
          (sum.independent ? "" : " (entries of one matrix are dependent: no KS band)") +
          ".</p>\n<div class=\"plots\">\n" + histogram_plot(id, sum) + ecdf_plot(id, sum) +
-         (law ? qq_plot(id, sum, *law) : "") + "</div>\n" + moments_table(c, sum);
+         (law ? qq_plot(id, sum, *law) : "") + "</div>\n" + moments_table(sum);
   }
   s += tests_table(c);
   return s + "</section>\n";
@@ -340,7 +331,7 @@ std::string to_html(const verify::run_result& run) {
   s += " sampling and tests " + format_number(detail::total_seconds(run), 3) + " s";
   if (run.propagation)
     s += ", signal propagation " + format_number(run.propagation->seconds, 3) + " s";
-  s += ". Written by verinit 0.1.0.</footer>\n</body>\n</html>\n";
+  s += ". Written by verinit " + std::string(verinit::version) + ".</footer>\n</body>\n</html>\n";
   return s;
 }
 

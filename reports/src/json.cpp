@@ -6,7 +6,9 @@
 #include <optional>
 #include <stdexcept>
 
+#include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
+#include "verinit/version.hpp"
 
 namespace verinit::reports {
 namespace {
@@ -247,8 +249,8 @@ std::string to_json(const verify::run_result& run) {
       for (const auto& [key, value] : t.values) test[key] = number(value);
       tests.push_back(test);
     }
-    json entry{{"scheme", c.spec.scheme},
-               {"canonical", c.canonical},
+    json entry{{"scheme", c.spec.spelling},
+               {"canonical", c.canonical()},
                {"law", c.formula},
                {"source", c.source},
                {"shape", c.spec.shape},
@@ -267,7 +269,7 @@ std::string to_json(const verify::run_result& run) {
     schemes.push_back(entry);
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
   }
-  json document{{"verinit", "0.1.0"},          {"passed", run.passed},
+  json document{{"verinit", verinit::version}, {"passed", run.passed},
                 {"seed", run.options.seed},    {"alpha", run.options.alpha},
                 {"threads", run.threads_used}, {"family_size", run.family_size},
                 {"schemes", schemes}};
@@ -303,16 +305,22 @@ verify::run_result from_json(std::string_view text) {
   for (std::size_t i = 0; i < schemes.size(); ++i) {
     const reader& s = schemes[i];
     verify::case_result c;
-    c.spec.scheme = s.string("scheme");
+    c.spec.spelling = s.string("scheme");
     for (const json& d : s.at("shape", json::value_t::array, "an array of integers")) {
       if (!d.is_number_integer()) s.fail("shape", "an array of integers");
       c.spec.shape.push_back(d.get<std::int64_t>());
     }
     c.spec.tensor_layout = parse_layout(s.string("layout"));
-    c.spec.type = verify::parse_dtype(s.string("dtype"));
+    c.spec.type = parse_dtype(s.string("dtype"));
     c.spec.samples = s.integer("samples");
     c.spec.replications = s.integer("replications");
-    c.canonical = s.string("canonical");
+    try {
+      c.spec.scheme = parse_scheme(s.string("canonical"));
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument("results JSON: field '" + std::string("schemes[") +
+                                  std::to_string(i) +
+                                  "].canonical' is not a scheme: " + error.what());
+    }
     c.formula = s.string("law");
     c.source = s.string("source");
     c.n = s.integer("n");

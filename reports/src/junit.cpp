@@ -4,6 +4,7 @@
 // of <testsuite name tests failures errors skipped>, each of <testcase classname name> with an
 // optional <failure message type>text</failure>. No time attributes: timings live in
 // results.json alone, so two runs with one seed write the same file.
+#include "overview.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/report.hpp"
 
@@ -25,7 +26,7 @@ std::string to_junit(const verify::run_result& run) {
   for (const auto& c : run.cases) {
     std::size_t failed = 0;
     std::string cases;
-    const std::string classname = "verinit." + c.canonical;
+    const std::string classname = "verinit." + c.canonical();
     for (const auto& t : c.tests) {
       cases +=
           "    <testcase" + attribute("classname", classname) + attribute("name", t.name) + ">";
@@ -49,9 +50,7 @@ std::string to_junit(const verify::run_result& run) {
     tests += c.tests.size();
     failures += failed;
     suites += "  <testsuite" +
-              attribute("name", c.canonical + " [" + to_string(c.spec.shape) + " " +
-                                    std::string(to_string(c.spec.tensor_layout)) + " " +
-                                    std::string(verify::to_string(c.spec.type)) + "]") +
+              attribute("name", c.canonical() + " [" + detail::tensor_text(c.spec) + "]") +
               attribute("tests", std::to_string(c.tests.size())) +
               attribute("failures", std::to_string(failed)) + attribute("errors", "0") +
               attribute("skipped", "0") + ">\n    <properties>\n      <property" +

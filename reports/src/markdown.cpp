@@ -38,11 +38,9 @@ std::string to_markdown(const verify::run_result& run) {
     for (std::size_t i : detail::failures_first(run)) {
       const auto& c = run.cases[i];
       const detail::case_overview o = detail::overview_of(c);
-      s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical) +
-           "` | " +
-           cell(to_string(c.spec.shape) + " " + std::string(to_string(c.spec.tensor_layout)) + " " +
-                std::string(verify::to_string(c.spec.type))) +
-           " | " + cell(c.formula) + " | " + std::to_string(c.n) + " | " +
+      s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical()) +
+           "` | " + cell(detail::tensor_text(c.spec)) + " | " + cell(c.formula) + " | " +
+           std::to_string(c.n) + " | " +
            (std::isnan(o.smallest_p) ? "exact checks only"
                                      : format_number(o.smallest_adjusted_p, 3)) +
            " | " + cell(o.failed_tests) + " |\n";
@@ -67,7 +65,7 @@ std::string to_markdown(const verify::run_result& run) {
   if (!run.cases.empty()) {
     s += "\n## Tests\n";
     for (const auto& c : run.cases) {
-      s += "\n### " + std::string(c.passed ? "✅" : "❌") + " `" + cell(c.canonical) + "` — " +
+      s += "\n### " + std::string(c.passed ? "✅" : "❌") + " `" + cell(c.canonical()) + "` — " +
            cell(c.formula) + ", n = " + std::to_string(c.n) + "\n\n" +
            "| Test | Statistic | p | Adjusted p | Verdict | Note |\n|---|--:|--:|--:|---|---|\n";
       for (const auto& t : c.tests)

@@ -12,6 +12,12 @@
 
 namespace verinit::reports::detail {
 
+/// "256,512 torch float32": a case's tensor as every writer shows it.
+inline std::string tensor_text(const verify::case_spec& spec) {
+  return to_string(spec.shape) + " " + std::string(to_string(spec.tensor_layout)) + " " +
+         std::string(to_string(spec.type));
+}
+
 /// The cases' indices, failed cases first, each group in run order.
 inline std::vector<std::size_t> failures_first(const verify::run_result& run) {
   std::vector<std::size_t> order(run.cases.size());

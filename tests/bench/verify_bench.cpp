@@ -5,20 +5,18 @@
 //   verify_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Target on 2 cores: end to end 10^7 in <= 0.13 s (20x PyTorch's kaiming_normal_ + scipy's
 // kstest, ~2.7 s where the issue measured it; tests/bench/reference_pytorch_scipy.py measures
-// it here). The runner computes support, moments, extreme and autocorrelation in one pass
-// (BM_Test_SinglePass); the four separate functions are timed too.
+// it here). Besides KS/A^2, the runner's tests read one stream state (BM_Test_StreamState:
+// the block sums, the homogeneity groups and the window hashes in one call).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <vector>
 
 #include "verinit/verify/goodness_of_fit.hpp"
-#include "verinit/verify/independence.hpp"
-#include "verinit/verify/moments.hpp"
+#include "verinit/verify/iid_tests.hpp"
 #include "verinit/verify/runner.hpp"
-#include "verinit/verify/single_pass.hpp"
+#include "verinit/verify/stream_state.hpp"
 #include "verinit/verify/summary.hpp"
-#include "verinit/verify/support.hpp"
 #include "verinit/verinit.hpp"
 
 namespace {
@@ -31,87 +29,81 @@ const std::vector<float>& weights() {
       verinit::tensor_shape{10'000, 1'000}, verinit::parse_scheme("he_normal"), {});
   return w;
 }
-const continuous_law law = boost::math::normal_distribution<>(0.0, 0.044721359549995794);
+const verinit::tensor_shape shape{10'000, 1'000};
+const any_law law = boost::math::normal_distribution<>(0.0, 0.044721359549995794);
 
-// Arg: threads (0: all).
-struct thread_scope {
-  explicit thread_scope(benchmark::State& state)
-      : before(omp_get_max_threads()),
-        threads(state.range(0) == 0 ? before : static_cast<int>(state.range(0))) {
-    omp_set_num_threads(threads);
-    state.counters["threads"] = threads;
-  }
-  ~thread_scope() { omp_set_num_threads(before); }
-  int before, threads;
-};
+// Arg: threads (0: all), passed to the code under test (no global OpenMP state is set).
+int threads_of(benchmark::State& state) {
+  const int threads =
+      state.range(0) == 0 ? omp_get_max_threads() : static_cast<int>(state.range(0));
+  state.counters["threads"] = threads;
+  return threads;
+}
 
 template <class F>
 void test_benchmark(benchmark::State& state, F&& run) {
-  const thread_scope scope(state);
-  const std::span<const float> x(weights());
-  for (auto _ : state) benchmark::DoNotOptimize(run(x));
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(x.size()));
+  const int threads = threads_of(state);
+  const verinit::tensor_view x = verinit::view_of(std::span<const float>(weights()), shape);
+  for (auto _ : state) benchmark::DoNotOptimize(run(x, threads));
+  state.SetItemsProcessed(state.iterations() * x.size());
 }
 
 void BM_Test_KsAndAndersonDarling(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return fit_statistics_of(x, law); });
-}
-void BM_Test_Support(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return support_check(x, law); });
-}
-void BM_Test_MeanAndVariance(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) {
-    const auto sums = centred_power_sums(x, 0.0);
-    return variance_test(sums, moments_of(law)).p_value + mean_test(sums, moments_of(law)).p_value;
+  test_benchmark(state, [](const verinit::tensor_view& x, int threads) {
+    return fit_statistics_of(x, law, threads);
   });
 }
-void BM_Test_Extreme(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return extreme_test(x, law); });
+// Support, moments, extreme, the lag-1 sums of x and of (x - mean)^2, the homogeneity groups
+// and the window hashes: what the plan's other tests read, in one stream state.
+void BM_Test_StreamState(benchmark::State& state) {
+  test_benchmark(state, [](const verinit::tensor_view& x, int threads) {
+    stream_state s(
+        {law, verinit::dtype::float32, sample_grouping::of(shape, verinit::layout::torch)}, {});
+    s.add(x, threads);
+    return s.sums().n;
+  });
 }
-void BM_Test_Autocorrelation(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return autocorrelation_test(x, 0.0); });
-}
-void BM_Test_SinglePass(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return single_pass(x, law); });
-}
-void BM_Test_RepeatedRuns(benchmark::State& state) {
-  test_benchmark(state, [](std::span<const float> x) { return repeated_runs_test(x); });
+// The same plus the repeated-runs sort and every test of the plan but KS/A^2.
+void BM_Test_IidTestsButFit(benchmark::State& state) {
+  test_benchmark(state, [](const verinit::tensor_view& x, int threads) {
+    stream_state s(
+        {law, verinit::dtype::float32, sample_grouping::of(shape, verinit::layout::torch)}, {});
+    s.add(x, threads);
+    return s.repeats(threads).repeats;
+  });
 }
 void BM_Report_Summary(benchmark::State& state) {
-  const summary_law summary = summary_law_of(law);
-  test_benchmark(state, [&](std::span<const float> x) { return summarize(x, summary); });
+  test_benchmark(state, [](const verinit::tensor_view& x, int threads) {
+    return summarize(x, law, threads).n();
+  });
 }
 
 // Sampling inside the verifier: he_normal into the runner's buffer size.
 void BM_Sample_HeNormal(benchmark::State& state) {
-  const thread_scope scope(state);
+  const int threads = threads_of(state);
   std::vector<float> out(10'000'000);
   verinit::fill_options options;
-  options.threads = scope.threads;
+  options.threads = threads;
   const auto s = verinit::parse_scheme("he_normal");
   for (auto _ : state) {
-    verinit::fill(std::span<float>(out), verinit::tensor_shape{10'000, 1'000}, s, options);
+    verinit::fill(std::span<float>(out), shape, s, options);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * 10'000'000);
 }
 
-// End to end: run_case = sampling + every test + decision, as the command line does, on an
+// End to end: run() = sampling + every test + decision, as the command line does, on an
 // (n/1000) x 1000 tensor (fan_in 1000).
 void BM_Verify_HeNormal(benchmark::State& state) {
-  const thread_scope scope(state);
+  const int threads = threads_of(state);
   const std::int64_t n = state.range(1);
-  run_options options;
-  options.threads = scope.threads;
-  const case_spec spec{"he_normal", {n / 1'000, 1'000}, verinit::layout::torch, dtype::float32, n};
+  run_request request;
+  request.options.threads = threads;
+  request.cases.push_back({case_spec::of("he_normal", {n / 1'000, 1'000}, verinit::layout::torch,
+                                         verinit::dtype::float32, n),
+                           std::nullopt, "verinit"});
   bool passed = true;
-  for (auto _ : state) {
-    run_result run;
-    run.options = options;
-    run.cases.push_back(run_case(spec, options));
-    decide(run);
-    passed = passed && run.passed;
-  }
+  for (auto _ : state) passed = passed && run(request).passed;
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["all_passed"] = passed;
 }
@@ -120,12 +112,8 @@ void BM_Verify_HeNormal(benchmark::State& state) {
   BENCHMARK(name)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond)
 VERINIT_TEST_BENCHMARK(BM_Sample_HeNormal);
 VERINIT_TEST_BENCHMARK(BM_Test_KsAndAndersonDarling);
-VERINIT_TEST_BENCHMARK(BM_Test_Support);
-VERINIT_TEST_BENCHMARK(BM_Test_MeanAndVariance);
-VERINIT_TEST_BENCHMARK(BM_Test_Extreme);
-VERINIT_TEST_BENCHMARK(BM_Test_Autocorrelation);
-VERINIT_TEST_BENCHMARK(BM_Test_SinglePass);
-VERINIT_TEST_BENCHMARK(BM_Test_RepeatedRuns);
+VERINIT_TEST_BENCHMARK(BM_Test_StreamState);
+VERINIT_TEST_BENCHMARK(BM_Test_IidTestsButFit);
 VERINIT_TEST_BENCHMARK(BM_Report_Summary);
 BENCHMARK(BM_Verify_HeNormal)
     ->ArgsProduct({{1, 0}, {1'000'000, 10'000'000, 100'000'000}})

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "verinit/npy.hpp"
+#include "verinit/io/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::filesystem::path path =
@@ -22,9 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     file.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
   try {
-    const verinit::npy_array array = verinit::read_npy(path);
-    // A successful read holds exactly the bytes the file had room for.
-    if (static_cast<std::size_t>(array.size()) * (array.is_float64 ? 8 : 4) > size)
+    const verinit::tensor_buffer array = verinit::io::read_npy(path);
+    // A successful read holds exactly the bytes the file had room for, for its shape.
+    if (array.bytes.size() > size || array.view().size() != verinit::element_count(array.shape))
       __builtin_trap();
   } catch (const std::runtime_error&) {
   }

@@ -16,6 +16,7 @@
 namespace verinit::testing {
 
 struct bug {
+  std::string id;      ///< a short identifier (the power test's case name)
   std::string name;    ///< what went wrong
   std::string source;  ///< where such a bug was seen
   std::string expect;  ///< the scheme the samples claim to follow
@@ -48,7 +49,8 @@ inline std::string number(double v) {
 
 inline std::vector<bug> catalogue() {
   std::vector<bug> bugs;
-  bugs.push_back({"He-uniform bound sqrt(3/fan_in): the gain sqrt(2) dropped",
+  bugs.push_back({"dropped_relu_gain",
+                  "He-uniform bound sqrt(3/fan_in): the gain sqrt(2) dropped",
                   "common in hand-written inits",
                   "he_uniform",
                   {256, 512},
@@ -58,7 +60,8 @@ inline std::vector<bug> catalogue() {
                                     ",b=" + number(std::sqrt(3.0 / 512)) + ")",
                                 n, seed);
                   }});
-  bugs.push_back({"truncated normal without the 0.8796 correction (variance 0.774x)",
+  bugs.push_back({"missing_truncation_correction",
+                  "truncated normal without the 0.8796 correction (variance 0.774x)",
                   "TF1 VarianceScaling 'normal'",
                   "variance_scaling",
                   {3, 3, 64, 128},
@@ -69,7 +72,8 @@ inline std::vector<bug> catalogue() {
                                     ",b=" + number(2 * s) + ")",
                                 n, seed);
                   }});
-  bugs.push_back({"fan axes swapped on a 256x512 layer (fan_in 256 for 512)",
+  bugs.push_back({"swapped_fan_axes",
+                  "fan axes swapped on a 256x512 layer (fan_in 256 for 512)",
                   "Keras/PyTorch layout mix-ups",
                   "he_normal",
                   {256, 512},
@@ -77,7 +81,8 @@ inline std::vector<bug> catalogue() {
                   [](std::int64_t n, std::uint64_t seed) {
                     return draw("he_normal", n, seed, {256, 512}, layout::keras);
                   }});
-  bugs.push_back({"conv receptive field ignored (fan_in 32 for 32x3x3)",
+  bugs.push_back({"ignored_receptive_field",
+                  "conv receptive field ignored (fan_in 32 for 32x3x3)",
                   "fans from the first two dims only",
                   "he_normal",
                   {64, 32, 3, 3},
@@ -85,7 +90,8 @@ inline std::vector<bug> catalogue() {
                   [](std::int64_t n, std::uint64_t seed) {
                     return draw("normal(std=" + number(std::sqrt(2.0 / 32)) + ")", n, seed);
                   }});
-  bugs.push_back({"leaky_relu gain sqrt(2/(1+a)) instead of sqrt(2/(1+a^2)), a = 0.2",
+  bugs.push_back({"leaky_relu_gain_misread",
+                  "leaky_relu gain sqrt(2/(1+a)) instead of sqrt(2/(1+a^2)), a = 0.2",
                   "He et al. eq. misread",
                   "kaiming_normal(a=0.2)",
                   {256, 512},
@@ -95,7 +101,8 @@ inline std::vector<bug> catalogue() {
                         "normal(std=" + number(std::sqrt(2.0 / 1.2) / std::sqrt(512.0)) + ")", n,
                         seed);
                   }});
-  bugs.push_back({"variance 1% too high",
+  bugs.push_back({"variance_one_percent_high",
+                  "variance 1% too high",
                   "a rounding or constant error",
                   "he_normal",
                   {256, 512},
@@ -103,7 +110,8 @@ inline std::vector<bug> catalogue() {
                   [](std::int64_t n, std::uint64_t seed) {
                     return draw("normal(std=" + number(0.0625 * std::sqrt(1.01)) + ")", n, seed);
                   }});
-  bugs.push_back({"one random stream reused for every block of 65536",
+  bugs.push_back({"stream_reused_per_block",
+                  "one random stream reused for every block of 65536",
                   "per-thread engines seeded alike",
                   "he_normal",
                   {256, 512},
@@ -113,7 +121,8 @@ inline std::vector<bug> catalogue() {
                     for (std::size_t i = 65536; i < x.size(); ++i) x[i] = x[i % 65536];
                     return x;
                   }});
-  bugs.push_back({"30 out-of-support values",
+  bugs.push_back({"out_of_support_values",
+                  "30 out-of-support values",
                   "an unclamped transform at the bounds",
                   "he_uniform",
                   {256, 512},
@@ -126,7 +135,8 @@ inline std::vector<bug> catalogue() {
                     return x;
                   }});
   bugs.push_back(
-      {"PyTorch's Linear default taken for He init (kaiming_uniform(a=sqrt(5)): variance 1/6 of "
+      {"linear_default_for_he",
+       "PyTorch's Linear default taken for He init (kaiming_uniform(a=sqrt(5)): variance 1/6 of "
        "He)",
        "pytorch/pytorch#15314",
        "he_uniform",
@@ -136,7 +146,8 @@ inline std::vector<bug> catalogue() {
          return draw("torch_linear", n, seed, {256, 512});
        }});
   bugs.push_back(
-      {"kaiming_uniform with gain^2 for gain (relu: variance 2x), as proposed in a bug report",
+      {"squared_gain",
+       "kaiming_uniform with gain^2 for gain (relu: variance 2x), as proposed in a bug report",
        "pytorch/pytorch#30946",
        "kaiming_uniform(nonlinearity=relu)",
        {256, 512},
@@ -145,7 +156,8 @@ inline std::vector<bug> catalogue() {
          const double bound = std::sqrt(3.0) * 2.0 / std::sqrt(512.0);
          return draw("uniform(a=" + number(-bound) + ",b=" + number(bound) + ")", n, seed);
        }});
-  bugs.push_back({"orthogonal without the sign correction of diag(R)",
+  bugs.push_back({"orthogonal_without_sign_correction",
+                  "orthogonal without the sign correction of diag(R)",
                   "QR-based orthogonal before Mezzadri",
                   "orthogonal",
                   {64, 64},
@@ -166,18 +178,77 @@ inline std::vector<bug> catalogue() {
                     }
                     return out;
                   }});
+  bugs.push_back({"clipped_tails",
+                  "normal with every value beyond +-4.5 sigma removed",
+                  "samplers that truncate their tails (Box-Muller in low precision, inverse-CDF "
+                  "samplers fed coarse uniforms, clamp to k sigma)",
+                  "he_normal",
+                  {256, 512},
+                  layout::torch,
+                  [](std::int64_t n, std::uint64_t seed) {
+                    std::vector<float> out;
+                    for (std::uint64_t k = 0; static_cast<std::int64_t>(out.size()) < n; ++k)
+                      for (float v : draw("he_normal", 1 << 20, seed + 1000 * k, {256, 512}))
+                        if (std::abs(v) <= 4.5f * 0.0625f &&
+                            static_cast<std::int64_t>(out.size()) < n)
+                          out.push_back(v);
+                    return out;
+                  }});
+  bugs.push_back({"drifting_magnitudes",
+                  "scale alternating every 4 samples, sqrt(1.1) and sqrt(0.9) (variance and linear "
+                  "correlation exact)",
+                  "vectorised samplers whose lanes or blocks differ in scale",
+                  "he_normal",
+                  {256, 512},
+                  layout::torch,
+                  [](std::int64_t n, std::uint64_t seed) {
+                    auto x = draw("he_normal", n, seed, {256, 512});
+                    for (std::size_t i = 0; i < x.size(); ++i)
+                      x[i] *=
+                          static_cast<float>((i / 4) % 2 == 0 ? std::sqrt(1.1) : std::sqrt(0.9));
+                    return x;
+                  }});
+  bugs.push_back({"rows_alternating_scale",
+                  "rows alternately at variance x1.1 and x0.9 (overall variance exact)",
+                  "rows initialised by two code paths (per-head or per-gate loops)",
+                  "he_normal",
+                  {256, 512},
+                  layout::torch,
+                  [](std::int64_t n, std::uint64_t seed) {
+                    auto x = draw("he_normal", n, seed, {256, 512});
+                    for (std::size_t i = 0; i < x.size(); ++i)
+                      x[i] *=
+                          static_cast<float>((i / 512) % 2 == 0 ? std::sqrt(1.1) : std::sqrt(0.9));
+                    return x;
+                  }});
+  bugs.push_back({"packed_block_own_fan",
+                  "packed QKV (1536 x 512) initialised block by block: V with its own (512, 512) "
+                  "fans, variance 2x in a third of the rows",
+                  "MultiheadAttention's in_proj_weight re-implemented per projection",
+                  "xavier_uniform",
+                  {1536, 512},
+                  layout::torch,
+                  [](std::int64_t n, std::uint64_t seed) {
+                    auto x = draw("xavier_uniform", n, seed, {1536, 512});
+                    const std::size_t block = 512 * 512;
+                    for (std::size_t i = 0; i < x.size(); ++i)
+                      if ((i / block) % 3 == 2) x[i] *= static_cast<float>(std::sqrt(2.0));
+                    return x;
+                  }});
   return bugs;
 }
 
 /// Verifies `samples` against the bug's claim at family-wise alpha, as a run of one case.
 inline verify::run_result verify_bug(const bug& b, const std::vector<float>& samples,
                                      double alpha = 1e-6) {
-  verify::run_result run;
-  run.options.alpha = alpha;
-  run.cases.push_back(verify::check_samples(std::span<const float>(samples), b.shape,
-                                            b.tensor_layout, b.expect, "bug"));
-  verify::decide(run);
-  return run;
+  verify::run_request request;
+  request.options.alpha = alpha;
+  request.cases.push_back(
+      {verify::case_spec::of(b.expect, b.shape, b.tensor_layout),
+       view_of(std::span<const float>(samples),
+               std::vector<std::int64_t>{static_cast<std::int64_t>(samples.size())}),
+       "bug"});
+  return verify::run(request);
 }
 
 }  // namespace verinit::testing

@@ -24,12 +24,18 @@ using namespace verinit::verify;
 
 TEST(CalibrationTest, PValuesAreUniformUnderTheNull) {
   const std::vector<case_spec> cases{
-      {"uniform(a=-0.3,b=0.3)", {1000, 100}, verinit::layout::torch, dtype::float32, 100'000},
-      {"normal(mean=0.5,std=2)", {1000, 100}, verinit::layout::torch, dtype::float64, 100'000},
-      {"truncated_normal", {1000, 100}, verinit::layout::torch, dtype::float32, 100'000},
-      {"variance_scaling", {3, 3, 64, 128}, verinit::layout::keras, dtype::float32, 100'000},
-      {"he_uniform", {64, 32, 3, 3}, verinit::layout::torch, dtype::float32, 100'000},
-      {"orthogonal", {16, 16}, verinit::layout::torch, dtype::float64, 200 * 256},
+      case_spec::of("uniform(a=-0.3,b=0.3)", {1000, 100}, verinit::layout::torch,
+                    verinit::dtype::float32, 100'000),
+      case_spec::of("normal(mean=0.5,std=2)", {1000, 100}, verinit::layout::torch,
+                    verinit::dtype::float64, 100'000),
+      case_spec::of("truncated_normal", {1000, 100}, verinit::layout::torch,
+                    verinit::dtype::float32, 100'000),
+      case_spec::of("variance_scaling", {3, 3, 64, 128}, verinit::layout::keras,
+                    verinit::dtype::float32, 100'000),
+      case_spec::of("he_uniform", {64, 32, 3, 3}, verinit::layout::torch, verinit::dtype::float32,
+                    100'000),
+      case_spec::of("orthogonal", {16, 16}, verinit::layout::torch, verinit::dtype::float64,
+                    200 * 256),
   };
   constexpr int seeds = 200;
   std::map<std::string, std::vector<double>> p_values;
@@ -37,7 +43,7 @@ TEST(CalibrationTest, PValuesAreUniformUnderTheNull) {
     for (const auto& spec : cases) {
       run_options options;
       options.seed = seed * 1'000'003;
-      for (const auto& t : run_case(spec, options).tests)
+      for (const auto& t : run_case({spec, std::nullopt, "verinit"}, options).tests)
         if (!t.exact) p_values[t.name].push_back(t.p_value);
     }
   std::printf(

@@ -71,4 +71,23 @@ TEST(KolmogorovSmirnovTest, IsMonotoneInD) {
   }
 }
 
+TEST(KolmogorovSmirnovTest, QuantileIsTheCriticalValue) {
+  // The smallest D whose tail is at most p: its tail is <= p and one ulp below it is > p
+  // (within the few ulp the solver leaves), across the branches and far into the tail.
+  for (const std::int64_t n : {1, 10, 140, 5000, 10'000'000})
+    for (const double p : {0.05, 1e-6, 1e-12}) {
+      const kolmogorov_smirnov_distribution law(n);
+      const double x = quantile(complement(law, p));
+      EXPECT_LE(cdf(complement(law, x)), p) << n << " " << p;
+      EXPECT_GT(cdf(complement(law, x * (1 - 1e-9))), p) << n << " " << p;
+      EXPECT_EQ(quantile(law, 1 - p), quantile(complement(law, 1 - (1 - p)))) << n << " " << p;
+    }
+  // scipy 1.10.1: stats.kstwo(1000).sf(0.05129418442762075) = 0.01000000000000317 (its isf,
+  // 0.05129418752666127, is a looser root: its own sf there is 0.0099999936).
+  EXPECT_NEAR(quantile(complement(kolmogorov_smirnov_distribution(1000), 0.01)),
+              0.05129418442762075, 1e-13);
+  EXPECT_EQ(quantile(complement(kolmogorov_smirnov_distribution(10), 1.0)), 0.0);
+  EXPECT_EQ(quantile(complement(kolmogorov_smirnov_distribution(10), 0.0)), 1.0);
+}
+
 }  // namespace

@@ -12,28 +12,31 @@ namespace {
 
 using namespace verinit::verify;
 
+template <class T>
+verinit::tensor_view flat(const std::vector<T>& w) {
+  return verinit::view_of(std::span<const T>(w),
+                          std::vector<std::int64_t>{static_cast<std::int64_t>(w.size())});
+}
+
 TEST(StructureTest, SparsePatternAllowsRareExactZeroDrawsButNotMissingZeros) {
   const verinit::tensor_shape shape{50, 40};
   const auto e =
       theory_for(verinit::parse_scheme("sparse(sparsity=0.2)"), shape, verinit::layout::torch);
   auto w = verinit::sample<float>(shape, verinit::parse_scheme("sparse(sparsity=0.2)"), {});
-  std::vector<float> nonzeros;
-  EXPECT_TRUE(
-      sparse_pattern_check(std::span<const float>(w), shape, verinit::layout::torch, e, nonzeros)
-          .passed);
-  EXPECT_EQ(nonzeros.size(), 40u * 40u);
+  verinit::tensor_buffer nonzeros;
+  EXPECT_TRUE(sparse_pattern_check(flat(w), shape, verinit::layout::torch, e, nonzeros).passed);
+  EXPECT_EQ(nonzeros.view().size(), 40 * 40);
+  EXPECT_EQ(nonzeros.type, verinit::dtype::float32);
   // One non-zero draw that came out exactly 0: allowed (bound 6 + ...).
   auto one_extra = w;
   *std::find_if(one_extra.begin(), one_extra.end(), [](float v) { return v != 0; }) = 0;
-  EXPECT_TRUE(sparse_pattern_check(std::span<const float>(one_extra), shape, verinit::layout::torch,
-                                   e, nonzeros)
-                  .passed);
+  EXPECT_TRUE(
+      sparse_pattern_check(flat(one_extra), shape, verinit::layout::torch, e, nonzeros).passed);
   // A whole extra row of zeros (40 extra): a bug.
   auto extra_row = w;
   for (int c = 0; c < 40; ++c) extra_row[c] = 0;
-  EXPECT_FALSE(sparse_pattern_check(std::span<const float>(extra_row), shape,
-                                    verinit::layout::torch, e, nonzeros)
-                   .passed);
+  EXPECT_FALSE(
+      sparse_pattern_check(flat(extra_row), shape, verinit::layout::torch, e, nonzeros).passed);
   // A column with one zero too few: always a bug.
   auto short_column = w;
   for (int r = 0; r < 50; ++r)
@@ -41,8 +44,8 @@ TEST(StructureTest, SparsePatternAllowsRareExactZeroDrawsButNotMissingZeros) {
       short_column[r * 40] = 0.5f;
       break;
     }
-  const auto r = sparse_pattern_check(std::span<const float>(short_column), shape,
-                                      verinit::layout::torch, e, nonzeros);
+  const auto r =
+      sparse_pattern_check(flat(short_column), shape, verinit::layout::torch, e, nonzeros);
   EXPECT_FALSE(r.passed);
   EXPECT_EQ(r.values[0].second, 1.0);
 }
@@ -52,13 +55,26 @@ TEST(StructureTest, IdentityAndGramChecks) {
   const auto e =
       theory_for(verinit::parse_scheme("dirac(groups=2)"), shape, verinit::layout::torch);
   auto w = verinit::sample<float>(shape, verinit::parse_scheme("dirac(groups=2)"), {});
-  EXPECT_TRUE(identity_check(std::span<const float>(w), shape, verinit::layout::torch, e).passed);
+  EXPECT_TRUE(identity_check(flat(w), shape, verinit::layout::torch, e).passed);
   w[0] = 1;  // a stray one
-  EXPECT_FALSE(identity_check(std::span<const float>(w), shape, verinit::layout::torch, e).passed);
+  EXPECT_FALSE(identity_check(flat(w), shape, verinit::layout::torch, e).passed);
   auto q = verinit::sample<double>(verinit::tensor_shape{8, 12},
                                    verinit::parse_scheme("orthogonal(gain=2)"), {});
-  EXPECT_TRUE(gram_check(std::span<const double>(q), 1, 8, 12, 2.0).passed);
-  EXPECT_FALSE(gram_check(std::span<const double>(q), 1, 8, 12, 1.0).passed);  // gain dropped
+  EXPECT_TRUE(gram_check(flat(q), 1, 8, 12, 2.0).passed);
+  EXPECT_FALSE(gram_check(flat(q), 1, 8, 12, 1.0).passed);  // gain dropped
+}
+
+TEST(StructureTest, ChecksWorkOnEveryDtype) {
+  // A constant 0.3 in bfloat16 is bfloat16(0.3), not 0.3: the check rounds the value first.
+  const std::vector<verinit::bfloat16_t> brain(100, verinit::bfloat16_t::round_from(0.3));
+  EXPECT_TRUE(constant_check(flat(brain), 0.3).passed);
+  EXPECT_FALSE(constant_check(flat(brain), 0.31).passed);
+  const verinit::tensor_shape shape{3, 3};
+  const auto e = theory_for(verinit::parse_scheme("eye"), shape, verinit::layout::torch);
+  std::vector<verinit::float16_t> eye(9, verinit::float16_t::round_from(0.0));
+  for (int i = 0; i < 3; ++i)
+    eye[static_cast<std::size_t>(4 * i)] = verinit::float16_t::round_from(1.0);
+  EXPECT_TRUE(identity_check(flat(eye), shape, verinit::layout::torch, e).passed);
 }
 
 }  // namespace

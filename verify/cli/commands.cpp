@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "verinit/detail/check.hpp"
+#include "verinit/io/npy.hpp"
 #include "verinit/verinit.hpp"
 
 namespace verinit::cli {
@@ -41,20 +42,15 @@ void add_tensor_options(CLI::App& command, tensor_options& o) {
   command.add_option("--threads", o.threads, "OpenMP threads (0: all)")->capture_default_str();
 }
 
-template <class T>
-std::vector<T> allocate(std::int64_t count) {
+std::vector<std::byte> allocate(std::int64_t count, dtype type) {
+  const double bytes = static_cast<double>(count) * static_cast<double>(info(type).size);
   try {
-    return std::vector<T>(static_cast<std::size_t>(count));
+    if (bytes < 9e18) return std::vector<std::byte>(static_cast<std::size_t>(bytes));
   } catch (const std::bad_alloc&) {
   } catch (const std::length_error&) {
   }
   detail::throw_invalid("sample", "element count", std::to_string(count),
                         "small enough to fit in memory");
-}
-
-void check_dtype(const std::string& dtype) {
-  if (dtype != "float32" && dtype != "float64")
-    detail::throw_invalid("sample", "dtype", "'" + dtype + "'", "float32 or float64");
 }
 
 int run_sample(const tensor_options& o, const std::string& out) {
@@ -64,7 +60,7 @@ int run_sample(const tensor_options& o, const std::string& out) {
   options.layout = parse_layout(o.layout_text);
   options.seed = o.seed;
   options.threads = o.threads;
-  check_dtype(o.dtype);
+  const dtype type = parse_dtype(o.dtype);
   // Refuse an unwritable destination before spending time on sampling.
   const std::filesystem::path path(out);
   const std::filesystem::path parent =
@@ -74,16 +70,10 @@ int run_sample(const tensor_options& o, const std::string& out) {
                              "' does not exist");
   if (std::filesystem::is_directory(path))
     throw std::runtime_error("cannot write '" + out + "': it is a directory");
-  const std::int64_t count = element_count(shape);
-  if (o.dtype == "float32") {
-    auto weights = allocate<float>(count);
-    fill(std::span<float>(weights), shape, s, options);
-    write_npy(path, weights, shape);
-  } else {
-    auto weights = allocate<double>(count);
-    fill(std::span<double>(weights), shape, s, options);
-    write_npy(path, weights, shape);
-  }
+  std::vector<std::byte> weights = allocate(element_count(shape), type);
+  const mutable_tensor_view view{type, shape, weights};
+  fill(view, s, options);
+  io::write_npy(path, view);
   return 0;
 }
 
@@ -167,7 +157,7 @@ int run_demo(std::uint64_t seed, std::int64_t samples) {
         expected = (u->b - u->a) / std::sqrt(12.0);
       if (const auto* n = std::get_if<normal_law>(&law)) expected = n->std;
       if (const auto* t = std::get_if<truncated_normal_law>(&law))
-        expected = t->std * 0.87962566103423978;
+        expected = t->std * truncated_normal_2sigma_std;
       std::ostringstream text;
       text << std::setprecision(6) << expected;
       law_std = text.str();

@@ -20,10 +20,6 @@ command add_verify(CLI::App& app);
 command add_report(CLI::App& app);
 command add_propagate(CLI::App& app);
 
-/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees a
-/// half-written file. Throws std::runtime_error naming the path.
-void write_text_file(const std::string& path, const std::string& text);
-
 /// The signal-propagation table, one configuration a line.
 void print_propagation(const verify::propagation_result& result, std::ostream& out);
 

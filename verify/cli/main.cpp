@@ -9,11 +9,12 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "verinit/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"verinit: verified neural-network weight initializers", "verinit"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "verinit 0.1.0");
+  app.set_version_flag("--version", "verinit " + std::string(verinit::version));
   std::map<const CLI::App*, verinit::cli::command> commands;
   for (auto add : {verinit::cli::add_verify, verinit::cli::add_report, verinit::cli::add_propagate,
                    verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo}) {

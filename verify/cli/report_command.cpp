@@ -1,8 +1,6 @@
 // `verinit report` (a report from a results JSON) and `verinit propagate`.
-#include <omp.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -11,30 +9,12 @@
 
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
+#include "verinit/io/atomic_file.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 
 namespace verinit::cli {
-
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error("cannot write '" + path + "'");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write '" + path + "': " + error.message());
-  }
-}
 
 void print_propagation(const verify::propagation_result& p, std::ostream& out) {
   const auto& o = p.options;
@@ -58,7 +38,7 @@ command add_report(CLI::App& app) {
   command->add_option("--out", *out, "Report directory to write (replaced whole)")->required();
   return [from, out] {
     std::ifstream in(*from, std::ios::binary);
-    if (!in) throw std::invalid_argument("cannot read '" + *from + "'");
+    if (!in) throw std::runtime_error("cannot read '" + *from + "'");
     std::ostringstream text;
     text << in.rdbuf();
     verify::run_result run;
@@ -90,13 +70,13 @@ command add_propagate(CLI::App& app) {
   command->add_option("--json", *json, "Write the results as JSON to this file");
   command->add_option("--report", *report, "Write a report directory");
   return [o, json, report] {
-    verify::run_result run;
-    run.options.seed = o->seed;
-    run.threads_used = o->threads > 0 ? o->threads : omp_get_max_threads();
-    run.propagation = verify::propagate(verify::standard_propagation_configs(), *o);
-    verify::decide(run);
+    verify::run_request request;
+    request.options.seed = o->seed;
+    request.options.threads = o->threads;
+    request.propagation = *o;
+    const verify::run_result run = verify::run(request);
     print_propagation(*run.propagation, std::cout);
-    if (!json->empty()) write_text_file(*json, reports::to_json(run));
+    if (!json->empty()) io::write_file_atomically(*json, reports::to_json(run));
     if (!report->empty()) {
       reports::write_report(run, *report);
       std::cout << "report: " << (std::filesystem::path(*report) / "index.html").string() << "\n";

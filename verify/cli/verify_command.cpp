@@ -1,5 +1,5 @@
-// `verinit verify`: run a battery, one scheme, or check an .npy file; print a table, write JSON.
-#include <omp.h>
+// `verinit verify`: fills a run request from the options (a battery, one scheme, or an .npy
+// file), runs it through the library, prints a table, writes JSON and the report.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +10,8 @@
 
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
-#include "verinit/npy.hpp"
+#include "verinit/io/atomic_file.hpp"
+#include "verinit/io/npy.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
@@ -34,8 +35,8 @@ std::string format_p(double p) {
 }
 
 void print_case(const verify::case_result& c, std::ostream& out) {
-  out << (c.passed ? "PASS  " : "FAIL  ") << c.canonical << "  [" << to_string(c.spec.shape) << " "
-      << to_string(c.spec.tensor_layout) << " " << to_string(c.spec.type) << "]  n=" << c.n
+  out << (c.passed ? "PASS  " : "FAIL  ") << c.canonical() << "  [" << to_string(c.spec.shape)
+      << " " << to_string(c.spec.tensor_layout) << " " << to_string(c.spec.type) << "]  n=" << c.n
       << "\n      law: " << c.formula << "\n";
   for (const auto& t : c.tests) {
     out << "      " << std::left << std::setw(18) << t.name << std::right << std::setw(14)
@@ -82,12 +83,7 @@ std::int64_t parse_memory(const std::string& text) {
 
 int run_verify(verify_options o, const CLI::App& command) {
   o.run.memory_bytes = parse_memory(o.memory);
-  if (!(o.run.alpha > 0 && o.run.alpha < 1))
-    detail::throw_invalid("verify", "alpha", detail::format_number(o.run.alpha), "in (0, 1)");
-  if (o.run.threads < 0 || o.run.threads > 4096)
-    detail::throw_invalid("verify", "threads", std::to_string(o.run.threads),
-                          "in [0, 4096] (0: all)");
-  if (o.run.threads > 0) omp_set_num_threads(o.run.threads);
+  verify::check_options(o.run);
   const bool single = command.count("--scheme") > 0;
   const bool input = command.count("--input") > 0;
   if (single && input)
@@ -107,45 +103,28 @@ int run_verify(verify_options o, const CLI::App& command) {
     detail::throw_invalid("verify", "--json", "'" + o.json + "'",
                           "outside the --report directory (which is replaced whole)");
   o.run.summaries = !o.json.empty() || !o.report.empty();
-  verify::run_result run;
-  run.options = o.run;
-  run.threads_used = o.run.threads > 0 ? o.run.threads : omp_get_max_threads();
   const layout tensor_layout = parse_layout(o.layout_text);
-  std::vector<verify::case_spec> cases;
+  verify::run_request request;
+  tensor_buffer samples;  // --input: read before any work, held through the run
   if (input) {
-    const npy_array array = read_npy(o.input);
-    const tensor_shape shape = o.shape.empty() ? tensor_shape(array.shape) : parse_shape(o.shape);
-    parse_scheme(o.expect);  // a bad spec is a usage error before any work
-    if (array.is_float64)
-      run.cases.push_back(verify::check_samples(std::span<const double>(array.f64), shape,
-                                                tensor_layout, o.expect, o.input, o.run.summaries));
-    else
-      run.cases.push_back(verify::check_samples(std::span<const float>(array.f32), shape,
-                                                tensor_layout, o.expect, o.input, o.run.summaries));
+    samples = io::read_npy(o.input);
+    const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
+    verify::case_spec spec = verify::case_spec::of(o.expect, shape, tensor_layout, samples.type);
+    request.cases.push_back({std::move(spec), samples.view(), o.input});
+  } else if (single) {
+    request.cases.push_back({verify::case_spec::of(o.scheme, parse_shape(o.shape), tensor_layout,
+                                                   parse_dtype(o.dtype), o.samples),
+                             std::nullopt, "verinit"});
   } else {
-    if (single)
-      cases.push_back(
-          {o.scheme, parse_shape(o.shape), tensor_layout, verify::parse_dtype(o.dtype), o.samples});
-    else
-      cases = verify::battery(o.battery);
-    for (const auto& spec : cases) parse_scheme(spec.scheme);  // usage errors first
-    const bool progress = isatty(STDERR_FILENO) != 0;
-    for (std::size_t i = 0; i < cases.size(); ++i) {
-      if (progress)
-        std::cerr << "\r[" << i + 1 << "/" << cases.size() << "] " << cases[i].scheme << "\033[K"
-                  << std::flush;
-      run.cases.push_back(verify::run_case(cases[i], o.run));
-    }
-    if (!single && verify::battery_includes_propagation(o.battery)) {
-      if (progress) std::cerr << "\r[signal propagation]\033[K" << std::flush;
-      verify::propagation_options propagation;
-      propagation.seed = o.run.seed;
-      propagation.threads = o.run.threads;
-      run.propagation = verify::propagate(verify::standard_propagation_configs(), propagation);
-    }
-    if (progress) std::cerr << "\r\033[K" << std::flush;
+    request = verify::battery_request(o.battery, o.run);
   }
-  verify::decide(run);
+  request.options = o.run;
+  if (isatty(STDERR_FILENO) != 0)
+    request.progress = [](std::size_t index, std::size_t total, std::string_view what) {
+      std::cerr << "\r[" << index + 1 << "/" << total << "] " << what << "\033[K" << std::flush;
+    };
+  const verify::run_result run = verify::run(request);
+  if (request.progress) std::cerr << "\r\033[K" << std::flush;
   for (const auto& c : run.cases) print_case(c, std::cout);
   if (run.propagation) print_propagation(*run.propagation, std::cout);
   std::size_t failed = 0, tests = 0;
@@ -161,7 +140,7 @@ int run_verify(verify_options o, const CLI::App& command) {
                                                           : "; signal propagation FAILED"
                                 : "")
             << "\n";
-  if (!o.json.empty()) write_text_file(o.json, reports::to_json(run));
+  if (!o.json.empty()) io::write_file_atomically(o.json, reports::to_json(run));
   if (!o.report.empty()) {
     reports::write_report(run, o.report);
     std::cout << "report: " << (std::filesystem::path(o.report) / "index.html").string() << "\n";

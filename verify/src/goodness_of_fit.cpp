@@ -9,6 +9,7 @@
 
 #include "anderson_darling_pieces.hpp"
 #include "buffer.hpp"
+#include "counting_sort.hpp"
 #include "vector_clones.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
@@ -25,21 +26,6 @@ using detail::ad_piece;
 using detail::ad_piece_from;
 using detail::ad_series_limit;
 using detail::log1p_series;
-
-// The law's quantile, only to place bucket edges: any increasing edges give the same result
-// (they only balance the buckets), so speed matters more than the last digits here.
-double edge_quantile(const boost::math::uniform_distribution<>& d, double p) {
-  return d.lower() + p * (d.upper() - d.lower());
-}
-double edge_quantile(const boost::math::normal_distribution<>& d, double p) {
-  return quantile(d, p);
-}
-double edge_quantile(const truncated_normal_distribution<>& d, double p) {
-  const boost::math::normal_distribution<> standard;
-  const double below = cdf(standard, d.alpha());
-  const double z = quantile(standard, std::clamp(below + p * d.mass(), 1e-300, 1 - 1e-16));
-  return std::clamp(d.mean() + d.standard_deviation() * z, d.lower(), d.upper());
-}
 
 // Cells of width 1/scale from `low`: cell_of is non-decreasing in v (a rounded subtraction, a
 // multiplication by a positive constant, clamps and a truncation each are), below `low` and
@@ -186,14 +172,13 @@ struct bucket_map {
   std::int32_t steps = 0;
 };
 
-template <class Law>
-bucket_map bucket_map_for(const Law& law, std::int32_t buckets) {
+bucket_map bucket_map_for(const any_law& law, std::int32_t buckets, int threads) {
   bucket_map map;
   map.edge.assign(static_cast<std::size_t>(buckets), NAN);
   map.nan_slot = buckets;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int32_t b = 1; b < buckets; ++b)
-    map.edge[b - 1] = edge_quantile(law, static_cast<double>(b) / static_cast<double>(buckets));
+    map.edge[b - 1] = law.bucket_edge(static_cast<double>(b) / static_cast<double>(buckets));
   for (std::int32_t b = 1; b + 1 < buckets; ++b)
     map.edge[b] = std::max(map.edge[b], map.edge[b - 1]);
   const std::int32_t cells = 4 * buckets;
@@ -238,8 +223,8 @@ void bucket_indices(const T* x, std::int32_t count, const bucket_map& map, std::
     }
   }
 }
-template <class T, class Law>
-fit_statistics fit_impl(std::span<const T> x, const Law& law) {
+template <class T>
+fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads) {
   const auto total = static_cast<std::int64_t>(x.size());
   // ~16,384 samples a bucket (8,192-16,384), a power of two up to 4,096 buckets: the scatter
   // writes to few places at a time, and a bucket's sort stays in cache. Measured at 1 thread
@@ -247,15 +232,14 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   // 2.16 s, in 32,768 3.0-3.3 s.
   std::int32_t buckets = 1;
   while (buckets < 4096 && std::int64_t{buckets} * 16384 < total) buckets *= 2;
-  const bucket_map map = bucket_map_for(law, buckets);
+  const bucket_map map = bucket_map_for(law, buckets, threads);
 
   // Pass 1: per-thread bucket counts over static chunks. Pass 2: scatter into bucket order.
   // Both find the buckets of a block of values at a time, then count or move them. Slot B counts
   // NaN, which is scattered past the last bucket.
   const std::int64_t slots = std::int64_t{buckets} + 1;
   constexpr std::int32_t block = 2048;
-  const int threads = omp_get_max_threads();
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(threads * slots), 0);
+  detail::thread_bucket_offsets offsets(threads, slots);
   int team = 1;
   const auto chunk = [&](int t, int of) {
     return std::pair<std::int64_t, std::int64_t>{total * t / of, total * (t + 1) / of};
@@ -266,7 +250,7 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
 #pragma omp single
     team = omp_get_num_threads();
     const auto [begin, end] = chunk(t, team);
-    std::int64_t* const mine = counts.data() + t * slots;
+    std::int64_t* const mine = offsets.counts_of(t);
     std::int32_t index[block];
     for (std::int64_t i = begin; i < end; i += block) {
       const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(block, end - i));
@@ -274,21 +258,10 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
       for (std::int32_t k = 0; k < count; ++k) ++mine[index[k]];
     }
   }
-  std::vector<std::int64_t> bucket_start(static_cast<std::size_t>(slots + 1), 0);
-  {
-    std::int64_t running = 0;
-    for (std::int64_t b = 0; b < slots; ++b) {
-      bucket_start[b] = running;
-      for (int t = 0; t < team; ++t) {
-        const std::int64_t c = counts[t * slots + b];
-        counts[t * slots + b] = running;  // now thread t's write position in bucket b
-        running += c;
-      }
-    }
-    bucket_start[slots] = running;
-  }
+  offsets.to_positions(team);  // each count now thread t's write position in bucket b
+  const auto bucket_start = [&](std::int64_t b) { return offsets.start(b); };
   fit_statistics result;
-  result.n = bucket_start[buckets];
+  result.n = bucket_start(buckets);
   result.nan = total - result.n;
   if (result.n == 0) return result;
   // Uninitialized: every element is written by the scatter below.
@@ -297,7 +270,7 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   {
     const int t = omp_get_thread_num();
     const auto [begin, end] = chunk(t, team);
-    std::int64_t* const position = counts.data() + t * slots;
+    std::int64_t* const position = offsets.counts_of(t);
     T* const out = grouped.get();
     std::int32_t index[block];
     for (std::int64_t i = begin; i < end; i += block) {
@@ -322,11 +295,13 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
     bucket_scratch scratch;
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t b = 0; b < buckets; ++b) {
-      const std::int64_t first = bucket_start[b];
-      const auto m = static_cast<std::size_t>(bucket_start[b + 1] - first);
+      const std::int64_t first = bucket_start(b);
+      const auto m = static_cast<std::size_t>(bucket_start(b + 1) - first);
       if (m == 0) continue;
       scratch.u.resize(m);
-      cdf_batch(law, grouped.get() + first, scratch.u.data(), m);
+      const T* const values = grouped.get() + first;
+      for (std::size_t k = 0; k < m; ++k) scratch.u[k] = to_double(values[k]);
+      law.cdf_batch(scratch.u.data(), scratch.u.data(), m);
       const double width = 1.0 / static_cast<double>(buckets);
       order_bucket(m, static_cast<double>(b) * width, width, scratch);
       const bucket_terms terms = terms_of(scratch.sorted.data(), m, first, inv_n);
@@ -339,11 +314,11 @@ fit_statistics fit_impl(std::span<const T> x, const Law& law) {
   // In bucket order, so the same whatever the thread count; the pieces between buckets here.
   double sum = 0, previous = NAN;
   for (std::int64_t b = 0; b < buckets; ++b) {
-    if (bucket_start[b + 1] == bucket_start[b]) continue;
+    if (bucket_start(b + 1) == bucket_start(b)) continue;
     result.d = std::max(result.d, bucket_d[b]);
     sum += std::isnan(previous)
                ? ad_first_piece(bucket_low[b])
-               : ad_piece(static_cast<double>(bucket_start[b]) / n_d, previous, bucket_low[b]);
+               : ad_piece(static_cast<double>(bucket_start(b)) / n_d, previous, bucket_low[b]);
     sum += bucket_sum[b];
     previous = bucket_high[b];
   }
@@ -358,32 +333,13 @@ void require_samples(std::string_view function, std::span<const double> sorted_u
 
 }  // namespace
 
-fit_statistics fit_statistics_of(std::span<const float> samples, const continuous_law& law) {
-  return std::visit([&](const auto& d) { return fit_impl(samples, d); }, law);
-}
-fit_statistics fit_statistics_of(std::span<const double> samples, const continuous_law& law) {
-  return std::visit([&](const auto& d) { return fit_impl(samples, d); }, law);
-}
-
-test_result ks_test(const fit_statistics& fit) {
-  test_result r;
-  r.name = "ks";
-  if (fit.n + fit.nan == 0) verinit::detail::throw_invalid("ks_test", "sample count", "0", ">= 1");
-  r.statistic = fit.nan > 0 || std::isnan(fit.d) ? 1.0 : fit.d;  // a NaN sample rejects
-  r.p_value = cdf(complement(kolmogorov_smirnov_distribution(fit.n + fit.nan), r.statistic));
-  r.note = "sup |F_n - F|, p from the exact law of D_n";
-  return r;
-}
-
-test_result anderson_darling_test(const fit_statistics& fit) {
-  test_result r;
-  r.name = "anderson_darling";
-  if (fit.n + fit.nan == 0)
-    verinit::detail::throw_invalid("anderson_darling_test", "sample count", "0", ">= 1");
-  r.statistic = fit.nan > 0 || std::isnan(fit.a2) ? INFINITY : fit.a2;
-  r.p_value = cdf(complement(anderson_darling_distribution{}, r.statistic));
-  r.note = "A^2, p from the limiting law (Marsaglia & Marsaglia 2004 series)";
-  return r;
+fit_statistics fit_statistics_of(const tensor_view& samples, const any_law& law, int threads) {
+  if (threads < 1)
+    verinit::detail::throw_invalid("fit_statistics_of", "threads", std::to_string(threads), ">= 1");
+  return visit_dtype(samples.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return fit_impl(samples.elements<T>(), law, threads);
+  });
 }
 
 double ks_statistic(std::span<const double> sorted_u) {
@@ -391,7 +347,6 @@ double ks_statistic(std::span<const double> sorted_u) {
   const double n_d = static_cast<double>(n);
   const double inv_n = 1 / n_d;  // as fit_statistics_of
   double d = 0;
-#pragma omp parallel for schedule(static) reduction(max : d)
   for (std::int64_t i = 0; i < n; ++i) {
     const double u = sorted_u[i];
     const double above = static_cast<double>(i + 1) * inv_n - u;

@@ -2,6 +2,7 @@
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 
 #include <algorithm>
+#include <boost/math/tools/roots.hpp>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -141,8 +142,9 @@ double smirnov_sf(std::int64_t n, double x) {
   // every term positive; summed in log space relative to the largest.
   const auto last = static_cast<std::int64_t>(std::floor(n_d * (1 - x)));
   const double log_n_factorial = std::lgamma(n_d + 1);
+  // The terms rise to one peak and fall: past it, once a term is e^-60 (1e-26) of the largest,
+  // the rest add less than an ulp and are not computed (O(sqrt n) terms instead of O(n)).
   std::vector<double> logs;
-  logs.reserve(static_cast<std::size_t>(last + 1));
   double largest = -INFINITY;
   for (std::int64_t j = 0; j <= last; ++j) {
     const double jd = static_cast<double>(j);
@@ -150,8 +152,10 @@ double smirnov_sf(std::int64_t n, double x) {
     if (rest <= 0) break;
     const double log_term = log_n_factorial - std::lgamma(jd + 1) - std::lgamma(n_d - jd + 1) +
                             (n_d - jd) * std::log(rest) + (jd - 1) * std::log(x + jd / n_d);
+    const bool falling = !logs.empty() && log_term < logs.back();
     logs.push_back(log_term);
     largest = std::max(largest, log_term);
+    if (falling && log_term < largest - 60) break;
   }
   double sum = 0;
   for (const double l : logs) sum += std::exp(l - largest);
@@ -184,3 +188,35 @@ ks_probabilities kolmogorov_smirnov_probabilities(std::int64_t n, double x) {
 }
 
 }  // namespace verinit::verify::detail
+
+namespace verinit::verify {
+
+double quantile(const boost::math::complemented2_type<kolmogorov_smirnov_distribution, double>& c) {
+  const double p = c.param;
+  if (!(p > 0)) return 1;
+  if (p >= 1) return 0;
+  const std::int64_t n = c.dist.sample_count();
+  const auto sf = [&](double x) { return detail::kolmogorov_smirnov_probabilities(n, x).sf; };
+  // On the log scale, where log P(D_n >= x) is smooth (about -2 n x^2 in the tail) and TOMS
+  // 748 converges in a few steps; sf itself spans hundreds of orders of magnitude on [0, 1].
+  // sf = 1 up to x = 1/(2n) and 0 from x = 1 on: the root lies strictly between.
+  const double log_p = std::log(p);
+  const auto excess = [&](double x) {
+    const double value = sf(x);
+    return value > 0 ? std::log(value) - log_p : -745.0 - log_p;
+  };
+  double low = 0.5 / static_cast<double>(n), high = 1;
+  // A bracket around the limiting law's value sqrt(-log(p/2) / (2n)).
+  const double guess = std::sqrt(-std::log(p / 2) / (2 * static_cast<double>(n)));
+  if (guess / 2 > low && excess(guess / 2) > 0) low = guess / 2;
+  if (2 * guess < high && excess(2 * guess) < 0) high = 2 * guess;
+  std::uintmax_t iterations = 100;
+  const auto bracket = boost::math::tools::toms748_solve(
+      excess, low, high, boost::math::tools::eps_tolerance<double>(45), iterations);
+  // The upper end: there the law's tail is at most p, so a D there is surely rejected.
+  double x = bracket.second;
+  for (int step = 0; step < 64 && x < 1 && sf(x) > p; ++step) x = std::nextafter(x, 2.0);
+  return x;
+}
+
+}  // namespace verinit::verify

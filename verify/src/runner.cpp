@@ -1,5 +1,8 @@
-// The runner: sampling, the tests each expectation calls for, and the run's decision.
+// The runner: a request's cases sampled or read, the tests each expectation calls for, the
+// run's decision.
 #include "verinit/verify/runner.hpp"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <boost/math/distributions/normal.hpp>
@@ -11,26 +14,28 @@
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
-#include "verinit/scheme.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
-#include "verinit/verify/independence.hpp"
-#include "verinit/verify/moments.hpp"
+#include "verinit/verify/iid_tests.hpp"
 #include "verinit/verify/multiple_testing.hpp"
-#include "verinit/verify/single_pass.hpp"
-#include "verinit/verify/streaming.hpp"
+#include "verinit/verify/stream_state.hpp"
 #include "verinit/verify/structure.hpp"
-#include "verinit/verify/support.hpp"
 #include "verinit/verify/theory.hpp"
 
 namespace verinit::verify {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using verinit::detail::throw_invalid;
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
+
+// More threads than this is a typo, not a machine.
+constexpr int max_threads = 4096;
+
+int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
 
 // Seed of the k-th tensor of a case: the run's seed for the first (so `verinit sample --seed S`
 // gives the same tensor), SplitMix64 of (seed + k) for the others.
@@ -38,42 +43,34 @@ std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
   return k == 0 ? seed : detail::derived_seed(seed, static_cast<std::uint64_t>(k));
 }
 
-template <class T>
-void continuous_tests(std::span<const T> x, const continuous_law& law,
-                      std::vector<test_result>& out) {
-  // The support, moment, extreme and autocorrelation tests from one pass over the samples.
-  const single_pass_sums pass = single_pass(x, law);
-  const auto n = static_cast<std::int64_t>(x.size());
-  out.push_back(
-      support_from_counts(pass.outside, pass.at_excluded, pass.non_finite, law, sizeof(T) == 4));
-  {
-    const fit_statistics fit = fit_statistics_of(x, law);
-    out.push_back(ks_test(fit));
-    out.push_back(anderson_darling_test(fit));
-  }
-  const law_moments m = moments_of(law);
-  out.push_back(mean_test(pass.sums, m));
-  out.push_back(variance_test(pass.sums, m));
-  // Only for unbounded laws: on a bounded one the maximum sits within ~width/n of a bound,
-  // where the sample type's grid is as coarse as the statistic's spread, so its p-value is
-  // discrete (the large battery's two-level KS showed it); outliers beyond a bound are the
-  // exact support check's.
-  if (std::isinf(support_of(law).second))
-    out.push_back(extreme_from_largest(pass.largest, n, law, sizeof(T) == 4));
-  out.push_back(autocorrelation_from_sums(pass.lagged, pass.sums.s2, n));
-  out.push_back(repeated_runs_test(x));
+// The dtypes whose samples the theory can judge: a 16-bit sample follows the law rounded to
+// its grid, which the verifier does not have yet.
+void check_verifiable(dtype type) {
+  if (info(type).size < 4)
+    throw_invalid("verify", "dtype", std::string(to_string(type)),
+                  "float32 or float64 (the law of 16-bit weights, rounded to their grid, is not "
+                  "implemented yet)");
+}
+
+// The i.i.d. tests of samples held in memory: one stream state and the exact KS/A^2.
+std::vector<test_result> iid_tests_in_memory(const tensor_view& x, const any_law& law,
+                                             const sample_grouping& grouping, int threads) {
+  stream_state state({law, x.type, grouping}, {});
+  state.add(x, threads);
+  const fit_statistics fit = fit_statistics_of(x, law, threads);
+  return run_iid_tests({state, &fit, threads});
 }
 
 // Runs the expectation's tests on `tensors` consecutive tensors of `shape`; summarizes the
 // samples against the law too if asked.
-template <class T>
-void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
-               const expectation& e, std::int64_t tensors, bool summaries, case_result& result) {
+void run_tests(const tensor_view& w, std::span<const std::int64_t> shape, layout layout,
+               const expectation& e, std::int64_t tensors, bool summaries, int threads,
+               case_result& result) {
   auto& out = result.tests;
-  const std::optional<summary_law> law = summary_law_for(e);
+  const std::optional<any_law> law = summary_law_for(e);
   switch (e.kind) {
     case expectation_kind::continuous:
-      continuous_tests(w, *e.law, out);
+      out = iid_tests_in_memory(w, *e.law, sample_grouping::of(shape, layout), threads);
       break;
     case expectation_kind::constant:
       out.push_back(constant_check(w, e.value));
@@ -83,12 +80,16 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
       out.push_back(identity_check(w, shape, layout, e));
       break;
     case expectation_kind::sparse: {
-      std::vector<T> nonzeros;
+      tensor_buffer nonzeros;
       out.push_back(sparse_pattern_check(w, shape, layout, e, nonzeros));
-      // sparsity = 1 leaves no non-zeros: the pattern check alone decides.
-      if (!nonzeros.empty()) {
-        continuous_tests(std::span<const T>(nonzeros), *e.law, out);
-        if (summaries) result.summary = summarize(std::span<const T>(nonzeros), *law);
+      // sparsity = 1 leaves no non-zeros: the pattern check alone decides. The non-zeros,
+      // unit by unit, are grouped in blocks of consecutive values.
+      if (!nonzeros.bytes.empty()) {
+        for (auto& t :
+             iid_tests_in_memory(nonzeros.view(), *e.law,
+                                 sample_grouping::of(nonzeros.shape, layout::torch), threads))
+          out.push_back(std::move(t));
+        if (summaries) result.summary = summarize(nonzeros.view(), *law, threads);
       }
       return;
     }
@@ -102,194 +103,182 @@ void run_tests(std::span<const T> w, std::span<const std::int64_t> shape, layout
       break;
   }
   if (summaries && law) {
-    result.summary = summarize(w, *law);
+    result.summary = summarize(w, *law, threads);
     // Entries of one orthogonal matrix are dependent: no KS band for them.
     result.summary->independent = e.kind != expectation_kind::orthogonal;
   }
 }
 
-template <class T>
-case_result run_case_typed(const case_spec& spec, const run_options& options,
-                           std::int64_t first_seed_index = 0) {
-  case_result result;
-  result.spec = spec;
-  const scheme s = parse_scheme(spec.scheme);
-  result.canonical = s.spec();
-  const expectation e = theory_for(s, spec.shape, spec.tensor_layout);
-  result.formula = e.formula;
+// Allocates uninitialized room for `count` elements of `type` (huge pages from 512 KiB).
+struct sample_buffer {
+  detail::buffer<std::byte> bytes;
+  std::size_t size = 0;
+  sample_buffer(dtype type, std::int64_t count) {
+    size = static_cast<std::size_t>(count) * info(type).size;
+    try {
+      bytes = detail::allocate_buffer<std::byte>(size);
+    } catch (const std::bad_alloc&) {
+      throw_invalid("verify", "samples", std::to_string(count), "small enough to fit in memory");
+    }
+  }
+  mutable_tensor_view view(dtype type, std::int64_t count) const {
+    return {type,
+            {count},
+            std::span<std::byte>(bytes.get(), static_cast<std::size_t>(count) * info(type).size)};
+  }
+};
+
+// Samples `tensors` tensors of spec, the k-th with the seed of index first + k, into w.
+void sample_tensors(const mutable_tensor_view& w, const case_spec& spec, std::int64_t first,
+                    std::uint64_t seed, int threads) {
   const std::int64_t numel = element_count(spec.shape);
-  const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+  const std::size_t element = info(w.type).size;
   fill_options fill;
   fill.layout = spec.tensor_layout;
-  fill.threads = options.threads;
-  const auto bytes = static_cast<double>(tensors) * static_cast<double>(numel) * sizeof(T);
+  fill.threads = threads;
+  for (std::int64_t k = 0; k < w.size() / numel; ++k) {
+    fill.seed = replicate_seed(seed, first + k);
+    verinit::fill(mutable_tensor_view{w.type, spec.shape,
+                                      w.bytes.subspan(static_cast<std::size_t>(k * numel) * element,
+                                                      static_cast<std::size_t>(numel) * element)},
+                  spec.scheme, fill);
+  }
+}
+
+// One replication of a sampled case: its tensors from seed index `first`.
+case_result sample_case(const case_spec& spec, const expectation& e, const run_options& options,
+                        std::int64_t first) {
+  case_result result;
+  result.spec = spec;
+  result.formula = e.formula;
+  const int threads = options.threads;
+  const std::int64_t numel = element_count(spec.shape);
+  const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+  const std::size_t element = info(spec.type).size;
+  const auto bytes = static_cast<double>(tensors) * static_cast<double>(numel) * element;
+  result.n = tensors * numel;
   if (2 * bytes > static_cast<double>(options.memory_bytes)) {
-    if (e.kind != expectation_kind::continuous)
-      verinit::detail::throw_invalid(
-          "verify", "samples", std::to_string(tensors * numel),
-          "within the memory budget (" + std::to_string(options.memory_bytes) +
-              " bytes, --memory) for a scheme that is not i.i.d.; use replications");
     // Streaming: pieces of whole tensors, a quarter of the budget each, in stream order.
-    const auto law = summary_law_for(e);
-    stream_accumulator stream(*e.law, tensors * numel);
+    const std::optional<any_law> law = summary_law_for(e);
+    stream_state state({*e.law, spec.type, sample_grouping::of(spec.shape, spec.tensor_layout)},
+                       {std::int64_t{1} << 20, stream_state::window_bits_for(result.n)});
     const std::int64_t per_piece = std::max<std::int64_t>(
-        1, options.memory_bytes / 4 / static_cast<std::int64_t>(sizeof(T)) / numel);
-    const auto piece = detail::allocate_buffer<T>(static_cast<std::size_t>(per_piece * numel));
+        1, options.memory_bytes / 4 / static_cast<std::int64_t>(element) / numel);
+    const sample_buffer piece(spec.type, per_piece * numel);
     double sampling = 0;
     const auto test_start = clock_type::now();
     for (std::int64_t k = 0; k < tensors; k += per_piece) {
       const std::int64_t count = std::min(per_piece, tensors - k);
-      const std::span<T> w(piece.get(), static_cast<std::size_t>(count * numel));
+      const mutable_tensor_view w = piece.view(spec.type, count * numel);
       const auto sample_start = clock_type::now();
-      for (std::int64_t j = 0; j < count; ++j) {
-        fill.seed = replicate_seed(options.seed, first_seed_index + k + j);
-        verinit::fill(
-            w.subspan(static_cast<std::size_t>(j * numel), static_cast<std::size_t>(numel)),
-            spec.shape, s, fill);
-      }
+      sample_tensors(w, spec, first + k, options.seed, threads);
       sampling += seconds_since(sample_start);
-      stream.add(std::span<const T>(w));
+      state.add(w, threads);
       if (options.summaries) {
-        sample_summary part = summarize(std::span<const T>(w), *law);
+        sample_summary part = summarize(w, *law, threads);
         if (result.summary)
           merge_into(*result.summary, part);
         else
           result.summary = std::move(part);
       }
     }
-    result.tests = stream.finish();
-    result.n = tensors * numel;
+    result.tests = run_iid_tests({state, nullptr, threads});
     result.sample_seconds = sampling;
     result.test_seconds = seconds_since(test_start) - sampling;
     return result;
   }
-  detail::buffer<T> buffer;
-  try {
-    // Uninitialized: fill writes every element.
-    buffer = detail::allocate_buffer<T>(static_cast<std::size_t>(tensors * numel));
-  } catch (const std::bad_alloc&) {
-    verinit::detail::throw_invalid("verify", "samples", std::to_string(tensors * numel),
-                                   "small enough to fit in memory");
-  }
-  const std::span<T> weights(buffer.get(), static_cast<std::size_t>(tensors * numel));
+  const sample_buffer buffer(spec.type, tensors * numel);
+  const mutable_tensor_view weights = buffer.view(spec.type, tensors * numel);
   const auto start = clock_type::now();
-  for (std::int64_t k = 0; k < tensors; ++k) {
-    fill.seed = replicate_seed(options.seed, first_seed_index + k);
-    verinit::fill(
-        weights.subspan(static_cast<std::size_t>(k * numel), static_cast<std::size_t>(numel)),
-        spec.shape, s, fill);
-  }
+  sample_tensors(weights, spec, first, options.seed, threads);
   result.sample_seconds = seconds_since(start);
-  result.n = tensors * numel;
   const auto test_start = clock_type::now();
-  run_tests(std::span<const T>(weights), spec.shape, spec.tensor_layout, e, tensors,
-            options.summaries, result);
+  run_tests(weights, spec.shape, spec.tensor_layout, e, tensors, options.summaries, threads,
+            result);
   result.test_seconds = seconds_since(test_start);
   return result;
 }
 
-template <class T>
-case_result check_typed(std::span<const T> samples, std::span<const std::int64_t> shape,
-                        layout layout, const std::string& scheme_spec, const std::string& source,
-                        bool summaries) {
+// Samples made by anything else.
+case_result check_case(const case_request& request, const expectation& e,
+                       const run_options& options) {
+  const tensor_view& samples = *request.samples;
   case_result result;
-  const scheme s = parse_scheme(scheme_spec);
-  result.spec = {scheme_spec, tensor_shape(shape.begin(), shape.end()), layout,
-                 sizeof(T) == 4 ? dtype::float32 : dtype::float64,
-                 static_cast<std::int64_t>(samples.size())};
-  result.canonical = s.spec();
-  result.source = source;
-  const expectation e = theory_for(s, shape, layout);
+  result.spec = request.spec;
+  result.spec.type = samples.type;
+  result.spec.samples = samples.size();
+  result.source = request.source;
   result.formula = e.formula;
-  const std::int64_t numel = element_count(shape);
-  // For i.i.d. schemes the shape only fixes the fans; structured ones need whole tensors.
-  if (e.kind != expectation_kind::continuous &&
-      static_cast<std::int64_t>(samples.size()) % numel != 0)
-    verinit::detail::throw_invalid(
-        "verify", "sample count", std::to_string(samples.size()),
-        "a multiple of the shape's element count " + std::to_string(numel));
-  result.n = static_cast<std::int64_t>(samples.size());
+  result.n = samples.size();
+  const std::int64_t numel = element_count(request.spec.shape);
   const auto start = clock_type::now();
-  run_tests(samples, shape, layout, e, std::max<std::int64_t>(1, result.n / numel), summaries,
-            result);
+  run_tests(tensor_view{samples.type, {samples.size()}, samples.bytes}, request.spec.shape,
+            request.spec.tensor_layout, e, std::max<std::int64_t>(1, result.n / numel),
+            options.summaries, options.threads, result);
   result.test_seconds = seconds_since(start);
   return result;
 }
 
 // Two-level decision over replications (see case_spec::replications).
-case_result combine_replications(std::vector<case_result> parts) {
+case_result combine(std::vector<case_result> parts) {
   case_result combined = parts.front();
-  combined.tests.clear();
   combined.n = 0;
   combined.sample_seconds = combined.test_seconds = 0;
+  std::vector<std::vector<test_result>> tests;
   for (std::size_t r = 0; r < parts.size(); ++r) {
     const case_result& part = parts[r];
     combined.n += part.n;
     combined.sample_seconds += part.sample_seconds;
     combined.test_seconds += part.test_seconds;
     if (r > 0 && combined.summary && part.summary) merge_into(*combined.summary, *part.summary);
+    tests.push_back(part.tests);
   }
-  const std::size_t replications = parts.size();
-  for (std::size_t t = 0; t < parts.front().tests.size(); ++t) {
-    test_result merged = parts.front().tests[t];
-    std::vector<double> p;
-    double statistic_sum = 0, null_mean = 0;
-    for (const auto& part : parts) {
-      const test_result& r = part.tests[t];
-      p.push_back(r.p_value);
-      statistic_sum += r.statistic;
-      merged.passed = merged.passed && r.passed;
-      for (const auto& [key, value] : r.values)
-        if (key == "null_mean_bound") null_mean += value;
-    }
-    if (merged.exact) {
-      merged.statistic = statistic_sum;
-      merged.p_value = merged.passed ? 1 : 0;
-      merged.values.clear();
-      merged.note = "summed over " + std::to_string(replications) + " replications: " + merged.note;
-    } else if (merged.name == "repeated_runs") {  // discrete p-value: sum the Poisson counts
-      merged.statistic = statistic_sum;
-      merged.p_value = poisson_upper_tail(statistic_sum, null_mean);
-      merged.values = {{"null_mean_bound", null_mean}};
-      merged.note = "repeats summed over " + std::to_string(replications) + " replications";
-    } else {
-      std::sort(p.begin(), p.end());
-      const test_result second_level = ks_test(p);
-      merged.statistic = second_level.statistic;
-      merged.p_value = second_level.p_value;
-      merged.values = {{"min_p", p.front()}, {"replications", static_cast<double>(replications)}};
-      merged.note = "two-level: KS of " + std::to_string(replications) + " p-values against U(0,1)";
-    }
-    combined.tests.push_back(merged);
-  }
+  combined.tests = combine_replications(tests);
   return combined;
 }
 
-// The D with P(D_n >= D) = level, by bisection on the exact law (monotone in D).
-double ks_critical_value(std::int64_t n, double level) {
-  const kolmogorov_smirnov_distribution law(n);
-  double low = 0, high = 1;
-  for (int i = 0; i < 60; ++i) {
-    const double mid = (low + high) / 2;
-    (cdf(complement(law, mid)) > level ? low : high) = mid;
+// What can be checked before any work: the options, the scheme on its shape, the samples.
+expectation prepare(const case_request& request, const run_options& options) {
+  const case_spec& spec = request.spec;
+  if (spec.replications < 1)
+    throw_invalid("verify", "replications", std::to_string(spec.replications), ">= 1");
+  if (spec.samples < 0) throw_invalid("verify", "samples", std::to_string(spec.samples), ">= 0");
+  const std::int64_t numel = element_count(spec.shape);
+  expectation e = theory_for(spec.scheme, spec.shape, spec.tensor_layout);
+  if (request.samples) {
+    check_verifiable(request.samples->type);
+    if (request.samples->size() < 1) throw_invalid("verify", "sample count", "0", ">= 1");
+    // For i.i.d. schemes the shape only fixes the fans; structured ones need whole tensors.
+    if (e.kind != expectation_kind::continuous && request.samples->size() % numel != 0)
+      throw_invalid("verify", "sample count", std::to_string(request.samples->size()),
+                    "a multiple of the shape's element count " + std::to_string(numel));
+  } else {
+    check_verifiable(spec.type);
+    const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+    const double bytes =
+        static_cast<double>(tensors) * static_cast<double>(numel) * info(spec.type).size;
+    if (e.kind != expectation_kind::continuous &&
+        2 * bytes > static_cast<double>(options.memory_bytes))
+      throw_invalid("verify", "samples", std::to_string(tensors * numel),
+                    "within the memory budget (" + std::to_string(options.memory_bytes) +
+                        " bytes, --memory) for a scheme that is not i.i.d.; use replications");
   }
-  return high;
+  return e;
 }
 
 }  // namespace
 
-dtype parse_dtype(std::string_view text) {
-  if (text == "float32") return dtype::float32;
-  if (text == "float64") return dtype::float64;
-  verinit::detail::throw_invalid("verify", "dtype", "'" + std::string(text) + "'",
-                                 "float32 or float64");
-}
-
-std::string_view to_string(dtype value) noexcept {
-  return value == dtype::float32 ? "float32" : "float64";
+case_spec case_spec::of(std::string_view spec, tensor_shape shape, layout tensor_layout, dtype type,
+                        std::int64_t samples, std::int64_t replications) {
+  return {parse_scheme(spec), std::string(spec), std::move(shape), tensor_layout, type, samples,
+          replications};
 }
 
 std::vector<case_spec> battery(std::string_view name) {
+  const auto of = [](std::string_view spec, tensor_shape shape, layout l, dtype type,
+                     std::int64_t samples, std::int64_t replications = 1) {
+    return case_spec::of(spec, std::move(shape), l, type, samples, replications);
+  };
   std::int64_t n = 0, matrices = 0;
   if (name == "smoke") {
     n = 1'000'000;
@@ -299,20 +288,16 @@ std::vector<case_spec> battery(std::string_view name) {
     matrices = 2000;
   } else if (name == "large") {
     // 3.4 10^9 samples: three schemes of 10^9 each, verified streaming beyond the default
-    // memory budget (bracketed KS and A^2, streaming.hpp), and two as 20 replications of 10^7
+    // memory budget (bracketed KS and A^2, stream_state.hpp), and two as 20 replications of 10^7
     // in memory decided by two-level tests (each test's 20 p-values against U(0, 1)).
     const auto torch = layout::torch;
     return {
-        {"he_normal", {256, 512}, torch, dtype::float32, 1'000'000'000},
-        {"xavier_uniform", {256, 512}, torch, dtype::float32, 1'000'000'000},
-        {"variance_scaling", {3, 3, 64, 128}, layout::keras, dtype::float32, 1'000'000'000},
-        {"truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)",
-         {1000, 1000},
-         torch,
-         dtype::float64,
-         10'000'000,
-         20},
-        {"kaiming_uniform(a=0.2)", {64, 32, 3, 3}, torch, dtype::float32, 10'000'000, 20},
+        of("he_normal", {256, 512}, torch, dtype::float32, 1'000'000'000),
+        of("xavier_uniform", {256, 512}, torch, dtype::float32, 1'000'000'000),
+        of("variance_scaling", {3, 3, 64, 128}, layout::keras, dtype::float32, 1'000'000'000),
+        of("truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)", {1000, 1000}, torch, dtype::float64,
+           10'000'000, 20),
+        of("kaiming_uniform(a=0.2)", {64, 32, 3, 3}, torch, dtype::float32, 10'000'000, 20),
     };
   } else {
     verinit::detail::throw_invalid("verify", "battery", "'" + std::string(name) + "'",
@@ -324,63 +309,95 @@ std::vector<case_spec> battery(std::string_view name) {
   const auto f64 = dtype::float64;
   const tensor_shape conv_torch{64, 32, 3, 3}, conv_keras{3, 3, 32, 64};
   return {
-      {"zeros", conv_torch, torch, f32, 0},
-      {"ones", conv_keras, keras, f64, 0},
-      {"constant(value=0.3)", {256, 512}, torch, f32, 0},
-      {"eye", {300, 200}, torch, f32, 0},
-      {"dirac(groups=2)", conv_torch, torch, f32, 0},
-      {"dirac", conv_keras, keras, f64, 0},
-      {"sparse(sparsity=0.1)", {1000, 500}, torch, f32, n},
-      {"sparse(sparsity=0.25,std=0.5)", {200, 300}, keras, f64, n / 4},
-      {"uniform(a=-0.3,b=0.3)", {1000, 1000}, torch, f32, n},
-      {"normal(mean=0.5,std=2)", {1000, 1000}, torch, f64, n},
-      {"truncated_normal", {1000, 1000}, torch, f32, n},
-      {"truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)", {1000, 1000}, torch, f64, n},
-      {"xavier_uniform", {256, 512}, torch, f32, n},
-      {"glorot_normal(gain=1.5)", {3, 3, 64, 128}, keras, f64, n},
-      {"kaiming_uniform", conv_torch, torch, f32, n},
-      {"kaiming_normal(mode=fan_out,nonlinearity=relu)", {512, 256}, torch, f32, n},
-      {"kaiming_normal(a=0.2)", conv_keras, keras, f32, n},
-      {"he_uniform", {1024, 512}, keras, f32, n},
-      {"he_normal", {256, 512}, torch, f64, n},
-      {"lecun_uniform", {64, 32, 5, 5}, torch, f32, n},
-      {"lecun_normal", {512, 1024}, keras, f32, n},
-      {"torch_linear", {10, 400}, torch, f32, n},
-      {"variance_scaling", {3, 3, 64, 128}, keras, f32, n},
-      {"variance_scaling(mode=fan_avg,distribution=uniform)", {300, 100}, torch, f64, n},
-      {"variance_scaling(scale=2,mode=fan_out,distribution=normal)", {128, 64, 3}, torch, f32, n},
-      {"orthogonal", {64, 64}, torch, f32, matrices * 64 * 64},
-      {"orthogonal(gain=2)", {16, 8, 3, 3}, torch, f64, matrices * 16 * 72},
-      {"orthogonal", {3, 3, 8, 24}, keras, f32, matrices * 72 * 24},
+      of("zeros", conv_torch, torch, f32, 0),
+      of("ones", conv_keras, keras, f64, 0),
+      of("constant(value=0.3)", {256, 512}, torch, f32, 0),
+      of("eye", {300, 200}, torch, f32, 0),
+      of("dirac(groups=2)", conv_torch, torch, f32, 0),
+      of("dirac", conv_keras, keras, f64, 0),
+      of("sparse(sparsity=0.1)", {1000, 500}, torch, f32, n),
+      of("sparse(sparsity=0.25,std=0.5)", {200, 300}, keras, f64, n / 4),
+      of("uniform(a=-0.3,b=0.3)", {1000, 1000}, torch, f32, n),
+      of("normal(mean=0.5,std=2)", {1000, 1000}, torch, f64, n),
+      of("truncated_normal", {1000, 1000}, torch, f32, n),
+      of("truncated_normal(mean=0.2,std=0.5,a=0.5,b=3)", {1000, 1000}, torch, f64, n),
+      of("xavier_uniform", {256, 512}, torch, f32, n),
+      of("glorot_normal(gain=1.5)", {3, 3, 64, 128}, keras, f64, n),
+      of("kaiming_uniform", conv_torch, torch, f32, n),
+      of("kaiming_normal(mode=fan_out,nonlinearity=relu)", {512, 256}, torch, f32, n),
+      of("kaiming_normal(a=0.2)", conv_keras, keras, f32, n),
+      of("he_uniform", {1024, 512}, keras, f32, n),
+      of("he_normal", {256, 512}, torch, f64, n),
+      of("lecun_uniform", {64, 32, 5, 5}, torch, f32, n),
+      of("lecun_normal", {512, 1024}, keras, f32, n),
+      of("torch_linear", {10, 400}, torch, f32, n),
+      of("variance_scaling", {3, 3, 64, 128}, keras, f32, n),
+      of("variance_scaling(mode=fan_avg,distribution=uniform)", {300, 100}, torch, f64, n),
+      of("variance_scaling(scale=2,mode=fan_out,distribution=normal)", {128, 64, 3}, torch, f32, n),
+      of("orthogonal", {64, 64}, torch, f32, matrices * 64 * 64),
+      of("orthogonal(gain=2)", {16, 8, 3, 3}, torch, f64, matrices * 16 * 72),
+      of("orthogonal", {3, 3, 8, 24}, keras, f32, matrices * 72 * 24),
   };
 }
 
 bool battery_includes_propagation(std::string_view name) noexcept { return name == "standard"; }
 
-case_result run_case(const case_spec& spec, const run_options& options) {
-  if (spec.replications < 1)
-    verinit::detail::throw_invalid("verify", "replications", std::to_string(spec.replications),
-                                   ">= 1");
+run_request battery_request(std::string_view name, const run_options& options) {
+  run_request request;
+  request.options = options;
+  for (auto& spec : battery(name))
+    request.cases.push_back({std::move(spec), std::nullopt, "verinit"});
+  if (battery_includes_propagation(name)) request.propagation = propagation_options{};
+  return request;
+}
+
+void check_options(const run_options& options) {
+  if (!(options.alpha > 0 && options.alpha < 1))
+    throw_invalid("verify", "alpha", verinit::detail::format_number(options.alpha), "in (0, 1)");
+  if (options.threads < 0 || options.threads > max_threads)
+    throw_invalid("verify", "threads", std::to_string(options.threads),
+                  "in [0, " + std::to_string(max_threads) + "] (0: all)");
+  if (options.memory_bytes < (std::int64_t{1} << 20))
+    throw_invalid("verify", "memory", std::to_string(options.memory_bytes), ">= 1 MiB (1048576)");
+}
+
+case_result run_case(const case_request& request, const run_options& options) {
+  check_options(options);
+  run_options resolved = options;
+  resolved.threads = resolve_threads(options.threads);
+  const expectation e = prepare(request, resolved);
+  if (request.samples) return check_case(request, e, resolved);
+  const case_spec& spec = request.spec;
   const std::int64_t numel = element_count(spec.shape);
   const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
   std::vector<case_result> parts;
-  for (std::int64_t r = 0; r < spec.replications; ++r) {
-    const std::int64_t first = r * tensors;
-    parts.push_back(spec.type == dtype::float32 ? run_case_typed<float>(spec, options, first)
-                                                : run_case_typed<double>(spec, options, first));
-  }
-  return parts.size() == 1 ? parts.front() : combine_replications(std::move(parts));
+  for (std::int64_t r = 0; r < spec.replications; ++r)
+    parts.push_back(sample_case(spec, e, resolved, r * tensors));
+  return parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
 }
 
-case_result check_samples(std::span<const float> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source,
-                          bool summarize) {
-  return check_typed(samples, shape, layout, scheme_spec, source, summarize);
-}
-case_result check_samples(std::span<const double> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source,
-                          bool summarize) {
-  return check_typed(samples, shape, layout, scheme_spec, source, summarize);
+run_result run(const run_request& request) {
+  check_options(request.options);
+  run_result run;
+  run.options = request.options;
+  run.threads_used = resolve_threads(request.options.threads);
+  run_options resolved = request.options;
+  resolved.threads = run.threads_used;
+  for (const auto& c : request.cases) prepare(c, resolved);  // input errors before any work
+  const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
+  for (std::size_t i = 0; i < request.cases.size(); ++i) {
+    if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
+    run.cases.push_back(run_case(request.cases[i], resolved));
+  }
+  if (request.propagation) {
+    if (request.progress) request.progress(request.cases.size(), total, "signal propagation");
+    propagation_options propagation = *request.propagation;
+    propagation.seed = resolved.seed;
+    propagation.threads = resolved.threads;
+    run.propagation = propagate(standard_propagation_configs(), propagation);
+  }
+  decide(run);
+  return run;
 }
 
 void decide(run_result& run) {
@@ -401,21 +418,17 @@ void decide(run_result& run) {
   run.passed = !run.propagation || run.propagation->passed;
   for (auto& c : run.cases) {
     if (c.summary && c.summary->independent && c.summary->n() > 0)
-      c.summary->ks_critical = ks_critical_value(c.summary->n(), band_level);
+      c.summary->ks_critical =
+          quantile(complement(kolmogorov_smirnov_distribution(c.summary->n()), band_level));
     c.passed =
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;
-    // The statement is for the one-level variance z-test; two-level runs carry no kurtosis.
     for (const auto& t : c.tests) {
-      if (t.name != "variance") continue;
-      double kurtosis = NAN, n = NAN;  // n: what the test saw (sparse: the non-zeros)
-      for (const auto& [key, value] : t.values) {
-        if (key == "kurtosis") kurtosis = value;
-        if (key == "n") n = value;
-      }
-      if (std::isnan(kurtosis) || std::isnan(n)) continue;
-      c.detectable_variance_error = effect * std::sqrt((kurtosis - 1) / n);
-      c.detectable_mean_shift = effect / std::sqrt(n);
+      if (std::isnan(t.standard_error)) continue;
+      if (t.detects == detectable_quantity::relative_variance_error)
+        c.detectable_variance_error = effect * t.standard_error;
+      if (t.detects == detectable_quantity::mean_shift)
+        c.detectable_mean_shift = effect * t.standard_error;
     }
   }
 }

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <boost/math/distributions/beta.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
+#include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 
@@ -25,27 +27,27 @@ test_result exact(std::string name, std::int64_t violations, std::string note) {
   return r;
 }
 
-}  // namespace
-
 template <class T>
-test_result constant_check(std::span<const T> w, double value) {
-  const T expected = static_cast<T>(value);
+test_result constant_typed(std::span<const T> w, double value) {
+  const T expected = round_to<T>(value);
   const auto wrong = std::count_if(w.begin(), w.end(), [&](T x) { return !(x == expected); });
   return exact("structure", wrong,
                std::to_string(wrong) + " elements differ from " + std::to_string(value));
 }
 
 template <class T>
-test_result identity_check(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
+test_result identity_typed(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
                            const expectation& e) {
   // Build the expected tensor from the definition and compare every tensor of w with it.
   std::int64_t numel = 1;
   for (const auto d : shape) numel *= d;
-  std::vector<T> expected(static_cast<std::size_t>(numel), T{0});
+  const T zero = round_to<T>(0.0), one = round_to<T>(1.0);
+  std::vector<T> expected(static_cast<std::size_t>(numel), zero);
   const std::size_t rank = shape.size();
   if (e.kind == expectation_kind::eye) {
     if (rank != 2) return exact("structure", 1, "eye needs 2 dims");
-    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) expected[i * shape[1] + i] = 1;
+    for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i)
+      expected[i * shape[1] + i] = one;
   } else {
     if (rank < 3 || rank > 5) return exact("structure", 1, "dirac needs 3 to 5 dims");
     const std::int64_t out = layout == layout::torch ? shape[0] : shape[rank - 1];
@@ -64,7 +66,7 @@ test_result identity_check(std::span<const T> w, std::span<const std::int64_t> s
       for (std::int64_t d = 0; d < std::min(per_group, in); ++d) {
         const std::int64_t o = g * per_group + d;
         expected[layout == layout::torch ? (o * in + d) * kernel_size + centre
-                                         : (centre * in + d) * out + o] = 1;
+                                         : (centre * in + d) * out + o] = one;
       }
   }
   std::int64_t wrong = 0;
@@ -73,8 +75,8 @@ test_result identity_check(std::span<const T> w, std::span<const std::int64_t> s
 }
 
 template <class T>
-test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int64_t> shape,
-                                 layout layout, const expectation& e, std::vector<T>& nonzeros) {
+test_result sparse_typed(std::span<const T> w, std::span<const std::int64_t> shape, layout layout,
+                         const expectation& e, std::vector<T>& nonzeros) {
   if (shape.size() != 2) return exact("sparsity", 1, "sparse needs 2 dims");
   const bool torch = layout == layout::torch;
   const std::int64_t outputs = torch ? shape[0] : shape[1], inputs = torch ? shape[1] : shape[0];
@@ -91,7 +93,7 @@ test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int6
       std::int64_t zeros = 0;
       for (std::int64_t o = 0; o < outputs; ++o) {
         const T x = tensor[torch ? o * inputs + unit : unit * outputs + o];
-        if (x == T{0})
+        if (to_double(x) == 0)
           ++zeros;
         else
           nonzeros.push_back(x);
@@ -116,7 +118,7 @@ test_result sparse_pattern_check(std::span<const T> w, std::span<const std::int6
 }
 
 template <class T>
-test_result gram_check(std::span<const T> matrices, std::int64_t count, std::int64_t rows,
+test_result gram_typed(std::span<const T> matrices, std::int64_t count, std::int64_t rows,
                        std::int64_t cols, double gain) {
   using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const std::int64_t size = rows * cols;
@@ -124,8 +126,7 @@ test_result gram_check(std::span<const T> matrices, std::int64_t count, std::int
   double worst = 0;
   for (std::int64_t m = 0; m < count; ++m) {
     row_major q(rows, cols);
-    for (std::int64_t i = 0; i < size; ++i)
-      q.data()[i] = static_cast<double>(matrices[m * size + i]);
+    for (std::int64_t i = 0; i < size; ++i) q.data()[i] = to_double(matrices[m * size + i]);
     const Eigen::MatrixXd gram =
         rows <= cols ? Eigen::MatrixXd(q * q.transpose()) : Eigen::MatrixXd(q.transpose() * q);
     const double error =
@@ -135,7 +136,7 @@ test_result gram_check(std::span<const T> matrices, std::int64_t count, std::int
   // Rounding each entry to T perturbs a dot product of length max(rows, cols) by about
   // eps sqrt(max) gain^2; 100x that is far below any real defect (a dropped sign or
   // normalisation gives errors of order gain^2).
-  const double tolerance = 100 * std::numeric_limits<T>::epsilon() *
+  const double tolerance = 100 * info(dtype_of<T>).epsilon *
                            std::sqrt(static_cast<double>(std::max(rows, cols))) * gain * gain;
   test_result r = exact("gram", worst <= tolerance ? 0 : 1, "");
   r.statistic = worst;
@@ -145,7 +146,7 @@ test_result gram_check(std::span<const T> matrices, std::int64_t count, std::int
 }
 
 template <class T>
-std::vector<test_result> haar_tests(std::span<const T> matrices, std::int64_t count,
+std::vector<test_result> haar_typed(std::span<const T> matrices, std::int64_t count,
                                     std::int64_t rows, std::int64_t cols, double gain) {
   const std::int64_t size = rows * cols, dim = std::min(rows, cols);
   const double big = static_cast<double>(std::max(rows, cols));
@@ -153,8 +154,8 @@ std::vector<test_result> haar_tests(std::span<const T> matrices, std::int64_t co
   double trace_sum = 0;
   for (std::int64_t m = 0; m < count; ++m) {
     const T* q = matrices.data() + m * size;
-    corner[m] = (static_cast<double>(q[0]) / gain + 1) / 2;
-    for (std::int64_t i = 0; i < dim; ++i) trace_sum += static_cast<double>(q[i * cols + i]) / gain;
+    corner[m] = (to_double(q[0]) / gain + 1) / 2;
+    for (std::int64_t i = 0; i < dim; ++i) trace_sum += to_double(q[i * cols + i]) / gain;
   }
   std::vector<test_result> results;
   if (big >= 2) {
@@ -175,26 +176,51 @@ std::vector<test_result> haar_tests(std::span<const T> matrices, std::int64_t co
   const double variance = static_cast<double>(dim) / big;  // partial trace of a Haar matrix
   const double mean = trace_sum / static_cast<double>(count);
   trace.statistic = mean / std::sqrt(variance / static_cast<double>(count));
-  trace.p_value =
-      std::isfinite(trace.statistic) ? std::erfc(std::abs(trace.statistic) / std::sqrt(2.0)) : 0;
+  trace.p_value = std::isfinite(trace.statistic) ? detail::two_sided_normal_p(trace.statistic) : 0;
   trace.values = {{"mean_trace", mean}, {"expected", 0.0}, {"variance", variance}};
   trace.note = "mean of the (partial) trace of Q/gain: 0, variance min/max per matrix";
   results.push_back(trace);
   return results;
 }
 
-#define VERINIT_INSTANTIATE(T)                                                                     \
-  template test_result constant_check<T>(std::span<const T>, double);                              \
-  template test_result identity_check<T>(std::span<const T>, std::span<const std::int64_t>,        \
-                                         layout, const expectation&);                              \
-  template test_result sparse_pattern_check<T>(std::span<const T>, std::span<const std::int64_t>,  \
-                                               layout, const expectation&, std::vector<T>&);       \
-  template test_result gram_check<T>(std::span<const T>, std::int64_t, std::int64_t, std::int64_t, \
-                                     double);                                                      \
-  template std::vector<test_result> haar_tests<T>(std::span<const T>, std::int64_t, std::int64_t,  \
-                                                  std::int64_t, double);
-VERINIT_INSTANTIATE(float)
-VERINIT_INSTANTIATE(double)
-#undef VERINIT_INSTANTIATE
+// The type-erased entries: one dispatch each.
+template <class F>
+decltype(auto) typed(const tensor_view& w, F&& f) {
+  return visit_dtype(w.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return f(w.elements<T>());
+  });
+}
+
+}  // namespace
+
+test_result constant_check(const tensor_view& w, double value) {
+  return typed(w, [&](auto x) { return constant_typed(x, value); });
+}
+test_result identity_check(const tensor_view& w, std::span<const std::int64_t> shape, layout layout,
+                           const expectation& e) {
+  return typed(w, [&](auto x) { return identity_typed(x, shape, layout, e); });
+}
+test_result sparse_pattern_check(const tensor_view& w, std::span<const std::int64_t> shape,
+                                 layout layout, const expectation& e, tensor_buffer& nonzeros) {
+  return typed(w, [&](auto x) {
+    using T = typename decltype(x)::value_type;
+    std::vector<T> values;
+    test_result r = sparse_typed(x, shape, layout, e, values);
+    nonzeros.type = w.type;
+    nonzeros.shape = {static_cast<std::int64_t>(values.size())};
+    nonzeros.bytes.resize(values.size() * sizeof(T));
+    std::memcpy(nonzeros.bytes.data(), values.data(), nonzeros.bytes.size());
+    return r;
+  });
+}
+test_result gram_check(const tensor_view& matrices, std::int64_t count, std::int64_t rows,
+                       std::int64_t cols, double gain) {
+  return typed(matrices, [&](auto x) { return gram_typed(x, count, rows, cols, gain); });
+}
+std::vector<test_result> haar_tests(const tensor_view& matrices, std::int64_t count,
+                                    std::int64_t rows, std::int64_t cols, double gain) {
+  return typed(matrices, [&](auto x) { return haar_typed(x, count, rows, cols, gain); });
+}
 
 }  // namespace verinit::verify

@@ -1,10 +1,18 @@
 // Summaries of samples for reports: histogram, ECDF at fixed levels, moments.
 #include "verinit/verify/summary.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <array>
 #include <boost/math/distributions/beta.hpp>
 #include <cmath>
 #include <stdexcept>
+
+#include "verinit/verify/detail/p_values.hpp"
+#include "verinit/verify/distributions/affine.hpp"
+#include "verinit/verify/exact_sum.hpp"
+#include "verinit/verify/stream_state.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -21,21 +29,48 @@ std::vector<double> probability_levels() {
   return levels;
 }
 
+// Powers of x - centre over fixed blocks, each block's partial added exactly.
 template <class T>
-sample_summary summarize_impl(std::span<const T> x, const summary_law& law, int bins) {
+centred_sums power_sums(std::span<const T> x, double centre, int threads) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  const std::int64_t block = stream_state::block_size;
+  const std::int64_t blocks = (n + block - 1) / block;
+  std::vector<std::array<double, 4>> parts(static_cast<std::size_t>(blocks));
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+    for (std::int64_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
+      const double d = to_double(x[i]) - centre, d2 = d * d;
+      s1 += d;
+      s2 += d2;
+      s3 += d2 * d;
+      s4 += d2 * d2;
+    }
+    parts[static_cast<std::size_t>(b)] = {s1, s2, s3, s4};
+  }
+  exact_sum sums[4];
+  for (const auto& p : parts)
+    for (int k = 0; k < 4; ++k) sums[k] += p[static_cast<std::size_t>(k)];
+  return {static_cast<double>(n), sums[0].value(), sums[1].value(), sums[2].value(),
+          sums[3].value()};
+}
+
+template <class T>
+sample_summary summarize_impl(std::span<const T> x, const any_law& law, int threads, int bins) {
   if (bins < 1) throw std::invalid_argument("summarize: bins must be >= 1");
-  if (!(law.low < law.high)) throw std::invalid_argument("summarize: empty histogram range");
+  const auto [range_low, range_high] = plot_range(law);
+  if (!(range_low < range_high)) throw std::invalid_argument("summarize: empty histogram range");
   sample_summary s;
-  s.law = law.description;
-  s.expected = law.moments;
-  s.sums = centred_power_sums(x, law.moments.mean);
-  s.low = law.low;
-  s.high = law.high;
+  s.law = law.description();
+  s.expected = law.moments();
+  s.sums = power_sums(x, s.expected.mean, threads);
+  s.low = range_low;
+  s.high = range_high;
   s.levels = probability_levels();
   for (double p : s.levels) s.quantiles.push_back(law.quantile(p));
   constexpr int grid = 400;
   for (int i = 0; i <= grid; ++i) {
-    const double at = law.low + (law.high - law.low) * i / grid;
+    const double at = s.low + (s.high - s.low) * i / grid;
     s.density_x.push_back(at);
     s.density.push_back(law.pdf(at));
   }
@@ -47,27 +82,28 @@ sample_summary summarize_impl(std::span<const T> x, const summary_law& law, int 
   while (padded < levels + 1) padded *= 2;
   std::vector<double> q(padded, INFINITY);
   std::copy(s.quantiles.begin(), s.quantiles.end(), q.begin());
-  const double scale = bins / (law.high - law.low);
+  const double low = s.low, high = s.high;
+  const double scale = bins / (high - low);
   const auto n = static_cast<std::int64_t>(x.size());
   // hist: [0, bins) bins, bins = below, bins + 1 = above. first: [0, levels] (levels: none).
   std::vector<std::int64_t> hist(static_cast<std::size_t>(bins) + 2, 0), first(levels + 1, 0);
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
     std::vector<std::int64_t> my_hist(hist.size(), 0), my_first(first.size(), 0);
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < n; ++i) {
-      const double v = static_cast<double>(x[i]);
+      const double v = to_double(x[i]);
       if (std::isnan(v)) {
         ++my_hist[bins + 1];
         ++my_first[levels];
         continue;
       }
-      if (v < law.low) {
+      if (v < low) {
         ++my_hist[bins];
-      } else if (v > law.high) {
+      } else if (v > high) {
         ++my_hist[bins + 1];
       } else {
-        ++my_hist[std::min(bins - 1, static_cast<int>((v - law.low) * scale))];
+        ++my_hist[std::min(bins - 1, static_cast<int>((v - low) * scale))];
       }
       std::size_t pos = 0;  // invariant: q[pos - 1] < v (q[-1] = -inf)
       for (std::size_t half = padded / 2; half > 0; half /= 2)
@@ -93,53 +129,29 @@ sample_summary summarize_impl(std::span<const T> x, const summary_law& law, int 
 
 }  // namespace
 
-summary_law summary_law_of(const continuous_law& law) {
-  summary_law result;
-  result.description = describe(law);
-  result.moments = moments_of(law);
-  result.pdf = [law](double at) {
-    return std::visit([at](const auto& d) { return static_cast<double>(pdf(d, at)); }, law);
-  };
-  result.quantile = [law](double p) {
-    return std::visit([p](const auto& d) { return static_cast<double>(quantile(d, p)); }, law);
-  };
-  const auto [low, high] = support_of(law);
-  result.low = std::isinf(low) ? result.quantile(1e-5) : low;
-  result.high = std::isinf(high) ? result.quantile(1 - 1e-5) : high;
-  return result;
+std::pair<double, double> plot_range(const any_law& law) {
+  const auto [low, high] = law.support();
+  return {std::isinf(low) ? law.quantile(1e-5) : low,
+          std::isinf(high) ? law.quantile(1 - 1e-5) : high};
 }
 
-summary_law haar_entry_law(std::int64_t dim, double gain) {
+any_law haar_entry_law(std::int64_t dim, double gain) {
   if (dim < 2) throw std::invalid_argument("haar_entry_law: dim must be >= 2");
   if (!(gain > 0) || !std::isfinite(gain))
     throw std::invalid_argument("haar_entry_law: gain must be positive and finite");
   const double shape = (static_cast<double>(dim) - 1) / 2;
-  const boost::math::beta_distribution<> beta(shape, shape);
-  summary_law result;
-  result.description = "Q_ij = gain (2 B - 1), B ~ Beta(" + std::to_string(shape).substr(0, 6) +
-                       ", same): one entry of a Haar-orthogonal " + std::to_string(dim) +
-                       "-dim matrix";
-  // Symmetric about 0: variance gain^2 / dim; kurtosis of the symmetric Beta on [-1, 1]:
-  // 3 (2 shape + 1) / (2 shape + 3) = 3 dim / (dim + 2).
-  const double d = static_cast<double>(dim);
-  result.moments = {0.0, gain * gain / d, 3 * d / (d + 2), 0.0};
-  result.pdf = [beta, gain](double at) {
-    const double b = (at / gain + 1) / 2;
-    return b <= 0 || b >= 1 ? 0.0 : boost::math::pdf(beta, b) / (2 * gain);
-  };
-  result.quantile = [beta, gain](double p) {
-    return gain * (2 * boost::math::quantile(beta, p) - 1);
-  };
-  result.low = -gain;
-  result.high = gain;
-  return result;
+  // Q = gain (2 B - 1) = -gain + 2 gain B.
+  return any_law(
+      affine_distribution(boost::math::beta_distribution<>(shape, shape), -gain, 2 * gain),
+      "Q_ij = gain (2 B - 1), B ~ Beta(" + std::to_string(shape).substr(0, 6) +
+          ", same): one entry of a Haar-orthogonal " + std::to_string(dim) + "-dim matrix");
 }
 
-std::optional<summary_law> summary_law_for(const expectation& e) {
+std::optional<any_law> summary_law_for(const expectation& e) {
   switch (e.kind) {
     case expectation_kind::continuous:
     case expectation_kind::sparse:
-      return summary_law_of(*e.law);
+      return *e.law;
     case expectation_kind::orthogonal:
       if (std::max(e.rows, e.cols) < 2) return std::nullopt;
       return haar_entry_law(std::max(e.rows, e.cols), e.gain);
@@ -158,11 +170,19 @@ sample_moments moments_of(const sample_summary& s) {
   return {s.expected.mean + m1, c2, c3 / (c2 * std::sqrt(c2)), c4 / (c2 * c2)};
 }
 
-sample_summary summarize(std::span<const float> samples, const summary_law& law, int bins) {
-  return summarize_impl(samples, law, bins);
+std::pair<double, double> variance_interval(const sample_summary& s) {
+  const double estimate = s.sums.s2 / s.sums.n;
+  const double standard_error =
+      s.expected.variance * std::sqrt((s.expected.kurtosis - 1) / s.sums.n);
+  return {estimate - detail::z_975 * standard_error, estimate + detail::z_975 * standard_error};
 }
-sample_summary summarize(std::span<const double> samples, const summary_law& law, int bins) {
-  return summarize_impl(samples, law, bins);
+
+sample_summary summarize(const tensor_view& samples, const any_law& law, int threads, int bins) {
+  if (threads < 1) throw std::invalid_argument("summarize: threads must be >= 1");
+  return visit_dtype(samples.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return summarize_impl(samples.elements<T>(), law, threads, bins);
+  });
 }
 
 void merge_into(sample_summary& total, const sample_summary& more) {

@@ -1,6 +1,8 @@
 // The theory table: see the header for the sources of each formula.
 #include "verinit/verify/theory.hpp"
 
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/uniform.hpp>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -32,7 +34,7 @@ double truncated_std_two_sigma() {
   return value;
 }
 
-expectation continuous(continuous_law law, std::string formula) {
+expectation continuous(any_law law, std::string formula) {
   expectation e;
   e.kind = expectation_kind::continuous;
   e.law = std::move(law);

@@ -9,6 +9,9 @@
 //
 // Support: a uniform on [a, b) returns values in [T(a), T(b)) where T() rounds to the output
 // type (never T(b) itself); a truncated normal never leaves [T(a), T(b)].
+//
+// Threads: options.threads > 0 runs that many; 0 takes OpenMP's default. The output never
+// depends on it.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include "verinit/engine.hpp"
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
+#include "verinit/tensor.hpp"
 
 namespace verinit {
 
@@ -32,38 +36,46 @@ struct fill_options {
   std::optional<fans> explicit_fans;  ///< overrides the fans derived from the shape
 };
 
-/// Fills `out` (C order, element_count(shape) elements) with scheme `s`, in parallel and
-/// deterministically (see above).
-/// Throws std::invalid_argument if out.size() != element_count(shape), the shape has a dim
-/// < 1, the scheme needs fans and the shape has fewer than 2 dims and no explicit fans, the
-/// scheme does not fit the shape (eye: 2 dims, dirac: 3 to 5, sparse: 2), threads is outside
-/// [0, 4096], or the law's bounds collapse in the output type.
-void fill(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
-          const fill_options& options = {});
-void fill(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
-          const fill_options& options = {});
+/// Fills `out` (C order, element_count(out.shape) elements of out.type) with scheme `s`, in
+/// parallel and deterministically (see above).
+/// Throws std::invalid_argument if out.bytes does not hold exactly element_count(out.shape)
+/// aligned elements, the shape has a dim < 1, the dtype cannot be sampled (float32 and
+/// float64 can; 16-bit sampling is not implemented yet), the scheme needs fans and the shape
+/// has fewer than 2 dims and no explicit fans, the scheme does not fit the shape (eye: 2 dims,
+/// dirac: 3 to 5, sparse: 2), threads is outside [0, 4096], or the law's bounds collapse in
+/// the output type.
+void fill(const mutable_tensor_view& out, const scheme& s, const fill_options& options = {});
 
 /// Serial fill that draws every random word from `source` (in order). `options.seed` and
 /// `options.threads` are ignored. Same preconditions and exceptions as fill().
-void fill_from(std::span<float> out, std::span<const std::int64_t> shape, const scheme& s,
-               word_source& source, const fill_options& options = {});
-void fill_from(std::span<double> out, std::span<const std::int64_t> shape, const scheme& s,
-               word_source& source, const fill_options& options = {});
+void fill_from(const mutable_tensor_view& out, const scheme& s, word_source& source,
+               const fill_options& options = {});
+
+/// fill() of typed elements: `out` holds element_count(shape) values.
+template <element_type T>
+void fill(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
+          const fill_options& options = {}) {
+  fill(mutable_tensor_view{dtype_of<T>, tensor_shape(shape.begin(), shape.end()),
+                           std::as_writable_bytes(out)},
+       s, options);
+}
 
 /// Serial fill driven by any uniform random bit generator, e.g. boost::random::mt19937.
-template <class RealType, class Engine>
-void fill_with_engine(std::span<RealType> out, std::span<const std::int64_t> shape, const scheme& s,
+template <element_type T, class Engine>
+void fill_with_engine(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
                       Engine& engine, const fill_options& options = {}) {
   engine_words<Engine> source(engine);
-  fill_from(out, shape, s, source, options);
+  fill_from(mutable_tensor_view{dtype_of<T>, tensor_shape(shape.begin(), shape.end()),
+                                std::as_writable_bytes(out)},
+            s, source, options);
 }
 
 /// Allocates and fills a tensor of `shape`.
-template <class RealType = float>
-std::vector<RealType> sample(std::span<const std::int64_t> shape, const scheme& s,
-                             const fill_options& options = {}) {
-  std::vector<RealType> out(static_cast<std::size_t>(element_count(shape)));
-  fill(std::span<RealType>(out), shape, s, options);
+template <element_type T = float>
+std::vector<T> sample(std::span<const std::int64_t> shape, const scheme& s,
+                      const fill_options& options = {}) {
+  std::vector<T> out(static_cast<std::size_t>(element_count(shape)));
+  fill(std::span<T>(out), shape, s, options);
   return out;
 }
 

@@ -28,6 +28,10 @@ struct truncated_normal_law {
 
 using element_law = std::variant<constant_law, uniform_law, normal_law, truncated_normal_law>;
 
+/// The standard deviation of N(0, 1) conditioned on [-2, 2]: Keras's VarianceScaling divides
+/// sigma by it so that the truncated law's variance is scale/fan (keras/initializers).
+inline constexpr double truncated_normal_2sigma_std = 0.87962566103423978;
+
 /// True for the schemes whose elements are i.i.d. (or constant); false for eye, dirac, sparse
 /// and orthogonal, whose elements depend on their position or on each other.
 bool is_elementwise(scheme_kind kind) noexcept;

@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "verinit/tensor.hpp"
 #include "verinit/verify/law.hpp"
 #include "verinit/verify/result.hpp"
 
@@ -27,18 +28,14 @@ namespace verinit::verify {
 /// bitwise; A^2 equals anderson_darling_statistic to rounding (the same pieces, summed per
 /// bucket in vector lanes: the last bits depend on the CPU's vector width, not on the thread
 /// count). Extra memory: one copy of the samples. NaN samples are counted, not ranked.
+/// The work runs on `threads` threads (>= 1); the result does not depend on their number.
 struct fit_statistics {
   std::int64_t n = 0;    ///< samples ranked (NaN excluded)
   std::int64_t nan = 0;  ///< NaN samples
   double d = 0;          ///< D_n
   double a2 = 0;         ///< A^2
 };
-fit_statistics fit_statistics_of(std::span<const float> samples, const continuous_law& law);
-fit_statistics fit_statistics_of(std::span<const double> samples, const continuous_law& law);
-
-/// The KS and A^2 tests from fit_statistics (a NaN sample rejects both).
-test_result ks_test(const fit_statistics& fit);
-test_result anderson_darling_test(const fit_statistics& fit);
+fit_statistics fit_statistics_of(const tensor_view& samples, const any_law& law, int threads);
 
 /// D_n = max_i max(i/n - u_(i), u_(i) - (i-1)/n), exactly, from sorted u.
 double ks_statistic(std::span<const double> sorted_u);

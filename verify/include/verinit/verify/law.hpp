@@ -1,117 +1,135 @@
-// The continuous laws the verifier tests samples against, as Boost.Math distribution objects,
-// and the few generic operations the tests need from them.
+// The laws the verifier tests samples against: any distribution in Boost.Math's shape, behind
+// one value type.
+//
+// A law is a Boost.Math distribution (normal, uniform, beta, ...) or one of ours written in the
+// same shape (truncated_normal_distribution, affine_distribution): a class that stores and
+// checks its parameters, with free cdf, cdf(complement(...)), quantile, pdf, mean, variance,
+// skewness, kurtosis and support found by argument-dependent lookup. The `distribution`
+// concept states that shape. The few things the hot paths and the reports need beyond it (a
+// batched cdf, bucket edges, central moments to order 8, a description) are customisation
+// points with generic defaults (detail/law_points.hpp), so a new law is a new header and, where
+// it can be faster than the defaults, a few overloads beside it: nothing else changes.
+//
+// any_law holds any such law by value (shared, immutable) and calls it through one virtual
+// call per value or per batch; the tests take any_law, the hot loops call cdf_batch on blocks
+// of thousands of values, so the indirection costs nothing measurable.
 #pragma once
 
-#include <boost/math/distributions/normal.hpp>
-#include <boost/math/distributions/uniform.hpp>
-#include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <typeinfo>
 #include <utility>
-#include <variant>
 
-#include "verinit/verify/detail/erfc.hpp"
-#include "verinit/verify/distributions/truncated_normal.hpp"
+#include "verinit/verify/detail/law_points.hpp"
 
 namespace verinit::verify {
 
-using continuous_law =
-    std::variant<boost::math::uniform_distribution<>, boost::math::normal_distribution<>,
-                 truncated_normal_distribution<>>;
-
-/// F(x) of one law type, inline for hot loops. The normal's is erfc((mu - x)/(sigma sqrt 2))/2,
-/// what Boost computes without its policy machinery, by detail/erfc.hpp's kernel (glibc's
-/// vector erfc: Boost's cdf took 93 ns a value, this 1.5 to 4 ns).
-inline double fast_cdf(const boost::math::uniform_distribution<>& d, double x) {
-  if (std::isnan(x)) return x;
-  if (x <= d.lower()) return 0;
-  if (x >= d.upper()) return 1;
-  return (x - d.lower()) / (d.upper() - d.lower());
-}
-/// The normal's argument of erfc, shared by fast_cdf and batched callers (same bits).
-inline double normal_erfc_argument(const boost::math::normal_distribution<>& d, double x) {
-  return (d.mean() - x) / (d.standard_deviation() * 1.41421356237309504880);
-}
-inline double fast_cdf(const boost::math::normal_distribution<>& d, double x) {
-  return detail::erfc_one(normal_erfc_argument(d, x)) / 2;
-}
-/// The truncated normal's cdf is truncated_normal_distribution's, P(alpha <= Z <= z) / mass on
-/// the side without cancellation, with its one erfc per value from the same kernel: the
-/// argument, then the cdf from erfc(argument) and the law's two constant tails (same bits for
-/// single values and batches).
-struct truncated_normal_tails {
-  double at_alpha, at_minus_alpha;  ///< P(Z >= alpha), P(Z >= -alpha)
+/// A univariate law in Boost.Math's shape.
+template <class D>
+concept distribution = std::copy_constructible<D> && requires(const D& d, double x) {
+  { cdf(d, x) } -> std::convertible_to<double>;
+  { cdf(boost::math::complement(d, x)) } -> std::convertible_to<double>;
+  { quantile(d, x) } -> std::convertible_to<double>;
+  { quantile(boost::math::complement(d, x)) } -> std::convertible_to<double>;
+  { pdf(d, x) } -> std::convertible_to<double>;
+  { mean(d) } -> std::convertible_to<double>;
+  { variance(d) } -> std::convertible_to<double>;
+  { skewness(d) } -> std::convertible_to<double>;
+  { kurtosis(d) } -> std::convertible_to<double>;
+  support(d);
 };
-inline truncated_normal_tails tails_of(const truncated_normal_distribution<>& d) {
-  return {d.upper_tail(d.alpha()), d.upper_tail(-d.alpha())};
-}
-inline double truncated_normal_erfc_argument(const truncated_normal_distribution<>& d, double x) {
-  const double z = (x - d.mean()) / d.standard_deviation();
-  return (d.alpha() < 0 && z <= 0 ? -z : z) / std::sqrt(2.0);
-}
-inline double truncated_normal_cdf_from_erfc(const truncated_normal_distribution<>& d,
-                                             const truncated_normal_tails& tails, double x,
-                                             double erfc_of_argument) {
-  if (std::isnan(x)) return x;
-  if (x <= d.lower()) return 0;
-  if (x >= d.upper()) return 1;
-  const double z = (x - d.mean()) / d.standard_deviation();
-  const double tail = erfc_of_argument / 2;  // upper_tail(z), or upper_tail(-z) for the lower
-  double mass;                               // side: standard_mass(alpha, z) case by case
-  if (d.alpha() >= 0)
-    mass = tails.at_alpha - tail;
-  else if (z <= 0)
-    mass = tail - tails.at_minus_alpha;
-  else
-    mass = 1 - tail - tails.at_minus_alpha;
-  return mass / d.mass();
-}
-inline double fast_cdf(const truncated_normal_distribution<>& d, double x) {
-  return truncated_normal_cdf_from_erfc(d, tails_of(d), x,
-                                        detail::erfc_one(truncated_normal_erfc_argument(d, x)));
-}
 
-/// u[k] = F(x[k]) for k < m, bitwise equal to fast_cdf; the normal's batched through the erfc
-/// kernel (a single value pays a whole vector call).
-template <class T, class Law>
-void cdf_batch(const Law& law, const T* x, double* u, std::size_t m) {
-  for (std::size_t k = 0; k < m; ++k) u[k] = fast_cdf(law, static_cast<double>(x[k]));
-}
-template <class T>
-void cdf_batch(const boost::math::normal_distribution<>& law, const T* x, double* u,
-               std::size_t m) {
-  for (std::size_t k = 0; k < m; ++k) u[k] = normal_erfc_argument(law, static_cast<double>(x[k]));
-  detail::erfc_batch(u, u, m);
-  for (std::size_t k = 0; k < m; ++k) u[k] /= 2;
-}
-
-template <class T>
-void cdf_batch(const truncated_normal_distribution<>& law, const T* x, double* u, std::size_t m) {
-  for (std::size_t k = 0; k < m; ++k)
-    u[k] = truncated_normal_erfc_argument(law, static_cast<double>(x[k]));
-  detail::erfc_batch(u, u, m);
-  const truncated_normal_tails tails = tails_of(law);
-  for (std::size_t k = 0; k < m; ++k)
-    u[k] = truncated_normal_cdf_from_erfc(law, tails, static_cast<double>(x[k]), u[k]);
-}
-
-/// F(x) (fast_cdf of the law's type).
-double law_cdf(const continuous_law& law, double x);
-/// 1 - F(x), accurate in the upper tail.
-double law_sf(const continuous_law& law, double x);
-/// Mean, variance, kurtosis (not excess) and skewness of the law.
+/// Mean, variance, kurtosis (not excess) and skewness of a law.
 struct law_moments {
   double mean;
   double variance;
   double kurtosis;
   double skewness;
 };
-law_moments moments_of(const continuous_law& law);
-/// The support [low, high] (infinite for the normal).
-std::pair<double, double> support_of(const continuous_law& law);
-/// True if the law's upper bound is excluded (a uniform's b).
-bool upper_bound_excluded(const continuous_law& law);
-/// "U[-0.1, 0.1)", "N(0, 0.0625^2)", "TN(0, 0.07^2; [-0.14, 0.14])".
-std::string describe(const continuous_law& law);
+
+/// Any law, as a value: cheap to copy (the law itself is shared and immutable).
+class any_law {
+ public:
+  /// Wraps `law`; `description` overrides the law's own (describe(law)) in reports.
+  template <distribution D>
+  any_law(D law, std::string description = {})  // NOLINT: implicit, as std::function is
+      : self_(std::make_shared<const model<D>>(std::move(law), std::move(description))) {}
+
+  /// F(x); NaN for NaN, 0 below the support and 1 above it. Bitwise equal to cdf_batch.
+  double cdf(double x) const { return self_->cdf(x); }
+  /// 1 - F(x), accurate far into the upper tail.
+  double sf(double x) const { return self_->sf(x); }
+  double pdf(double x) const { return self_->pdf(x); }
+  double quantile(double p) const { return self_->quantile(p); }
+  /// u[k] = cdf(x[k]) for k < m, bitwise; x and u may be the same array.
+  void cdf_batch(const double* x, double* u, std::size_t m) const { self_->cdf_batch(x, u, m); }
+  /// A non-decreasing function of p near the quantile, to balance KS/A^2 buckets.
+  double bucket_edge(double p) const { return self_->bucket_edge(p); }
+  /// The support [low, high], with infinities for unbounded ends.
+  std::pair<double, double> support() const { return self_->support; }
+  /// Whether `high` itself lies outside the support (a uniform's b).
+  bool upper_bound_excluded() const { return self_->excluded; }
+  const law_moments& moments() const { return self_->moments; }
+  /// E (X - mean)^k for 0 <= k <= 8.
+  double central_moment(int k) const { return self_->central_moment(k); }
+  /// "N(0, 0.0625^2)", or the description given at construction.
+  const std::string& description() const { return self_->description; }
+  /// The wrapped law if it is a D, else nullptr.
+  template <class D>
+  const D* target() const noexcept {
+    return typeid(*self_) == typeid(model<D>) ? &static_cast<const model<D>&>(*self_).law : nullptr;
+  }
+
+ private:
+  struct concept_base {
+    std::pair<double, double> support;
+    bool excluded = false;
+    law_moments moments{};
+    std::string description;
+    virtual ~concept_base() = default;
+    virtual double cdf(double) const = 0;
+    virtual double sf(double) const = 0;
+    virtual double pdf(double) const = 0;
+    virtual double quantile(double) const = 0;
+    virtual void cdf_batch(const double*, double*, std::size_t) const = 0;
+    virtual double bucket_edge(double) const = 0;
+    virtual double central_moment(int) const = 0;
+  };
+  template <class D>
+  struct model final : concept_base {
+    D law;
+    model(D d, std::string text) : law(std::move(d)) {
+      support = detail::dispatch_support(law);
+      excluded = detail::dispatch_upper_bound_excluded(law);
+      moments = {static_cast<double>(mean(law)), static_cast<double>(variance(law)),
+                 static_cast<double>(kurtosis(law)), static_cast<double>(skewness(law))};
+      description = text.empty() ? detail::dispatch_describe(law) : std::move(text);
+    }
+    double cdf(double x) const override { return detail::dispatch_fast_cdf(law, x); }
+    double sf(double x) const override {
+      if (x != x) return x;
+      if (x <= support.first) return 1;
+      if (x >= support.second) return 0;
+      return detail::dispatch_sf(law, x);
+    }
+    double pdf(double x) const override {
+      if (!(x >= support.first && x <= support.second)) return 0;
+      return detail::dispatch_pdf(law, x);
+    }
+    double quantile(double p) const override { return detail::dispatch_quantile(law, p); }
+    void cdf_batch(const double* x, double* u, std::size_t m) const override {
+      detail::dispatch_cdf_batch(law, x, u, m);
+    }
+    double bucket_edge(double p) const override { return detail::dispatch_bucket_edge(law, p); }
+    double central_moment(int k) const override { return detail::dispatch_central_moment(law, k); }
+  };
+
+  std::shared_ptr<const concept_base> self_;
+};
+
+/// The law's description (any_law::description), for messages.
+inline const std::string& describe(const any_law& law) { return law.description(); }
 
 }  // namespace verinit::verify

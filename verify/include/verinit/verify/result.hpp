@@ -1,11 +1,21 @@
 // What one test reports.
 #pragma once
 
+#include <cmath>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace verinit::verify {
+
+/// The quantities the run's power statement names (decide() turns a test's standard error
+/// into the effect it detects with 99% power at the run's alpha).
+enum class detectable_quantity {
+  none,
+  relative_variance_error,  ///< (variance - law's) / law's
+  mean_shift,               ///< in the law's standard deviations
+};
 
 /// The outcome of one test on one sample set.
 ///
@@ -20,8 +30,24 @@ struct test_result {
   bool exact = false;           ///< deterministic check, not part of the multiple-testing family
   bool passed = true;           ///< the decision
   bool suspicious = false;      ///< p < 1e-3 without failing
-  std::vector<std::pair<std::string, double>> values;  ///< named extras (expected, CI, ...)
-  std::string note;                                    ///< one line for humans
+  /// Named extras (expected value, CI, ...), for people and the JSON: no code reads them back
+  /// by name, except the test's own replication rule.
+  std::vector<std::pair<std::string, double>> values;
+  std::string note;  ///< one line for humans
+
+  /// How results of independent replications of this test combine; nullptr: the default (the
+  /// counts of an exact check summed, a two-level KS of the p-values otherwise). Set where the
+  /// test is declared; not written to JSON.
+  test_result (*combine)(std::span<const test_result> parts) = nullptr;
+  /// What a z-test of this statistic detects: one standard error, in the quantity's unit.
+  detectable_quantity detects = detectable_quantity::none;
+  double standard_error = NAN;
 };
+
+/// Replications of a case: for each test (by position; every replication ran the same tests),
+/// its combine rule over the replications' results. Throws std::invalid_argument if the
+/// replications ran different numbers of tests.
+std::vector<test_result> combine_replications(
+    std::span<const std::vector<test_result>> replications);
 
 }  // namespace verinit::verify

@@ -1,43 +1,83 @@
-// Runs the verification of schemes: sample (through lib/ or from a file), test against the
-// theory, decide the whole run at a family-wise alpha.
+// A verification run: the library's entry point. run() takes a request (cases of schemes to
+// sample, or of samples to test, and the options), samples or reads each case, tests it
+// against the theory, runs signal propagation if asked, and decides the whole run at a
+// family-wise alpha. The command line and the Python package only fill a request and print
+// the result.
+//
+// Determinism: every number of a run_result (timings aside) is the same bits on any thread
+// count; `threads` is passed into every parallel region, never set as global OpenMP state.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "verinit/dtype.hpp"
+#include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
+#include "verinit/tensor.hpp"
 #include "verinit/verify/propagation.hpp"
 #include "verinit/verify/result.hpp"
 #include "verinit/verify/summary.hpp"
 
 namespace verinit::verify {
 
-enum class dtype { float32, float64 };
-dtype parse_dtype(std::string_view text);
-std::string_view to_string(dtype value) noexcept;
-
-/// One case: a scheme on a tensor shape, and how many weights to draw (whole tensors, with
-/// seeds derived from the run's seed; 0 means one tensor).
+/// A scheme on a tensor shape, and how many weights to draw.
 struct case_spec {
-  std::string scheme;
-  tensor_shape shape;
+  verinit::scheme scheme;  ///< what the weights must follow
+  std::string spelling;    ///< the scheme as written ("glorot_normal(gain=1.5)")
+  tensor_shape shape;      ///< the tensor whose fans define the law
   layout tensor_layout = layout::torch;
-  dtype type = dtype::float32;
+  dtype type = dtype::float32;  ///< of sampled weights (for given samples: theirs)
+  /// Weights to draw, as whole tensors with seeds derived from the run's seed; 0: one tensor.
   std::int64_t samples = 0;
-  /// > 1: that many independent replications of `samples`, one in memory at a time, decided
-  /// by two-level tests (each test's p-values across replications against U(0, 1) by KS, as
+  /// > 1: that many independent replications of `samples`, one in memory at a time, decided by
+  /// two-level tests (each test's p-values across replications against U(0, 1) by KS, as
   /// TestU01 does; exact checks and repeat counts are summed).
   std::int64_t replications = 1;
+
+  /// The case of `spec` (parsed here; throws std::invalid_argument for a bad spec).
+  static case_spec of(std::string_view spec, tensor_shape shape,
+                      layout tensor_layout = layout::torch, dtype type = dtype::float32,
+                      std::int64_t samples = 0, std::int64_t replications = 1);
+};
+
+/// One case of a request: sampled by verinit, or given samples tested against spec.scheme on
+/// spec.shape (which fixes the fans; the samples may be any number of elements for an i.i.d.
+/// scheme, whole tensors of spec.shape for the others).
+struct case_request {
+  case_spec spec;
+  std::optional<tensor_view> samples;  ///< not owned: must outlive run()
+  std::string source = "verinit";      ///< where the samples came from (a file name)
+};
+
+struct run_options {
+  std::uint64_t seed = 20'261'122;
+  int threads = 0;         ///< in [0, 4096]; 0: OpenMP's default, resolved once by run()
+  double alpha = 1e-6;     ///< family-wise error rate of the whole run, in (0, 1)
+  bool summaries = false;  ///< compute each case's sample_summary (for reports)
+  /// Memory for a case's samples (and the one working copy the in-memory tests need). An
+  /// i.i.d. case beyond it is verified streaming (stream_state.hpp): sampled in pieces of a
+  /// quarter of it, never held whole; other schemes beyond it are an input error.
+  std::int64_t memory_bytes = std::int64_t{2} << 30;
+};
+
+struct run_request {
+  std::vector<case_request> cases;
+  /// Also run standard_propagation_configs() with these options (the run's seed and threads
+  /// replace theirs).
+  std::optional<propagation_options> propagation;
+  run_options options;
+  /// Called before each case (and before propagation: then `what` is "signal propagation").
+  std::function<void(std::size_t index, std::size_t total, std::string_view what)> progress;
 };
 
 struct case_result {
   case_spec spec;
-  std::string canonical;           ///< the scheme's canonical spec
   std::string formula;             ///< the theory's law, with its numbers
   std::string source = "verinit";  ///< "verinit", or the input file
   std::int64_t n = 0;              ///< samples tested
@@ -50,17 +90,9 @@ struct case_result {
   /// For reports (run_options::summaries): the samples against the law (the non-zeros of a
   /// sparse scheme, the entries of orthogonal matrices); none for exact schemes.
   std::optional<sample_summary> summary;
-};
 
-struct run_options {
-  std::uint64_t seed = 20'261'122;
-  int threads = 0;         ///< 0: OpenMP's default
-  double alpha = 1e-6;     ///< family-wise error rate of the whole run
-  bool summaries = false;  ///< compute each case's sample_summary (for reports)
-  /// Memory for a case's samples (and the one working copy the in-memory tests need). An
-  /// i.i.d. case beyond it is verified streaming (streaming.hpp): sampled in pieces of a
-  /// quarter of it, never held whole; other schemes beyond it are an input error.
-  std::int64_t memory_bytes = std::int64_t{2} << 30;
+  /// The canonical spec of the scheme (scheme.spec()).
+  std::string canonical() const { return spec.scheme.spec(); }
 };
 
 struct run_result {
@@ -75,22 +107,26 @@ struct run_result {
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the
 /// README's main job, >= 10^7 per scheme), "large" (10^9 per scheme streaming, and two-level
-/// replications). Throws
-/// std::invalid_argument for another name.
+/// replications). Throws std::invalid_argument for another name.
 std::vector<case_spec> battery(std::string_view name);
 /// Whether the named battery also runs standard_propagation_configs() (standard does).
 bool battery_includes_propagation(std::string_view name) noexcept;
+/// The request of a named battery with `options`.
+run_request battery_request(std::string_view name, const run_options& options);
 
-/// Samples `spec` with verinit's library and runs every test its theory calls for.
-case_result run_case(const case_spec& spec, const run_options& options);
+/// Throws std::invalid_argument naming the option for alpha outside (0, 1), threads outside
+/// [0, 4096] or memory below 1 MiB.
+void check_options(const run_options& options);
 
-/// Tests samples made by anything else against scheme `scheme_spec` on `shape`.
-case_result check_samples(std::span<const float> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source,
-                          bool summarize = false);
-case_result check_samples(std::span<const double> samples, std::span<const std::int64_t> shape,
-                          layout layout, const std::string& scheme_spec, const std::string& source,
-                          bool summarize = false);
+/// Runs a request: every case, propagation if asked, then decide(). Throws
+/// std::invalid_argument for bad options or a case that cannot be verified (a scheme that does
+/// not fit its shape, samples that are not whole tensors of a structured scheme, a non-i.i.d.
+/// case beyond the memory budget), before any work where it can.
+run_result run(const run_request& request);
+
+/// One case, not decided (its tests carry raw p-values). `options.threads` must be resolved
+/// (>= 1) or 0 for OpenMP's default.
+case_result run_case(const case_request& request, const run_options& options);
 
 /// Decides every test of the run (Holm-Bonferroni over all statistical tests at
 /// options.alpha, exact checks by themselves), sets each case's verdict, power statement and

@@ -5,38 +5,38 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "verinit/tensor.hpp"
 #include "verinit/verify/law.hpp"
-#include "verinit/verify/moments.hpp"
 #include "verinit/verify/theory.hpp"
 
 namespace verinit::verify {
 
-/// The law a summary compares samples against, as the few functions it needs.
-struct summary_law {
-  std::string description;
-  std::function<double(double)> pdf, quantile;
-  double low = 0, high = 0;  ///< the range drawn: the support, or far quantiles if unbounded
-  law_moments moments{};
-};
-
-/// The law of a continuous scheme, drawn over its support (or its 1e-5 and 1 - 1e-5
-/// quantiles when unbounded).
-summary_law summary_law_of(const continuous_law& law);
+/// The range a law is drawn over: its support, or its 1e-5 and 1 - 1e-5 quantiles where it is
+/// unbounded.
+std::pair<double, double> plot_range(const any_law& law);
 
 /// The marginal law of one entry of a Haar-orthogonal matrix times `gain` whose longer side is
-/// `dim`: (Q_ij / gain + 1) / 2 ~ Beta((dim - 1)/2, (dim - 1)/2). Needs dim >= 2.
-summary_law haar_entry_law(std::int64_t dim, double gain);
+/// `dim`: Q_ij = gain (2 B - 1), B ~ Beta((dim - 1)/2, (dim - 1)/2). Throws
+/// std::invalid_argument unless dim >= 2 and gain is finite and > 0.
+any_law haar_entry_law(std::int64_t dim, double gain);
 
 /// The law a case's samples are summarized against: the law of a continuous scheme, of a
 /// sparse scheme's non-zeros, or of an orthogonal matrix's entries; none for exact schemes
 /// (and for orthogonal matrices with a side < 2).
-std::optional<summary_law> summary_law_for(const expectation& e);
+std::optional<any_law> summary_law_for(const expectation& e);
+
+/// Sums of powers of (x - centre), accumulated in double over fixed blocks and added exactly:
+/// the same bits on any number of threads.
+struct centred_sums {
+  double n = 0;
+  double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+};
 
 struct sample_summary {
   std::string law;           ///< the law's description
@@ -63,10 +63,14 @@ struct sample_moments {
 };
 sample_moments moments_of(const sample_summary& summary);
 
-/// Summarizes samples against `law` with `bins` histogram bins. Throws std::invalid_argument
-/// for bins < 1.
-sample_summary summarize(std::span<const float> samples, const summary_law& law, int bins = 80);
-sample_summary summarize(std::span<const double> samples, const summary_law& law, int bins = 80);
+/// The 95% confidence interval of the variance about the law's mean, with the standard error
+/// of the law's kurtosis (what the variance test uses): {low, high}.
+std::pair<double, double> variance_interval(const sample_summary& summary);
+
+/// Summarizes samples against `law` with `bins` histogram bins, on `threads` threads (>= 1;
+/// the result does not depend on their number). Throws std::invalid_argument for bins < 1.
+sample_summary summarize(const tensor_view& samples, const any_law& law, int threads,
+                         int bins = 80);
 
 /// Adds `more` (a summary of other samples against the same law and grid) into `total`.
 /// Throws std::invalid_argument if the grids differ.

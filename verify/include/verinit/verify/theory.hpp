@@ -35,7 +35,7 @@ enum class expectation_kind {
 
 struct expectation {
   expectation_kind kind = expectation_kind::continuous;
-  std::optional<continuous_law> law;
+  std::optional<any_law> law;        ///< continuous, sparse (its non-zeros)
   double value = 0;                  ///< constant
   double gain = 1;                   ///< orthogonal
   std::int64_t groups = 1;           ///< dirac

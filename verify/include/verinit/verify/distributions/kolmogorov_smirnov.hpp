@@ -65,4 +65,13 @@ inline double cdf(
   return detail::kolmogorov_smirnov_probabilities(c.dist.sample_count(), c.param).sf;
 }
 
+/// The critical value at level p: the smallest x with P(D_n >= x) <= p (to a few ulp), found by
+/// TOMS 748 (Alefeld, Potra & Shi 1995; Boost's toms748_solve) on the exact law. A D at or
+/// beyond it is rejected at level p. p <= 0 gives 1 and p >= 1 gives 0.
+double quantile(const boost::math::complemented2_type<kolmogorov_smirnov_distribution, double>& c);
+/// The x with P(D_n <= x) = p: quantile(complement(d, 1 - p)).
+inline double quantile(const kolmogorov_smirnov_distribution& d, double p) {
+  return quantile(complement(d, 1 - p));
+}
+
 }  // namespace verinit::verify

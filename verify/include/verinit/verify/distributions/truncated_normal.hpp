@@ -105,21 +105,31 @@ RealType cdf(const boost::math::complemented2_type<truncated_normal_distribution
   return d.standard_mass(z, d.beta()) / d.mass();
 }
 
-/// Inverse of cdf by bisection on the standardized scale (monotone, always converges; used
-/// for plotting and critical values, not on hot paths).
+/// Inverse of cdf: z = Phi^-1(Phi(alpha) + p mass) on the standardized scale, written on the
+/// side where the probabilities do not cancel (upper tails above the median of the parent
+/// normal, lower tails below it), through Boost's normal quantile (erfc_inv).
 template <class RealType, class Policy>
 RealType quantile(const truncated_normal_distribution<RealType, Policy>& d, RealType p) {
   if (!(p >= 0 && p <= 1))
     return boost::math::policies::raise_domain_error<RealType>(
         "quantile(truncated_normal_distribution<%1%>&, %1%)",
         "Probability is %1%, but must be in [0, 1]", p, Policy());
-  RealType low = d.lower(), high = d.upper();
-  for (int i = 0; i < 200 && high - low > 0; ++i) {
-    const RealType mid = low + (high - low) / 2;
-    if (mid == low || mid == high) break;
-    (cdf(d, mid) < p ? low : high) = mid;
+  if (p == 0) return d.lower();
+  if (p == 1) return d.upper();
+  const boost::math::normal_distribution<RealType, Policy> standard;
+  RealType z;
+  if (d.alpha() >= 0) {  // the whole interval above the parent's mean: upper tails
+    z = quantile(complement(standard, d.upper_tail(d.alpha()) - p * d.mass()));
+  } else if (d.beta() <= 0) {  // below it: lower tails, P(Z <= alpha) = Q(-alpha)
+    z = quantile(standard, d.upper_tail(-d.alpha()) + p * d.mass());
+  } else {
+    const RealType below = d.upper_tail(-d.alpha()) + p * d.mass();
+    z = below <= RealType(0.5)
+            ? quantile(standard, below)
+            : quantile(complement(standard, d.upper_tail(d.beta()) + (1 - p) * d.mass()));
   }
-  return low + (high - low) / 2;
+  const RealType x = d.mean() + d.standard_deviation() * z;
+  return x < d.lower() ? d.lower() : x > d.upper() ? d.upper() : x;
 }
 
 template <class RealType, class Policy>
@@ -143,7 +153,10 @@ void standard_moments(const truncated_normal_distribution<RealType, Policy>& d, 
   for (int k = 2; k <= 4; ++k) {
     a_power *= a;
     b_power *= b;
-    m[k] = (k - 1) * m[k - 2] - (b_power * phi(b) - a_power * phi(a)) / d.mass();
+    // An infinite end contributes nothing (phi vanishes faster than any power grows).
+    const RealType at_b = std::isinf(b) ? RealType(0) : b_power * phi(b);
+    const RealType at_a = std::isinf(a) ? RealType(0) : a_power * phi(a);
+    m[k] = (k - 1) * m[k - 2] - (at_b - at_a) / d.mass();
   }
 }
 }  // namespace detail

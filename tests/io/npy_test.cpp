@@ -1,5 +1,6 @@
-// The .npy writer: exact header bytes (numpy/lib/format.py, version 1.0) and payload.
-#include "verinit/npy.hpp"
+// The .npy reader and writer: exact header bytes (numpy/lib/format.py, version 1.0), payload,
+// versions, byte orders, orders and every way a file can be wrong.
+#include "verinit/io/npy.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,6 +14,18 @@
 #include <vector>
 
 namespace {
+
+template <class T>
+verinit::tensor_view view(const std::vector<T>& data, const std::vector<std::int64_t>& shape) {
+  // Unchecked, so that a mismatch reaches write_npy's own check.
+  return {verinit::dtype_of<T>, shape, std::as_bytes(std::span(data))};
+}
+
+template <class T>
+std::vector<T> elements(const verinit::tensor_buffer& array) {
+  const auto span = array.view().elements<T>();
+  return {span.begin(), span.end()};
+}
 
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);
@@ -30,7 +43,7 @@ class NpyTest : public ::testing::Test {
 TEST_F(NpyTest, WritesVersion1HeaderAlignedTo64) {
   const std::vector<float> data{1.5f, -2.0f, 0.25f, 8.0f, 0.0f, 3.0f};
   const std::vector<std::int64_t> shape{2, 3};
-  verinit::write_npy(dir_ / "a.npy", data, shape);
+  verinit::io::write_npy(dir_ / "a.npy", view(data, shape));
   const std::string bytes = read_all(dir_ / "a.npy");
   ASSERT_GE(bytes.size(), 10u);
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
@@ -49,7 +62,7 @@ TEST_F(NpyTest, WritesVersion1HeaderAlignedTo64) {
 TEST_F(NpyTest, OneDimensionalShapeHasATrailingComma) {
   const std::vector<double> data{1, 2, 3};
   const std::vector<std::int64_t> shape{3};
-  verinit::write_npy(dir_ / "b.npy", data, shape);
+  verinit::io::write_npy(dir_ / "b.npy", view(data, shape));
   const std::string bytes = read_all(dir_ / "b.npy");
   EXPECT_NE(bytes.find("'descr': '<f8'"), std::string::npos);
   EXPECT_NE(bytes.find("'shape': (3,)"), std::string::npos);
@@ -58,18 +71,18 @@ TEST_F(NpyTest, OneDimensionalShapeHasATrailingComma) {
 TEST_F(NpyTest, ReplacesAnExistingFileAndLeavesNoTemporary) {
   const std::vector<float> data{1};
   const std::vector<std::int64_t> shape{1, 1};
-  verinit::write_npy(dir_ / "c.npy", data, shape);
-  verinit::write_npy(dir_ / "c.npy", data, shape);
+  verinit::io::write_npy(dir_ / "c.npy", view(data, shape));
+  verinit::io::write_npy(dir_ / "c.npy", view(data, shape));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_), {}), 1);
 }
 
 TEST_F(NpyTest, RejectsMismatchedSizeAndUnwritablePaths) {
   const std::vector<float> data{1, 2, 3};
   const std::vector<std::int64_t> shape{2, 2};
-  EXPECT_THROW(verinit::write_npy(dir_ / "d.npy", data, shape), std::invalid_argument);
+  EXPECT_THROW(verinit::io::write_npy(dir_ / "d.npy", view(data, shape)), std::invalid_argument);
   const std::vector<std::int64_t> three{3};
   try {
-    verinit::write_npy(dir_ / "missing" / "e.npy", data, three);
+    verinit::io::write_npy(dir_ / "missing" / "e.npy", view(data, three));
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("e.npy"), std::string::npos);
@@ -107,7 +120,7 @@ std::string bytes_of(const std::vector<float>& values, bool big_endian = false) 
 
 std::string read_error(const std::filesystem::path& path) {
   try {
-    verinit::read_npy(path);
+    verinit::io::read_npy(path);
   } catch (const std::runtime_error& e) {
     return e.what();
   }
@@ -117,25 +130,50 @@ std::string read_error(const std::filesystem::path& path) {
 TEST_F(NpyTest, ReadsWhatItWrites) {
   const std::vector<double> data{1, -2, 3.5, 4, 5, 6};
   const std::vector<std::int64_t> shape{3, 2};
-  verinit::write_npy(dir_ / "r.npy", data, shape);
-  const auto array = verinit::read_npy(dir_ / "r.npy");
-  EXPECT_TRUE(array.is_float64);
+  verinit::io::write_npy(dir_ / "r.npy", view(data, shape));
+  const auto array = verinit::io::read_npy(dir_ / "r.npy");
+  EXPECT_EQ(array.type, verinit::dtype::float64);
   EXPECT_EQ(array.shape, shape);
-  EXPECT_EQ(array.f64, data);
+  EXPECT_EQ(elements<double>(array), data);
 }
 
 TEST_F(NpyTest, ReadsVersions2And3BigEndianAndFortranOrder) {
   const std::vector<float> c_order{1, 2, 3, 4, 5, 6};  // a 2x3 array
   write_raw(dir_ / "v2.npy", 2, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
             bytes_of(c_order, true));
-  auto array = verinit::read_npy(dir_ / "v2.npy");
-  EXPECT_EQ(array.f32, c_order);
+  auto array = verinit::io::read_npy(dir_ / "v2.npy");
+  EXPECT_EQ(elements<float>(array), c_order);
   // Fortran order stores columns: 1 4 2 5 3 6.
   write_raw(dir_ / "v3.npy", 3, "{'fortran_order': True, 'descr': '<f4', 'shape': (2, 3)}",
             bytes_of({1, 4, 2, 5, 3, 6}));
-  array = verinit::read_npy(dir_ / "v3.npy");
-  EXPECT_EQ(array.f32, c_order);
+  array = verinit::io::read_npy(dir_ / "v3.npy");
+  EXPECT_EQ(elements<float>(array), c_order);
   EXPECT_EQ(array.shape, (std::vector<std::int64_t>{2, 3}));
+}
+
+TEST_F(NpyTest, ReadsAndWritesFloat16AndRefusesBfloat16) {
+  const std::vector<std::int64_t> shape{3};
+  std::vector<verinit::float16_t> half;
+  for (double v : {1.0, -0.5, 65504.0}) half.push_back(verinit::float16_t::round_from(v));
+  verinit::io::write_npy(dir_ / "h.npy", view(half, shape));
+  EXPECT_NE(read_all(dir_ / "h.npy").find("'descr': '<f2'"), std::string::npos);
+  const auto array = verinit::io::read_npy(dir_ / "h.npy");
+  EXPECT_EQ(array.type, verinit::dtype::float16);
+  EXPECT_EQ(elements<verinit::float16_t>(array), half);
+  // Big-endian float16: 1.0 is 0x3c00.
+  write_raw(dir_ / "be.npy", 1, "{'descr': '>f2', 'fortran_order': False, 'shape': (1,), }",
+            std::string("\x3c\x00", 2));
+  EXPECT_EQ(static_cast<double>(elements<verinit::float16_t>(
+                verinit::io::read_npy(dir_ / "be.npy"))[0]),
+            1.0);
+  const std::vector<verinit::bfloat16_t> brain(3);
+  try {
+    verinit::io::write_npy(dir_ / "b16.npy", view(brain, shape));
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("safetensors"), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "b16.npy"));
 }
 
 TEST_F(NpyTest, RejectsBadFilesNamingTheFileAndTheProblem) {

@@ -1,5 +1,5 @@
-// .npy writer (format version 1.0; numpy/lib/format.py documents the layout).
-#include "verinit/npy.hpp"
+// .npy reader and writer (numpy/lib/format.py documents the layout).
+#include "verinit/io/npy.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -8,14 +8,15 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <random>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "verinit/detail/check.hpp"
+#include "verinit/io/atomic_file.hpp"
 #include "verinit/shape.hpp"
 
-namespace verinit {
+namespace verinit::io {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
@@ -36,67 +37,33 @@ std::string header_for(std::string_view descr, std::span<const std::int64_t> sha
   return dict;
 }
 
-template <class T>
-void write(const std::filesystem::path& path, std::span<const T> data,
-           std::span<const std::int64_t> shape, std::string_view descr) {
-  if (static_cast<std::int64_t>(data.size()) != element_count(shape))
-    detail::throw_invalid("write_npy", "data size", std::to_string(data.size()),
-                          "the element count of shape " + to_string(shape));
-  const std::string header = header_for(descr, shape);
-  if (header.size() > 65535)
-    detail::throw_invalid("write_npy", "shape", to_string(shape), "short enough for a v1.0 header");
-  std::filesystem::path temporary = path;
-  temporary += ".tmp" + std::to_string(std::random_device{}());
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file)
-      throw std::runtime_error("cannot write '" + path.string() + "': cannot create the file");
-    const unsigned char preamble[10] = {0x93,
-                                        'N',
-                                        'U',
-                                        'M',
-                                        'P',
-                                        'Y',
-                                        1,
-                                        0,
-                                        static_cast<unsigned char>(header.size() & 0xff),
-                                        static_cast<unsigned char>(header.size() >> 8)};
-    file.write(reinterpret_cast<const char*>(preamble), sizeof preamble);
-    file.write(header.data(), static_cast<std::streamsize>(header.size()));
-    file.write(reinterpret_cast<const char*>(data.data()),
-               static_cast<std::streamsize>(data.size_bytes()));
-    file.close();
-    if (!file) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw std::runtime_error("cannot write '" + path.string() + "': write failed (disk full?)");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw std::runtime_error("cannot write '" + path.string() + "': cannot rename into place");
-  }
-}
-
 }  // namespace
 
-void write_npy(const std::filesystem::path& path, std::span<const float> data,
-               std::span<const std::int64_t> shape) {
-  write(path, data, shape, "<f4");
+void write_npy(const std::filesystem::path& path, const tensor_view& tensor) {
+  detail::check_tensor_bytes("write_npy", tensor.type, tensor.shape, tensor.bytes.size(),
+                             tensor.bytes.data());
+  const std::string_view descr = info(tensor.type).npy_descr;
+  if (descr.empty())
+    detail::throw_invalid("write_npy", "dtype", std::string(to_string(tensor.type)),
+                          "one numpy can store (float16, float32, float64); write bfloat16 as "
+                          "safetensors");
+  const std::string header = header_for(descr, tensor.shape);
+  if (header.size() > 65535)
+    detail::throw_invalid("write_npy", "shape", to_string(tensor.shape),
+                          "short enough for a v1.0 header");
+  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                      static_cast<unsigned char>(header.size() & 0xff),
+                                      static_cast<unsigned char>(header.size() >> 8)};
+  write_file_atomically(path, {std::as_bytes(std::span(preamble)),
+                               std::as_bytes(std::span(header.data(), header.size())),
+                               tensor.bytes});
 }
 
-void write_npy(const std::filesystem::path& path, std::span<const double> data,
-               std::span<const std::int64_t> shape) {
-  write(path, data, shape, "<f8");
-}
-
-}  // namespace verinit
+}  // namespace verinit::io
 
 // ---- reader ---------------------------------------------------------------------------------
 
-namespace verinit {
+namespace verinit::io {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
@@ -207,27 +174,27 @@ class header_parser {
   std::size_t position_ = 0;
 };
 
-template <class T>
-void byte_swap(std::vector<T>& values) {
-  for (T& v : values) {
-    auto* bytes = reinterpret_cast<unsigned char*>(&v);
-    std::reverse(bytes, bytes + sizeof(T));
-  }
+// Reverses the bytes of each `item`-byte element.
+void byte_swap(std::vector<std::byte>& bytes, std::size_t item) {
+  for (std::size_t at = 0; at < bytes.size(); at += item)
+    std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                 bytes.begin() + static_cast<std::ptrdiff_t>(at + item));
 }
 
-// Fortran (column-major) order to C order.
-template <class T>
-std::vector<T> to_c_order(const std::vector<T>& values, const std::vector<std::int64_t>& shape) {
-  std::vector<T> out(values.size());
+// Fortran (column-major) order to C order, for elements of `item` bytes.
+std::vector<std::byte> to_c_order(const std::vector<std::byte>& values, std::size_t item,
+                                  const std::vector<std::int64_t>& shape) {
+  std::vector<std::byte> out(values.size());
   const std::size_t rank = shape.size();
   std::vector<std::int64_t> index(rank, 0);
-  for (std::size_t c = 0; c < values.size(); ++c) {
+  for (std::size_t c = 0; c < values.size() / item; ++c) {
     std::int64_t f = 0, stride = 1;
     for (std::size_t d = 0; d < rank; ++d) {
       f += index[d] * stride;
       stride *= shape[d];
     }
-    out[c] = values[static_cast<std::size_t>(f)];
+    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(f) * item),
+                item, out.begin() + static_cast<std::ptrdiff_t>(c * item));
     for (std::size_t d = rank; d-- > 0;) {
       if (++index[d] < shape[d]) break;
       index[d] = 0;
@@ -236,9 +203,18 @@ std::vector<T> to_c_order(const std::vector<T>& values, const std::vector<std::i
   return out;
 }
 
+// The dtype of a descr: '<' or '>' (or '|' for one byte, none here) and a kind and size that
+// a dtype's little-endian spelling names.
+std::optional<dtype> dtype_of_descr(const std::string& descr) {
+  if (descr.size() < 2 || (descr[0] != '<' && descr[0] != '>')) return std::nullopt;
+  for (const auto& d : dtypes())
+    if (!d.npy_descr.empty() && descr.substr(1) == d.npy_descr.substr(1)) return d.type;
+  return std::nullopt;
+}
+
 }  // namespace
 
-npy_array read_npy(const std::filesystem::path& path) {
+tensor_buffer read_npy(const std::filesystem::path& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) fail(path, "no such file");
   if (std::filesystem::is_directory(path, error)) fail(path, "it is a directory");
@@ -267,11 +243,12 @@ npy_array read_npy(const std::filesystem::path& path) {
   const header_fields fields = header_parser(header, path).parse();
 
   const std::string& descr = fields.descr;
-  const bool known = descr == "<f4" || descr == ">f4" || descr == "<f8" || descr == ">f8";
-  if (!known)
-    fail(path,
-         "dtype is '" + descr + "', but must be float32 or float64 ('<f4', '>f4', '<f8' or '>f8')");
-  const std::size_t item = descr[2] == '4' ? 4 : 8;
+  const std::optional<dtype> type = dtype_of_descr(descr);
+  if (!type)
+    fail(path, "dtype is '" + descr +
+                   "', but must be float16, float32 or float64 ('<f2', '<f4', '<f8' or the '>' "
+                   "byte order)");
+  const std::size_t item = info(*type).size;
   std::int64_t count = 1;
   for (const auto dim : fields.shape) {
     if (dim == 0) fail(path, "the array has no elements (shape has a 0)");
@@ -284,21 +261,18 @@ npy_array read_npy(const std::filesystem::path& path) {
     fail(path, "the header describes " + std::to_string(count) + " elements (" +
                    std::to_string(expected) + " bytes in all) but the file has " +
                    std::to_string(file_size) + " bytes");
-  npy_array array;
+  tensor_buffer array;
+  array.type = *type;
   array.shape = fields.shape;
-  array.is_float64 = item == 8;
-  const auto read_values = [&](auto& values) {
-    values.resize(static_cast<std::size_t>(count));
-    file.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * item));
-    if (file.gcount() != static_cast<std::streamsize>(count * item)) fail(path, "truncated data");
-    if (descr[0] == '>') byte_swap(values);
-    if (fields.fortran && fields.shape.size() > 1) values = to_c_order(values, fields.shape);
-  };
-  if (array.is_float64)
-    read_values(array.f64);
-  else
-    read_values(array.f32);
+  array.bytes.resize(static_cast<std::size_t>(count) * item);
+  file.read(reinterpret_cast<char*>(array.bytes.data()),
+            static_cast<std::streamsize>(array.bytes.size()));
+  if (file.gcount() != static_cast<std::streamsize>(array.bytes.size()))
+    fail(path, "truncated data");
+  if (descr[0] == '>') byte_swap(array.bytes, item);
+  if (fields.fortran && fields.shape.size() > 1)
+    array.bytes = to_c_order(array.bytes, item, fields.shape);
   return array;
 }
 
-}  // namespace verinit
+}  // namespace verinit::io

@@ -1,0 +1,27 @@
+// NumPy .npy files (format: numpy/lib/format.py, "NEP 1: A simple file format for NumPy
+// arrays"): a magic string, a version, a little-endian header length, a Python dict literal
+// with 'descr', 'fortran_order' and 'shape', padding, then the raw elements.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <vector>
+
+#include "verinit/tensor.hpp"
+
+namespace verinit::io {
+
+/// Writes `tensor` as a version 1.0, little-endian, C-order .npy array of its shape ('<f2',
+/// '<f4' or '<f8'), atomically (write_file_atomically). Throws std::invalid_argument for a
+/// dtype numpy cannot spell (bfloat16) or a shape too long for a v1.0 header,
+/// std::runtime_error naming the path if it cannot be written.
+void write_npy(const std::filesystem::path& path, const tensor_view& tensor);
+
+/// Reads a .npy file strictly: format versions 1.0, 2.0 and 3.0; float16, float32 or float64
+/// in either byte order; C or Fortran order; at least one element. The header must describe
+/// exactly the bytes that follow it (checked before anything is allocated, so a lying header
+/// cannot cause a huge allocation). Throws std::runtime_error naming the file and the problem
+/// (missing, empty, truncated, not .npy, bad header, integer or other dtype, zero-size).
+verinit::tensor_buffer read_npy(const std::filesystem::path& path);
+
+}  // namespace verinit::io

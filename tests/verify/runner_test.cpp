@@ -1,0 +1,222 @@
+// The library's entry point: a request in, a decided run out; the same bits on any thread
+// count; input errors before any work; replications; the power statement.
+#include "verinit/verify/runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <boost/math/distributions/normal.hpp>
+#include <stdexcept>
+
+#include "verinit/fill.hpp"
+
+namespace {
+
+using namespace verinit::verify;
+
+// Bitwise equality (NaN included).
+bool same(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+// Every number of a run but the timings.
+void expect_same_numbers(const run_result& a, const run_result& b) {
+  ASSERT_EQ(a.cases.size(), b.cases.size());
+  EXPECT_EQ(a.family_size, b.family_size);
+  EXPECT_EQ(a.passed, b.passed);
+  for (std::size_t c = 0; c < a.cases.size(); ++c) {
+    const auto &x = a.cases[c], &y = b.cases[c];
+    ASSERT_EQ(x.tests.size(), y.tests.size());
+    for (std::size_t t = 0; t < x.tests.size(); ++t) {
+      EXPECT_EQ(x.tests[t].name, y.tests[t].name);
+      EXPECT_TRUE(same(x.tests[t].statistic, y.tests[t].statistic)) << x.tests[t].name;
+      EXPECT_TRUE(same(x.tests[t].p_value, y.tests[t].p_value)) << x.tests[t].name;
+      EXPECT_TRUE(same(x.tests[t].adjusted_p_value, y.tests[t].adjusted_p_value))
+          << x.tests[t].name;
+      ASSERT_EQ(x.tests[t].values.size(), y.tests[t].values.size());
+      for (std::size_t k = 0; k < x.tests[t].values.size(); ++k)
+        EXPECT_TRUE(same(x.tests[t].values[k].second, y.tests[t].values[k].second))
+            << x.tests[t].name << " " << x.tests[t].values[k].first;
+    }
+    ASSERT_EQ(x.summary.has_value(), y.summary.has_value());
+    if (x.summary) {
+      EXPECT_EQ(x.summary->counts, y.summary->counts);
+      EXPECT_EQ(x.summary->at_or_below, y.summary->at_or_below);
+      EXPECT_EQ(x.summary->sums.s2, y.summary->sums.s2);
+      EXPECT_EQ(x.summary->ks_critical, y.summary->ks_critical);
+    }
+    EXPECT_TRUE(same(x.detectable_variance_error, y.detectable_variance_error));
+    EXPECT_TRUE(same(x.detectable_mean_shift, y.detectable_mean_shift));
+  }
+}
+
+run_request small_request(int threads) {
+  run_request request;
+  request.options.threads = threads;
+  request.options.summaries = true;
+  for (const auto& [spec, shape, layout, type, n] :
+       std::vector<std::tuple<const char*, verinit::tensor_shape, verinit::layout, verinit::dtype,
+                              std::int64_t>>{
+           {"he_normal", {256, 512}, verinit::layout::torch, verinit::dtype::float32, 600'000},
+           {"uniform(a=-0.3,b=0.3)",
+            {3, 3, 64, 32},
+            verinit::layout::keras,
+            verinit::dtype::float64,
+            300'000},
+           {"truncated_normal",
+            {100, 100},
+            verinit::layout::torch,
+            verinit::dtype::float32,
+            200'000},
+           {"sparse(sparsity=0.1)",
+            {100, 50},
+            verinit::layout::torch,
+            verinit::dtype::float32,
+            50'000},
+           {"orthogonal", {8, 8}, verinit::layout::torch, verinit::dtype::float32, 100 * 64}})
+    request.cases.push_back({case_spec::of(spec, shape, layout, type, n), std::nullopt, "verinit"});
+  return request;
+}
+
+TEST(RunnerTest, ResultsAreTheSameBitsOnAnyThreadCount) {
+  const run_result one = run(small_request(1));
+  EXPECT_TRUE(one.passed);
+  EXPECT_EQ(one.threads_used, 1);
+  for (int threads : {2, 3, 7}) {
+    const run_result other = run(small_request(threads));
+    EXPECT_EQ(other.threads_used, threads);
+    expect_same_numbers(one, other);
+  }
+  // Streamed beyond a small memory budget: the same bits on 1 and 3 threads too.
+  run_request streamed = small_request(1);
+  streamed.cases.resize(1);
+  streamed.options.memory_bytes = 1 << 20;  // 600,000 float32 need 4.8 MB
+  const run_result a = run(streamed);
+  streamed.options.threads = 3;
+  const run_result b = run(streamed);
+  EXPECT_NE(a.cases[0].tests[1].note.find("streaming"), std::string::npos);
+  expect_same_numbers(a, b);
+}
+
+TEST(RunnerTest, SamplesFromElsewhereAreTestedAgainstTheScheme) {
+  const verinit::tensor_shape shape{100, 1000};
+  const auto weights = verinit::sample<double>(shape, verinit::parse_scheme("normal"), {});
+  run_request request;
+  request.cases.push_back({case_spec::of("he_normal", shape),
+                           verinit::view_of(std::span<const double>(weights), shape), "w.npy"});
+  const run_result result = run(request);
+  EXPECT_FALSE(result.passed);  // unit normals are not He-normal on fan_in 1000
+  EXPECT_EQ(result.cases[0].source, "w.npy");
+  EXPECT_EQ(result.cases[0].spec.type, verinit::dtype::float64);
+  EXPECT_EQ(result.cases[0].n, 100'000);
+  EXPECT_EQ(result.cases[0].canonical(), "he_normal");
+}
+
+TEST(RunnerTest, ProgressIsReportedBeforeEachCase) {
+  run_request request = small_request(2);
+  request.cases.resize(2);
+  std::vector<std::string> seen;
+  request.progress = [&](std::size_t index, std::size_t total, std::string_view what) {
+    EXPECT_EQ(total, 2u);
+    EXPECT_EQ(index, seen.size());
+    seen.emplace_back(what);
+  };
+  run(request);
+  EXPECT_EQ(seen, (std::vector<std::string>{"he_normal", "uniform(a=-0.3,b=0.3)"}));
+}
+
+TEST(RunnerTest, ReplicationsAreDecidedByTwoLevelTests) {
+  run_request request;
+  request.cases.push_back(
+      {case_spec::of("kaiming_uniform(a=0.2)", {64, 32, 3, 3}, verinit::layout::torch,
+                     verinit::dtype::float32, 200'000, 20),
+       std::nullopt, "verinit"});
+  const run_result result = run(request);
+  EXPECT_TRUE(result.passed);
+  const case_result& c = result.cases[0];
+  EXPECT_EQ(c.n, 20 * 202'752);  // 20 x 11 tensors of 18,432
+  for (const auto& t : c.tests) {
+    if (t.exact) {
+      EXPECT_NE(t.note.find("summed over 20"), std::string::npos) << t.name;
+    } else if (t.name == "repeated_runs") {
+      EXPECT_NE(t.note.find("summed over 20"), std::string::npos);
+      ASSERT_EQ(t.values.size(), 1u);
+      EXPECT_EQ(t.values[0].first, "null_mean_bound");
+    } else {
+      EXPECT_NE(t.note.find("two-level"), std::string::npos) << t.name;
+    }
+  }
+  EXPECT_TRUE(std::isnan(c.detectable_variance_error));  // no one-level statement
+}
+
+TEST(RunnerTest, ThePowerStatementComesFromTheZTests) {
+  run_request request = small_request(2);
+  request.cases.resize(1);
+  const run_result result = run(request);
+  // effect = z_{1 - alpha/(2m)} + z_{0.99}, times the variance test's relative standard error
+  // sqrt(2/n) and the mean test's 1/sqrt(n).
+  const double m = static_cast<double>(result.family_size);
+  const boost::math::normal_distribution<> standard;
+  const double effect = boost::math::quantile(boost::math::complement(standard, 1e-6 / (2 * m))) +
+                        boost::math::quantile(standard, 0.99);
+  const double n = static_cast<double>(result.cases[0].n);
+  EXPECT_NEAR(result.cases[0].detectable_variance_error, effect * std::sqrt(2 / n), 1e-12);
+  EXPECT_NEAR(result.cases[0].detectable_mean_shift, effect / std::sqrt(n), 1e-12);
+}
+
+TEST(RunnerTest, InputErrorsComeBeforeAnyWork) {
+  const auto expect_error = [](run_request request, const char* part) {
+    try {
+      run(request);
+      FAIL() << part;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  run_request bad = small_request(1);
+  bad.options.alpha = 1.5;
+  expect_error(bad, "alpha is 1.5");
+  bad = small_request(1);
+  bad.options.threads = 5000;
+  expect_error(bad, "threads is 5000");
+  bad = small_request(1);
+  bad.options.memory_bytes = 10;
+  expect_error(bad, "memory");
+  bad = small_request(1);
+  bad.cases.push_back({case_spec::of("he_normal", {10}), std::nullopt, "verinit"});
+  expect_error(bad, "dims");  // a fan-based scheme on a 1-D tensor
+  bad = small_request(1);
+  bad.cases.push_back({case_spec::of("orthogonal", {256, 256}, verinit::layout::torch,
+                                     verinit::dtype::float32, 256 * 256 * 40),
+                       std::nullopt, "verinit"});
+  bad.options.memory_bytes = 4 << 20;
+  expect_error(bad, "not i.i.d.");
+  // 16-bit samples: the law on their grid is not implemented yet.
+  const std::vector<verinit::bfloat16_t> brain(1000);
+  bad = small_request(1);
+  bad.cases.push_back({case_spec::of("normal", {1000}),
+                       verinit::view_of(std::span<const verinit::bfloat16_t>(brain),
+                                        std::vector<std::int64_t>{1000}),
+                       "b.safetensors"});
+  expect_error(bad, "bfloat16");
+  // Structured schemes need whole tensors.
+  const std::vector<float> seven(7);
+  bad = small_request(1);
+  bad.cases.push_back(
+      {case_spec::of("eye", {2, 2}),
+       verinit::view_of(std::span<const float>(seven), std::vector<std::int64_t>{7}), "x"});
+  expect_error(bad, "multiple");
+  EXPECT_THROW(case_spec::of("nope", {2, 2}), std::invalid_argument);
+}
+
+TEST(RunnerTest, BatteriesAreRequests) {
+  const run_request smoke = battery_request("smoke", {});
+  EXPECT_EQ(smoke.cases.size(), 28u);
+  EXPECT_FALSE(smoke.propagation.has_value());
+  EXPECT_TRUE(battery_request("standard", {}).propagation.has_value());
+  EXPECT_EQ(smoke.cases[13].spec.spelling, "glorot_normal(gain=1.5)");
+  EXPECT_EQ(smoke.cases[13].spec.scheme.spec(), "xavier_normal(gain=1.5)");
+  EXPECT_THROW(battery("huge"), std::invalid_argument);
+}
+
+}  // namespace

@@ -1,0 +1,365 @@
+// The i.i.d. test plan (see iid_tests.hpp): one function per test and the table that declares
+// them. References are given where each test is defined.
+#include "verinit/verify/iid_tests.hpp"
+
+#include <algorithm>
+#include <array>
+#include <boost/math/special_functions/gamma.hpp>
+#include <cmath>
+#include <string>
+
+#include "verinit/detail/check.hpp"
+#include "verinit/verify/detail/p_values.hpp"
+#include "verinit/verify/distributions/anderson_darling.hpp"
+#include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
+
+namespace verinit::verify {
+namespace {
+
+using detail::two_sided_normal_p;
+
+const law_moments& moments(const iid_evidence& e) { return e.state.context().law.moments(); }
+double n_of(const iid_evidence& e) { return static_cast<double>(e.state.sums().n); }
+
+// The support rounded outward to the samples' dtype (float32(-0.3) lies below -0.3, and
+// PyTorch's uniform_(-0.3, 0.3) does emit it).
+std::pair<double, double> rounded_support(const iid_context& c) {
+  const auto [low, high] = c.law.support();
+  return visit_dtype(c.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return std::pair{to_double(round_down<T>(low)), to_double(round_up<T>(high))};
+  });
+}
+
+// ---- support ---------------------------------------------------------------------------------
+
+test_result support(const iid_evidence& e) {
+  const iid_sums& s = e.state.sums();
+  const auto [low, high] = rounded_support(e.state.context());
+  test_result r;
+  r.name = "support";
+  r.exact = true;
+  r.statistic = static_cast<double>(s.outside + s.at_excluded + s.non_finite);
+  r.passed = r.statistic == 0;
+  r.p_value = r.passed ? 1 : 0;
+  r.values = {{"outside", static_cast<double>(s.outside)},
+              {"at_excluded_bound", static_cast<double>(s.at_excluded)},
+              {"non_finite", static_cast<double>(s.non_finite)},
+              {"low", low},
+              {"high", high}};
+  r.note = std::to_string(s.outside) + " outside, " + std::to_string(s.at_excluded) +
+           " at the excluded bound, " + std::to_string(s.non_finite) + " non-finite";
+  return r;
+}
+
+// ---- ks and anderson_darling -------------------------------------------------------------------
+
+test_result ks_exact(const iid_evidence& e) {
+  const fit_statistics& fit = *e.exact_fit;
+  test_result r;
+  r.name = "ks";
+  r.statistic = fit.nan > 0 || std::isnan(fit.d) ? 1.0 : fit.d;  // a NaN sample rejects
+  r.p_value = cdf(complement(kolmogorov_smirnov_distribution(fit.n + fit.nan), r.statistic));
+  r.note = "sup |F_n - F|, p from the exact law of D_n";
+  return r;
+}
+
+test_result ks_binned(const iid_evidence& e) {
+  const fit_bracket b = e.state.bracket();
+  const iid_sums& s = e.state.sums();
+  const kolmogorov_smirnov_distribution null(s.n);
+  const double low = s.nan > 0 ? 1.0 : b.d_low, high = s.nan > 0 ? 1.0 : b.d_high;
+  test_result r;
+  r.name = "ks";
+  r.statistic = low;
+  r.p_value = cdf(complement(null, low));
+  r.values = {{"d_low", low}, {"d_high", high}, {"p_at_d_high", cdf(complement(null, high))}};
+  r.note = "streaming, " + std::to_string(e.state.settings().bins) +
+           " bins: D bracketed, p at the lower end (conservative)";
+  return r;
+}
+
+test_result anderson_darling_exact(const iid_evidence& e) {
+  const fit_statistics& fit = *e.exact_fit;
+  test_result r;
+  r.name = "anderson_darling";
+  r.statistic = fit.nan > 0 || std::isnan(fit.a2) ? INFINITY : fit.a2;
+  r.p_value = cdf(complement(anderson_darling_distribution{}, r.statistic));
+  r.note = "A^2, p from the limiting law (Marsaglia & Marsaglia 2004 series)";
+  return r;
+}
+
+test_result anderson_darling_binned(const iid_evidence& e) {
+  const fit_bracket b = e.state.bracket();
+  const bool nan = e.state.sums().nan > 0;
+  const double low = nan ? INFINITY : b.a2_low, high = nan ? INFINITY : b.a2_high;
+  test_result r;
+  r.name = "anderson_darling";
+  r.statistic = low;
+  r.p_value = cdf(complement(anderson_darling_distribution{}, low));
+  r.values = {{"a2_low", low},
+              {"a2_high", high},
+              {"p_at_a2_high", cdf(complement(anderson_darling_distribution{}, high))}};
+  r.note = "streaming: A^2 bracketed, p at the lower end (conservative)";
+  return r;
+}
+
+// ---- mean and variance -----------------------------------------------------------------------
+
+// z-test of the sample mean: z = (mean - mu) / (sigma / sqrt(n)), two-sided.
+test_result mean(const iid_evidence& e) {
+  const law_moments& law = moments(e);
+  const double n = n_of(e);
+  const double estimate = law.mean + e.state.sums().s1.value() / n;
+  const double standard_error = std::sqrt(law.variance / n);
+  test_result r;
+  r.name = "mean";
+  r.statistic = (estimate - law.mean) / standard_error;
+  r.p_value = two_sided_normal_p(r.statistic);
+  r.values = {{"estimate", estimate},
+              {"expected", law.mean},
+              {"ci95_low", estimate - detail::z_975 * standard_error},
+              {"ci95_high", estimate + detail::z_975 * standard_error}};
+  r.note = "z = (mean - mu) / (sigma / sqrt(n))";
+  r.detects = detectable_quantity::mean_shift;
+  r.standard_error = 1 / std::sqrt(n);  // in standard deviations
+  return r;
+}
+
+// Variance about the known mean, v = sum (x - mu)^2 / n, against sigma^2 with the standard
+// error sigma^2 sqrt((kappa - 1)/n) of the law's kurtosis kappa (3 normal, 1.8 uniform, ~2.366
+// for a +-2 sigma truncated normal); the textbook chi-square test assumes kappa = 3 and is
+// wrong for uniforms. Two-sided.
+test_result variance(const iid_evidence& e) {
+  const law_moments& law = moments(e);
+  const double n = n_of(e);
+  const double estimate = e.state.sums().s2.value() / n;  // about the known mean: unbiased
+  const double relative_error = std::sqrt((law.kurtosis - 1) / n);
+  const double standard_error = law.variance * relative_error;
+  test_result r;
+  r.name = "variance";
+  r.statistic = (estimate - law.variance) / standard_error;
+  r.p_value = two_sided_normal_p(r.statistic);
+  r.values = {{"estimate", estimate},
+              {"expected", law.variance},
+              {"kurtosis", law.kurtosis},
+              {"n", n},
+              {"ci95_low", estimate - detail::z_975 * standard_error},
+              {"ci95_high", estimate + detail::z_975 * standard_error}};
+  r.note = "z = (v - sigma^2) / (sigma^2 sqrt((kurtosis - 1)/n))";
+  r.detects = detectable_quantity::relative_variance_error;
+  r.standard_error = relative_error;
+  return r;
+}
+
+// ---- extreme ---------------------------------------------------------------------------------
+
+// Only for unbounded laws: on a bounded one the maximum sits within ~width/n of a bound, where
+// the sample type's grid is as coarse as the statistic's spread, so its p-value is discrete
+// (the large battery's two-level KS showed it); outliers beyond a bound are the support
+// check's.
+bool unbounded(const iid_evidence& e) { return std::isinf(e.state.context().law.support().second); }
+
+// M = max |x - m| of n samples against its exact law: P(M <= t) = (1 - q(t))^n, q(t) =
+// P(|X - m| > t). Two-sided: too heavy a tail (a few far outliers that KS and the variance
+// miss) and too light a one (a sampler that clips or truncates: Box-Muller in low precision,
+// inverse-CDF samplers fed coarse uniforms, "clamp to k sigma"). A sample value stands for the
+// reals that round to it in its dtype, so the upper tail is taken at the dtype's next value
+// below M and the lower at the next above: conservative both ways.
+test_result extreme(const iid_evidence& e) {
+  const any_law& law = e.state.context().law;
+  const double centre = law.moments().mean, largest = e.state.sums().largest;
+  const double magnitude = std::abs(centre) + largest;
+  const auto [below, above] = visit_dtype(e.state.context().type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T m = round_to<T>(magnitude);
+    return std::pair{to_double(next_down(m)) - to_double(m), to_double(next_up(m)) - to_double(m)};
+  });
+  const auto tail = [&](double t) {
+    return std::min(1.0, law.cdf(centre - t) + law.sf(centre + t));
+  };
+  const double n = n_of(e);
+  const double heavy_tail = tail(std::max(0.0, largest + below));
+  const double light_tail = tail(largest + above);
+  // P(M >= M_observed) and P(M <= M_observed).
+  const double p_heavy = std::clamp(-std::expm1(n * std::log1p(-heavy_tail)), 0.0, 1.0);
+  const double p_light = std::clamp(std::exp(n * std::log1p(-light_tail)), 0.0, 1.0);
+  test_result r;
+  r.name = "extreme";
+  r.statistic = largest;
+  r.p_value = std::isinf(largest) || std::isnan(largest) ? 0 : detail::two_sided(p_light, p_heavy);
+  r.values = {{"centre", centre},
+              {"tail_probability", heavy_tail},
+              {"p_too_heavy", p_heavy},
+              {"p_too_light", p_light}};
+  r.note = "max |x - centre| against (1 - P(|X - centre| > t))^n, two-sided";
+  return r;
+}
+
+// ---- serial dependence -----------------------------------------------------------------------
+
+// Lag-1 autocorrelation r about the known mean mu, z = r sqrt(n) ~ N(0, 1) (Ljung-Box with one
+// lag, whose statistic is z^2), two-sided.
+test_result autocorrelation(const iid_evidence& e) {
+  const iid_sums& s = e.state.sums();
+  const double squares = s.s2.value();
+  const double correlation = squares > 0 ? s.lagged.value() / squares : 0;
+  test_result r;
+  r.name = "autocorrelation";
+  r.statistic = correlation * std::sqrt(n_of(e));
+  r.p_value = two_sided_normal_p(r.statistic);
+  r.values = {{"lag1_correlation", correlation}};
+  r.note = "z = r1 sqrt(n); Ljung-Box with one lag is z^2";
+  return r;
+}
+
+bool at_least_two(const iid_evidence& e) { return e.state.sums().n >= 2; }
+
+// Serial dependence of magnitudes: what keeps the linear correlation at zero and still is not
+// independent (a stream whose scale drifts, volatility clustering, alternating precisions).
+// With e_i = (x_i - mu)^2 - sigma^2, the products e_i e_{i+1} of an i.i.d. stream are
+// uncorrelated with mean 0 and variance Var(e)^2 = (sigma^4 (kappa - 1))^2 exactly, so
+// z = sum_i e_i e_{i+1} / (sqrt(n - 1) sigma^4 (kappa - 1)) -> N(0, 1) (McLeod & Li, J. Time
+// Ser. Anal. 4, 1983, with the law's moments in place of the sample's). Two-sided.
+test_result magnitude_autocorrelation(const iid_evidence& e) {
+  const law_moments& law = moments(e);
+  const double pairs = n_of(e) - 1;
+  const double scale = law.variance * law.variance * (law.kurtosis - 1);  // Var((x - mu)^2)
+  const double correlation = e.state.sums().squares_lagged.value() / (pairs * scale);
+  test_result r;
+  r.name = "magnitude_autocorrelation";
+  r.statistic = correlation * std::sqrt(pairs);
+  r.p_value = two_sided_normal_p(r.statistic);
+  r.values = {{"lag1_correlation_of_squares", correlation}};
+  r.note = "z = sum e_i e_i+1 / (sqrt(n-1) Var(e)), e = (x - mu)^2 - sigma^2 (McLeod-Li)";
+  return r;
+}
+
+// ---- homogeneity -----------------------------------------------------------------------------
+
+bool two_groups(const iid_evidence& e) { return e.state.sums().groups >= 2; }
+
+// Each group g of m_g samples (output units sharing a fan: a row in torch, a column in keras)
+// has v_g = sum (x - mu)^2 / m_g with E v_g = sigma^2 and Var v_g = sigma^4 (kappa - 1) / m_g,
+// so z_g^2 = m_g (v_g - sigma^2)^2 / (sigma^4 (kappa - 1)) has mean 1 and variance
+// 2 + kappa_Y / m_g exactly, kappa_Y the excess kurtosis of Y = (X - mu)^2 (from the law's
+// central moments to order 8). X = sum_g z_g^2 is compared with the scaled chi-square c
+// chi2_nu of the same mean and variance (Satterthwaite 1946): a tensor whose rows or blocks
+// were drawn with different scales makes X too large even when the overall variance is exact;
+// rows normalised to one variance make it too small. Two-sided.
+test_result homogeneity(const iid_evidence& e) {
+  const any_law& law = e.state.context().law;
+  const iid_sums& s = e.state.sums();
+  const double m2 = law.central_moment(2), m4 = law.central_moment(4);
+  const double m6 = law.central_moment(6), m8 = law.central_moment(8);
+  const double y_variance = m4 - m2 * m2;
+  const double y_excess =
+      (m8 - 4 * m6 * m2 + 6 * m4 * m2 * m2 - 3 * m2 * m2 * m2 * m2) / (y_variance * y_variance) - 3;
+  const double groups = static_cast<double>(s.groups);
+  const double chi = s.group_chi_square.value();
+  const double spread = 2 * groups + y_excess * s.inverse_group_sizes.value();  // Var(X)
+  const double scale = spread / (2 * groups), dof = 2 * groups * groups / spread;
+  const double upper = boost::math::gamma_q(dof / 2, chi / (2 * scale));
+  const double lower = boost::math::gamma_p(dof / 2, chi / (2 * scale));
+  test_result r;
+  r.name = "homogeneity";
+  r.statistic = chi;
+  r.p_value = std::isfinite(chi) ? detail::two_sided(lower, upper) : 0;
+  const auto& g = e.state.context().grouping;
+  r.values = {{"groups", groups},
+              {"mean_group_size", n_of(e) / groups},
+              {"units_per_group", static_cast<double>(g.units_per_group)},
+              {"z", (chi - groups) / std::sqrt(spread)}};
+  r.note = std::string("sum over groups of ") + (g.strided ? "columns" : "rows") +
+           " of m (v - sigma^2)^2 / (sigma^4 (kurtosis - 1)) against a scaled chi-square";
+  return r;
+}
+
+// ---- repeated runs ---------------------------------------------------------------------------
+
+// The values a repeated-runs result carries, in order; its replication rule reads them back.
+enum repeated_runs_value { windows_value, kept_value, null_mean_value };
+
+// Replications: the Poisson counts and their null means add up.
+test_result sum_poisson_counts(std::span<const test_result> parts) {
+  test_result merged = parts.front();
+  double repeats = 0, null_mean = 0;
+  for (const test_result& part : parts) {
+    repeats += part.statistic;
+    if (part.values.size() > null_mean_value) null_mean += part.values[null_mean_value].second;
+  }
+  merged.statistic = repeats;
+  merged.p_value = detail::poisson_upper_tail(repeats, null_mean);
+  merged.values = {{"null_mean_bound", null_mean}};
+  merged.note = "repeats summed over " + std::to_string(parts.size()) + " replications";
+  return merged;
+}
+
+test_result repeated_runs(const iid_evidence& e) {
+  const window_repeats w = e.state.repeats(e.threads);
+  test_result r;
+  r.name = "repeated_runs";
+  r.combine = sum_poisson_counts;
+  if (w.windows < 2) {
+    r.note = "too few samples";
+    return r;
+  }
+  const double kept = static_cast<double>(w.kept);
+  const double expected = kept * (kept - 1) / 2 * std::ldexp(1.0, -(64 - w.bits));
+  r.statistic = static_cast<double>(w.repeats);
+  r.p_value = detail::poisson_upper_tail(r.statistic, expected);
+  r.values.resize(3);
+  r.values[windows_value] = {"windows", static_cast<double>(w.windows)};
+  r.values[kept_value] = {"kept", kept};
+  r.values[null_mean_value] = {"null_mean_bound", expected};
+  r.note = "4-sample windows seen before (1 in " + std::to_string(1 << w.bits) +
+           " kept by hash); Poisson null, mean <= C(kept,2) 2^-" + std::to_string(64 - w.bits);
+  return r;
+}
+
+bool always(const iid_evidence&) { return true; }
+
+// The plan.
+constexpr iid_test plan[] = {
+    {"support", always, support, support},
+    {"ks", always, ks_exact, ks_binned},
+    {"anderson_darling", always, anderson_darling_exact, anderson_darling_binned},
+    {"mean", always, mean, mean},
+    {"variance", always, variance, variance},
+    {"extreme", unbounded, extreme, extreme},
+    {"autocorrelation", always, autocorrelation, autocorrelation},
+    {"magnitude_autocorrelation", at_least_two, magnitude_autocorrelation,
+     magnitude_autocorrelation},
+    {"homogeneity", two_groups, homogeneity, homogeneity},
+    {"repeated_runs", always, repeated_runs, repeated_runs},
+};
+
+}  // namespace
+
+namespace detail {
+double poisson_upper_tail(double k, double mean) {
+  if (k <= 0) return 1;
+  if (!(mean > 0)) return 0;
+  // Far in the tail gamma_p overflows internally; there P(N >= k) is the first term
+  // mean^k e^-mean / k! times at most 1 / (1 - mean / (k + 1)).
+  if (k > 2 * mean + 10) {
+    const double log_first = k * std::log(mean) - mean - std::lgamma(k + 1);
+    if (log_first < -700) return 0;
+  }
+  return boost::math::gamma_p(k, mean);
+}
+}  // namespace detail
+
+std::span<const iid_test> iid_plan() noexcept { return plan; }
+
+std::vector<test_result> run_iid_tests(const iid_evidence& evidence) {
+  std::vector<test_result> out;
+  for (const iid_test& test : plan) {
+    if (!test.applies(evidence)) continue;
+    out.push_back(evidence.exact_fit != nullptr ? test.in_memory(evidence)
+                                                : test.streaming(evidence));
+  }
+  return out;
+}
+
+}  // namespace verinit::verify

@@ -1,0 +1,745 @@
+// The i.i.d. stream state: one pass of block sums, the homogeneity groups, the window hashes
+// and the binned fit over each piece, and the exact merge of consecutive states.
+#include "verinit/verify/stream_state.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "anderson_darling_pieces.hpp"
+#include "repeated_windows.hpp"
+#include "vector_clones.hpp"
+#include "verinit/detail/check.hpp"
+
+namespace verinit::verify {
+namespace {
+
+// ---- block sums ------------------------------------------------------------------------------
+
+// One block's partial sums; `next` is the sample after the block (for the block's last lagged
+// products), or nullptr at the end of the piece. Without branches, so that the loops run in
+// vector lanes; the same expressions for every dtype (samples are widened to double first,
+// exactly, and compared with the support rounded outward to the dtype, also exact in double).
+struct block_partial {
+  double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0, squares_lagged = 0, largest = 0;
+  std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
+};
+
+VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t count,
+                                               const double* next, double centre, double variance,
+                                               double low, double high, bool excluded) {
+  block_partial p;
+  double s1 = 0, s2 = 0, s3 = 0, s4 = 0, largest = 0;
+  std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
+  constexpr double huge = std::numeric_limits<double>::max();
+#pragma omp simd reduction(+ : s1, s2, s3, s4, outside, at_excluded, non_finite, nan) \
+    reduction(max : largest)
+  for (std::int64_t i = 0; i < count; ++i) {
+    const double v = x[i];
+    const double d = v - centre;
+    const double d2 = d * d;
+    s1 += d;
+    s2 += d2;
+    s3 += d2 * d;
+    s4 += d2 * d2;
+    const double distance = std::abs(d);
+    largest = largest < distance ? distance : largest;  // NaN compares false: counted below
+    nan += static_cast<std::int64_t>(distance != distance);
+    const bool finite = std::abs(v) <= huge;  // false for +-inf and NaN
+    const bool out = (v < low) | (v > high);
+    non_finite += static_cast<std::int64_t>(!finite);
+    outside += static_cast<std::int64_t>(finite & out);
+    at_excluded += static_cast<std::int64_t>(finite & !out & excluded & (v == high));
+  }
+  double lagged = 0, squares_lagged = 0;
+#pragma omp simd reduction(+ : lagged, squares_lagged)
+  for (std::int64_t i = 0; i < count - 1; ++i) {
+    const double a = x[i] - centre, b = x[i + 1] - centre;
+    lagged += a * b;
+    squares_lagged += (a * a - variance) * (b * b - variance);
+  }
+  if (next != nullptr && count > 0) {
+    const double a = x[count - 1] - centre, b = *next - centre;
+    lagged += a * b;
+    squares_lagged += (a * a - variance) * (b * b - variance);
+  }
+  p.s1 = s1;
+  p.s2 = s2;
+  p.s3 = s3;
+  p.s4 = s4;
+  p.lagged = lagged;
+  p.squares_lagged = squares_lagged;
+  p.largest = largest;
+  p.outside = outside;
+  p.at_excluded = at_excluded;
+  p.non_finite = non_finite;
+  p.nan = nan;
+  return p;
+}
+
+// x[begin, end) widened to double into `out` (a view of x itself when T is double).
+template <class T>
+const double* widen(std::span<const T> x, std::int64_t begin, std::int64_t end, double* out) {
+  if constexpr (std::is_same_v<T, double>) {
+    return x.data() + begin;
+  } else {
+    for (std::int64_t i = begin; i < end; ++i) out[i - begin] = to_double(x[i]);
+    return out;
+  }
+}
+
+// The support rounded outward to T, as doubles (exact).
+template <class T>
+std::pair<double, double> rounded_support(const any_law& law) {
+  const auto [low, high] = law.support();
+  return {to_double(round_down<T>(low)), to_double(round_up<T>(high))};
+}
+
+template <class T>
+void add_block_sums(std::span<const T> x, const iid_context& context, int threads, iid_sums& out) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  const std::int64_t blocks = (n + stream_state::block_size - 1) / stream_state::block_size;
+  std::vector<block_partial> parts(static_cast<std::size_t>(blocks));
+  const law_moments& m = context.law.moments();
+  const auto [low, high] = rounded_support<T>(context.law);
+  const bool excluded = context.law.upper_bound_excluded();
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<double> wide(std::is_same_v<T, double> ? 0 : stream_state::block_size + 1);
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t begin = b * stream_state::block_size;
+      const std::int64_t end = std::min(n, begin + stream_state::block_size);
+      // One sample past the block, for its last lagged product.
+      const std::int64_t read_end = std::min(n, end + 1);
+      const double* values = widen(x, begin, read_end, wide.data());
+      parts[static_cast<std::size_t>(b)] =
+          block_sums(values, end - begin, end < n ? values + (end - begin) : nullptr, m.mean,
+                     m.variance, low, high, excluded);
+    }
+  }
+  bool nan = false;
+  for (const block_partial& p : parts) {  // exact sums: the order does not matter
+    out.s1 += p.s1;
+    out.s2 += p.s2;
+    out.s3 += p.s3;
+    out.s4 += p.s4;
+    out.lagged += p.lagged;
+    out.squares_lagged += p.squares_lagged;
+    out.largest = std::max(out.largest, p.largest);
+    out.outside += p.outside;
+    out.at_excluded += p.at_excluded;
+    out.non_finite += p.non_finite;
+    out.nan += p.nan;
+    nan = nan || p.nan > 0;
+  }
+  if (nan) out.largest = INFINITY;
+  out.n += n;
+}
+
+// ---- homogeneity -----------------------------------------------------------------------------
+
+// Adds group g's chi-square term: m (v - sigma^2)^2 / (sigma^4 (kappa - 1)), v = S / m.
+struct group_terms {
+  exact_sum chi_square, inverse_sizes;
+  std::int64_t groups = 0;
+  void add(double squares, std::int64_t m, double variance, double kurtosis) {
+    if (m == 0) return;
+    const double md = static_cast<double>(m);
+    const double deviation = squares / md - variance;
+    chi_square.add(md * deviation * deviation / (variance * variance * (kurtosis - 1)));
+    inverse_sizes.add(1 / md);
+    ++groups;
+  }
+};
+
+template <class T>
+void add_groups(std::span<const T> x, const iid_context& context, int threads, iid_sums& out) {
+  const sample_grouping& g = context.grouping;
+  const auto n = static_cast<std::int64_t>(x.size());
+  const double mu = context.law.moments().mean, variance = context.law.moments().variance;
+  const double kurtosis = context.law.moments().kurtosis;
+  const std::int64_t per_tensor = g.groups_per_tensor();
+  const std::int64_t tensors = (n + g.tensor_size - 1) / g.tensor_size;
+  std::vector<group_terms> terms(static_cast<std::size_t>(threads));
+  if (!g.strided) {
+    // Groups are contiguous: `unit_length * units_per_group` samples (a tensor's last group
+    // and a partial tensor's groups may be shorter). Each group summed serially, in order.
+    const std::int64_t unit_length = g.tensor_size / g.units;
+    const std::int64_t length = unit_length * g.units_per_group;
+    const std::int64_t total = tensors * per_tensor;
+#pragma omp parallel num_threads(threads)
+    {
+      group_terms& mine = terms[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static)
+      for (std::int64_t k = 0; k < total; ++k) {
+        const std::int64_t tensor = k / per_tensor, group = k % per_tensor;
+        const std::int64_t begin = tensor * g.tensor_size + group * length;
+        const std::int64_t end = std::min({n, begin + length, (tensor + 1) * g.tensor_size});
+        double squares = 0;
+        for (std::int64_t i = begin; i < end; ++i) {
+          const double d = to_double(x[i]) - mu;
+          squares += d * d;
+        }
+        mine.add(squares, std::max<std::int64_t>(0, end - begin), variance, kurtosis);
+      }
+    }
+  } else {
+    // Groups are columns (element i of a tensor is in unit i % units): per tensor, its rows in
+    // fixed blocks of rows, each block's per-group sums in parallel, added in block order.
+    constexpr std::int64_t rows_per_block = 64;
+    std::vector<double> squares;
+    std::vector<std::int64_t> counts;
+    for (std::int64_t tensor = 0; tensor < tensors; ++tensor) {
+      const std::int64_t first = tensor * g.tensor_size;
+      const std::int64_t size = std::min(g.tensor_size, n - first);
+      const std::int64_t rows = (size + g.units - 1) / g.units;
+      const std::int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+      squares.assign(static_cast<std::size_t>(blocks * per_tensor), 0.0);
+      counts.assign(static_cast<std::size_t>(blocks * per_tensor), 0);
+#pragma omp parallel for schedule(static) num_threads(threads)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        double* const s = squares.data() + b * per_tensor;
+        std::int64_t* const c = counts.data() + b * per_tensor;
+        const std::int64_t end = std::min(size, (b + 1) * rows_per_block * g.units);
+        for (std::int64_t i = b * rows_per_block * g.units; i < end; ++i) {
+          const std::int64_t group = (i % g.units) / g.units_per_group;
+          const double d = to_double(x[first + i]) - mu;
+          s[group] += d * d;
+          ++c[group];
+        }
+      }
+      for (std::int64_t group = 0; group < per_tensor; ++group) {
+        double total = 0;
+        std::int64_t m = 0;
+        for (std::int64_t b = 0; b < blocks; ++b) {
+          total += squares[static_cast<std::size_t>(b * per_tensor + group)];
+          m += counts[static_cast<std::size_t>(b * per_tensor + group)];
+        }
+        terms[0].add(total, m, variance, kurtosis);
+      }
+    }
+  }
+  for (const group_terms& t : terms) {
+    out.group_chi_square += t.chi_square;
+    out.inverse_group_sizes += t.inverse_sizes;
+    out.groups += t.groups;
+  }
+}
+
+// ---- binned fit ------------------------------------------------------------------------------
+
+struct binned_fit {
+  std::vector<std::uint64_t> counts;        // K bins of u
+  std::vector<double> low_tail, high_tail;  // exact u in the outer bins, sorted
+  bool low_overflow = false, high_overflow = false;
+
+  void drop_overflowing_tails() {
+    for (auto [tail, overflow] :
+         {std::pair{&low_tail, &low_overflow}, std::pair{&high_tail, &high_overflow}}) {
+      if (*overflow || tail->size() > stream_state::tail_capacity) {
+        *overflow = true;
+        std::vector<double>().swap(*tail);
+      }
+    }
+  }
+
+  void merge(const binned_fit& other) {
+    for (std::size_t b = 0; b < counts.size(); ++b) counts[b] += other.counts[b];
+    for (auto [mine, theirs] :
+         {std::pair{&low_tail, &other.low_tail}, std::pair{&high_tail, &other.high_tail}}) {
+      const auto middle = static_cast<std::ptrdiff_t>(mine->size());
+      mine->insert(mine->end(), theirs->begin(), theirs->end());
+      std::inplace_merge(mine->begin(), mine->begin() + middle, mine->end());
+    }
+    low_overflow = low_overflow || other.low_overflow;
+    high_overflow = high_overflow || other.high_overflow;
+    drop_overflowing_tails();
+  }
+};
+
+template <class T>
+void add_bins(std::span<const T> x, const any_law& law, int threads, binned_fit& out) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  const auto bins = static_cast<std::int64_t>(out.counts.size());
+  const double k = static_cast<double>(bins);
+  std::vector<std::vector<std::uint64_t>> local(static_cast<std::size_t>(threads));
+  std::vector<std::vector<double>> low(local.size()), high(local.size());
+#pragma omp parallel num_threads(threads)
+  {
+    const auto t = static_cast<std::size_t>(omp_get_thread_num());
+    auto& counts = local[t];
+    counts.assign(static_cast<std::size_t>(bins), 0);
+    // u in blocks, so a normal's erfc runs on vectors (law_points.hpp's cdf_batch).
+    constexpr std::int64_t block = 1024;
+    double u[block];
+#pragma omp for schedule(static)
+    for (std::int64_t first = 0; first < n; first += block) {
+      const std::int64_t end = std::min(n, first + block);
+      for (std::int64_t i = first; i < end; ++i) u[i - first] = to_double(x[i]);
+      law.cdf_batch(u, u, static_cast<std::size_t>(end - first));
+      for (std::int64_t i = 0; i < end - first; ++i) {
+        if (std::isnan(u[i])) continue;  // NaN samples: counted by the block sums
+        const double position = u[i] * k;
+        const std::int64_t bin = position >= k ? bins - 1 : static_cast<std::int64_t>(position);
+        ++counts[static_cast<std::size_t>(bin)];
+        if (bin == 0) low[t].push_back(u[i]);
+        if (bin == bins - 1) high[t].push_back(u[i]);
+      }
+    }
+  }
+  for (std::size_t t = 0; t < local.size(); ++t) {
+    if (local[t].empty()) continue;
+    for (std::int64_t b = 0; b < bins; ++b) out.counts[b] += local[t][b];
+    out.low_tail.insert(out.low_tail.end(), low[t].begin(), low[t].end());
+    out.high_tail.insert(out.high_tail.end(), high[t].begin(), high[t].end());
+  }
+  std::sort(out.low_tail.begin(), out.low_tail.end());
+  std::sort(out.high_tail.begin(), out.high_tail.end());
+  out.drop_overflowing_tails();
+}
+
+// ---- bytes -----------------------------------------------------------------------------------
+
+constexpr std::uint32_t magic = 0x53534956;  // "VISS": verinit i.i.d. stream state
+constexpr std::uint32_t format_version = 1;
+
+class byte_writer {
+ public:
+  explicit byte_writer(std::vector<std::byte>& out) : out_(out) {}
+  void u64(std::uint64_t v) {
+    for (int b = 0; b < 8; ++b) out_.push_back(static_cast<std::byte>(v >> (8 * b)));
+  }
+  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
+  void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
+  void sum(const exact_sum& s) { s.append_bytes(out_); }
+
+ private:
+  std::vector<std::byte>& out_;
+};
+
+class byte_reader {
+ public:
+  explicit byte_reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::invalid_argument("stream_state bytes at offset " + std::to_string(at_) + ": " +
+                                what);
+  }
+  std::uint64_t u64() {
+    if (bytes_.size() - at_ < 8) fail("they end early");
+    std::uint64_t v = 0;
+    for (int b = 0; b < 8; ++b) v |= static_cast<std::uint64_t>(bytes_[at_ + b]) << (8 * b);
+    at_ += 8;
+    return v;
+  }
+  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
+  std::int64_t count(const char* what) {
+    const std::int64_t v = i64();
+    if (v < 0) fail(std::string(what) + " is negative");
+    return v;
+  }
+  double f64() { return std::bit_cast<double>(u64()); }
+  exact_sum sum() {
+    if (bytes_.size() - at_ < exact_sum::byte_size) fail("they end inside a sum");
+    const exact_sum s = exact_sum::from_bytes(bytes_.subspan(at_, exact_sum::byte_size));
+    at_ += exact_sum::byte_size;
+    return s;
+  }
+  /// A vector of `count` doubles, only if the bytes hold them.
+  std::vector<double> doubles(std::uint64_t count) {
+    if (count > (bytes_.size() - at_) / 8) fail("a length exceeds what the bytes hold");
+    std::vector<double> v(static_cast<std::size_t>(count));
+    for (double& x : v) x = f64();
+    return v;
+  }
+  std::size_t& position() { return at_; }
+  std::span<const std::byte> bytes() const { return bytes_; }
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  std::span<const std::byte> bytes_;
+  std::size_t at_ = 0;
+};
+
+// What identifies a law in bytes: its moments and support, bit for bit.
+void write_law(byte_writer& w, const any_law& law) {
+  const law_moments& m = law.moments();
+  for (double v :
+       {m.mean, m.variance, m.kurtosis, m.skewness, law.support().first, law.support().second})
+    w.f64(v);
+}
+bool same_law(const any_law& a, const any_law& b) {
+  std::vector<std::byte> x, y;
+  byte_writer wa(x), wb(y);
+  write_law(wa, a);
+  write_law(wb, b);
+  return x == y;
+}
+
+}  // namespace
+
+// ---- the state -------------------------------------------------------------------------------
+
+sample_grouping sample_grouping::of(std::span<const std::int64_t> shape, layout layout) {
+  sample_grouping g;
+  g.tensor_size = element_count(shape);
+  if (shape.empty()) return g;
+  g.strided = layout == layout::keras && shape.size() > 1;
+  g.units = layout == layout::torch ? shape.front() : shape.back();
+  const std::int64_t unit_length = g.tensor_size / g.units;
+  g.units_per_group = std::min(g.units, (min_group_size + unit_length - 1) / unit_length);
+  return g;
+}
+
+struct stream_state::impl {
+  iid_context context;
+  stream_state::options settings;
+  iid_sums sums;
+  // The stream's first and last min(3, n) samples: their values and bit patterns (for the lag
+  // products and the windows that straddle a merge).
+  std::array<double, 3> head_value{}, tail_value{};
+  std::array<std::uint64_t, 3> head_bits{}, tail_bits{};
+  detail::repeated_windows windows;
+  binned_fit fit;
+
+  impl(iid_context c, stream_state::options o)
+      : context(std::move(c)), settings(o), windows(o.window_bits) {
+    fit.counts.assign(static_cast<std::size_t>(o.bins), 0);
+  }
+  int boundary_count() const { return static_cast<int>(std::min<std::int64_t>(3, sums.n)); }
+
+  template <class T>
+  void add_piece(std::span<const T> x, int threads) {
+    add_block_sums(x, context, threads, sums);
+    add_groups(x, context, threads, sums);
+    if (settings.bins > 0) add_bins(x, context.law, threads, fit);
+    windows.add_inside(
+        tensor_view{dtype_of<T>, {static_cast<std::int64_t>(x.size())}, std::as_bytes(x)}, threads);
+    const std::size_t n = x.size(), edge = std::min<std::size_t>(3, n);
+    for (std::size_t i = 0; i < edge; ++i) {
+      head_value[i] = to_double(x[i]);
+      head_bits[i] = bits_of(x[i]);
+      tail_value[i] = to_double(x[n - edge + i]);
+      tail_bits[i] = bits_of(x[n - edge + i]);
+    }
+  }
+
+  void check_compatible(const impl& other) const {
+    if (context.type != other.context.type || !(context.grouping == other.context.grouping) ||
+        !(settings == other.settings) || !same_law(context.law, other.context.law))
+      throw std::invalid_argument(
+          "stream_state: merging the states of different laws, dtypes, groupings or options");
+  }
+
+  void append(const impl& next) {
+    check_compatible(next);
+    if (next.sums.n == 0) return;
+    const std::int64_t n = sums.n;
+    if (n > 0 && n % context.grouping.tensor_size != 0)
+      throw std::invalid_argument(
+          "stream_state: a stream of " + std::to_string(n) + " samples ends inside a tensor of " +
+          std::to_string(context.grouping.tensor_size) + "; only the last piece may");
+    const int a = boundary_count(), b = next.boundary_count();
+    if (n > 0) {
+      // The lag-1 pair and the windows across the cut.
+      const double mu = context.law.moments().mean, variance = context.law.moments().variance;
+      const double left = tail_value[a - 1] - mu, right = next.head_value[0] - mu;
+      sums.lagged += left * right;
+      sums.squares_lagged += (left * left - variance) * (right * right - variance);
+      std::uint64_t joined[6];
+      for (int i = 0; i < a; ++i) joined[i] = tail_bits[i];
+      for (int i = 0; i < b; ++i) joined[a + i] = next.head_bits[i];
+      for (int start = 0; start < a && start + 4 <= a + b; ++start)
+        windows.add_window(joined + start);
+    }
+    const iid_sums& s = next.sums;
+    sums.n += s.n;
+    sums.nan += s.nan;
+    sums.outside += s.outside;
+    sums.at_excluded += s.at_excluded;
+    sums.non_finite += s.non_finite;
+    sums.s1 += s.s1;
+    sums.s2 += s.s2;
+    sums.s3 += s.s3;
+    sums.s4 += s.s4;
+    sums.lagged += s.lagged;
+    sums.squares_lagged += s.squares_lagged;
+    sums.largest = std::max(sums.largest, s.largest);
+    sums.groups += s.groups;
+    sums.group_chi_square += s.group_chi_square;
+    sums.inverse_group_sizes += s.inverse_group_sizes;
+    // The head fills up from the next state's; the tail is the last 3 of both tails.
+    for (int i = a; i < 3 && i - a < b; ++i) {
+      head_value[i] = next.head_value[i - a];
+      head_bits[i] = next.head_bits[i - a];
+    }
+    double values[6];
+    std::uint64_t bits[6];
+    for (int i = 0; i < a; ++i) values[i] = tail_value[i], bits[i] = tail_bits[i];
+    for (int i = 0; i < b; ++i) values[a + i] = next.tail_value[i], bits[a + i] = next.tail_bits[i];
+    const int total = a + b, keep = std::min(3, total);
+    for (int i = 0; i < keep; ++i) {
+      tail_value[i] = values[total - keep + i];
+      tail_bits[i] = bits[total - keep + i];
+    }
+    if (settings.bins > 0) fit.merge(next.fit);
+  }
+};
+
+int stream_state::window_bits_for(std::int64_t expected) noexcept {
+  int bits = 4;
+  while (bits < 24 && (expected >> bits) > (std::int64_t{1} << 22)) ++bits;
+  return bits;
+}
+
+stream_state::stream_state(iid_context context, options options) {
+  if (options.bins != 0 &&
+      (options.bins < 16 || !std::has_single_bit(static_cast<std::uint64_t>(options.bins))))
+    verinit::detail::throw_invalid("stream_state", "bins", std::to_string(options.bins),
+                                   "0 or a power of two >= 16");
+  if (options.window_bits < 0 || options.window_bits > 24)
+    verinit::detail::throw_invalid("stream_state", "window_bits",
+                                   std::to_string(options.window_bits), "in [0, 24]");
+  if (context.grouping.tensor_size < 1 || context.grouping.units < 1 ||
+      context.grouping.units_per_group < 1 ||
+      context.grouping.tensor_size % context.grouping.units != 0)
+    verinit::detail::throw_invalid("stream_state", "grouping",
+                                   std::to_string(context.grouping.tensor_size),
+                                   "a tensor size that its units divide");
+  impl_ = std::make_unique<impl>(std::move(context), options);
+}
+
+stream_state::stream_state(stream_state&&) noexcept = default;
+stream_state& stream_state::operator=(stream_state&&) noexcept = default;
+stream_state::~stream_state() = default;
+stream_state::stream_state(const stream_state& other)
+    : impl_(std::make_unique<impl>(other.impl_->context, other.impl_->settings)) {
+  *this += other;
+}
+stream_state& stream_state::operator=(const stream_state& other) {
+  if (this != &other) *this = stream_state(other);
+  return *this;
+}
+
+void stream_state::add(const tensor_view& piece, int threads) {
+  verinit::detail::check_dtype("stream_state::add", piece.type, impl_->context.type);
+  if (threads < 1)
+    verinit::detail::throw_invalid("stream_state::add", "threads", std::to_string(threads), ">= 1");
+  if (piece.size() == 0) return;
+  impl part(impl_->context, impl_->settings);
+  visit_dtype(piece.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    part.add_piece(piece.elements<T>(), threads);
+  });
+  impl_->append(part);
+  impl_->windows.merge(std::move(part.windows));
+}
+
+stream_state& stream_state::operator+=(const stream_state& next) {
+  impl_->append(*next.impl_);
+  impl_->windows.merge(next.impl_->windows);
+  return *this;
+}
+
+stream_state& stream_state::operator+=(stream_state&& next) {
+  impl_->append(*next.impl_);
+  impl_->windows.merge(std::move(next.impl_->windows));
+  return *this;
+}
+
+const iid_context& stream_state::context() const noexcept { return impl_->context; }
+const stream_state::options& stream_state::settings() const noexcept { return impl_->settings; }
+const iid_sums& stream_state::sums() const noexcept { return impl_->sums; }
+
+window_repeats stream_state::repeats(int threads) const { return impl_->windows.count(threads); }
+
+fit_bracket stream_state::bracket() const {
+  using detail::ad_first_piece;
+  using detail::ad_highest;
+  using detail::ad_last_piece;
+  using detail::ad_lowest;
+  using detail::ad_piece;
+  const impl& s = *impl_;
+  if (s.settings.bins == 0) throw std::logic_error("stream_state::bracket: a state without bins");
+  const auto& counts = s.fit.counts;
+  const std::int64_t ranked = s.sums.n - s.sums.nan;
+  fit_bracket out;
+  if (ranked == 0) return out;
+  const std::int64_t bins = s.settings.bins;
+  const double n = static_cast<double>(ranked), k = static_cast<double>(bins);
+  // Exact terms of the values with ranks first.. in a sorted run of u.
+  double d_exact = 0, a2_exact = 0;
+  const auto exact_run = [&](const std::vector<double>& u, std::int64_t first) {
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      const double r = static_cast<double>(first + static_cast<std::int64_t>(i));
+      d_exact = std::max({d_exact, (r + 1) / n - u[i], u[i] - r / n});
+      if (i > 0) a2_exact += ad_piece(r / n, u[i - 1], u[i]);
+    }
+  };
+  // First bin [0, 1/K): exact from 0 to its last value, then F_n is constant to 1/K.
+  const auto first_count = static_cast<std::int64_t>(counts.front());
+  double a2_infinite = 0;  // an overflowed outer bin: A^2's upper end is unbounded
+  if (s.fit.low_overflow) {
+    const double c1 = static_cast<double>(first_count) / n;
+    d_exact = std::max({d_exact, c1, 1 / k});  // ECDF 0 -> c1 while F 0 -> 1/K
+    a2_infinite = INFINITY;
+  } else {
+    const auto& lows = s.fit.low_tail;
+    exact_run(lows, 0);
+    if (!lows.empty()) {
+      a2_exact += ad_first_piece(lows.front());
+      a2_exact += ad_piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
+    } else {
+      a2_exact += ad_piece(0, ad_lowest, 1 / k);  // F_n = 0 on [0, 1/K)
+    }
+  }
+  // Last bin [1 - 1/K, 1]: F_n constant from 1 - 1/K to its first value, then exact.
+  const auto last_first = ranked - static_cast<std::int64_t>(counts.back());
+  if (s.fit.high_overflow) {
+    const double c0 = static_cast<double>(last_first) / n;
+    d_exact = std::max({d_exact, 1 - c0, 1 / k});  // ECDF c0 -> 1 while F 1 - 1/K -> 1
+    a2_infinite = INFINITY;
+  } else {
+    const auto& highs = s.fit.high_tail;
+    exact_run(highs, last_first);
+    if (!highs.empty()) {
+      a2_exact += ad_piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
+      a2_exact += ad_last_piece(highs.back());
+    } else {
+      a2_exact += ad_piece(1, 1 - 1 / k, ad_highest);
+    }
+  }
+  // The ECDF at the bin edges is known exactly: D_low, and the pieces' brackets between.
+  // (With an overflowed outer bin d_exact holds that bin's upper bound: D_low starts lower.)
+  double d_low = s.fit.low_overflow || s.fit.high_overflow ? 0 : d_exact, d_high = d_exact;
+  double a2_low = a2_exact, a2_high = a2_exact + a2_infinite;
+  std::int64_t before = first_count;  // samples with u < j/K
+  for (std::int64_t j = 1; j + 1 < bins; ++j) {
+    const double a = static_cast<double>(j) / k, b = static_cast<double>(j + 1) / k;
+    const double c0 = static_cast<double>(before) / n;
+    before += static_cast<std::int64_t>(counts[static_cast<std::size_t>(j)]);
+    const double c1 = static_cast<double>(before) / n;
+    d_low = std::max(d_low, std::abs(c0 - a));
+    d_high = std::max({d_high, c1 - a, b - c0});
+    // Largest integrand: the farther of c0 and c1 from t; smallest: 0 inside [c0, c1].
+    const double middle = std::clamp((c0 + c1) / 2, a, b);
+    a2_high += ad_piece(c1, a, middle) + ad_piece(c0, middle, b);
+    if (a < c0) a2_low += ad_piece(c0, a, std::min(b, c0));
+    if (c1 < b) a2_low += ad_piece(c1, std::max(a, c1), b);
+  }
+  d_low = std::max(d_low, std::abs(static_cast<double>(before) / n - (1 - 1 / k)));
+  d_low = std::max(d_low, std::abs(static_cast<double>(first_count) / n - 1 / k));
+  out = {d_low, std::max(d_high, d_low), n * a2_low, n * a2_high};
+  return out;
+}
+
+std::vector<std::byte> stream_state::to_bytes() const {
+  const impl& s = *impl_;
+  std::vector<std::byte> out;
+  byte_writer w(out);
+  w.u64(magic | static_cast<std::uint64_t>(format_version) << 32);
+  w.i64(static_cast<std::int64_t>(s.context.type));
+  const sample_grouping& g = s.context.grouping;
+  for (std::int64_t v : {g.tensor_size, g.units, std::int64_t{g.strided}, g.units_per_group,
+                         s.settings.bins, std::int64_t{s.settings.window_bits}})
+    w.i64(v);
+  write_law(w, s.context.law);
+  const iid_sums& m = s.sums;
+  for (std::int64_t v : {m.n, m.nan, m.outside, m.at_excluded, m.non_finite, m.groups}) w.i64(v);
+  for (const exact_sum* sum : {&m.s1, &m.s2, &m.s3, &m.s4, &m.lagged, &m.squares_lagged,
+                               &m.group_chi_square, &m.inverse_group_sizes})
+    w.sum(*sum);
+  w.f64(m.largest);
+  for (int i = 0; i < s.boundary_count(); ++i) {
+    w.f64(s.head_value[i]);
+    w.u64(s.head_bits[i]);
+    w.f64(s.tail_value[i]);
+    w.u64(s.tail_bits[i]);
+  }
+  s.windows.append_bytes(out);
+  if (s.settings.bins > 0) {
+    for (const std::uint64_t c : s.fit.counts) w.u64(c);
+    w.i64(std::int64_t{s.fit.low_overflow} | std::int64_t{s.fit.high_overflow} << 1);
+    for (const auto* tail : {&s.fit.low_tail, &s.fit.high_tail}) {
+      w.u64(tail->size());
+      for (const double u : *tail) w.f64(u);
+    }
+  }
+  return out;
+}
+
+stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_context context) {
+  byte_reader r(bytes);
+  if (r.u64() != (magic | static_cast<std::uint64_t>(format_version) << 32))
+    r.fail("not a stream state of this version");
+  if (r.i64() != static_cast<std::int64_t>(context.type)) r.fail("another dtype");
+  sample_grouping g;
+  g.tensor_size = r.i64();
+  g.units = r.i64();
+  g.strided = r.i64() != 0;
+  g.units_per_group = r.i64();
+  if (!(g == context.grouping)) r.fail("another grouping");
+  options o;
+  o.bins = r.i64();
+  const std::int64_t bits = r.i64();
+  if (bits < 0 || bits > 24) r.fail("window bits out of range");
+  o.window_bits = static_cast<int>(bits);
+  if (o.bins != 0 && (o.bins < 16 || o.bins > (std::int64_t{1} << 30) ||
+                      !std::has_single_bit(static_cast<std::uint64_t>(o.bins))))
+    r.fail("a bin count that is not 0 or a power of two");
+  std::vector<std::byte> law_bytes;
+  byte_writer law_writer(law_bytes);
+  write_law(law_writer, context.law);
+  for (std::size_t i = 0; i < law_bytes.size(); i += 8) {
+    std::uint64_t expected = 0;
+    for (int b = 0; b < 8; ++b) expected |= static_cast<std::uint64_t>(law_bytes[i + b]) << (8 * b);
+    if (r.u64() != expected) r.fail("another law");
+  }
+  stream_state state(std::move(context), o);
+  impl& s = *state.impl_;
+  iid_sums& m = s.sums;
+  m.n = r.count("n");
+  m.nan = r.count("nan");
+  m.outside = r.count("outside");
+  m.at_excluded = r.count("at_excluded");
+  m.non_finite = r.count("non_finite");
+  m.groups = r.count("groups");
+  for (exact_sum* sum : {&m.s1, &m.s2, &m.s3, &m.s4, &m.lagged, &m.squares_lagged,
+                         &m.group_chi_square, &m.inverse_group_sizes})
+    *sum = r.sum();
+  m.largest = r.f64();
+  for (int i = 0; i < s.boundary_count(); ++i) {
+    s.head_value[i] = r.f64();
+    s.head_bits[i] = r.u64();
+    s.tail_value[i] = r.f64();
+    s.tail_bits[i] = r.u64();
+  }
+  s.windows = detail::repeated_windows::from_bytes(bytes, r.position(), o.window_bits);
+  if (o.bins > 0) {
+    if (static_cast<std::uint64_t>(o.bins) > (bytes.size() - r.position()) / 8)
+      r.fail("the bins exceed what the bytes hold");
+    for (std::uint64_t& c : s.fit.counts) c = r.u64();
+    const std::int64_t flags = r.i64();
+    if (flags < 0 || flags > 3) r.fail("unknown overflow flags");
+    s.fit.low_overflow = (flags & 1) != 0;
+    s.fit.high_overflow = (flags & 2) != 0;
+    for (auto* tail : {&s.fit.low_tail, &s.fit.high_tail}) {
+      *tail = r.doubles(r.u64());
+      if (!std::is_sorted(tail->begin(), tail->end())) r.fail("outer-bin values out of order");
+    }
+  }
+  if (!r.done()) r.fail("bytes left over after the state");
+  return state;
+}
+
+bool operator==(const stream_state& a, const stream_state& b) {
+  return a.to_bytes() == b.to_bytes();
+}
+
+}  // namespace verinit::verify
