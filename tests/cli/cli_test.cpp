@@ -68,6 +68,7 @@ TEST_F(CliTest, Float64AndKerasLayout) {
 }
 
 struct bad_case {
+  const char* name;
   const char* arguments;
   const char* message_part;
 };
@@ -86,28 +87,37 @@ TEST_P(CliBadInputTest, ExitsTwoWithOneLineNamingTheValue) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, CliBadInputTest,
     ::testing::Values(
-        bad_case{"sample --scheme nope --shape 3,3 --out OUT", "'nope'"},
-        bad_case{"sample --scheme 'normal(sd=1)' --shape 3,3 --out OUT", "'sd'"},
-        bad_case{"sample --scheme 'normal(std=nan)' --shape 3,3 --out OUT", "std is nan"},
-        bad_case{"sample --scheme 'normal(std=-2)' --shape 3,3 --out OUT", "std is -2"},
-        bad_case{"sample --scheme 'uniform(a=1,b=0)' --shape 3,3 --out OUT",
+        bad_case{"UnknownScheme", "sample --scheme nope --shape 3,3 --out OUT", "'nope'"},
+        bad_case{"UnknownKey", "sample --scheme 'normal(sd=1)' --shape 3,3 --out OUT", "'sd'"},
+        bad_case{"NanStd", "sample --scheme 'normal(std=nan)' --shape 3,3 --out OUT", "std is nan"},
+        bad_case{"NegativeStd", "sample --scheme 'normal(std=-2)' --shape 3,3 --out OUT",
+                 "std is -2"},
+        bad_case{"EmptyInterval", "sample --scheme 'uniform(a=1,b=0)' --shape 3,3 --out OUT",
                  "a is 1, but must be < b = 0"},
-        bad_case{"sample --scheme normal --shape 3,0 --out OUT", "dim 1 is 0"},
-        bad_case{"sample --scheme normal --shape 3,-4 --out OUT", "dim 1 is -4"},
-        bad_case{"sample --scheme he_normal --shape 10 --out OUT", "number of dims is 1"},
-        bad_case{"sample --scheme normal --shape 3,3 --layout tf --out OUT", "'tf'"},
-        bad_case{"sample --scheme normal --shape 3,3 --dtype int8 --out OUT", "'int8'"},
-        bad_case{"sample --scheme normal --shape 3,3 --seed -1 --out OUT", "--seed"},
-        bad_case{"sample --scheme normal --shape 3,3 --threads -1 --out OUT", "threads is -1"},
-        bad_case{"sample --scheme normal --shape 3,3 --threads 100000 --out OUT",
+        bad_case{"ZeroDim", "sample --scheme normal --shape 3,0 --out OUT", "dim 1 is 0"},
+        bad_case{"NegativeDim", "sample --scheme normal --shape 3,-4 --out OUT", "dim 1 is -4"},
+        bad_case{"FanSchemeOnOneDim", "sample --scheme he_normal --shape 10 --out OUT",
+                 "number of dims is 1"},
+        bad_case{"UnknownLayout", "sample --scheme normal --shape 3,3 --layout tf --out OUT",
+                 "'tf'"},
+        bad_case{"UnknownDtype", "sample --scheme normal --shape 3,3 --dtype int8 --out OUT",
+                 "'int8'"},
+        bad_case{"NegativeSeed", "sample --scheme normal --shape 3,3 --seed -1 --out OUT",
+                 "--seed"},
+        bad_case{"NegativeThreads", "sample --scheme normal --shape 3,3 --threads -1 --out OUT",
+                 "threads is -1"},
+        bad_case{"TooManyThreads", "sample --scheme normal --shape 3,3 --threads 100000 --out OUT",
                  "threads is 100000"},
-        bad_case{"sample --scheme normal --shape 100000000,100000000,1000 --out OUT",
+        bad_case{"HugeTensor", "sample --scheme normal --shape 100000000,100000000,1000 --out OUT",
                  "element count"},
-        bad_case{"sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT",
+        bad_case{"MissingDirectory",
+                 "sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT",
                  "/nonexistent/dir"},
-        bad_case{"sample --shape 3,3 --out OUT", "--scheme"},
-        bad_case{"bogus --out OUT", "'bogus'"}),
-    [](const auto& info) { return "Case" + std::to_string(info.index); });
+        bad_case{"MissingScheme", "sample --shape 3,3 --out OUT", "--scheme"},
+        bad_case{"SixteenBitSampling",
+                 "sample --scheme normal --shape 3,3 --dtype bfloat16 --out OUT", "bfloat16"},
+        bad_case{"UnknownCommand", "bogus --out OUT", "'bogus'"}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(CliTest, ListShowsEverySchemeAndParsesAsJson) {
   const auto text = run("list");
@@ -286,7 +296,8 @@ TEST_F(VerifyCliTest, UsageAndInputErrorsExitTwo) {
         "verify --alpha 2", "verify --alpha -1",
         "verify --scheme normal --shape 3,3 --input x.npy --expect normal",
         "verify --scheme normal --shape 3,3 --samples 0",
-        "verify --scheme normal --shape 3,3 --dtype int8", "verify --threads -2"}) {
+        "verify --scheme normal --shape 3,3 --dtype int8", "verify --threads -2",
+        "verify --scheme normal --shape 3,3 --dtype float16"}) {
     const auto r = run(arguments);
     EXPECT_EQ(r.status, 2) << arguments << "\n" << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << arguments << "\n" << r.out;
@@ -296,6 +307,57 @@ TEST_F(VerifyCliTest, UsageAndInputErrorsExitTwo) {
   const auto r = run("verify --input " + out("junk.npy") + " --expect normal");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("junk.npy"), std::string::npos);
+}
+
+// The results document of a run, without what may differ between thread counts: the timings
+// and the thread count itself.
+nlohmann::json numbers_of(const std::string& path) {
+  std::ifstream file(path);
+  auto doc = nlohmann::json::parse(file);
+  doc.erase("timing");
+  doc.erase("threads");
+  return doc;
+}
+
+TEST_F(VerifyCliTest, JsonIsTheSameBitsOnOneTwoThreeAndSevenThreads) {
+  // Every number, written with 17 digits: bitwise. For --scheme (streamed too) and --input.
+  ASSERT_EQ(run("sample --scheme 'kaiming_uniform(a=0.2)' --shape 64,32,3,3 --out " + out("w.npy"))
+                .status,
+            0);
+  for (const std::string& arguments :
+       {std::string("verify --scheme he_normal --shape 256,512 --samples 600000"),
+        std::string("verify --scheme he_normal --shape 256,512 --samples 600000 --memory 1M"),
+        std::string("verify --scheme 'glorot_normal(gain=1.5)' --shape 3,3,64,128 --layout keras "
+                    "--dtype float64 --samples 300000"),
+        "verify --input " + out("w.npy") + " --expect 'kaiming_uniform(a=0.2)'"}) {
+    nlohmann::json first;
+    for (const int threads : {1, 2, 3, 7}) {
+      const auto r =
+          run(arguments + " --threads " + std::to_string(threads) + " --json " + out("t.json"));
+      ASSERT_EQ(r.status, 0) << arguments << "\n" << r.out;
+      const auto doc = numbers_of(out("t.json"));
+      if (threads == 1)
+        first = doc;
+      else
+        EXPECT_EQ(doc.dump(), first.dump()) << arguments << " on " << threads << " threads";
+    }
+  }
+}
+
+// The smoke battery on 1, 2, 3 and 7 threads: ~30 s, so a test of its own, outside the
+// sanitizer run (see tests/CMakeLists.txt).
+TEST_F(VerifyCliTest, SlowBatteryJsonIsTheSameBitsOnAnyThreadCount) {
+  nlohmann::json first;
+  for (const int threads : {1, 2, 3, 7}) {
+    const auto r = run("verify --battery smoke --threads " + std::to_string(threads) + " --json " +
+                       out("smoke.json"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    const auto doc = numbers_of(out("smoke.json"));
+    if (threads == 1)
+      first = doc;
+    else
+      EXPECT_EQ(doc.dump(), first.dump()) << threads << " threads";
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/math/distributions/beta.hpp>
 #include <boost/random/mersenne_twister.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -47,7 +48,13 @@ INSTANTIATE_TEST_SUITE_P(RandomSchemes, FillDeterminismTest,
                          ::testing::Values("uniform", "normal", "truncated_normal", "he_normal",
                                            "variance_scaling", "sparse(sparsity=0.3)", "orthogonal",
                                            "truncated_normal(a=3,b=5)"),
-                         [](const auto& info) { return "Scheme" + std::to_string(info.index); });
+                         [](const auto& info) {
+                           // "truncated_normal(a=3,b=5)" -> "truncated_normal_a_3_b_5_"
+                           std::string name(info.param);
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
 
 TEST(FillTest, BlocksAreIndependentStreams) {
   // A stream reused for every block would repeat the first block.
@@ -241,6 +248,20 @@ TEST(FillTest, RejectsBadArguments) {
   EXPECT_NO_THROW(sample<double>("uniform(a=1,b=1.00000001)", {4}));
   EXPECT_THROW(sample<double>("uniform(a=-1e308,b=1e308)", {4}), std::invalid_argument);
   EXPECT_THROW(sample("truncated_normal(a=1,b=1.00000001)", {4}), std::invalid_argument);
+}
+
+TEST(FillTest, SixteenBitDtypesAreRefusedClearlyForNow) {
+  std::vector<verinit::bfloat16_t> out(16);
+  try {
+    verinit::fill(std::span<verinit::bfloat16_t>(out), tensor_shape{4, 4}, parse_scheme("normal"));
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
+  }
+  // A view whose bytes do not match its shape is refused before anything is written.
+  std::vector<float> three(3);
+  EXPECT_THROW(verinit::fill(std::span<float>(three), tensor_shape{2, 2}, parse_scheme("normal")),
+               std::invalid_argument);
 }
 
 }  // namespace

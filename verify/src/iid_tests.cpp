@@ -3,7 +3,6 @@
 #include "verinit/verify/iid_tests.hpp"
 
 #include <algorithm>
-#include <array>
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 #include <string>

@@ -109,26 +109,27 @@ void run_tests(const tensor_view& w, std::span<const std::int64_t> shape, layout
   }
 }
 
-// Allocates uninitialized room for `count` elements of `type` (huge pages from 512 KiB).
+// Uninitialized room for `count` elements of `type` (huge pages from 512 KiB): every element
+// is written by the fill before it is read.
 struct sample_buffer {
+  dtype type;
   detail::buffer<std::byte> bytes;
-  std::size_t size = 0;
-  sample_buffer(dtype type, std::int64_t count) {
-    size = static_cast<std::size_t>(count) * info(type).size;
+  sample_buffer(dtype element_type, std::int64_t count) : type(element_type) {
     try {
-      bytes = detail::allocate_buffer<std::byte>(size);
+      bytes = detail::allocate_buffer<std::byte>(static_cast<std::size_t>(count) * info(type).size);
     } catch (const std::bad_alloc&) {
       throw_invalid("verify", "samples", std::to_string(count), "small enough to fit in memory");
     }
   }
-  mutable_tensor_view view(dtype type, std::int64_t count) const {
+  /// The first `count` elements.
+  mutable_tensor_view view(std::int64_t count) const {
     return {type,
             {count},
             std::span<std::byte>(bytes.get(), static_cast<std::size_t>(count) * info(type).size)};
   }
 };
 
-// Samples `tensors` tensors of spec, the k-th with the seed of index first + k, into w.
+// Fills w with whole tensors of spec, the k-th with the seed of index first + k.
 void sample_tensors(const mutable_tensor_view& w, const case_spec& spec, std::int64_t first,
                     std::uint64_t seed, int threads) {
   const std::int64_t numel = element_count(spec.shape);
@@ -169,7 +170,7 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
     const auto test_start = clock_type::now();
     for (std::int64_t k = 0; k < tensors; k += per_piece) {
       const std::int64_t count = std::min(per_piece, tensors - k);
-      const mutable_tensor_view w = piece.view(spec.type, count * numel);
+      const mutable_tensor_view w = piece.view(count * numel);
       const auto sample_start = clock_type::now();
       sample_tensors(w, spec, first + k, options.seed, threads);
       sampling += seconds_since(sample_start);
@@ -188,7 +189,7 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
     return result;
   }
   const sample_buffer buffer(spec.type, tensors * numel);
-  const mutable_tensor_view weights = buffer.view(spec.type, tensors * numel);
+  const mutable_tensor_view weights = buffer.view(tensors * numel);
   const auto start = clock_type::now();
   sample_tensors(weights, spec, first, options.seed, threads);
   result.sample_seconds = seconds_since(start);

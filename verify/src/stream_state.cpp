@@ -5,9 +5,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -693,6 +693,9 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
   if (o.bins != 0 && (o.bins < 16 || o.bins > (std::int64_t{1} << 30) ||
                       !std::has_single_bit(static_cast<std::uint64_t>(o.bins))))
     r.fail("a bin count that is not 0 or a power of two");
+  // Before the state (and its bins) is allocated: the bins must fit in the bytes.
+  if (static_cast<std::uint64_t>(o.bins) > bytes.size() / 8)
+    r.fail("the bins exceed what the bytes hold");
   std::vector<std::byte> law_bytes;
   byte_writer law_writer(law_bytes);
   write_law(law_writer, context.law);
@@ -714,6 +717,10 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
                          &m.group_chi_square, &m.inverse_group_sizes})
     *sum = r.sum();
   m.largest = r.f64();
+  // A state's counts are consistent: none exceeds the samples.
+  for (const std::int64_t c : {m.nan, m.outside, m.at_excluded, m.non_finite, m.groups})
+    if (c > m.n) r.fail("a count exceeds the sample count " + std::to_string(m.n));
+  if (m.nan > m.non_finite) r.fail("more NaNs than non-finite samples");
   for (int i = 0; i < s.boundary_count(); ++i) {
     s.head_value[i] = r.f64();
     s.head_bits[i] = r.u64();
@@ -721,6 +728,8 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
     s.tail_bits[i] = r.u64();
   }
   s.windows = detail::repeated_windows::from_bytes(bytes, r.position(), o.window_bits);
+  if (s.windows.windows() != std::max<std::int64_t>(0, m.n - 3))
+    r.fail("the window count is not the sample count less 3");
   if (o.bins > 0) {
     if (static_cast<std::uint64_t>(o.bins) > (bytes.size() - r.position()) / 8)
       r.fail("the bins exceed what the bytes hold");
@@ -729,10 +738,19 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
     if (flags < 0 || flags > 3) r.fail("unknown overflow flags");
     s.fit.low_overflow = (flags & 1) != 0;
     s.fit.high_overflow = (flags & 2) != 0;
+    std::uint64_t binned = 0;
+    for (const std::uint64_t c : s.fit.counts) {
+      if (c > static_cast<std::uint64_t>(m.n)) r.fail("a bin holds more than the samples");
+      binned += c;
+    }
+    if (binned != static_cast<std::uint64_t>(m.n - m.nan)) r.fail("the bins do not add up");
     for (auto* tail : {&s.fit.low_tail, &s.fit.high_tail}) {
       *tail = r.doubles(r.u64());
       if (!std::is_sorted(tail->begin(), tail->end())) r.fail("outer-bin values out of order");
     }
+    if (s.fit.low_tail.size() > s.fit.counts.front() ||
+        s.fit.high_tail.size() > s.fit.counts.back())
+      r.fail("an outer bin holds more values than its count");
   }
   if (!r.done()) r.fail("bytes left over after the state");
   return state;

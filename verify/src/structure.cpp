@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/math/distributions/beta.hpp>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <string>
 
@@ -209,8 +208,8 @@ test_result sparse_pattern_check(const tensor_view& w, std::span<const std::int6
     test_result r = sparse_typed(x, shape, layout, e, values);
     nonzeros.type = w.type;
     nonzeros.shape = {static_cast<std::int64_t>(values.size())};
-    nonzeros.bytes.resize(values.size() * sizeof(T));
-    std::memcpy(nonzeros.bytes.data(), values.data(), nonzeros.bytes.size());
+    const auto bytes = std::as_bytes(std::span<const T>(values));
+    nonzeros.bytes.assign(bytes.begin(), bytes.end());
     return r;
   });
 }
