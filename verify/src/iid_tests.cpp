@@ -216,21 +216,32 @@ bool at_least_two(const iid_evidence& e) { return e.state.sums().n >= 2; }
 
 // Serial dependence of magnitudes: what keeps the linear correlation at zero and still is not
 // independent (a stream whose scale drifts, volatility clustering, alternating precisions).
-// With e_i = (x_i - mu)^2 - sigma^2, the products e_i e_{i+1} of an i.i.d. stream are
-// uncorrelated with mean 0 and variance Var(e)^2 = (sigma^4 (kappa - 1))^2 exactly, so
-// z = sum_i e_i e_{i+1} / (sqrt(n - 1) sigma^4 (kappa - 1)) -> N(0, 1) (McLeod & Li, J. Time
-// Ser. Anal. 4, 1983, with the law's moments in place of the sample's). Two-sided.
+// McLeod & Li (J. Time Ser. Anal. 4, 1983): the lag-1 autocorrelation r of y_i = (x_i - mu)^2
+// about its sample mean, z = r sqrt(n) -> N(0, 1) for an i.i.d. stream with a finite 8th
+// moment; sample-centred and scale-free, so an error in the variance or the kurtosis alone
+// does not move it. Two-sided. From the state's sums of e = y - sigma^2:
+//   sum (e_i - m)(e_{i+1} - m) = sum e_i e_{i+1} - m (2 S - e_1 - e_n) + (n - 1) m^2,
+//   sum (e_i - m)^2 = sum e_i^2 - S^2 / n,   S = sum e_i, m = S / n.
 test_result magnitude_autocorrelation(const iid_evidence& e) {
+  const iid_sums& s = e.state.sums();
   const law_moments& law = moments(e);
-  const double pairs = n_of(e) - 1;
-  const double scale = law.variance * law.variance * (law.kurtosis - 1);  // Var((x - mu)^2)
-  const double correlation = e.state.sums().squares_lagged.value() / (pairs * scale);
+  const double n = n_of(e), variance = law.variance;
+  const double s2 = s.s2.value();
+  const double sum = s2 - n * variance;
+  const double squares = s.s4.value() - 2 * variance * s2 + n * variance * variance;
+  const auto e_of = [&](double x) { return (x - law.mean) * (x - law.mean) - variance; };
+  const double mean_e = sum / n;
+  const double lagged = s.squares_lagged.value() -
+                        mean_e * (2 * sum - e_of(s.first) - e_of(s.last)) +
+                        (n - 1) * mean_e * mean_e;
+  const double spread = squares - sum * sum / n;
+  const double correlation = spread > 0 ? lagged / spread : 0;
   test_result r;
   r.name = "magnitude_autocorrelation";
-  r.statistic = correlation * std::sqrt(pairs);
+  r.statistic = correlation * std::sqrt(n);
   r.p_value = two_sided_normal_p(r.statistic);
   r.values = {{"lag1_correlation_of_squares", correlation}};
-  r.note = "z = sum e_i e_i+1 / (sqrt(n-1) Var(e)), e = (x - mu)^2 - sigma^2 (McLeod-Li)";
+  r.note = "McLeod-Li: z = r1((x - mu)^2) sqrt(n)";
   return r;
 }
 
@@ -239,13 +250,15 @@ test_result magnitude_autocorrelation(const iid_evidence& e) {
 bool two_groups(const iid_evidence& e) { return e.state.sums().groups >= 2; }
 
 // Each group g of m_g samples (output units sharing a fan: a row in torch, a column in keras)
-// has v_g = sum (x - mu)^2 / m_g with E v_g = sigma^2 and Var v_g = sigma^4 (kappa - 1) / m_g,
-// so z_g^2 = m_g (v_g - sigma^2)^2 / (sigma^4 (kappa - 1)) has mean 1 and variance
-// 2 + kappa_Y / m_g exactly, kappa_Y the excess kurtosis of Y = (X - mu)^2 (from the law's
-// central moments to order 8). X = sum_g z_g^2 is compared with the scaled chi-square c
-// chi2_nu of the same mean and variance (Satterthwaite 1946): a tensor whose rows or blocks
-// were drawn with different scales makes X too large even when the overall variance is exact;
-// rows normalised to one variance make it too small. Two-sided.
+// has v_g = S_g / m_g, S_g = sum (x - mu)^2 over the group. Against the pooled v = sum S_g / n,
+//   X = sum_g m_g (v_g - v)^2 / (v^2 (kappa - 1)),
+// with kappa the law's kurtosis: the between-group part of a one-way analysis of variances,
+// scale-free, so an overall variance error alone does not move it (the variance test's). Under
+// the null, X has mean G - 1 and variance 2 (G - 1) + kappa_Y (sum_g 1/m_g - 1/n), kappa_Y the
+// excess kurtosis of Y = (X - mu)^2 (from the law's central moments to order 8), and is
+// compared with the scaled chi-square c chi2_nu of that mean and variance (Satterthwaite 1946).
+// A tensor whose rows or blocks were drawn with different scales makes X too large even when
+// the overall variance is exact; rows normalised to one variance make it too small. Two-sided.
 test_result homogeneity(const iid_evidence& e) {
   const any_law& law = e.state.context().law;
   const iid_sums& s = e.state.sums();
@@ -254,23 +267,29 @@ test_result homogeneity(const iid_evidence& e) {
   const double y_variance = m4 - m2 * m2;
   const double y_excess =
       (m8 - 4 * m6 * m2 + 6 * m4 * m2 * m2 - 3 * m2 * m2 * m2 * m2) / (y_variance * y_variance) - 3;
-  const double groups = static_cast<double>(s.groups);
-  const double chi = s.group_chi_square.value();
-  const double spread = 2 * groups + y_excess * s.inverse_group_sizes.value();  // Var(X)
-  const double scale = spread / (2 * groups), dof = 2 * groups * groups / spread;
-  const double upper = boost::math::gamma_q(dof / 2, chi / (2 * scale));
-  const double lower = boost::math::gamma_p(dof / 2, chi / (2 * scale));
+  const double n = n_of(e), groups = static_cast<double>(s.groups);
+  const double s2 = s.s2.value(), pooled = s2 / n;
+  const double between = s.group_squares.value() - s2 * s2 / n;  // sum_g m_g (v_g - v)^2
+  const double chi = between / (pooled * pooled * (law.moments().kurtosis - 1));
+  const double mean = groups - 1;
+  const double spread = 2 * mean + y_excess * (s.inverse_group_sizes.value() - 1 / n);
+  const double scale = spread / (2 * mean), dof = 2 * mean * mean / spread;
   test_result r;
   r.name = "homogeneity";
   r.statistic = chi;
-  r.p_value = std::isfinite(chi) ? detail::two_sided(lower, upper) : 0;
+  if (std::isfinite(chi) && chi >= 0) {
+    r.p_value = detail::two_sided(boost::math::gamma_p(dof / 2, chi / (2 * scale)),
+                                  boost::math::gamma_q(dof / 2, chi / (2 * scale)));
+  } else {
+    r.p_value = 0;  // non-finite samples
+  }
   const auto& g = e.state.context().grouping;
   r.values = {{"groups", groups},
-              {"mean_group_size", n_of(e) / groups},
+              {"mean_group_size", n / groups},
               {"units_per_group", static_cast<double>(g.units_per_group)},
-              {"z", (chi - groups) / std::sqrt(spread)}};
-  r.note = std::string("sum over groups of ") + (g.strided ? "columns" : "rows") +
-           " of m (v - sigma^2)^2 / (sigma^4 (kurtosis - 1)) against a scaled chi-square";
+              {"z", (chi - mean) / std::sqrt(spread)}};
+  r.note = std::string("between-group variance of ") + (g.strided ? "columns" : "rows") +
+           " against a scaled chi-square, kurtosis-correct";
   return r;
 }
 

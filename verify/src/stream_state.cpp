@@ -145,15 +145,14 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
 
 // ---- homogeneity -----------------------------------------------------------------------------
 
-// Adds group g's chi-square term: m (v - sigma^2)^2 / (sigma^4 (kappa - 1)), v = S / m.
+// A group's terms: S^2 / m (S the sum of its d^2, m its size) and 1 / m.
 struct group_terms {
-  exact_sum chi_square, inverse_sizes;
+  exact_sum squares, inverse_sizes;
   std::int64_t groups = 0;
-  void add(double squares, std::int64_t m, double variance, double kurtosis) {
+  void add(double sum, std::int64_t m) {
     if (m == 0) return;
     const double md = static_cast<double>(m);
-    const double deviation = squares / md - variance;
-    chi_square.add(md * deviation * deviation / (variance * variance * (kurtosis - 1)));
+    squares.add(sum * sum / md);
     inverse_sizes.add(1 / md);
     ++groups;
   }
@@ -163,8 +162,7 @@ template <class T>
 void add_groups(std::span<const T> x, const iid_context& context, int threads, iid_sums& out) {
   const sample_grouping& g = context.grouping;
   const auto n = static_cast<std::int64_t>(x.size());
-  const double mu = context.law.moments().mean, variance = context.law.moments().variance;
-  const double kurtosis = context.law.moments().kurtosis;
+  const double mu = context.law.moments().mean;
   const std::int64_t per_tensor = g.groups_per_tensor();
   const std::int64_t tensors = (n + g.tensor_size - 1) / g.tensor_size;
   std::vector<group_terms> terms(static_cast<std::size_t>(threads));
@@ -187,7 +185,7 @@ void add_groups(std::span<const T> x, const iid_context& context, int threads, i
           const double d = to_double(x[i]) - mu;
           squares += d * d;
         }
-        mine.add(squares, std::max<std::int64_t>(0, end - begin), variance, kurtosis);
+        mine.add(squares, std::max<std::int64_t>(0, end - begin));
       }
     }
   } else {
@@ -222,12 +220,12 @@ void add_groups(std::span<const T> x, const iid_context& context, int threads, i
           total += squares[static_cast<std::size_t>(b * per_tensor + group)];
           m += counts[static_cast<std::size_t>(b * per_tensor + group)];
         }
-        terms[0].add(total, m, variance, kurtosis);
+        terms[0].add(total, m);
       }
     }
   }
   for (const group_terms& t : terms) {
-    out.group_chi_square += t.chi_square;
+    out.group_squares += t.squares;
     out.inverse_group_sizes += t.inverse_sizes;
     out.groups += t.groups;
   }
@@ -472,7 +470,7 @@ struct stream_state::impl {
     sums.squares_lagged += s.squares_lagged;
     sums.largest = std::max(sums.largest, s.largest);
     sums.groups += s.groups;
-    sums.group_chi_square += s.group_chi_square;
+    sums.group_squares += s.group_squares;
     sums.inverse_group_sizes += s.inverse_group_sizes;
     // The head fills up from the next state's; the tail is the last 3 of both tails.
     for (int i = a; i < 3 && i - a < b; ++i) {
@@ -489,6 +487,8 @@ struct stream_state::impl {
       tail_bits[i] = bits[total - keep + i];
     }
     if (settings.bins > 0) fit.merge(next.fit);
+    sums.first = head_value[0];
+    sums.last = tail_value[keep - 1];
   }
 };
 
@@ -653,7 +653,7 @@ std::vector<std::byte> stream_state::to_bytes() const {
   const iid_sums& m = s.sums;
   for (std::int64_t v : {m.n, m.nan, m.outside, m.at_excluded, m.non_finite, m.groups}) w.i64(v);
   for (const exact_sum* sum : {&m.s1, &m.s2, &m.s3, &m.s4, &m.lagged, &m.squares_lagged,
-                               &m.group_chi_square, &m.inverse_group_sizes})
+                               &m.group_squares, &m.inverse_group_sizes})
     w.sum(*sum);
   w.f64(m.largest);
   for (int i = 0; i < s.boundary_count(); ++i) {
@@ -713,8 +713,8 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
   m.at_excluded = r.count("at_excluded");
   m.non_finite = r.count("non_finite");
   m.groups = r.count("groups");
-  for (exact_sum* sum : {&m.s1, &m.s2, &m.s3, &m.s4, &m.lagged, &m.squares_lagged,
-                         &m.group_chi_square, &m.inverse_group_sizes})
+  for (exact_sum* sum : {&m.s1, &m.s2, &m.s3, &m.s4, &m.lagged, &m.squares_lagged, &m.group_squares,
+                         &m.inverse_group_sizes})
     *sum = r.sum();
   m.largest = r.f64();
   // A state's counts are consistent: none exceeds the samples.
@@ -726,6 +726,10 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
     s.head_bits[i] = r.u64();
     s.tail_value[i] = r.f64();
     s.tail_bits[i] = r.u64();
+  }
+  if (m.n > 0) {
+    m.first = s.head_value[0];
+    m.last = s.tail_value[s.boundary_count() - 1];
   }
   s.windows = detail::repeated_windows::from_bytes(bytes, r.position(), o.window_bits);
   if (s.windows.windows() != std::max<std::int64_t>(0, m.n - 3))

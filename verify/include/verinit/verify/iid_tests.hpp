@@ -15,11 +15,11 @@
 //   extreme                    unbounded laws: max |x - mean| against its exact law, two-sided
 //                              (a tail too heavy, or too light: clipped, truncated)
 //   autocorrelation            lag-1 correlation of x, z = r sqrt(n)
-//   magnitude_autocorrelation  lag-1 correlation of (x - mean)^2 about the law's variance
-//                              (McLeod & Li 1983), with the law's kurtosis
-//   homogeneity                the variances of groups of output units against the law's, one
-//                              chi-square with the kurtosis-correct variance of a sample
-//                              variance
+//   magnitude_autocorrelation  lag-1 correlation of (x - mean)^2 (McLeod & Li 1983):
+//                              dependence that keeps the linear correlation at zero
+//   homogeneity                the variances of groups of output units against their pooled
+//                              variance: one chi-square with the kurtosis-correct variance of a
+//                              sample variance (rows or blocks drawn at different scales)
 //   repeated_runs              windows of 4 samples seen before, Poisson null
 #pragma once
 

@@ -23,6 +23,7 @@
 // piece of a stream may end inside a tensor.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -68,17 +69,18 @@ struct iid_context {
 /// The sums and counts of a stream (see the file comment). Exact sums are read with value().
 struct iid_sums {
   std::int64_t n = 0;
-  std::int64_t nan = 0;           ///< NaN samples
-  std::int64_t outside = 0;       ///< finite, outside the support rounded outward to the type
-  std::int64_t at_excluded = 0;   ///< on an excluded upper bound
-  std::int64_t non_finite = 0;    ///< infinite or NaN
-  exact_sum s1, s2, s3, s4;       ///< sums of d^k, d = x - mean
-  exact_sum lagged;               ///< sum_i d_i d_{i+1}
-  exact_sum squares_lagged;       ///< sum_i e_i e_{i+1}, e = d^2 - variance
-  double largest = 0;             ///< max |d|; +inf once a sample is NaN
-  std::int64_t groups = 0;        ///< homogeneity groups
-  exact_sum group_chi_square;     ///< sum_g m_g (v_g - variance)^2 / (variance^2 (kurtosis - 1))
-  exact_sum inverse_group_sizes;  ///< sum_g 1 / m_g
+  std::int64_t nan = 0;            ///< NaN samples
+  std::int64_t outside = 0;        ///< finite, outside the support rounded outward to the type
+  std::int64_t at_excluded = 0;    ///< on an excluded upper bound
+  std::int64_t non_finite = 0;     ///< infinite or NaN
+  exact_sum s1, s2, s3, s4;        ///< sums of d^k, d = x - mean
+  exact_sum lagged;                ///< sum_i d_i d_{i+1}
+  exact_sum squares_lagged;        ///< sum_i e_i e_{i+1}, e = d^2 - variance
+  double largest = 0;              ///< max |d|; +inf once a sample is NaN
+  double first = NAN, last = NAN;  ///< the stream's first and last samples
+  std::int64_t groups = 0;         ///< homogeneity groups
+  exact_sum group_squares;         ///< sum_g S_g^2 / m_g, S_g the sum of d^2 over group g
+  exact_sum inverse_group_sizes;   ///< sum_g 1 / m_g
 };
 
 /// The bracket of D_n and A^2 from binned counts (see streaming in the README).
