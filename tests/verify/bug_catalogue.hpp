@@ -194,18 +194,26 @@ inline std::vector<bug> catalogue() {
                           out.push_back(v);
                     return out;
                   }});
-  bugs.push_back({"drifting_magnitudes",
-                  "scale alternating every 4 samples, sqrt(1.1) and sqrt(0.9) (variance and linear "
-                  "correlation exact)",
-                  "vectorised samplers whose lanes or blocks differ in scale",
+  bugs.push_back({"box_muller_shared_radius",
+                  "Box-Muller pairs sharing one radius with independent angles (marginals exactly "
+                  "normal, linear correlation 0)",
+                  "a Box-Muller written with two angles for one radius",
                   "he_normal",
                   {256, 512},
                   layout::torch,
                   [](std::int64_t n, std::uint64_t seed) {
-                    auto x = draw("he_normal", n, seed, {256, 512});
-                    for (std::size_t i = 0; i < x.size(); ++i)
-                      x[i] *=
-                          static_cast<float>((i / 4) % 2 == 0 ? std::sqrt(1.1) : std::sqrt(0.9));
+                    // x = R cos(2 pi u2), y = R sin(2 pi u3), R = sqrt(-2 ln u1): each is
+                    // N(0, 1), and x^2, y^2 are correlated (0.5) through R.
+                    const auto u = draw("uniform", 3 * (n / 2 + 1), seed);
+                    std::vector<float> x(static_cast<std::size_t>(n));
+                    constexpr double two_pi = 6.283185307179586;
+                    for (std::size_t k = 0; 2 * k < x.size(); ++k) {
+                      const double r = std::sqrt(-2 * std::log(1 - u[3 * k]));
+                      x[2 * k] = static_cast<float>(0.0625 * r * std::cos(two_pi * u[3 * k + 1]));
+                      if (2 * k + 1 < x.size())
+                        x[2 * k + 1] =
+                            static_cast<float>(0.0625 * r * std::sin(two_pi * u[3 * k + 2]));
+                    }
                     return x;
                   }});
   bugs.push_back({"rows_alternating_scale",
