@@ -36,15 +36,30 @@ inline std::uint64_t combine(std::uint64_t a, std::uint64_t b, std::uint64_t c, 
 // (2 MiB, one huge page): a few kept hashes take a few pages, many take whole huge pages.
 constexpr std::size_t first_block = std::size_t{1} << 12, largest_block = std::size_t{1} << 18;
 
-// The hashes of the `count` windows starting at bits[0], bits[1], ...: the per-sample mixes of
-// a block first, then the windows, both in vector lanes; the same values as window_hash.
+// The hashes of the `count` windows starting at x[0], x[1], ...: the per-sample mixes of a
+// block first, then the windows, both in vector lanes; the same values as window_hash. Cloned
+// for the widths that vectorise (float32 and float64 read directly, as 32- and 64-bit
+// patterns); other dtypes go through their bit patterns widened to 64 bits first.
 constexpr std::int32_t window_block = 1024;
-VERINIT_VECTOR_CLONES void window_hashes(const std::uint64_t* bits, std::int32_t count,
-                                         std::uint64_t* hashes) {
+template <class T>
+[[gnu::always_inline]] inline void window_hashes_body(const T* x, std::int32_t count,
+                                                      std::uint64_t* hashes) {
   std::uint64_t mixed[window_block + 3];
-  for (std::int32_t k = 0; k < count + 3; ++k) mixed[k] = sample_mix(bits[k]);
+  for (std::int32_t k = 0; k < count + 3; ++k) mixed[k] = sample_mix(bits_of(x[k]));
   for (std::int32_t k = 0; k < count; ++k)
     hashes[k] = combine(mixed[k], mixed[k + 1], mixed[k + 2], mixed[k + 3]);
+}
+VERINIT_VECTOR_CLONES void window_hashes(const float* x, std::int32_t count,
+                                         std::uint64_t* hashes) {
+  window_hashes_body(x, count, hashes);
+}
+VERINIT_VECTOR_CLONES void window_hashes(const double* x, std::int32_t count,
+                                         std::uint64_t* hashes) {
+  window_hashes_body(x, count, hashes);
+}
+template <class T>
+void window_hashes(const T* x, std::int32_t count, std::uint64_t* hashes) {
+  window_hashes_body(x, count, hashes);
 }
 
 }  // namespace
@@ -100,11 +115,10 @@ void add_inside_typed(std::span<const T> x, int bits, int threads,
     const std::int64_t begin = inside * t / team, end = inside * (t + 1) / team;
     auto& mine = found[static_cast<std::size_t>(t)];
     const auto expected = static_cast<std::size_t>((end - begin) >> bits);
-    std::uint64_t patterns[window_block + 3], hashes[window_block], kept[window_block];
+    std::uint64_t hashes[window_block], kept[window_block];
     for (std::int64_t i = begin; i < end; i += window_block) {
       const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(window_block, end - i));
-      for (std::int32_t k = 0; k < count + 3; ++k) patterns[k] = bits_of(x[i + k]);
-      window_hashes(patterns, count, hashes);
+      window_hashes(x.data() + i, count, hashes);
       // Kept without a branch (one window in 2^bits, at random: a branch would mispredict).
       std::int32_t found_here = 0;
       for (std::int32_t k = 0; k < count; ++k) {

@@ -24,16 +24,18 @@ namespace {
 
 // One block's partial sums; `next` is the sample after the block (for the block's last lagged
 // products), or nullptr at the end of the piece. Without branches, so that the loops run in
-// vector lanes; the same expressions for every dtype (samples are widened to double first,
-// exactly, and compared with the support rounded outward to the dtype, also exact in double).
+// vector lanes; the same expressions for every dtype (samples widened to double, exactly, and
+// compared with the support rounded outward to the dtype, also exact in double).
 struct block_partial {
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0, squares_lagged = 0, largest = 0;
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
 };
 
-VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t count,
-                                               const double* next, double centre, double variance,
-                                               double low, double high, bool excluded) {
+template <class T>
+[[gnu::always_inline]] inline block_partial block_body(const T* x, std::int64_t count,
+                                                       const T* next, double centre,
+                                                       double variance, double low, double high,
+                                                       bool excluded) {
   block_partial p;
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0, largest = 0;
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
@@ -41,7 +43,7 @@ VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t cou
 #pragma omp simd reduction(+ : s1, s2, s3, s4, outside, at_excluded, non_finite, nan) \
     reduction(max : largest)
   for (std::int64_t i = 0; i < count; ++i) {
-    const double v = x[i];
+    const double v = to_double(x[i]);
     const double d = v - centre;
     const double d2 = d * d;
     s1 += d;
@@ -60,12 +62,12 @@ VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t cou
   double lagged = 0, squares_lagged = 0;
 #pragma omp simd reduction(+ : lagged, squares_lagged)
   for (std::int64_t i = 0; i < count - 1; ++i) {
-    const double a = x[i] - centre, b = x[i + 1] - centre;
+    const double a = to_double(x[i]) - centre, b = to_double(x[i + 1]) - centre;
     lagged += a * b;
     squares_lagged += (a * a - variance) * (b * b - variance);
   }
   if (next != nullptr && count > 0) {
-    const double a = x[count - 1] - centre, b = *next - centre;
+    const double a = to_double(x[count - 1]) - centre, b = to_double(*next) - centre;
     lagged += a * b;
     squares_lagged += (a * a - variance) * (b * b - variance);
   }
@@ -83,15 +85,21 @@ VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t cou
   return p;
 }
 
-// x[begin, end) widened to double into `out` (a view of x itself when T is double).
+// Cloned for the dtypes that vectorise when read directly; the others through the template.
+VERINIT_VECTOR_CLONES block_partial block_sums(const float* x, std::int64_t count,
+                                               const float* next, double centre, double variance,
+                                               double low, double high, bool excluded) {
+  return block_body(x, count, next, centre, variance, low, high, excluded);
+}
+VERINIT_VECTOR_CLONES block_partial block_sums(const double* x, std::int64_t count,
+                                               const double* next, double centre, double variance,
+                                               double low, double high, bool excluded) {
+  return block_body(x, count, next, centre, variance, low, high, excluded);
+}
 template <class T>
-const double* widen(std::span<const T> x, std::int64_t begin, std::int64_t end, double* out) {
-  if constexpr (std::is_same_v<T, double>) {
-    return x.data() + begin;
-  } else {
-    for (std::int64_t i = begin; i < end; ++i) out[i - begin] = to_double(x[i]);
-    return out;
-  }
+block_partial block_sums(const T* x, std::int64_t count, const T* next, double centre,
+                         double variance, double low, double high, bool excluded) {
+  return block_body(x, count, next, centre, variance, low, high, excluded);
 }
 
 // The support rounded outward to T, as doubles (exact).
@@ -101,28 +109,88 @@ std::pair<double, double> rounded_support(const any_law& law) {
   return {to_double(round_down<T>(low)), to_double(round_up<T>(high))};
 }
 
+// A group's terms: S^2 / m (S the sum of its d^2, m its size) and 1 / m.
+struct group_terms {
+  exact_sum squares, inverse_sizes;
+  std::int64_t groups = 0;
+  void add(double sum, std::int64_t m) {
+    if (m == 0) return;
+    const double md = static_cast<double>(m);
+    squares.add(sum * sum / md);
+    inverse_sizes.add(1 / md);
+    ++groups;
+  }
+  void add_to(iid_sums& out) const {
+    out.group_squares += squares;
+    out.inverse_group_sizes += inverse_sizes;
+    out.groups += groups;
+  }
+};
+
+// The part of a contiguous homogeneity group that lies in one block: its d^2 sum and count.
+struct group_segment {
+  std::int64_t group = 0;
+  double squares = 0;
+  std::int64_t count = 0;
+};
+
+// The block sums of a piece, and with a contiguous grouping (torch: a group is `length`
+// consecutive samples, a tensor's last one shorter) the groups' sums from the same pass: each
+// block is cut at the group boundaries inside it, each segment's partial taken by the block
+// kernel, and a group's segments (in at most a few blocks) added in block order.
 template <class T>
 void add_block_sums(std::span<const T> x, const iid_context& context, int threads, iid_sums& out) {
   const auto n = static_cast<std::int64_t>(x.size());
-  const std::int64_t blocks = (n + stream_state::block_size - 1) / stream_state::block_size;
-  std::vector<block_partial> parts(static_cast<std::size_t>(blocks));
+  constexpr std::int64_t block = stream_state::block_size;
+  const std::int64_t blocks = (n + block - 1) / block;
   const law_moments& m = context.law.moments();
   const auto [low, high] = rounded_support<T>(context.law);
   const bool excluded = context.law.upper_bound_excluded();
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<double> wide(std::is_same_v<T, double> ? 0 : stream_state::block_size + 1);
-#pragma omp for schedule(static)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::int64_t begin = b * stream_state::block_size;
-      const std::int64_t end = std::min(n, begin + stream_state::block_size);
-      // One sample past the block, for its last lagged product.
-      const std::int64_t read_end = std::min(n, end + 1);
-      const double* values = widen(x, begin, read_end, wide.data());
-      parts[static_cast<std::size_t>(b)] =
-          block_sums(values, end - begin, end < n ? values + (end - begin) : nullptr, m.mean,
+  const sample_grouping& g = context.grouping;
+  const bool contiguous = !g.strided;
+  const std::int64_t length = g.tensor_size / g.units * g.units_per_group;  // of a group
+  const std::int64_t per_tensor = g.groups_per_tensor();
+  // Segments end at group starts: within a block, every `length` samples from each tensor
+  // start, and at each tensor start (at most block / tensor_size + 1 of them).
+  const std::int64_t most = contiguous ? block / length + block / g.tensor_size + 3 : 0;
+  std::vector<block_partial> parts(static_cast<std::size_t>(blocks));
+  std::vector<group_segment> segments(static_cast<std::size_t>(blocks * most));
+  std::vector<std::int64_t> segment_count(static_cast<std::size_t>(blocks), 0);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t end = std::min(n, (b + 1) * block);
+    block_partial total;
+    std::int64_t k = 0;
+    for (std::int64_t at = b * block; at < end;) {
+      std::int64_t stop = end, group = 0;
+      if (contiguous) {
+        const std::int64_t tensor = at / g.tensor_size, within = at % g.tensor_size;
+        group = tensor * per_tensor + within / length;
+        stop = std::min({end, at - within % length + length, (tensor + 1) * g.tensor_size});
+      }
+      // With the sample past the segment, for its last lagged product.
+      const block_partial p =
+          block_sums(x.data() + at, stop - at, stop < n ? x.data() + stop : nullptr, m.mean,
                      m.variance, low, high, excluded);
+      total.s1 += p.s1;
+      total.s2 += p.s2;
+      total.s3 += p.s3;
+      total.s4 += p.s4;
+      total.lagged += p.lagged;
+      total.squares_lagged += p.squares_lagged;
+      total.largest = std::max(total.largest, p.largest);
+      total.outside += p.outside;
+      total.at_excluded += p.at_excluded;
+      total.non_finite += p.non_finite;
+      total.nan += p.nan;
+      if (contiguous) {
+        VERINIT_ASSERT(k < most);
+        segments[static_cast<std::size_t>(b * most + k++)] = {group, p.s2, stop - at};
+      }
+      at = stop;
     }
+    parts[static_cast<std::size_t>(b)] = total;
+    segment_count[static_cast<std::size_t>(b)] = k;
   }
   bool nan = false;
   for (const block_partial& p : parts) {  // exact sums: the order does not matter
@@ -141,94 +209,70 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
   }
   if (nan) out.largest = INFINITY;
   out.n += n;
+  if (!contiguous) return;
+  group_terms terms;
+  group_segment current{-1, 0, 0};
+  for (std::int64_t b = 0; b < blocks; ++b)
+    for (std::int64_t k = 0; k < segment_count[static_cast<std::size_t>(b)]; ++k) {
+      const group_segment& segment = segments[static_cast<std::size_t>(b * most + k)];
+      if (segment.group != current.group) {
+        terms.add(current.squares, current.count);
+        current = {segment.group, 0, 0};
+      }
+      current.squares += segment.squares;
+      current.count += segment.count;
+    }
+  terms.add(current.squares, current.count);
+  terms.add_to(out);
 }
 
-// ---- homogeneity -----------------------------------------------------------------------------
+// ---- homogeneity of columns --------------------------------------------------------------------
 
-// A group's terms: S^2 / m (S the sum of its d^2, m its size) and 1 / m.
-struct group_terms {
-  exact_sum squares, inverse_sizes;
-  std::int64_t groups = 0;
-  void add(double sum, std::int64_t m) {
-    if (m == 0) return;
-    const double md = static_cast<double>(m);
-    squares.add(sum * sum / md);
-    inverse_sizes.add(1 / md);
-    ++groups;
-  }
-};
-
+// With a strided grouping (keras: element i of a tensor is in unit i % units) the groups are
+// columns: per tensor, its rows in fixed blocks of rows, each block's per-group sums in
+// parallel, added in block order.
 template <class T>
-void add_groups(std::span<const T> x, const iid_context& context, int threads, iid_sums& out) {
+void add_column_groups(std::span<const T> x, const iid_context& context, int threads,
+                       iid_sums& out) {
   const sample_grouping& g = context.grouping;
   const auto n = static_cast<std::int64_t>(x.size());
   const double mu = context.law.moments().mean;
   const std::int64_t per_tensor = g.groups_per_tensor();
   const std::int64_t tensors = (n + g.tensor_size - 1) / g.tensor_size;
-  std::vector<group_terms> terms(static_cast<std::size_t>(threads));
-  if (!g.strided) {
-    // Groups are contiguous: `unit_length * units_per_group` samples (a tensor's last group
-    // and a partial tensor's groups may be shorter). Each group summed serially, in order.
-    const std::int64_t unit_length = g.tensor_size / g.units;
-    const std::int64_t length = unit_length * g.units_per_group;
-    const std::int64_t total = tensors * per_tensor;
-#pragma omp parallel num_threads(threads)
-    {
-      group_terms& mine = terms[static_cast<std::size_t>(omp_get_thread_num())];
-#pragma omp for schedule(static)
-      for (std::int64_t k = 0; k < total; ++k) {
-        const std::int64_t tensor = k / per_tensor, group = k % per_tensor;
-        const std::int64_t begin = tensor * g.tensor_size + group * length;
-        const std::int64_t end = std::min({n, begin + length, (tensor + 1) * g.tensor_size});
-        double squares = 0;
-        for (std::int64_t i = begin; i < end; ++i) {
-          const double d = to_double(x[i]) - mu;
-          squares += d * d;
-        }
-        mine.add(squares, std::max<std::int64_t>(0, end - begin));
-      }
-    }
-  } else {
-    // Groups are columns (element i of a tensor is in unit i % units): per tensor, its rows in
-    // fixed blocks of rows, each block's per-group sums in parallel, added in block order.
-    constexpr std::int64_t rows_per_block = 64;
-    std::vector<double> squares;
-    std::vector<std::int64_t> counts;
-    for (std::int64_t tensor = 0; tensor < tensors; ++tensor) {
-      const std::int64_t first = tensor * g.tensor_size;
-      const std::int64_t size = std::min(g.tensor_size, n - first);
-      const std::int64_t rows = (size + g.units - 1) / g.units;
-      const std::int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
-      squares.assign(static_cast<std::size_t>(blocks * per_tensor), 0.0);
-      counts.assign(static_cast<std::size_t>(blocks * per_tensor), 0);
+  constexpr std::int64_t rows_per_block = 64;
+  group_terms terms;
+  std::vector<double> squares;
+  std::vector<std::int64_t> counts;
+  for (std::int64_t tensor = 0; tensor < tensors; ++tensor) {
+    const std::int64_t first = tensor * g.tensor_size;
+    const std::int64_t size = std::min(g.tensor_size, n - first);
+    const std::int64_t rows = (size + g.units - 1) / g.units;
+    const std::int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    squares.assign(static_cast<std::size_t>(blocks * per_tensor), 0.0);
+    counts.assign(static_cast<std::size_t>(blocks * per_tensor), 0);
 #pragma omp parallel for schedule(static) num_threads(threads)
-      for (std::int64_t b = 0; b < blocks; ++b) {
-        double* const s = squares.data() + b * per_tensor;
-        std::int64_t* const c = counts.data() + b * per_tensor;
-        const std::int64_t end = std::min(size, (b + 1) * rows_per_block * g.units);
-        for (std::int64_t i = b * rows_per_block * g.units; i < end; ++i) {
-          const std::int64_t group = (i % g.units) / g.units_per_group;
-          const double d = to_double(x[first + i]) - mu;
-          s[group] += d * d;
-          ++c[group];
-        }
-      }
-      for (std::int64_t group = 0; group < per_tensor; ++group) {
-        double total = 0;
-        std::int64_t m = 0;
-        for (std::int64_t b = 0; b < blocks; ++b) {
-          total += squares[static_cast<std::size_t>(b * per_tensor + group)];
-          m += counts[static_cast<std::size_t>(b * per_tensor + group)];
-        }
-        terms[0].add(total, m);
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      double* const s = squares.data() + b * per_tensor;
+      std::int64_t* const c = counts.data() + b * per_tensor;
+      const std::int64_t end = std::min(size, (b + 1) * rows_per_block * g.units);
+      for (std::int64_t i = b * rows_per_block * g.units; i < end; ++i) {
+        const std::int64_t group = (i % g.units) / g.units_per_group;
+        const double d = to_double(x[first + i]) - mu;
+        s[group] += d * d;
+        ++c[group];
       }
     }
+    for (std::int64_t group = 0; group < per_tensor; ++group) {
+      double total = 0;
+      std::int64_t m = 0;
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        total += squares[static_cast<std::size_t>(b * per_tensor + group)];
+        m += counts[static_cast<std::size_t>(b * per_tensor + group)];
+      }
+      terms.add(total, m);
+    }
   }
-  for (const group_terms& t : terms) {
-    out.group_squares += t.squares;
-    out.inverse_group_sizes += t.inverse_sizes;
-    out.groups += t.groups;
-  }
+  terms.add_to(out);
 }
 
 // ---- binned fit ------------------------------------------------------------------------------
@@ -414,8 +458,8 @@ struct stream_state::impl {
 
   template <class T>
   void add_piece(std::span<const T> x, int threads) {
-    add_block_sums(x, context, threads, sums);
-    add_groups(x, context, threads, sums);
+    add_block_sums(x, context, threads, sums);  // with the groups where they are contiguous
+    if (context.grouping.strided) add_column_groups(x, context, threads, sums);
     if (settings.bins > 0) add_bins(x, context.law, threads, fit);
     windows.add_inside(
         tensor_view{dtype_of<T>, {static_cast<std::int64_t>(x.size())}, std::as_bytes(x)}, threads);
