@@ -292,17 +292,21 @@ struct binned_fit {
     }
   }
 
-  void merge(const binned_fit& other) {
-    for (std::size_t b = 0; b < counts.size(); ++b) counts[b] += other.counts[b];
-    for (auto [mine, theirs] :
-         {std::pair{&low_tail, &other.low_tail}, std::pair{&high_tail, &other.high_tail}}) {
+  // Adds sorted outer-bin values (the tails stay sorted).
+  void merge_tails(const std::vector<double>& low, const std::vector<double>& high) {
+    for (auto [mine, theirs] : {std::pair{&low_tail, &low}, std::pair{&high_tail, &high}}) {
       const auto middle = static_cast<std::ptrdiff_t>(mine->size());
       mine->insert(mine->end(), theirs->begin(), theirs->end());
       std::inplace_merge(mine->begin(), mine->begin() + middle, mine->end());
     }
+    drop_overflowing_tails();
+  }
+
+  void merge(const binned_fit& other) {
+    for (std::size_t b = 0; b < counts.size(); ++b) counts[b] += other.counts[b];
     low_overflow = low_overflow || other.low_overflow;
     high_overflow = high_overflow || other.high_overflow;
-    drop_overflowing_tails();
+    merge_tails(other.low_tail, other.high_tail);
   }
 };
 
@@ -336,15 +340,16 @@ void add_bins(std::span<const T> x, const any_law& law, int threads, binned_fit&
       }
     }
   }
+  std::vector<double> lows, highs;
   for (std::size_t t = 0; t < local.size(); ++t) {
     if (local[t].empty()) continue;
     for (std::int64_t b = 0; b < bins; ++b) out.counts[b] += local[t][b];
-    out.low_tail.insert(out.low_tail.end(), low[t].begin(), low[t].end());
-    out.high_tail.insert(out.high_tail.end(), high[t].begin(), high[t].end());
+    lows.insert(lows.end(), low[t].begin(), low[t].end());
+    highs.insert(highs.end(), high[t].begin(), high[t].end());
   }
-  std::sort(out.low_tail.begin(), out.low_tail.end());
-  std::sort(out.high_tail.begin(), out.high_tail.end());
-  out.drop_overflowing_tails();
+  std::sort(lows.begin(), lows.end());
+  std::sort(highs.begin(), highs.end());
+  out.merge_tails(lows, highs);
 }
 
 // ---- bytes -----------------------------------------------------------------------------------
@@ -456,20 +461,80 @@ struct stream_state::impl {
   }
   int boundary_count() const { return static_cast<int>(std::min<std::int64_t>(3, sums.n)); }
 
+  // The stream may go on only from a tensor's end: the homogeneity groups never straddle.
+  void check_can_follow() const {
+    if (sums.n > 0 && sums.n % context.grouping.tensor_size != 0)
+      throw std::invalid_argument("stream_state: a stream of " + std::to_string(sums.n) +
+                                  " samples ends inside a tensor of " +
+                                  std::to_string(context.grouping.tensor_size) +
+                                  "; only the last piece may");
+  }
+
+  // What crosses the cut to samples that begin with the `b` values next_value/next_bits: the
+  // lag-1 pair and the windows that start in this stream's last samples.
+  void cross(const std::array<double, 3>& next_value, const std::array<std::uint64_t, 3>& next_bits,
+             int b) {
+    const int a = boundary_count();
+    if (a == 0) return;
+    const double mu = context.law.moments().mean, variance = context.law.moments().variance;
+    const double left = tail_value[a - 1] - mu, right = next_value[0] - mu;
+    sums.lagged += left * right;
+    sums.squares_lagged += (left * left - variance) * (right * right - variance);
+    std::uint64_t joined[6] = {};
+    int count = 0;
+    for (int i = 0; i < 3 && i < a; ++i) joined[count++] = tail_bits[i];
+    for (int i = 0; i < 3 && i < b; ++i) joined[count++] = next_bits[i];
+    for (int start = 0; start < a && start + 4 <= count; ++start)
+      windows.add_window(joined + start);
+  }
+
+  // After `b` more samples with these first and last values: the head fills up (it had `a`),
+  // the tail is the last 3 of both.
+  void extend_boundary(int a, const std::array<double, 3>& head_v,
+                       const std::array<std::uint64_t, 3>& head_b,
+                       const std::array<double, 3>& tail_v,
+                       const std::array<std::uint64_t, 3>& tail_b, int b) {
+    a = std::clamp(a, 0, 3);
+    b = std::clamp(b, 0, 3);
+    for (int i = a; i < 3 && i - a < b; ++i) {
+      head_value[i] = head_v[i - a];
+      head_bits[i] = head_b[i - a];
+    }
+    double values[6];
+    std::uint64_t bits[6];
+    for (int i = 0; i < a; ++i) values[i] = tail_value[i], bits[i] = tail_bits[i];
+    for (int i = 0; i < b; ++i) values[a + i] = tail_v[i], bits[a + i] = tail_b[i];
+    const int total = a + b, keep = std::min(3, total);
+    for (int i = 0; i < keep; ++i) {
+      tail_value[i] = values[total - keep + i];
+      tail_bits[i] = bits[total - keep + i];
+    }
+    sums.first = head_value[0];
+    sums.last = tail_value[keep - 1];
+  }
+
+  // Adds the next samples straight into this state: what appending the piece's own state
+  // would give, bitwise (the sums are exact; counts, hashes and outer-bin values are sets).
   template <class T>
   void add_piece(std::span<const T> x, int threads) {
+    check_can_follow();
+    const int a = boundary_count();
+    const std::size_t n = x.size(), edge = std::min<std::size_t>(3, n);
+    std::array<double, 3> head_v{}, tail_v{};
+    std::array<std::uint64_t, 3> head_b{}, tail_b{};
+    for (std::size_t i = 0; i < edge; ++i) {
+      head_v[i] = to_double(x[i]);
+      head_b[i] = bits_of(x[i]);
+      tail_v[i] = to_double(x[n - edge + i]);
+      tail_b[i] = bits_of(x[n - edge + i]);
+    }
+    cross(head_v, head_b, static_cast<int>(edge));
     add_block_sums(x, context, threads, sums);  // with the groups where they are contiguous
     if (context.grouping.strided) add_column_groups(x, context, threads, sums);
     if (settings.bins > 0) add_bins(x, context.law, threads, fit);
-    windows.add_inside(
-        tensor_view{dtype_of<T>, {static_cast<std::int64_t>(x.size())}, std::as_bytes(x)}, threads);
-    const std::size_t n = x.size(), edge = std::min<std::size_t>(3, n);
-    for (std::size_t i = 0; i < edge; ++i) {
-      head_value[i] = to_double(x[i]);
-      head_bits[i] = bits_of(x[i]);
-      tail_value[i] = to_double(x[n - edge + i]);
-      tail_bits[i] = bits_of(x[n - edge + i]);
-    }
+    windows.add_inside(tensor_view{dtype_of<T>, {static_cast<std::int64_t>(n)}, std::as_bytes(x)},
+                       threads);
+    extend_boundary(a, head_v, head_b, tail_v, tail_b, static_cast<int>(edge));
   }
 
   void check_compatible(const impl& other) const {
@@ -479,27 +544,13 @@ struct stream_state::impl {
           "stream_state: merging the states of different laws, dtypes, groupings or options");
   }
 
+  // Appends the state of the samples that follow (its window hashes: by the caller).
   void append(const impl& next) {
     check_compatible(next);
     if (next.sums.n == 0) return;
-    const std::int64_t n = sums.n;
-    if (n > 0 && n % context.grouping.tensor_size != 0)
-      throw std::invalid_argument(
-          "stream_state: a stream of " + std::to_string(n) + " samples ends inside a tensor of " +
-          std::to_string(context.grouping.tensor_size) + "; only the last piece may");
+    check_can_follow();
     const int a = boundary_count(), b = next.boundary_count();
-    if (n > 0) {
-      // The lag-1 pair and the windows across the cut.
-      const double mu = context.law.moments().mean, variance = context.law.moments().variance;
-      const double left = tail_value[a - 1] - mu, right = next.head_value[0] - mu;
-      sums.lagged += left * right;
-      sums.squares_lagged += (left * left - variance) * (right * right - variance);
-      std::uint64_t joined[6];
-      for (int i = 0; i < a; ++i) joined[i] = tail_bits[i];
-      for (int i = 0; i < b; ++i) joined[a + i] = next.head_bits[i];
-      for (int start = 0; start < a && start + 4 <= a + b; ++start)
-        windows.add_window(joined + start);
-    }
+    cross(next.head_value, next.head_bits, b);
     const iid_sums& s = next.sums;
     sums.n += s.n;
     sums.nan += s.nan;
@@ -516,23 +567,8 @@ struct stream_state::impl {
     sums.groups += s.groups;
     sums.group_squares += s.group_squares;
     sums.inverse_group_sizes += s.inverse_group_sizes;
-    // The head fills up from the next state's; the tail is the last 3 of both tails.
-    for (int i = a; i < 3 && i - a < b; ++i) {
-      head_value[i] = next.head_value[i - a];
-      head_bits[i] = next.head_bits[i - a];
-    }
-    double values[6];
-    std::uint64_t bits[6];
-    for (int i = 0; i < a; ++i) values[i] = tail_value[i], bits[i] = tail_bits[i];
-    for (int i = 0; i < b; ++i) values[a + i] = next.tail_value[i], bits[a + i] = next.tail_bits[i];
-    const int total = a + b, keep = std::min(3, total);
-    for (int i = 0; i < keep; ++i) {
-      tail_value[i] = values[total - keep + i];
-      tail_bits[i] = bits[total - keep + i];
-    }
+    extend_boundary(a, next.head_value, next.head_bits, next.tail_value, next.tail_bits, b);
     if (settings.bins > 0) fit.merge(next.fit);
-    sums.first = head_value[0];
-    sums.last = tail_value[keep - 1];
   }
 };
 
@@ -576,13 +612,10 @@ void stream_state::add(const tensor_view& piece, int threads) {
   if (threads < 1)
     verinit::detail::throw_invalid("stream_state::add", "threads", std::to_string(threads), ">= 1");
   if (piece.size() == 0) return;
-  impl part(impl_->context, impl_->settings);
   visit_dtype(piece.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    part.add_piece(piece.elements<T>(), threads);
+    impl_->add_piece(piece.elements<T>(), threads);
   });
-  impl_->append(part);
-  impl_->windows.merge(std::move(part.windows));
 }
 
 stream_state& stream_state::operator+=(const stream_state& next) {
