@@ -8,7 +8,8 @@
 #include <immintrin.h>
 // libmvec's entry points, named by the x86-64 vector function ABI (b: SSE2, d: AVX2).
 extern "C" __m128d _ZGVbN2v_erfc(__m128d);
-extern "C" __m256d _ZGVdN4v_erfc(__m256d);
+// Declared for AVX2 (where its 256-bit argument is passed in a register): GCC and Clang.
+extern "C" __attribute__((target("avx2,fma"))) __m256d _ZGVdN4v_erfc(__m256d);
 #endif
 
 namespace verinit::verify::detail {

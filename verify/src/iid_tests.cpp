@@ -23,7 +23,7 @@ double n_of(const iid_evidence& e) { return static_cast<double>(e.state.sums().n
 // The support rounded outward to the samples' dtype (float32(-0.3) lies below -0.3, and
 // PyTorch's uniform_(-0.3, 0.3) does emit it).
 std::pair<double, double> rounded_support(const iid_context& c) {
-  const auto [low, high] = c.law.support();
+  const double low = c.law.support().first, high = c.law.support().second;
   return visit_dtype(c.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
     return std::pair{to_double(round_down<T>(low)), to_double(round_up<T>(high))};

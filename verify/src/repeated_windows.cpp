@@ -251,7 +251,13 @@ repeated_windows repeated_windows::from_bytes(std::span<const std::byte> bytes, 
     throw std::invalid_argument("stream_state: window hash count " + std::to_string(count) +
                                 " exceeds what the bytes hold");
   std::vector<std::uint64_t> values(static_cast<std::size_t>(count));
-  for (auto& v : values) v = get();
+  // A kept hash has its `bits` low bits shifted out: anything larger is not one.
+  const std::uint64_t limit = bits == 0 ? ~std::uint64_t{0} : (std::uint64_t{1} << (64 - bits)) - 1;
+  for (auto& v : values) {
+    v = get();
+    if (v > limit)
+      throw std::invalid_argument("stream_state: a window hash is out of the range of kept hashes");
+  }
   out.append(values.data(), values.size(), values.size());
   return out;
 }

@@ -144,7 +144,8 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
   constexpr std::int64_t block = stream_state::block_size;
   const std::int64_t blocks = (n + block - 1) / block;
   const law_moments& m = context.law.moments();
-  const auto [low, high] = rounded_support<T>(context.law);
+  const std::pair<double, double> support = rounded_support<T>(context.law);
+  const double low = support.first, high = support.second;
   const bool excluded = context.law.upper_bound_excluded();
   const sample_grouping& g = context.grouping;
   const bool contiguous = !g.strided;

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -53,8 +54,11 @@ struct law_moments {
 class any_law {
  public:
   /// Wraps `law`; `description` overrides the law's own (describe(law)) in reports.
-  template <distribution D>
-  any_law(D law, std::string description = {})  // NOLINT: implicit, as std::function is
+  // (any_law itself is excluded first, so that checking its own copy constructor does not
+  // recurse into the concept.)
+  template <class D>
+  requires(!std::same_as<std::remove_cvref_t<D>, any_law> && distribution<D>)
+      any_law(D law, std::string description = {})  // NOLINT: implicit, as std::function is
       : self_(std::make_shared<const model<D>>(std::move(law), std::move(description))) {}
 
   /// F(x); NaN for NaN, 0 below the support and 1 above it. Bitwise equal to cdf_batch.
@@ -79,7 +83,8 @@ class any_law {
   /// The wrapped law if it is a D, else nullptr.
   template <class D>
   const D* target() const noexcept {
-    return typeid(*self_) == typeid(model<D>) ? &static_cast<const model<D>&>(*self_).law : nullptr;
+    const concept_base& self = *self_;
+    return typeid(self) == typeid(model<D>) ? &static_cast<const model<D>&>(self).law : nullptr;
   }
 
  private:
