@@ -13,6 +13,7 @@
 #include <string>
 
 #include "anderson_darling_pieces.hpp"
+#include "buffer.hpp"
 #include "repeated_windows.hpp"
 #include "vector_clones.hpp"
 #include "verinit/detail/check.hpp"
@@ -155,7 +156,9 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
   // start, and at each tensor start (at most block / tensor_size + 1 of them).
   const std::int64_t most = contiguous ? block / length + block / g.tensor_size + 3 : 0;
   std::vector<block_partial> parts(static_cast<std::size_t>(blocks));
-  std::vector<group_segment> segments(static_cast<std::size_t>(blocks * most));
+  // Uninitialized, from huge pages where large (a block's segments are written before read).
+  const auto segments =
+      detail::allocate_buffer<group_segment>(static_cast<std::size_t>(blocks * most));
   std::vector<std::int64_t> segment_count(static_cast<std::size_t>(blocks), 0);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t b = 0; b < blocks; ++b) {
