@@ -86,6 +86,23 @@ template <class T>
   return p;
 }
 
+// Adds the sums and counts one pass shares: of a block into a running partial (doubles), of
+// partials into the stream's sums (exact), or of another stream's sums.
+template <class To, class From>
+void add_pass(To& to, const From& from) {
+  to.s1 += from.s1;
+  to.s2 += from.s2;
+  to.s3 += from.s3;
+  to.s4 += from.s4;
+  to.lagged += from.lagged;
+  to.squares_lagged += from.squares_lagged;
+  to.largest = std::max(to.largest, from.largest);
+  to.outside += from.outside;
+  to.at_excluded += from.at_excluded;
+  to.non_finite += from.non_finite;
+  to.nan += from.nan;
+}
+
 // Cloned for the dtypes that vectorise when read directly; the others through the template.
 VERINIT_VECTOR_CLONES block_partial block_sums(const float* x, std::int64_t count,
                                                const float* next, double centre, double variance,
@@ -176,17 +193,7 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
       const block_partial p =
           block_sums(x.data() + at, stop - at, stop < n ? x.data() + stop : nullptr, m.mean,
                      m.variance, low, high, excluded);
-      total.s1 += p.s1;
-      total.s2 += p.s2;
-      total.s3 += p.s3;
-      total.s4 += p.s4;
-      total.lagged += p.lagged;
-      total.squares_lagged += p.squares_lagged;
-      total.largest = std::max(total.largest, p.largest);
-      total.outside += p.outside;
-      total.at_excluded += p.at_excluded;
-      total.non_finite += p.non_finite;
-      total.nan += p.nan;
+      add_pass(total, p);
       if (contiguous) {
         VERINIT_ASSERT(k < most);
         segments[static_cast<std::size_t>(b * most + k++)] = {group, p.s2, stop - at};
@@ -198,17 +205,7 @@ void add_block_sums(std::span<const T> x, const iid_context& context, int thread
   }
   bool nan = false;
   for (const block_partial& p : parts) {  // exact sums: the order does not matter
-    out.s1 += p.s1;
-    out.s2 += p.s2;
-    out.s3 += p.s3;
-    out.s4 += p.s4;
-    out.lagged += p.lagged;
-    out.squares_lagged += p.squares_lagged;
-    out.largest = std::max(out.largest, p.largest);
-    out.outside += p.outside;
-    out.at_excluded += p.at_excluded;
-    out.non_finite += p.non_finite;
-    out.nan += p.nan;
+    add_pass(out, p);
     nan = nan || p.nan > 0;
   }
   if (nan) out.largest = INFINITY;
@@ -556,18 +553,8 @@ struct stream_state::impl {
     const int a = boundary_count(), b = next.boundary_count();
     cross(next.head_value, next.head_bits, b);
     const iid_sums& s = next.sums;
+    add_pass(sums, s);
     sums.n += s.n;
-    sums.nan += s.nan;
-    sums.outside += s.outside;
-    sums.at_excluded += s.at_excluded;
-    sums.non_finite += s.non_finite;
-    sums.s1 += s.s1;
-    sums.s2 += s.s2;
-    sums.s3 += s.s3;
-    sums.s4 += s.s4;
-    sums.lagged += s.lagged;
-    sums.squares_lagged += s.squares_lagged;
-    sums.largest = std::max(sums.largest, s.largest);
     sums.groups += s.groups;
     sums.group_squares += s.group_squares;
     sums.inverse_group_sizes += s.inverse_group_sizes;

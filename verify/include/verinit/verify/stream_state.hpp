@@ -7,17 +7,17 @@
 //   - support counts in the sample type, and NaNs;
 //   - power sums of d = x - mean (the law's), lag-1 sums of d and of e = d^2 - variance, and
 //     max |d|;
-//   - the homogeneity sums: per group of output units (sample_grouping), the squared z of the
-//     group's variance, added up;
+//   - the homogeneity sums: per group of output units (sample_grouping), S_g^2 / m_g and
+//     1 / m_g (S_g the group's sum of d^2, m_g its size), added up;
 //   - window hashes of the repeated-runs test (1 window in 2^window_bits kept, by content);
 //   - with bins > 0: counts of u = F(x) in `bins` equal-probability bins and the exact u of
-//     the two outer bins (streaming.md of the README: the bracket of D and A^2).
+//     the two outer bins (bracket(): the proven bracket of D and A^2, see the README).
 // Every sum is an exact_sum of per-block partials (blocks of block_size samples from the start
-// of each piece, never cut by threads), so a state has the same bits on any number of threads,
-// and merging is exact: the states of consecutive pieces merged in any grouping are bitwise the
-// state of one pass over the same pieces (tested), and so is their byte form (hashes and
-// outer-bin values sorted). (Cut elsewhere, a stream's block partials, and so the last bits of
-// its sums, differ.)
+// of each piece, cut only at group boundaries, never by threads), so a state has the same bits on
+// any number of threads, and merging is exact: the states of consecutive pieces merged in any
+// grouping are bitwise the state of one pass over the same pieces (tested), and so is their byte
+// form (hashes and outer-bin values sorted). (Cut elsewhere, a stream's block partials, and so the
+// last bits of its sums, differ.)
 //
 // Pieces are whole tensors (the homogeneity groups never straddle two pieces); only the last
 // piece of a stream may end inside a tensor.

@@ -2,7 +2,7 @@
 // AVX2 4 lanes where the CPU has it, else SSE2 2 lanes; at most 4 ulp, 7e-16 relative measured
 // over 10^7 normal arguments), else the C library's scalar erfc. One kernel per process, chosen
 // once, serves the batches and the single values alike, so a value never depends on the path
-// that computed it (the verifier's D is bitwise equal to a sort of law_cdf's values).
+// that computed it (the verifier's D is bitwise equal to a sort of any_law::cdf's values).
 // Measured on this project's machine: 1.5 ns a value (AVX2) against 9.3 ns for std::erfc.
 #pragma once
 
