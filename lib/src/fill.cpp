@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <type_traits>
 
@@ -49,18 +50,109 @@ void for_each_block(std::span<T> out, const fill_options& options, word_source* 
   }
 }
 
+// ---- Laws T cannot hold -----------------------------------------------------------------
+//
+// A law is refused, naming the scheme, the dtype and the limit, when rounding it to T would
+// not be the law: overflow, a mass above 2^-53 (what a double cannot tell from zero next to
+// 1) beyond T's largest finite value, so that infinities would appear; underflow, more than
+// half of a normal's mass on the one value of T nearest its mean (its spread is below T's
+// resolution there: normal(std=1e-9) in float16 is zeros); a constant that rounds to 0 or to
+// infinity; bounds that collapse to one value of T.
+
+constexpr double overflow_mass_limit = 0x1p-53;
+constexpr double underflow_mass_limit = 0.5;
+
+// P(X > x) for X ~ N(mean, std^2).
+double normal_above(double x, double mean, double std) {
+  return 0.5 * std::erfc((x - mean) / (std * std::numbers::sqrt2));
+}
+
+// The largest finite value of T, and the magnitude from which values round to infinity
+// (halfway to the next power of two's first value; float64's is past double's range: max).
 template <class T>
-void fill_law(std::span<T> out, const element_law& law, const fill_options& options,
-              word_source* serial) {
+double overflow_threshold() {
+  const double max = info(dtype_of<T>).max;
+  if constexpr (std::is_same_v<T, double>)
+    return max;
+  else
+    return max + (max - to_double(next_down(round_to<T>(max)))) / 2;
+}
+
+template <class T>
+[[noreturn]] void throw_overflow(std::string_view scheme_name, double mass) {
+  detail::throw_invalid(
+      scheme_name,
+      "the mass beyond " + type_name<T>() + "'s largest finite value (" +
+          detail::format_number(info(dtype_of<T>).max) + ")",
+      detail::format_number(mass),
+      "<= 2^-53: the law overflows " + type_name<T>() + " (scale it down or use a wider dtype)");
+}
+
+template <class T>
+void check_bound(std::string_view scheme_name, double bound) {
+  if (std::isinf(to_double(round_to<T>(bound))))
+    detail::throw_invalid(scheme_name, "the bound " + detail::format_number(bound),
+                          "infinite in " + type_name<T>(),
+                          "finite: at most " + detail::format_number(info(dtype_of<T>).max) +
+                              " in magnitude (use a wider dtype)");
+}
+
+// The normal's mass on the value of T nearest its mean, within [a, b] (a truncated normal's
+// bounds, infinite for a normal), relative to the mass of [a, b].
+template <class T>
+void check_resolution(std::string_view scheme_name, double mean, double std, double a, double b) {
+  const T nearest = round_to<T>(mean);
+  const double g = to_double(nearest);
+  const double low = std::max(a, (to_double(next_down(nearest)) + g) / 2);
+  const double high = std::min(b, (to_double(next_up(nearest)) + g) / 2);
+  const double total = normal_above(a, mean, std) - normal_above(b, mean, std);
+  const double mass = (normal_above(low, mean, std) - normal_above(high, mean, std)) / total;
+  if (mass > underflow_mass_limit)
+    detail::throw_invalid(
+        scheme_name, "the mass on " + type_name<T>() + "'s value " + detail::format_number(g),
+        detail::format_number(mass),
+        "<= 0.5: std " + detail::format_number(std) + " is below " + type_name<T>() +
+            "'s resolution there (" + detail::format_number(to_double(next_up(nearest)) - g) +
+            "); use a wider dtype");
+}
+
+template <class T>
+void check_representable(std::string_view scheme_name, const element_law& law) {
+  const double limit = overflow_threshold<T>();
   if (const auto* c = std::get_if<constant_law>(&law)) {
-    std::fill(out.begin(), out.end(), static_cast<T>(c->value));
+    check_bound<T>(scheme_name, c->value);
+    if (c->value != 0 && to_double(round_to<T>(c->value)) == 0)
+      detail::throw_invalid(scheme_name, "value", detail::format_number(c->value),
+                            "representable in " + type_name<T>() + " (it rounds to 0)");
   } else if (const auto* u = std::get_if<uniform_law>(&law)) {
-    const T low = static_cast<T>(u->a), high = static_cast<T>(u->b);
+    check_bound<T>(scheme_name, u->a);
+    check_bound<T>(scheme_name, u->b);
+  } else if (const auto* n = std::get_if<normal_law>(&law)) {
+    const double beyond =
+        normal_above(limit, n->mean, n->std) + normal_above(limit, -n->mean, n->std);
+    if (!(beyond <= overflow_mass_limit)) throw_overflow<T>(scheme_name, beyond);
+    check_resolution<T>(scheme_name, n->mean, n->std, -INFINITY, INFINITY);
+  } else {
+    const auto& t = std::get<truncated_normal_law>(law);
+    check_bound<T>(scheme_name, t.a);
+    check_bound<T>(scheme_name, t.b);
+    if (round_to<T>(t.a) != round_to<T>(t.b))
+      check_resolution<T>(scheme_name, t.mean, t.std, t.a, t.b);
+  }
+}
+
+template <class T>
+void fill_law(std::span<T> out, std::string_view scheme_name, const element_law& law,
+              const fill_options& options, word_source* serial) {
+  check_representable<T>(scheme_name, law);
+  if (const auto* c = std::get_if<constant_law>(&law)) {
+    std::fill(out.begin(), out.end(), round_to<T>(c->value));
+  } else if (const auto* u = std::get_if<uniform_law>(&law)) {
+    const double low = to_double(round_to<T>(u->a)), high = to_double(round_to<T>(u->b));
     if (!(low < high))
-      detail::throw_invalid("uniform", "b - a", detail::format_number(u->b - u->a),
+      detail::throw_invalid(scheme_name, "b - a", detail::format_number(u->b - u->a),
                             "large enough that a and b differ in " + type_name<T>());
-    if (!std::isfinite(static_cast<double>(high) - static_cast<double>(low)))
-      detail::throw_invalid("uniform", "b - a", "inf", "finite");
+    if (!std::isfinite(high - low)) detail::throw_invalid(scheme_name, "b - a", "inf", "finite");
     for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
       detail::sample_uniform(block, u->a, u->b, source);
     });
@@ -70,8 +162,8 @@ void fill_law(std::span<T> out, const element_law& law, const fill_options& opti
     });
   } else {
     const auto& t = std::get<truncated_normal_law>(law);
-    if (!(static_cast<T>(t.a) < static_cast<T>(t.b)))
-      detail::throw_invalid("truncated_normal", "b - a", detail::format_number(t.b - t.a),
+    if (!(to_double(round_to<T>(t.a)) < to_double(round_to<T>(t.b))))
+      detail::throw_invalid(scheme_name, "b - a", detail::format_number(t.b - t.a),
                             "large enough that a and b differ in " + type_name<T>());
     for_each_block(out, options, serial, [&](std::span<T> block, word_source& source) {
       detail::sample_truncated_normal(block, t, source);
@@ -92,7 +184,8 @@ template <class T>
 void fill_eye(std::span<T> out, std::span<const std::int64_t> shape) {
   std::fill(out.begin(), out.end(), T{0});
   const std::int64_t diagonal = std::min(shape[0], shape[1]);
-  for (std::int64_t i = 0; i < diagonal; ++i) out[static_cast<std::size_t>(i * shape[1] + i)] = 1;
+  for (std::int64_t i = 0; i < diagonal; ++i)
+    out[static_cast<std::size_t>(i * shape[1] + i)] = round_to<T>(1.0);
 }
 
 // Conv identity (torch.nn.init.dirac_), mapped through the layout's axes.
@@ -122,7 +215,7 @@ void fill_dirac(std::span<T> out, std::span<const std::int64_t> shape, const sch
       const std::int64_t index = layout == layout::torch
                                      ? (o * in_channels + d) * kernel_size + centre
                                      : (centre * in_channels + d) * out_channels + o;
-      out[static_cast<std::size_t>(index)] = 1;
+      out[static_cast<std::size_t>(index)] = round_to<T>(1.0);
     }
   }
 }
@@ -133,7 +226,7 @@ void fill_dirac(std::span<T> out, std::span<const std::int64_t> shape, const sch
 template <class T>
 void fill_sparse(std::span<T> out, std::span<const std::int64_t> shape, const scheme& s,
                  const fill_options& options, word_source* serial) {
-  fill_law(out, normal_law{0.0, s.number("std")}, options, serial);
+  fill_law(out, s.name(), normal_law{0.0, s.number("std")}, options, serial);
   const bool torch = options.layout == layout::torch;
   const std::int64_t outputs = torch ? shape[0] : shape[1];
   const std::int64_t inputs = torch ? shape[1] : shape[0];
@@ -147,7 +240,7 @@ void fill_sparse(std::span<T> out, std::span<const std::int64_t> shape, const sc
           i + static_cast<std::int64_t>(reader.bounded(static_cast<std::uint64_t>(outputs - i)));
       std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
       const std::int64_t o = order[static_cast<std::size_t>(i)];
-      out[static_cast<std::size_t>(torch ? o * inputs + unit : unit * outputs + o)] = 0;
+      out[static_cast<std::size_t>(torch ? o * inputs + unit : unit * outputs + o)] = T{};
     }
   };
   if (serial != nullptr) {
@@ -172,10 +265,11 @@ void fill_orthogonal(std::span<T> out, std::span<const std::int64_t> shape, cons
   const std::int64_t rows = options.layout == layout::torch ? shape[0] : total / shape.back();
   const std::int64_t cols = total / rows;
   std::vector<double> matrix(out.size());
-  fill_law(std::span<double>(matrix), normal_law{0.0, 1.0}, options, serial);
+  fill_law(std::span<double>(matrix), s.name(), normal_law{0.0, 1.0}, options, serial);
   detail::orthogonalize(matrix, rows, cols);
   const double gain = s.number("gain");
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(gain * matrix[i]);
+  check_bound<T>(s.name(), gain);  // every entry is at most |gain| in magnitude
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = round_to<T>(gain * matrix[i]);
 }
 
 template <class T>
@@ -211,25 +305,15 @@ void fill_any(std::span<T> out, std::span<const std::int64_t> shape, const schem
       f = compute_fans(shape, options.layout);
     }
   }
-  fill_law(out, resolve_law(s, f), options, serial);
+  fill_law(out, s.name(), resolve_law(s, f), options, serial);
 }
-
-// The element types the kernels sample directly (the 16-bit ones would sample in float32 and
-// round once: not implemented yet).
-template <class T>
-constexpr bool sampled_directly = std::is_floating_point_v<T>;
 
 void fill_view(const mutable_tensor_view& out, const scheme& s, const fill_options& options,
                word_source* serial) {
   detail::check_tensor_bytes("fill", out.type, out.shape, out.bytes.size(), out.bytes.data());
   visit_dtype(out.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (sampled_directly<T>)
-      fill_any(out.elements<T>(), out.shape, s, options, serial);
-    else
-      detail::throw_invalid("fill", "dtype", type_name<T>(),
-                            "float32 or float64 (sampling into 16-bit dtypes is not implemented "
-                            "yet)");
+    fill_any(out.elements<T>(), out.shape, s, options, serial);
   });
 }
 

@@ -171,6 +171,33 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
   }
 }
 
+// Rounds n doubles to a 16-bit dtype: the one rounding of the 16-bit kernels, in vector
+// registers (its 64-bit integer compares need AVX2 to vectorise). Integer arithmetic and exact
+// double operations only, so every clone returns the same bits.
+template <class T>
+[[gnu::always_inline]] inline void round_chunk_body(const double* __restrict in, std::size_t n,
+                                                    T* __restrict out) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = round_to<T>(in[i]);
+}
+[[gnu::target_clones("avx512f", "avx2", "default")]] void round_chunk(
+    const double* __restrict in, std::size_t n, bfloat16_t* __restrict out) noexcept {
+  round_chunk_body(in, n, out);
+}
+[[gnu::target_clones("avx512f", "avx2", "default")]] void round_chunk(
+    const double* __restrict in, std::size_t n, float16_t* __restrict out) noexcept {
+  round_chunk_body(in, n, out);
+}
+
+// Stores n values computed in double as T: rounded once (to nearest even).
+template <class T>
+void store(const double* values, std::size_t n, T* out) noexcept {
+  if constexpr (std::is_floating_point_v<T>) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(values[i]);
+  } else {
+    round_chunk(values, n, out);
+  }
+}
+
 // Fills z[0..n) (n <= chunk_size) with standard normals: the fast pass, then the slow path
 // for the points it could not accept, in index order, drawing from `extra`.
 template <class T>
@@ -231,10 +258,14 @@ double truncated_rejection(truncated_method method, double alpha, double beta, w
   }
 }
 
+// x rounded to T, kept in [low, high] (bounds of T): a truncated normal's z lies in
+// [alpha, beta], but mean + std z can round past a bound of T by the double arithmetic.
 template <class T>
 T clamp_to(double x, T low, T high) {
-  const T value = static_cast<T>(x);
-  return std::clamp(value, low, high);
+  const T value = round_to<T>(x);
+  if (to_double(value) < to_double(low)) return low;
+  if (to_double(value) > to_double(high)) return high;
+  return value;
 }
 
 }  // namespace
@@ -298,30 +329,49 @@ double word_reader::standard_normal() {
 
 // ---- kernels --------------------------------------------------------------------------------
 
+// The 16-bit dtypes' uniform: U[a, b) at 24 bits, computed in double, rounded once.
 template <class T>
-void sample_uniform(std::span<T> out, double a, double b, word_source& source) {
-  const T low = static_cast<T>(a);
-  const T high = static_cast<T>(b);
-  const T below_high = std::nextafter(high, low);
-  const double width = static_cast<double>(high) - static_cast<double>(low);
-  constexpr std::size_t words_per = words_per_sample<T>;
-  std::uint32_t words[chunk_size * words_per];
+void sample_uniform_rounded(std::span<T> out, double a, double b, word_source& source) {
+  const double width = b - a;
+  std::uint32_t words[chunk_size];
+  double values[chunk_size];
   for (std::size_t start = 0; start < out.size(); start += chunk_size) {
     const std::size_t n = std::min(chunk_size, out.size() - start);
-    source.generate(std::span(words, n * words_per));
-    T* dst = out.data() + start;
-    for (std::size_t i = 0; i < n; ++i) {
-      double u;
-      if constexpr (words_per == 1) {
-        u = static_cast<double>(words[i] >> 8) * 0x1p-24;
-      } else {
-        u = static_cast<double>(
-                (std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32) >> 11) *
-            0x1p-53;
+    source.generate(std::span(words, n));
+    for (std::size_t i = 0; i < n; ++i)
+      values[i] = a + width * (static_cast<double>(words[i] >> 8) * 0x1p-24);
+    store(values, n, out.data() + start);
+  }
+}
+
+template <class T>
+void sample_uniform(std::span<T> out, double a, double b, word_source& source) {
+  if constexpr (!std::is_floating_point_v<T>) {
+    sample_uniform_rounded(out, a, b, source);
+  } else {
+    const T low = static_cast<T>(a);
+    const T high = static_cast<T>(b);
+    const T below_high = std::nextafter(high, low);
+    const double width = static_cast<double>(high) - static_cast<double>(low);
+    constexpr std::size_t words_per = words_per_sample<T>;
+    std::uint32_t words[chunk_size * words_per];
+    for (std::size_t start = 0; start < out.size(); start += chunk_size) {
+      const std::size_t n = std::min(chunk_size, out.size() - start);
+      source.generate(std::span(words, n * words_per));
+      T* dst = out.data() + start;
+      for (std::size_t i = 0; i < n; ++i) {
+        double u;
+        if constexpr (words_per == 1) {
+          u = static_cast<double>(words[i] >> 8) * 0x1p-24;
+        } else {
+          u = static_cast<double>(
+                  (std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32) >> 11) *
+              0x1p-53;
+        }
+        const T x = static_cast<T>(static_cast<double>(low) + width * u);
+        // Rounding to T can reach `high` when u is within half an ulp of 1.
+        dst[i] = x < high ? x : below_high;
       }
-      const T x = static_cast<T>(static_cast<double>(low) + width * u);
-      // Rounding to T can reach `high` when u is within half an ulp of 1.
-      dst[i] = x < high ? x : below_high;
     }
   }
 }
@@ -335,7 +385,12 @@ void sample_normal(std::span<T> out, double mean, double std, word_source& sourc
     const std::size_t n = std::min(chunk_size, out.size() - start);
     standard_normal_chunk<T>(n, source, extra, z, ok);
     T* dst = out.data() + start;
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(mean + std * z[i]);
+    if constexpr (std::is_floating_point_v<T>) {
+      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(mean + std * z[i]);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) z[i] = mean + std * z[i];
+      store(z, n, dst);
+    }
   }
 }
 
@@ -344,8 +399,8 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
                              word_source& source) {
   const double alpha = (law.a - law.mean) / law.std;
   const double beta = (law.b - law.mean) / law.std;
-  const T low = static_cast<T>(law.a);
-  const T high = static_cast<T>(law.b);
+  const T low = round_to<T>(law.a);
+  const T high = round_to<T>(law.b);
   // Probability of [alpha, beta], computed on the side where it does not cancel.
   const double mass = alpha >= 0  ? upper_tail(alpha) - upper_tail(beta)
                       : beta <= 0 ? upper_tail(-beta) - upper_tail(-alpha)
@@ -360,8 +415,17 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
       for (std::size_t i = 0; i < n; ++i)
         while (z[i] < alpha || z[i] > beta) z[i] = extra.standard_normal();
       T* dst = out.data() + start;
-      for (std::size_t i = 0; i < n; ++i)
-        dst[i] = clamp_to<T>(law.mean + law.std * z[i], low, high);
+      if constexpr (std::is_floating_point_v<T>) {
+        for (std::size_t i = 0; i < n; ++i)
+          dst[i] = clamp_to<T>(law.mean + law.std * z[i], low, high);
+      } else {
+        // Rounding is monotone: clamping in double to the bounds' values of T, then rounding,
+        // is rounding then clamping.
+        const double low_value = to_double(low), high_value = to_double(high);
+        for (std::size_t i = 0; i < n; ++i)
+          z[i] = std::clamp(law.mean + law.std * z[i], low_value, high_value);
+        store(z, n, dst);
+      }
     }
     return;
   }
@@ -384,5 +448,13 @@ template void sample_truncated_normal<float>(std::span<float>, const truncated_n
                                              word_source&);
 template void sample_truncated_normal<double>(std::span<double>, const truncated_normal_law&,
                                               word_source&);
+template void sample_uniform<float16_t>(std::span<float16_t>, double, double, word_source&);
+template void sample_uniform<bfloat16_t>(std::span<bfloat16_t>, double, double, word_source&);
+template void sample_normal<float16_t>(std::span<float16_t>, double, double, word_source&);
+template void sample_normal<bfloat16_t>(std::span<bfloat16_t>, double, double, word_source&);
+template void sample_truncated_normal<float16_t>(std::span<float16_t>, const truncated_normal_law&,
+                                                 word_source&);
+template void sample_truncated_normal<bfloat16_t>(std::span<bfloat16_t>,
+                                                  const truncated_normal_law&, word_source&);
 
 }  // namespace verinit::detail

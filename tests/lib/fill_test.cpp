@@ -250,14 +250,133 @@ TEST(FillTest, RejectsBadArguments) {
   EXPECT_THROW(sample("truncated_normal(a=1,b=1.00000001)", {4}), std::invalid_argument);
 }
 
-TEST(FillTest, SixteenBitDtypesAreRefusedClearlyForNow) {
-  std::vector<verinit::bfloat16_t> out(16);
-  try {
-    verinit::fill(std::span<verinit::bfloat16_t>(out), tensor_shape{4, 4}, parse_scheme("normal"));
-    FAIL();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
+// ---- float16 and bfloat16 -------------------------------------------------------------------
+
+template <class T>
+std::vector<std::uint16_t> bits_of_all(const std::vector<T>& values) {
+  std::vector<std::uint16_t> bits(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) bits[i] = values[i].bits;
+  return bits;
+}
+
+template <class T>
+class SixteenBitFillTest : public ::testing::Test {};
+using SixteenBitTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
+TYPED_TEST_SUITE(SixteenBitFillTest, SixteenBitTypes);
+
+TYPED_TEST(SixteenBitFillTest, IsTheFloat32SampleRoundedOnce) {
+  // Both kernels compute each value in double from the same 24 random bits; float32 rounds it
+  // to float32, the 16-bit fill to T. So the T value is float32's rounded to T, except where
+  // float32's value is within its rounding error of a midpoint of T (there the double decides:
+  // either neighbour). The uniform's float32 kernel starts from float32(a) and float32(b)
+  // rather than a and b: a rounding error more.
+  for (const char* spec : {"normal(std=0.7)", "he_uniform", "truncated_normal(std=0.5)",
+                           "variance_scaling", "sparse(sparsity=0.25)", "orthogonal"}) {
+    const tensor_shape shape{300, 1000};
+    const auto f32 = sample<float>(spec, shape, 11);
+    const auto t = sample<TypeParam>(spec, shape, 11);
+    std::size_t ties = 0;
+    for (std::size_t i = 0; i < f32.size(); ++i) {
+      const TypeParam rounded = verinit::round_to<TypeParam>(f32[i]);
+      if (t[i] == rounded) continue;
+      const double x = f32[i];
+      const double down = verinit::to_double(verinit::round_down<TypeParam>(x));
+      const double up = verinit::to_double(verinit::round_up<TypeParam>(x));
+      const double ulp = std::nextafter(std::abs(f32[i]), INFINITY) - std::abs(f32[i]);
+      ASSERT_LE(std::abs(x - (down + up) / 2), 2 * ulp) << spec << " at " << i;
+      ASSERT_TRUE(verinit::to_double(t[i]) == down || verinit::to_double(t[i]) == up) << spec;
+      ++ties;
+    }
+    EXPECT_LT(ties, f32.size() / 1000) << spec;
   }
+}
+
+TYPED_TEST(SixteenBitFillTest, SameBitsOnOneTwoAndSevenThreads) {
+  const tensor_shape shape{331, 1001};
+  for (const char* spec : {"uniform", "normal", "truncated_normal(a=3,b=5)", "orthogonal"}) {
+    const auto one = bits_of_all(sample<TypeParam>(spec, shape, 77, 1));
+    EXPECT_EQ(one, bits_of_all(sample<TypeParam>(spec, shape, 77, 2))) << spec;
+    EXPECT_EQ(one, bits_of_all(sample<TypeParam>(spec, shape, 77, 7))) << spec;
+    EXPECT_NE(one, bits_of_all(sample<TypeParam>(spec, shape, 78, 2))) << spec;
+  }
+}
+
+TYPED_TEST(SixteenBitFillTest, UniformReachesTheRoundedUpperBound) {
+  // U[-1, 1) rounded to nearest: values within half an ulp of 1 round to 1 (mass 2^-9 in
+  // bfloat16, 2^-12 in float16), and -1 is a value too.
+  const auto w = sample<TypeParam>("uniform(a=-1,b=1)", {1'000'000});
+  std::size_t ones = 0, minus_ones = 0;
+  for (const auto v : w) {
+    const double x = verinit::to_double(v);
+    ASSERT_TRUE(x >= -1 && x <= 1) << x;
+    ones += x == 1;
+    minus_ones += x == -1;
+  }
+  const double ulp_below_one = 1 - verinit::to_double(verinit::next_down(TypeParam::round_from(1)));
+  const double expected = 1e6 * ulp_below_one / 4;  // half of that ulp, over a width of 2
+  EXPECT_NEAR(static_cast<double>(ones), expected, 6 * std::sqrt(expected));
+  EXPECT_GT(minus_ones, 0u);
+}
+
+TYPED_TEST(SixteenBitFillTest, TruncatedNormalStaysInsideItsRoundedBoundsAndOffThem) {
+  // pytorch/pytorch#145498: bfloat16 trunc_normal_(std=0.02) put 0.39% of its values at +-2.
+  // Sampled at float32's resolution and rounded once, nothing is beyond 6 sigma.
+  const auto w = sample<TypeParam>("truncated_normal(std=0.02,a=-2,b=2)", {10'000'000});
+  for (const auto v : w) ASSERT_LE(std::abs(verinit::to_double(v)), 0.12);
+}
+
+TEST(FillTest, Float16KeepsSubnormals) {
+  // N(0, (1e-6)^2) in float16: every value below the smallest normal (6.1e-5), on the
+  // subnormal grid q = 2^-24. P(0) = P(|X| < q/2) = erf(q / (2 sqrt 2 sigma)).
+  const auto w = sample<verinit::float16_t>("normal(std=1e-6)", {1'000'000});
+  const double q = 0x1p-24;
+  std::size_t zeros = 0, odd = 0;
+  for (const auto v : w) {
+    const double x = verinit::to_double(v);
+    ASSERT_LT(std::abs(x), 6.1e-5);
+    ASSERT_EQ(x / q, std::nearbyint(x / q));
+    zeros += x == 0;
+    odd += (v.bits & 1) != 0;
+  }
+  const double p_zero = std::erf(q / (2 * std::sqrt(2.0) * 1e-6));
+  EXPECT_NEAR(static_cast<double>(zeros), 1e6 * p_zero, 6 * std::sqrt(1e6 * p_zero));
+  EXPECT_GT(odd, 400'000u);  // half the non-zero multiples are odd: none flushed or truncated
+}
+
+// Laws the dtype cannot hold: a one-line error naming the scheme, the dtype and the limit.
+template <class T>
+std::string refusal(const char* spec) {
+  try {
+    sample<T>(spec, {4, 4});
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(FillTest, RefusesLawsTheDtypeCannotHold) {
+  using verinit::bfloat16_t;
+  using verinit::float16_t;
+  // Each message names the scheme, the dtype and the limit.
+  const auto says = [](const std::string& message, std::initializer_list<const char*> parts) {
+    for (const char* part : parts)
+      if (message.find(part) == std::string::npos) return testing::AssertionFailure() << message;
+    return testing::AssertionSuccess();
+  };
+  EXPECT_TRUE(says(refusal<float>("normal(std=1e308)"), {"normal", "float32", "overflows"}));
+  EXPECT_TRUE(says(refusal<double>("normal(std=1e308)"), {"overflows float64"}));
+  EXPECT_TRUE(says(refusal<float16_t>("normal(std=1e5)"), {"65504", "overflows float16"}));
+  EXPECT_TRUE(says(refusal<float16_t>("normal(std=1e4)"), {"overflows"}));
+  EXPECT_EQ(refusal<float16_t>("normal(std=5000)"), "(accepted)");  // 13 sigma to 65520
+  EXPECT_TRUE(says(refusal<float16_t>("normal(std=1e-9)"), {"normal", "resolution", "float16"}));
+  EXPECT_EQ(refusal<float16_t>("normal(std=1e-7)"), "(accepted)");  // coarse, but a law
+  EXPECT_TRUE(says(refusal<bfloat16_t>("normal(std=1e-45)"), {"resolution"}));
+  EXPECT_TRUE(says(refusal<float16_t>("uniform(a=0,b=1e5)"), {"infinite in float16", "65504"}));
+  EXPECT_TRUE(says(refusal<float16_t>("constant(value=1e-9)"), {"rounds to 0"}));
+  EXPECT_TRUE(says(refusal<float16_t>("constant(value=1e6)"), {"infinite"}));
+  EXPECT_TRUE(says(refusal<float16_t>("truncated_normal(std=1e-9,a=-2,b=2)"), {"resolution"}));
+  EXPECT_TRUE(says(refusal<float16_t>("orthogonal(gain=1e6)"), {"infinite"}));
+  EXPECT_EQ(refusal<bfloat16_t>("normal(std=1e30)"), "(accepted)");  // float32's range
   // A view whose bytes do not match its shape is refused before anything is written.
   std::vector<float> three(3);
   EXPECT_THROW(verinit::fill(std::span<float>(three), tensor_shape{2, 2}, parse_scheme("normal")),

@@ -40,36 +40,66 @@ struct binary16_format {
   static constexpr std::uint16_t infinity_bits = ((1u << ExponentBits) - 1) << FractionBits;
   static constexpr std::uint16_t quiet_nan_bits = infinity_bits | (1u << (FractionBits - 1));
 
-  /// x rounded to nearest, ties to even; overflow to infinity; subnormals kept.
+  /// 2^e, exactly (constexpr: std::ldexp is not).
+  static constexpr double power_of_two(int e) noexcept {
+    double p = 1;
+    for (; e > 0; --e) p *= 2;
+    for (; e < 0; ++e) p /= 2;
+    return p;
+  }
+  /// The quantum of the subnormals (and of the smallest binade of normals), 2^(min - F).
+  static constexpr double subnormal_quantum = power_of_two(min_exponent - fraction_bits);
+
+  /// x rounded to nearest, ties to even; overflow to infinity; subnormals kept. On the bits of
+  /// the double and without branches, so that the fill's 16-bit kernels can round every sample
+  /// in vector registers: a normal result rounds the 52-bit fraction to F bits by adding half a
+  /// quantum less one plus the kept lowest bit (ties to even) and shifting, the carry moving
+  /// into the exponent as it should; a subnormal result is the integer multiple of the quantum
+  /// nearest to |x| (rounded by the default mode, to nearest even).
   static std::uint16_t round(double x) noexcept {
-    const std::uint16_t sign = std::signbit(x) ? 0x8000 : 0;
-    if (std::isnan(x)) return sign | quiet_nan_bits;
-    const double magnitude = std::fabs(x);
-    if (magnitude == 0) return sign;
-    if (std::isinf(magnitude)) return sign | infinity_bits;
-    // magnitude in [2^e, 2^(e+1)); below the normal range the quantum stays 2^(min - F).
-    const int e = std::max(std::ilogb(magnitude), min_exponent);
-    if (e > bias) return sign | infinity_bits;  // >= 2^(bias+1): past the largest finite
-    // m = magnitude / quantum, exact (a power-of-two scaling), rounded to an integer by the
-    // default rounding mode, to nearest even. The encoding is then (e - min) 2^F + m for
-    // normals and subnormals alike, and m = 2^(F+1) carries into the next binade.
-    const double m = std::nearbyint(std::ldexp(magnitude, fraction_bits - e));
-    const std::uint32_t encoded = (static_cast<std::uint32_t>(e - min_exponent) << fraction_bits) +
-                                  static_cast<std::uint32_t>(m);
-    return sign | static_cast<std::uint16_t>(encoded >= infinity_bits ? infinity_bits : encoded);
+    constexpr int shift = 52 - fraction_bits;
+    constexpr std::uint64_t exponent_one = 1023;
+    constexpr std::uint64_t smallest_normal_bits =
+        static_cast<std::uint64_t>(static_cast<int>(exponent_one) + min_exponent) << 52;
+    constexpr std::uint64_t double_infinity_bits = std::uint64_t{0x7ff} << 52;
+    const std::uint64_t b = std::bit_cast<std::uint64_t>(x);
+    const auto sign = static_cast<std::uint16_t>((b >> 48) & 0x8000);
+    const std::uint64_t magnitude = b & ~(std::uint64_t{1} << 63);
+    const std::uint64_t rounded =
+        (magnitude + ((std::uint64_t{1} << (shift - 1)) - 1) + ((magnitude >> shift) & 1)) >> shift;
+    // Re-bias the exponent: (e + 1023) 2^F + f becomes (e + bias) 2^F + f (wraps, unused, for
+    // a subnormal result).
+    const std::uint64_t encoded =
+        rounded - ((exponent_one - static_cast<std::uint64_t>(bias)) << fraction_bits);
+    const std::uint64_t normal = encoded >= infinity_bits ? infinity_bits : encoded;
+    // |x| / quantum is exact (a power-of-two scaling) and, for a subnormal result, at most 2^F:
+    // the smallest normal's encoding, so the carry needs no special case. Adding and removing
+    // 2^52 rounds it to an integer in the default mode, to nearest even (nearbyint without a
+    // libm call). Capped so that the conversion is defined when this branch is not used.
+    constexpr double integer_magic = power_of_two(52);
+    constexpr double inverse_quantum = power_of_two(fraction_bits - min_exponent);
+    const double scaled = std::min(std::bit_cast<double>(magnitude) * inverse_quantum,
+                                   static_cast<double>(1u << fraction_bits));
+    const double multiple = (scaled + integer_magic) - integer_magic;
+    const auto subnormal = static_cast<std::uint64_t>(static_cast<std::int32_t>(multiple));
+    const std::uint64_t finite = magnitude >= smallest_normal_bits ? normal : subnormal;
+    return sign |
+           static_cast<std::uint16_t>(magnitude > double_infinity_bits ? quiet_nan_bits : finite);
   }
 
-  /// The exact value of a bit pattern.
+  /// The exact value of a bit pattern: the fields moved into a double's.
   static double value(std::uint16_t bits) noexcept {
-    const double sign = (bits & 0x8000) != 0 ? -1.0 : 1.0;
+    const std::uint64_t sign = std::uint64_t{bits & 0x8000u} << 48;
     const unsigned exponent = (bits & 0x7fffu) >> fraction_bits;
-    const unsigned fraction = bits & ((1u << fraction_bits) - 1);
+    const std::uint64_t fraction = bits & ((1u << fraction_bits) - 1);
     if ((bits & 0x7fffu) >= infinity_bits)
-      return fraction != 0 ? std::numeric_limits<double>::quiet_NaN()
-                           : sign * std::numeric_limits<double>::infinity();
-    if (exponent == 0) return sign * std::ldexp(fraction, min_exponent - fraction_bits);
-    return sign * std::ldexp(fraction + (1u << fraction_bits),
-                             static_cast<int>(exponent) - bias - fraction_bits);
+      return std::bit_cast<double>(sign | std::uint64_t{0x7ff} << 52 |
+                                   fraction << (52 - fraction_bits));
+    if (exponent == 0)
+      return std::bit_cast<double>(
+          sign | std::bit_cast<std::uint64_t>(static_cast<double>(fraction) * subnormal_quantum));
+    return std::bit_cast<double>(sign | static_cast<std::uint64_t>(exponent - bias + 1023) << 52 |
+                                 fraction << (52 - fraction_bits));
   }
 };
 using float16_format = binary16_format<5, 10>;

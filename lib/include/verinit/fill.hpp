@@ -7,8 +7,24 @@
 // zero positions use streams 2^62 + column. Floating-point contraction is disabled in the
 // kernels so every build computes the same bits.
 //
-// Support: a uniform on [a, b) returns values in [T(a), T(b)) where T() rounds to the output
-// type (never T(b) itself); a truncated normal never leaves [T(a), T(b)].
+// Support: in float32 and float64 a uniform on [a, b) returns values in [T(a), T(b)) where T()
+// rounds to the output type (never T(b) itself); a truncated normal never leaves
+// [T(a), T(b)].
+//
+// float16 and bfloat16: the law of an element is the scheme's law F rounded to nearest even
+// in the dtype (P(g) = F(upper midpoint of g) - F(lower midpoint), subnormals kept, never
+// flushed): each value is sampled at float32's resolution (24 random bits, computed in
+// double) and rounded once. So a uniform on [a, b) can return T(b), and a truncated normal's
+// support is [T(a), T(b)]. The 24-bit resolution is finer than the dtype's grid everywhere
+// except within about 2^-24 (in units of the law's scale) of zero, a mass below 10^-6 whose
+// share among those tiny values is that of the 24-bit grid.
+//
+// Laws a dtype cannot hold are refused (std::invalid_argument naming the scheme, the dtype
+// and the limit), for every dtype: overflow, a mass above 2^-53 beyond the dtype's largest
+// finite value (normal(std=1e308) in float32, normal(std=1e5) in float16) or a bound, gain or
+// constant that rounds to infinity; underflow, more than half of a normal's (or truncated
+// normal's) mass on the one value nearest its mean (normal(std=1e-9) in float16), or a
+// non-zero constant that rounds to 0.
 //
 // Threads: options.threads > 0 runs that many; 0 takes OpenMP's default. The output never
 // depends on it.
@@ -39,8 +55,8 @@ struct fill_options {
 /// Fills `out` (C order, element_count(out.shape) elements of out.type) with scheme `s`, in
 /// parallel and deterministically (see above).
 /// Throws std::invalid_argument if out.bytes does not hold exactly element_count(out.shape)
-/// aligned elements, the shape has a dim < 1, the dtype cannot be sampled (float32 and
-/// float64 can; 16-bit sampling is not implemented yet), the scheme needs fans and the shape
+/// aligned elements, the shape has a dim < 1, the law cannot be held by the dtype (above),
+/// the scheme needs fans and the shape
 /// has fewer than 2 dims and no explicit fans, the scheme does not fit the shape (eye: 2 dims,
 /// dirac: 3 to 5, sparse: 2), threads is outside [0, 4096], or the law's bounds collapse in
 /// the output type.
