@@ -30,6 +30,11 @@ std::string unique_suffix() {
 
 void write_file_atomically(const fs::path& path,
                            std::initializer_list<std::span<const std::byte>> parts) {
+  write_file_atomically(path, std::span(parts.begin(), parts.size()));
+}
+
+void write_file_atomically(const fs::path& path,
+                           std::span<const std::span<const std::byte>> parts) {
   std::error_code error;
   if (fs::is_directory(path, error)) fail(path, "it is a directory");
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");

@@ -18,6 +18,9 @@ namespace verinit::io {
 /// and the failure; the temporary file is then removed and `path` left as it was.
 void write_file_atomically(const std::filesystem::path& path,
                            std::initializer_list<std::span<const std::byte>> parts);
+/// The same for a number of parts known only at run time (a header and each tensor's bytes).
+void write_file_atomically(const std::filesystem::path& path,
+                           std::span<const std::span<const std::byte>> parts);
 void write_file_atomically(const std::filesystem::path& path, std::string_view text);
 
 /// A directory built in a temporary sibling of `target` and moved into place by commit(): by
