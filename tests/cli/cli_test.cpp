@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,6 +55,40 @@ TEST_F(CliTest, SampleIsDeterministicAcrossThreadCounts) {
   std::ifstream a(out("a.npy"), std::ios::binary), b(out("b.npy"), std::ios::binary);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(a)), {}),
             std::string((std::istreambuf_iterator<char>(b)), {}));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), {});
+}
+
+TEST_F(CliTest, SixteenBitSamplesGoToSafetensorsAndNpy) {
+  // bfloat16 to safetensors: the header names the tensor, its dtype and shape, pads the data
+  // to 8 bytes, and the same bits come out on 1 and 2 threads.
+  const std::string args = "sample --scheme he_normal --shape 256,512 --dtype bfloat16 --seed 3";
+  ASSERT_EQ(run(args + " --threads 1 --name fc.weight --out " + out("a.safetensors")).status, 0);
+  ASSERT_EQ(run(args + " --threads 2 --name fc.weight --out " + out("b.safetensors")).status, 0);
+  const std::string a = read_file(out("a.safetensors"));
+  EXPECT_EQ(a, read_file(out("b.safetensors")));
+  ASSERT_GE(a.size(), 8u);
+  std::uint64_t header = 0;
+  std::memcpy(&header, a.data(), 8);
+  EXPECT_EQ((8 + header) % 8, 0u);
+  EXPECT_EQ(a.size(), 8 + header + 2u * 256 * 512);
+  const std::string json = a.substr(8, header);
+  EXPECT_NE(
+      json.find(R"("fc.weight":{"data_offsets":[0,262144],"dtype":"BF16","shape":[256,512]})"),
+      std::string::npos)
+      << json;
+  // float16 to .npy ('<f2'); float16 and bfloat16 differ, and are not float32's first bytes.
+  ASSERT_EQ(run("sample --scheme he_normal --shape 256,512 --dtype float16 --seed 3 --out " +
+                out("h.npy"))
+                .status,
+            0);
+  const std::string h = read_file(out("h.npy"));
+  EXPECT_NE(h.find("'descr': '<f2'"), std::string::npos);
+  EXPECT_EQ(h.size(), 128 + 2u * 256 * 512);
+  EXPECT_NE(h.substr(128, 64), a.substr(8 + header, 64));
 }
 
 TEST_F(CliTest, Float64AndKerasLayout) {
@@ -114,8 +149,18 @@ INSTANTIATE_TEST_SUITE_P(
                  "sample --scheme normal --shape 3,3 --out /nonexistent/dir/OUT",
                  "/nonexistent/dir"},
         bad_case{"MissingScheme", "sample --shape 3,3 --out OUT", "--scheme"},
-        bad_case{"SixteenBitSampling",
-                 "sample --scheme normal --shape 3,3 --dtype bfloat16 --out OUT", "bfloat16"},
+        bad_case{"BFloat16ToNpy", "sample --scheme normal --shape 3,3 --dtype bfloat16 --out OUT",
+                 "numpy has no bfloat16; write it with --out FILE.safetensors"},
+        bad_case{"UnknownExtension", "sample --scheme normal --shape 3,3 --out OUT.txt",
+                 "a file ending in .npy or .safetensors"},
+        bad_case{"OverflowsFloat32", "sample --scheme 'normal(std=1e308)' --shape 3,3 --out OUT",
+                 "the law overflows float32"},
+        bad_case{"OverflowsFloat16",
+                 "sample --scheme 'normal(std=1e5)' --shape 3,3 --dtype float16 --out OUT",
+                 "float16's largest finite value (65504)"},
+        bad_case{"UnderflowsFloat16",
+                 "sample --scheme 'normal(std=1e-9)' --shape 3,3 --dtype float16 --out OUT",
+                 "below float16's resolution"},
         bad_case{"UnknownCommand", "bogus --out OUT", "'bogus'"}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -262,6 +307,52 @@ TEST_F(VerifyCliTest, InputFileFromAnotherSamplerIsChecked) {
   EXPECT_EQ(reshaped.status, 1) << reshaped.out;
 }
 
+TEST_F(VerifyCliTest, SafetensorsInputIsVerifiedInPlace) {
+  ASSERT_EQ(run("sample --scheme he_normal --shape 500,400 --name layer.weight --out " +
+                out("w.safetensors"))
+                .status,
+            0);
+  const auto pass = run("verify --input " + out("w.safetensors") + " --expect he_normal");
+  EXPECT_EQ(pass.status, 0) << pass.out;
+  const auto named =
+      run("verify --input " + out("w.safetensors") + " --tensor layer.weight --expect he_normal");
+  EXPECT_EQ(named.status, 0) << named.out;
+  const auto wrong = run("verify --input " + out("w.safetensors") + " --expect xavier_normal");
+  EXPECT_EQ(wrong.status, 1) << wrong.out;
+  const auto missing =
+      run("verify --input " + out("w.safetensors") + " --tensor bias --expect he_normal");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.out.find("has no tensor 'bias' (it has: layer.weight)"), std::string::npos)
+      << missing.out;
+  // 16-bit weights are verified against the law rounded to their grid.
+  ASSERT_EQ(run("sample --scheme he_normal --shape 500,400 --dtype bfloat16 --out " +
+                out("b.safetensors"))
+                .status,
+            0);
+  const auto low = run("verify --input " + out("b.safetensors") + " --expect he_normal");
+  EXPECT_EQ(low.status, 0) << low.out;
+  EXPECT_NE(low.out.find("chi_square"), std::string::npos) << low.out;
+  const auto low_wrong = run("verify --input " + out("b.safetensors") + " --expect xavier_normal");
+  EXPECT_EQ(low_wrong.status, 1) << low_wrong.out;
+  // A structured scheme in 16 bits is not verified yet: said, exit 2.
+  const auto eye = run("verify --scheme eye --shape 64,64 --dtype float16");
+  EXPECT_EQ(eye.status, 2) << eye.out;
+  EXPECT_NE(eye.out.find("i.i.d. schemes only"), std::string::npos) << eye.out;
+}
+
+TEST_F(VerifyCliTest, SixteenBitSchemesVerifyAndFloat32OnTheirGridIsRecognised) {
+  const auto self =
+      run("verify --scheme he_normal --shape 256,512 --dtype float16 --samples 1000000");
+  EXPECT_EQ(self.status, 0) << self.out;
+  // float16 samples written as float16 .npy, then verified: passes on the rounded law.
+  ASSERT_EQ(
+      run("sample --scheme xavier_uniform --shape 300,400 --dtype float16 --out " + out("h.npy"))
+          .status,
+      0);
+  const auto h = run("verify --input " + out("h.npy") + " --expect xavier_uniform");
+  EXPECT_EQ(h.status, 0) << h.out;
+}
+
 TEST_F(VerifyCliTest, AllZeroSparseIsDecidedByItsPattern) {
   // sparsity = 1 leaves no non-zero to test (this used to crash on an empty KS).
   const auto r = run("verify --scheme 'sparse(sparsity=1)' --shape 10,10 --samples 100");
@@ -297,7 +388,9 @@ TEST_F(VerifyCliTest, UsageAndInputErrorsExitTwo) {
         "verify --scheme normal --shape 3,3 --input x.npy --expect normal",
         "verify --scheme normal --shape 3,3 --samples 0",
         "verify --scheme normal --shape 3,3 --dtype int8", "verify --threads -2",
-        "verify --scheme normal --shape 3,3 --dtype float16"}) {
+        "verify --scheme eye --shape 3,3 --dtype float16",
+        "verify --tensor w --scheme normal --shape 3,3",
+        "verify --input /nonexistent.safetensors --expect he_normal"}) {
     const auto r = run(arguments);
     EXPECT_EQ(r.status, 2) << arguments << "\n" << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << arguments << "\n" << r.out;

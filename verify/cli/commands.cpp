@@ -12,6 +12,7 @@
 
 #include "verinit/detail/check.hpp"
 #include "verinit/io/npy.hpp"
+#include "verinit/io/safetensors.hpp"
 #include "verinit/verinit.hpp"
 
 namespace verinit::cli {
@@ -34,7 +35,8 @@ void add_tensor_options(CLI::App& command, tensor_options& o) {
   command
       .add_option("--layout", o.layout_text, "Axis layout: torch [out,in,*k] or keras [*k,in,out]")
       ->capture_default_str();
-  command.add_option("--dtype", o.dtype, "float32 or float64")->capture_default_str();
+  command.add_option("--dtype", o.dtype, "float16, bfloat16, float32 or float64")
+      ->capture_default_str();
   // NonNegativeNumber: CLI11 would otherwise wrap "-1" to 2^64 - 1 for an unsigned option.
   command.add_option("--seed", o.seed, "Seed (the same seed gives the same bits)")
       ->capture_default_str()
@@ -53,7 +55,25 @@ std::vector<std::byte> allocate(std::int64_t count, dtype type) {
                         "small enough to fit in memory");
 }
 
-int run_sample(const tensor_options& o, const std::string& out) {
+// The output format, from the file's extension: .npy (float16/32/64: numpy has no bfloat16)
+// or .safetensors (any of the four). Checked before anything is sampled.
+enum class output_format { npy, safetensors };
+
+output_format output_format_of(const std::string& out, dtype type) {
+  const std::string extension = std::filesystem::path(out).extension().string();
+  if (extension == ".safetensors") return output_format::safetensors;
+  if (extension != ".npy")
+    detail::throw_invalid("sample", "--out", "'" + out + "'",
+                          "a file ending in .npy or .safetensors");
+  if (info(type).npy_descr.empty())
+    detail::throw_invalid("sample", "--dtype", std::string(to_string(type)) + " with --out .npy",
+                          "float16, float32 or float64 (numpy has no " +
+                              std::string(to_string(type)) +
+                              "; write it with --out FILE.safetensors)");
+  return output_format::npy;
+}
+
+int run_sample(const tensor_options& o, const std::string& out, const std::string& name) {
   const scheme s = parse_scheme(o.scheme_spec);
   const tensor_shape shape = parse_shape(o.shape_text);
   fill_options options;
@@ -61,6 +81,8 @@ int run_sample(const tensor_options& o, const std::string& out) {
   options.seed = o.seed;
   options.threads = o.threads;
   const dtype type = parse_dtype(o.dtype);
+  const output_format format = output_format_of(out, type);
+  if (name.empty()) detail::throw_invalid("sample", "--name", "empty", "a tensor name");
   // Refuse an unwritable destination before spending time on sampling.
   const std::filesystem::path path(out);
   const std::filesystem::path parent =
@@ -73,7 +95,15 @@ int run_sample(const tensor_options& o, const std::string& out) {
   std::vector<std::byte> weights = allocate(element_count(shape), type);
   const mutable_tensor_view view{type, shape, weights};
   fill(view, s, options);
-  io::write_npy(path, view);
+  if (format == output_format::npy) {
+    io::write_npy(path, view);
+  } else {
+    const std::pair<std::string, tensor_view> tensor{name, view};
+    io::write_safetensors(path, std::span(&tensor, 1),
+                          {{"verinit_scheme", s.spec()},
+                           {"verinit_seed", std::to_string(o.seed)},
+                           {"verinit_layout", o.layout_text}});
+  }
   return 0;
 }
 
@@ -174,12 +204,16 @@ int run_demo(std::uint64_t seed, std::int64_t samples) {
 }  // namespace
 
 command add_sample(CLI::App& app) {
-  auto* command = app.add_subcommand("sample", "Sample a weight tensor and write it as .npy");
+  auto* command =
+      app.add_subcommand("sample", "Sample a weight tensor and write it as .npy or .safetensors");
   auto options = std::make_shared<tensor_options>();
   auto out = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>("weight");
   add_tensor_options(*command, *options);
-  command->add_option("--out", *out, "Output .npy file")->required();
-  return [options, out] { return run_sample(*options, *out); };
+  command->add_option("--out", *out, "Output file: X.npy or X.safetensors")->required();
+  command->add_option("--name", *name, "The tensor's name in a .safetensors file")
+      ->capture_default_str();
+  return [options, out, name] { return run_sample(*options, *out, *name); };
 }
 
 command add_list(CLI::App& app) {

@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/io/atomic_file.hpp"
 #include "verinit/io/npy.hpp"
+#include "verinit/io/safetensors.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
@@ -22,11 +24,44 @@ namespace {
 
 struct verify_options {
   std::string battery = "standard";
-  std::string scheme, shape, layout_text = "torch", dtype = "float32", input, expect, json, report;
+  std::string scheme, shape, layout_text = "torch", dtype = "float32", input, tensor, expect, json,
+                             report;
   std::string memory = "2G";
   std::int64_t samples = 10'000'000;
   verify::run_options run;
 };
+
+// The samples of --input: an .npy file read into `buffer`, or one tensor of a .safetensors
+// file viewed in its mapping (`mapped` keeps it open; `buffer` only when misaligned).
+tensor_view read_input(const verify_options& o, std::optional<io::safetensors_file>& mapped,
+                       tensor_buffer& buffer) {
+  const bool safetensors = std::filesystem::path(o.input).extension() == ".safetensors";
+  if (!safetensors) {
+    if (!o.tensor.empty())
+      detail::throw_invalid("verify", "--tensor", "given with '" + o.input + "'",
+                            "used only with a .safetensors --input");
+    buffer = io::read_npy(o.input);
+    return buffer.view();
+  }
+  mapped = io::safetensors_file::open(o.input);
+  const auto tensors = mapped->tensors();
+  const io::safetensors_entry* entry = nullptr;
+  if (!o.tensor.empty()) {
+    entry = mapped->find(o.tensor);
+  } else if (tensors.size() == 1) {
+    entry = &tensors[0];
+  }
+  if (entry == nullptr) {
+    std::string names;
+    for (const auto& t : tensors) names += (names.empty() ? "" : ", ") + t.name;
+    if (o.tensor.empty())
+      throw std::runtime_error("'" + o.input + "' holds " + std::to_string(tensors.size()) +
+                               " tensors: choose one with --tensor (" + names + ")");
+    throw std::runtime_error("'" + o.input + "' has no tensor '" + o.tensor +
+                             "' (it has: " + (names.empty() ? "none" : names) + ")");
+  }
+  return mapped->view(*entry, buffer);
+}
 
 std::string format_p(double p) {
   std::ostringstream text;
@@ -92,6 +127,8 @@ int run_verify(verify_options o, const CLI::App& command) {
     detail::throw_invalid("verify", "options", "--battery with --scheme or --input", "one of them");
   if (input && o.expect.empty())
     detail::throw_invalid("verify", "--expect", "missing", "given with --input");
+  if (!input && !o.tensor.empty())
+    detail::throw_invalid("verify", "--tensor", "given", "used only with --input");
   if (!input && !o.expect.empty())
     detail::throw_invalid("verify", "--expect", "given", "used only with --input");
   if (single && o.shape.empty())
@@ -105,12 +142,14 @@ int run_verify(verify_options o, const CLI::App& command) {
   o.run.summaries = !o.json.empty() || !o.report.empty();
   const layout tensor_layout = parse_layout(o.layout_text);
   verify::run_request request;
-  tensor_buffer samples;  // --input: read before any work, held through the run
+  // --input: read (or mapped) before any work, held through the run.
+  std::optional<io::safetensors_file> mapped;
+  tensor_buffer buffer;
   if (input) {
-    samples = io::read_npy(o.input);
+    const tensor_view samples = read_input(o, mapped, buffer);
     const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
     verify::case_spec spec = verify::case_spec::of(o.expect, shape, tensor_layout, samples.type);
-    request.cases.push_back({std::move(spec), samples.view(), o.input});
+    request.cases.push_back({std::move(spec), samples, o.input});
   } else if (single) {
     request.cases.push_back({verify::case_spec::of(o.scheme, parse_shape(o.shape), tensor_layout,
                                                    parse_dtype(o.dtype), o.samples),
@@ -165,7 +204,10 @@ command add_verify(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--dtype", o->dtype, "float32 or float64 (for --scheme)")
       ->capture_default_str();
-  command->add_option("--input", o->input, "Verify the samples in this .npy file (with --expect)");
+  command->add_option("--input", o->input,
+                      "Verify the samples in this .npy or .safetensors file (with --expect)");
+  command->add_option("--tensor", o->tensor,
+                      "The tensor of a .safetensors --input (needed when it holds several)");
   command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
   command->add_option("--seed", o->run.seed, "Seed (fixed by default: the gate is deterministic)")
       ->capture_default_str()

@@ -16,6 +16,7 @@
 #include "verinit/fill.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
+#include "verinit/verify/grid_tests.hpp"
 #include "verinit/verify/iid_tests.hpp"
 #include "verinit/verify/multiple_testing.hpp"
 #include "verinit/verify/stream_state.hpp"
@@ -43,14 +44,24 @@ std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
   return k == 0 ? seed : detail::derived_seed(seed, static_cast<std::uint64_t>(k));
 }
 
-// The dtypes whose samples the theory can judge: a 16-bit sample follows the law rounded to
-// its grid, which the verifier does not have yet.
-void check_verifiable(dtype type) {
-  if (info(type).size < 4)
+// 16-bit samples are judged against the law rounded to their grid (grid_tests.hpp), which the
+// verifier has for i.i.d. schemes held in memory.
+bool on_grid(dtype type) { return info(type).size == 2; }
+
+void check_verifiable(dtype type, const expectation& e, bool streamed) {
+  if (!on_grid(type)) return;
+  if (e.kind != expectation_kind::continuous)
     throw_invalid("verify", "dtype", std::string(to_string(type)),
-                  "float32 or float64 (the law of 16-bit weights, rounded to their grid, is not "
-                  "implemented yet)");
+                  "float32 or float64 for a scheme that is not i.i.d. (16-bit weights are "
+                  "verified for i.i.d. schemes only, so far)");
+  if (streamed)
+    throw_invalid("verify", "samples", std::string(to_string(type)) + " beyond the memory budget",
+                  "within it (16-bit weights are not streamed yet: raise --memory)");
 }
+
+// Below this many values a float32/float64 sample all on a 16-bit grid is not taken to be one
+// (a continuous sample of 4096 lands on bfloat16's grid with probability ~2^-65536).
+constexpr std::int64_t grid_detection_min_count = 4096;
 
 // The i.i.d. tests of samples held in memory: the exact KS/A^2 (first: its working copy of
 // the samples is freed before the state's window hashes are kept) and one stream state.
@@ -71,6 +82,10 @@ void run_tests(const tensor_view& w, std::span<const std::int64_t> shape, layout
   const std::optional<any_law> law = summary_law_for(e);
   switch (e.kind) {
     case expectation_kind::continuous:
+      if (on_grid(w.type)) {
+        out = grid_tests(w, rounded_law(*e.law, w.type), threads);
+        return;  // the report's summaries are of continuous samples
+      }
       out = iid_tests_in_memory(w, *e.law, sample_grouping::of(shape, layout), threads);
       break;
     case expectation_kind::constant:
@@ -214,9 +229,24 @@ case_result check_case(const case_request& request, const expectation& e,
   result.n = samples.size();
   const std::int64_t numel = element_count(request.spec.shape);
   const auto start = clock_type::now();
-  run_tests(tensor_view{samples.type, {samples.size()}, samples.bytes}, request.spec.shape,
-            request.spec.tensor_layout, e, std::max<std::int64_t>(1, result.n / numel),
-            options.summaries, options.threads, result);
+  // float32/float64 values all on a 16-bit grid (weights rounded to bfloat16, then .float()):
+  // their law is the rounded one.
+  std::optional<dtype> grid;
+  tensor_buffer converted;
+  tensor_view tested{samples.type, {samples.size()}, samples.bytes};
+  if (e.kind == expectation_kind::continuous)
+    grid = coarser_grid_of(tested, grid_detection_min_count, options.threads);
+  if (grid) {
+    converted = convert_to_grid(tested, *grid);
+    tested = converted.view();
+  }
+  run_tests(tested, request.spec.shape, request.spec.tensor_layout, e,
+            std::max<std::int64_t>(1, result.n / numel), options.summaries, options.threads,
+            result);
+  if (grid && !result.tests.empty())
+    result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
+                                 " value: tested against the law rounded to " +
+                                 std::string(to_string(*grid));
   result.test_seconds = seconds_since(start);
   return result;
 }
@@ -248,17 +278,17 @@ expectation prepare(const case_request& request, const run_options& options) {
   const std::int64_t numel = element_count(spec.shape);
   expectation e = theory_for(spec.scheme, spec.shape, spec.tensor_layout);
   if (request.samples) {
-    check_verifiable(request.samples->type);
+    check_verifiable(request.samples->type, e, false);
     if (request.samples->size() < 1) throw_invalid("verify", "sample count", "0", ">= 1");
     // For i.i.d. schemes the shape only fixes the fans; structured ones need whole tensors.
     if (e.kind != expectation_kind::continuous && request.samples->size() % numel != 0)
       throw_invalid("verify", "sample count", std::to_string(request.samples->size()),
                     "a multiple of the shape's element count " + std::to_string(numel));
   } else {
-    check_verifiable(spec.type);
     const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
     const double bytes =
         static_cast<double>(tensors) * static_cast<double>(numel) * info(spec.type).size;
+    check_verifiable(spec.type, e, 2 * bytes > static_cast<double>(options.memory_bytes));
     if (e.kind != expectation_kind::continuous &&
         2 * bytes > static_cast<double>(options.memory_bytes))
       throw_invalid("verify", "samples", std::to_string(tensors * numel),
@@ -309,6 +339,8 @@ std::vector<case_spec> battery(std::string_view name) {
   const auto keras = layout::keras;
   const auto f32 = dtype::float32;
   const auto f64 = dtype::float64;
+  const auto bf16 = dtype::bfloat16;
+  const auto f16 = dtype::float16;
   const tensor_shape conv_torch{64, 32, 3, 3}, conv_keras{3, 3, 32, 64};
   return {
       of("zeros", conv_torch, torch, f32, 0),
@@ -339,6 +371,11 @@ std::vector<case_spec> battery(std::string_view name) {
       of("orthogonal", {64, 64}, torch, f32, matrices * 64 * 64),
       of("orthogonal(gain=2)", {16, 8, 3, 3}, torch, f64, matrices * 16 * 72),
       of("orthogonal", {3, 3, 8, 24}, keras, f32, matrices * 72 * 24),
+      // 16-bit weights, against the law rounded to their grid (grid_tests.hpp).
+      of("he_normal", {256, 512}, torch, bf16, n),
+      of("truncated_normal(std=0.02)", {768, 3072}, torch, bf16, n),
+      of("xavier_uniform", {256, 512}, torch, f16, n),
+      of("kaiming_uniform(a=2.23606797749979)", conv_torch, torch, f16, n),
   };
 }
 

@@ -1,0 +1,86 @@
+// Samples on a 16-bit grid (float16, bfloat16): their law, and the tests that judge them.
+//
+// The law of a correct 16-bit weight is the scheme's continuous law F rounded to nearest even
+// in the dtype (issue 7): a discrete law on the dtype's finite values, P(g) = F(upper midpoint
+// of g) - F(lower midpoint of g), subnormals included, +0 and -0 one value. Testing such
+// samples against F itself is wrong by construction (correct bfloat16 weights fail KS with
+// p = 1e-133), so they get their own plan, computed from one histogram of the 65,536 bit
+// patterns (a sufficient statistic for every i.i.d. marginal test) and one pass for the lag-1
+// correlation:
+//   support          exact: no value of probability 0 (outside the rounded support, NaN, inf)
+//   ks               max |F_n - F| over the grid's values; p from the law of D_n for a
+//                    continuous F, which is conservative for a discrete one (the grid's atoms
+//                    only lower D_n's law: Noether 1963)
+//   chi_square       Pearson's X^2 over cells of adjacent values pooled to an expectation
+//                    >= 20 (Cochran 1954), df = cells - 1: what sees a lattice, missing atoms or
+//                    clipped tails
+//   mean, variance   z-tests against the rounded law's exact moments (from its atoms, not
+//                    F's); the variance's standard error from its exact fourth moment
+//   autocorrelation  lag-1: z = sum (x_i - mu)(x_{i+1} - mu) / (sigma^2 sqrt(n - 1))
+// Every sum is over fixed blocks added in block order, and the histogram is integers: the
+// results are the same bits on any thread count.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verinit/dtype.hpp"
+#include "verinit/tensor.hpp"
+#include "verinit/verify/law.hpp"
+#include "verinit/verify/result.hpp"
+
+namespace verinit::verify {
+
+/// A continuous law rounded to nearest even in a 16-bit dtype: a probability per bit pattern.
+class rounded_law {
+ public:
+  /// `law` rounded to `type` (float16 or bfloat16; std::invalid_argument otherwise). The mass
+  /// that rounds to an infinity (at most 2^-53 for a law the fill accepts) is dropped and the
+  /// rest renormalised.
+  rounded_law(const any_law& law, dtype type);
+
+  dtype type() const noexcept { return type_; }
+  /// P(value = g) for the pattern's value (-0 has 0: its mass is on +0's pattern 0x0000).
+  double probability(std::uint16_t bits) const noexcept { return probability_[bits]; }
+  /// The finite patterns in increasing value order (-0 left out).
+  const std::vector<std::uint16_t>& order() const noexcept { return order_; }
+  /// Exact moments of the discrete law.
+  double mean() const noexcept { return mean_; }
+  double variance() const noexcept { return variance_; }
+  double fourth_central_moment() const noexcept { return fourth_; }
+  /// The number of values of positive probability.
+  std::int64_t atoms() const noexcept { return atoms_; }
+  const std::string& description() const noexcept { return description_; }
+
+ private:
+  dtype type_;
+  std::vector<double> probability_;
+  std::vector<std::uint16_t> order_;
+  double mean_ = 0, variance_ = 0, fourth_ = 0;
+  std::int64_t atoms_ = 0;
+  std::string description_;
+};
+
+/// Counts of each bit pattern of 16-bit samples (x.type float16 or bfloat16), -0 counted as +0.
+struct grid_histogram {
+  std::array<std::int64_t, 65536> counts{};
+  std::int64_t n = 0;
+};
+grid_histogram histogram_of(const tensor_view& x, int threads);
+
+/// The tests above on 16-bit samples `x` against `law`. Throws std::invalid_argument for a
+/// dtype that is not 16-bit or an empty sample.
+std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads);
+
+/// float16 or bfloat16 if every value of float32/float64 samples is exactly one of its values
+/// (float16 preferred: its grid is the finer where both hold) and there are at least
+/// `min_count` of them (a continuous sample essentially never is); otherwise nothing.
+std::optional<dtype> coarser_grid_of(const tensor_view& x, std::int64_t min_count, int threads);
+
+/// The samples of `x` (float32/float64 all on `type`'s grid) converted exactly to `type`.
+tensor_buffer convert_to_grid(const tensor_view& x, dtype type);
+
+}  // namespace verinit::verify

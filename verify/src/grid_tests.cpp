@@ -1,0 +1,372 @@
+// Samples on a 16-bit grid: the rounded law and its tests (see grid_tests.hpp).
+//
+// References: W. G. Cochran, "Some methods for strengthening the common chi-square tests",
+// Biometrics 10, 1954 (expected counts per cell); G. E. Noether, "Note on the Kolmogorov
+// statistic in the discrete case", Metrika 7, 1963 (the continuous law of D_n is conservative
+// for a discrete F).
+#include "verinit/verify/grid_tests.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <boost/math/distributions/chi_squared.hpp>
+#include <cmath>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "verinit/detail/check.hpp"
+#include "verinit/verify/detail/p_values.hpp"
+#include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
+
+namespace verinit::verify {
+namespace {
+
+using verinit::detail::throw_invalid;
+
+// Elements per block of every pass: part of the determinism contract.
+constexpr std::int64_t block_size = std::int64_t{1} << 20;
+// Cochran's rule, generously: every pooled cell expects at least this many samples.
+constexpr double min_cell_expectation = 20;
+
+void check_grid_dtype(std::string_view function, dtype type) {
+  if (type != dtype::float16 && type != dtype::bfloat16)
+    throw_invalid(function, "dtype", std::string(to_string(type)), "float16 or bfloat16");
+}
+
+template <class T>
+std::vector<std::uint16_t> finite_patterns_in_order() {
+  const std::uint16_t infinity = bits_of(round_to<T>(INFINITY));
+  std::vector<std::uint16_t> order;
+  order.reserve(2 * infinity);
+  for (std::uint32_t b = infinity - 1; b >= 1; --b)
+    order.push_back(static_cast<std::uint16_t>(0x8000u | b));  // most negative first
+  for (std::uint32_t b = 0; b < infinity; ++b) order.push_back(static_cast<std::uint16_t>(b));
+  return order;
+}
+
+template <class T>
+double value_of(std::uint16_t bits) {
+  return to_double(T::from_bits(bits));
+}
+
+// Sum over fixed blocks in block order of f(block_begin, block_end).
+template <class F>
+double block_sum(std::int64_t n, int threads, F f) {
+  const std::int64_t blocks = (n + block_size - 1) / block_size;
+  std::vector<double> partial(static_cast<std::size_t>(blocks));
+#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 1)
+  for (std::int64_t k = 0; k < blocks; ++k)
+    partial[static_cast<std::size_t>(k)] = f(k * block_size, std::min(n, (k + 1) * block_size));
+  double total = 0;
+  for (const double p : partial) total += p;
+  return total;
+}
+
+template <class T>
+double lag1_sum(std::span<const T> x, double mean, int threads) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  return block_sum(n - 1, threads, [&](std::int64_t begin, std::int64_t end) {
+    double s = 0;
+    for (std::int64_t i = begin; i < end; ++i)
+      s += (to_double(x[static_cast<std::size_t>(i)]) - mean) *
+           (to_double(x[static_cast<std::size_t>(i + 1)]) - mean);
+    return s;
+  });
+}
+
+}  // namespace
+
+// ---- rounded_law -----------------------------------------------------------------------------
+
+rounded_law::rounded_law(const any_law& law, dtype type) : type_(type), probability_(65536, 0.0) {
+  check_grid_dtype("rounded_law", type);
+  visit_dtype(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      return;
+    } else {
+      order_ = finite_patterns_in_order<T>();
+      // Upper midpoints: m_k between value k and k+1; the last is where rounding overflows.
+      const std::size_t count = order_.size();
+      const double max = value_of<T>(order_.back());
+      const double overflow = max + (max - value_of<T>(order_[count - 2])) / 2;
+      const double median = law.quantile(0.5);
+      const auto support = law.support();
+      // F below the median and 1 - F above it, so that tail atoms keep their relative precision.
+      const auto mass_between = [&](double low, double high) {
+        if (high <= median) return law.cdf(high) - law.cdf(low);
+        if (low >= median) return law.sf(low) - law.sf(high);
+        return (law.cdf(median) - law.cdf(low)) + (law.sf(median) - law.sf(high));
+      };
+      double low = -overflow, total = 0;
+      for (std::size_t k = 0; k < count; ++k) {
+        const double g = value_of<T>(order_[k]);
+        const double high = k + 1 < count ? (g + value_of<T>(order_[k + 1])) / 2 : overflow;
+        // A cell far narrower than the law's scale (near zero, where the grid is densest)
+        // has a mass below F's rounding error: its pdf times its width (within the support)
+        // instead, exact to the cell's relative width squared.
+        double p = std::max(0.0, mass_between(low, high));
+        if (p < 1e-9) {
+          const double from = std::max(low, support.first), to = std::min(high, support.second);
+          p = to > from ? law.pdf(from + (to - from) / 2) * (to - from) : 0.0;
+        }
+        probability_[order_[k]] = p;
+        total += p;
+        low = high;
+      }
+      if (!(total > 0))
+        throw_invalid("rounded_law",
+                      "the law's mass on " + std::string(to_string(type)) + "'s finite values",
+                      verinit::detail::format_number(total), "> 0");
+      for (const std::uint16_t b : order_) probability_[b] /= total;
+      for (const std::uint16_t b : order_) mean_ += probability_[b] * value_of<T>(b);
+      for (const std::uint16_t b : order_) {
+        const double d = value_of<T>(b) - mean_;
+        variance_ += probability_[b] * d * d;
+        fourth_ += probability_[b] * d * d * d * d;
+        atoms_ += probability_[b] > 0;
+      }
+    }
+  });
+  description_ = law.description() + " rounded to " + std::string(to_string(type));
+}
+
+// ---- histogram -------------------------------------------------------------------------------
+
+grid_histogram histogram_of(const tensor_view& x, int threads) {
+  check_grid_dtype("histogram_of", x.type);
+  const auto* bits = reinterpret_cast<const std::uint16_t*>(x.bytes.data());
+  const std::int64_t n = x.size();
+  const std::int64_t blocks = (n + block_size - 1) / block_size;
+  grid_histogram h;
+  h.n = n;
+  const int used =
+      static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, blocks)));
+  std::vector<std::array<std::int64_t, 65536>> local(static_cast<std::size_t>(used));
+#pragma omp parallel num_threads(used)
+  {
+    auto& mine = local[static_cast<std::size_t>(omp_get_thread_num())];
+    mine.fill(0);
+#pragma omp for schedule(static)
+    for (std::int64_t k = 0; k < blocks; ++k)
+      for (std::int64_t i = k * block_size; i < std::min(n, (k + 1) * block_size); ++i)
+        ++mine[bits[i]];
+  }
+  // Integers: the sum does not depend on how the blocks were shared out.
+  for (const auto& mine : local)
+    for (std::size_t b = 0; b < 65536; ++b) h.counts[b] += mine[b];
+  h.counts[0] += h.counts[0x8000];
+  h.counts[0x8000] = 0;
+  return h;
+}
+
+// ---- the tests -------------------------------------------------------------------------------
+
+std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads) {
+  check_grid_dtype("grid_tests", x.type);
+  if (x.type != law.type())
+    throw_invalid("grid_tests", "dtype", std::string(to_string(x.type)),
+                  "the rounded law's, " + std::string(to_string(law.type())));
+  if (x.size() < 2) throw_invalid("grid_tests", "sample count", std::to_string(x.size()), ">= 2");
+  threads = threads > 0 ? threads : omp_get_max_threads();
+  const grid_histogram h = histogram_of(x, threads);
+  const auto n = static_cast<double>(h.n);
+  std::vector<test_result> out;
+
+  const auto value = [&](std::uint16_t b) {
+    return x.type == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
+  };
+
+  // support: observed patterns of probability 0 (NaN and infinities have none).
+  std::int64_t outside = 0, distinct = 0;
+  double expected_distinct = 0;
+  for (std::size_t b = 0; b < 65536; ++b) {
+    if (h.counts[b] == 0) continue;
+    ++distinct;
+    if (!(law.probability(static_cast<std::uint16_t>(b)) > 0)) outside += h.counts[b];
+  }
+  for (const std::uint16_t b : law.order())
+    expected_distinct += -std::expm1(h.n * std::log1p(-law.probability(b)));
+  {
+    test_result r;
+    r.name = "support";
+    r.exact = true;
+    r.statistic = static_cast<double>(outside);
+    r.p_value = outside == 0 ? 1 : 0;
+    r.passed = outside == 0;
+    r.values = {{"outside", static_cast<double>(outside)},
+                {"distinct_values", static_cast<double>(distinct)},
+                {"expected_distinct_values", expected_distinct},
+                {"atoms", static_cast<double>(law.atoms())}};
+    r.note = std::to_string(outside) + " values of probability 0 (outside the rounded support, " +
+             "NaN or inf); " + std::to_string(distinct) + " distinct values, " +
+             std::to_string(static_cast<std::int64_t>(std::llround(expected_distinct))) +
+             " expected";
+    out.push_back(std::move(r));
+  }
+
+  // ks and chi_square in one walk up the grid; a last cell short of the expectation joins
+  // the one before it.
+  double cumulative_observed = 0, cumulative_expected = 0, d = 0;
+  double chi_square = 0, cell_observed = 0, cell_expected = 0, last_observed = 0, last_expected = 0;
+  std::int64_t cells = 0;
+  const auto term = [](double o, double e) { return (o - e) * (o - e) / e; };
+  for (const std::uint16_t b : law.order()) {
+    const double p = law.probability(b);
+    const auto observed = static_cast<double>(h.counts[b]);
+    cumulative_observed += observed;
+    cumulative_expected += p;
+    d = std::max(d, std::abs(cumulative_observed / n - cumulative_expected));
+    cell_observed += observed;
+    cell_expected += n * p;
+    if (cell_expected >= min_cell_expectation) {
+      chi_square += term(cell_observed, cell_expected);
+      ++cells;
+      last_observed = cell_observed;
+      last_expected = cell_expected;
+      cell_observed = cell_expected = 0;
+    }
+  }
+  if (cells > 0 && (cell_expected > 0 || cell_observed > 0)) {
+    chi_square += term(last_observed + cell_observed, last_expected + cell_expected) -
+                  term(last_observed, last_expected);
+  }
+  {
+    test_result r;
+    r.name = "ks";
+    r.statistic = d;
+    r.p_value = cdf(complement(kolmogorov_smirnov_distribution(h.n), d));
+    r.note = "max |F_n - F| over the grid, p from D_n's continuous law (conservative on a grid)";
+    out.push_back(std::move(r));
+  }
+  {
+    test_result r;
+    r.name = "chi_square";
+    r.statistic = chi_square;
+    if (cells >= 2) {
+      r.p_value = cdf(
+          complement(boost::math::chi_squared_distribution<double>(static_cast<double>(cells - 1)),
+                     chi_square));
+    }
+    r.values = {{"cells", static_cast<double>(cells)}, {"df", static_cast<double>(cells - 1)}};
+    r.note = "Pearson X^2 over " + std::to_string(cells) +
+             " cells of adjacent values pooled to >= 20 expected";
+    out.push_back(std::move(r));
+  }
+
+  // mean and variance from the histogram (a fixed order of bins: the same bits always).
+  double s1 = 0, s2 = 0;
+  for (const std::uint16_t b : law.order()) {
+    if (h.counts[b] == 0) continue;
+    const double dev = value(b) - law.mean();
+    s1 += static_cast<double>(h.counts[b]) * dev;
+    s2 += static_cast<double>(h.counts[b]) * dev * dev;
+  }
+  const double sigma2 = law.variance();
+  {
+    test_result r;
+    r.name = "mean";
+    const double estimate = law.mean() + s1 / n;
+    const double standard_error = std::sqrt(sigma2 / n);
+    r.statistic = (estimate - law.mean()) / standard_error;
+    r.p_value = detail::two_sided_normal_p(r.statistic);
+    r.values = {{"estimate", estimate},
+                {"expected", law.mean()},
+                {"ci95_low", estimate - detail::z_975 * standard_error},
+                {"ci95_high", estimate + detail::z_975 * standard_error}};
+    r.note = "z = (mean - mu) / (sigma / sqrt(n)), the rounded law's exact moments";
+    r.detects = detectable_quantity::mean_shift;
+    r.standard_error = 1 / std::sqrt(n);
+    out.push_back(std::move(r));
+  }
+  {
+    test_result r;
+    r.name = "variance";
+    const double estimate = s2 / n;
+    const double relative_error =
+        std::sqrt((law.fourth_central_moment() / (sigma2 * sigma2) - 1) / n);
+    const double standard_error = sigma2 * relative_error;
+    r.statistic = (estimate - sigma2) / standard_error;
+    r.p_value = detail::two_sided_normal_p(r.statistic);
+    r.values = {{"estimate", estimate},
+                {"expected", sigma2},
+                {"kurtosis", law.fourth_central_moment() / (sigma2 * sigma2)},
+                {"n", n},
+                {"ci95_low", estimate - detail::z_975 * standard_error},
+                {"ci95_high", estimate + detail::z_975 * standard_error}};
+    r.note = "z = (v - sigma^2) / (sigma^2 sqrt((kurtosis - 1)/n)), the rounded law's moments";
+    r.detects = detectable_quantity::relative_variance_error;
+    r.standard_error = relative_error;
+    out.push_back(std::move(r));
+  }
+  {
+    test_result r;
+    r.name = "autocorrelation";
+    const double s = x.type == dtype::float16
+                         ? lag1_sum(x.elements<float16_t>(), law.mean(), threads)
+                         : lag1_sum(x.elements<bfloat16_t>(), law.mean(), threads);
+    r.statistic = s / (sigma2 * std::sqrt(n - 1));
+    r.p_value = detail::two_sided_normal_p(r.statistic);
+    r.values = {{"r", s / (sigma2 * (n - 1))}};
+    r.note = "lag-1 correlation about the law's mean, z = r sqrt(n - 1)";
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// ---- float32/float64 samples on a coarser grid ------------------------------------------------
+
+std::optional<dtype> coarser_grid_of(const tensor_view& x, std::int64_t min_count, int threads) {
+  if (x.size() < min_count || (x.type != dtype::float32 && x.type != dtype::float64))
+    return std::nullopt;
+  threads = threads > 0 ? threads : omp_get_max_threads();
+  const auto all_on = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return visit_dtype(x.type, [&](auto source) {
+      using S = typename decltype(source)::type;
+      if constexpr (std::is_floating_point_v<S>) {
+        const auto values = x.elements<S>();
+        const double misses =
+            block_sum(x.size(), threads, [&](std::int64_t begin, std::int64_t end) {
+              double m = 0;
+              for (std::int64_t i = begin; i < end; ++i) {
+                const double v = values[static_cast<std::size_t>(i)];
+                m += !(std::isfinite(v) && to_double(round_to<T>(v)) == v);
+              }
+              return m;
+            });
+        return misses == 0;
+      } else {
+        return false;
+      }
+    });
+  };
+  if (all_on(std::type_identity<float16_t>{})) return dtype::float16;
+  if (all_on(std::type_identity<bfloat16_t>{})) return dtype::bfloat16;
+  return std::nullopt;
+}
+
+tensor_buffer convert_to_grid(const tensor_view& x, dtype type) {
+  check_grid_dtype("convert_to_grid", type);
+  tensor_buffer out{type, x.shape, std::vector<std::byte>(static_cast<std::size_t>(x.size()) * 2)};
+  auto* bits = reinterpret_cast<std::uint16_t*>(out.bytes.data());
+  visit_dtype(x.type, [&](auto source) {
+    using S = typename decltype(source)::type;
+    if constexpr (std::is_floating_point_v<S>) {
+      const auto values = x.elements<S>();
+      for (std::size_t i = 0; i < values.size(); ++i)
+        bits[i] = static_cast<std::uint16_t>(type == dtype::float16
+                                                 ? bits_of(round_to<float16_t>(values[i]))
+                                                 : bits_of(round_to<bfloat16_t>(values[i])));
+    } else {
+      throw_invalid("convert_to_grid", "dtype", std::string(to_string(x.type)),
+                    "float32 or float64");
+    }
+  });
+  return out;
+}
+
+}  // namespace verinit::verify
