@@ -164,8 +164,10 @@ std::vector<bfloat16_t> box_muller_in_bfloat16(std::int64_t n, double std) {
   const auto r = [](double v) { return static_cast<double>(bfloat16_t::round_from(v)); };
   std::vector<bfloat16_t> out(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
-    const double u1 = r(1 - r(u[static_cast<std::size_t>(2 * i)]));  // (0, 1]
-    const double u2 = r(u[static_cast<std::size_t>(2 * i + 1)]);
+    // The uniforms themselves in bfloat16: k / 256 (8 significant bits on [0.5, 1)), so
+    // 1 - u >= 2^-8 and no radius exceeds sqrt(-2 ln 2^-8) = 3.33.
+    const double u1 = 1 - std::floor(u[static_cast<std::size_t>(2 * i)] * 256) / 256;  // (0, 1]
+    const double u2 = std::floor(u[static_cast<std::size_t>(2 * i + 1)] * 256) / 256;
     const double radius = r(std::sqrt(r(-2 * r(std::log(u1)))));
     out[static_cast<std::size_t>(i)] =
         bfloat16_t::round_from(r(std * r(radius * r(std::cos(r(2 * M_PI * u2))))));

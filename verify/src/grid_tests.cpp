@@ -29,7 +29,7 @@ using verinit::detail::throw_invalid;
 // Elements per block of every pass: part of the determinism contract.
 constexpr std::int64_t block_size = std::int64_t{1} << 20;
 // Cochran's rule, generously: every pooled cell expects at least this many samples.
-constexpr double min_cell_expectation = 20;
+constexpr double min_cell_expectation = 50;
 
 void check_grid_dtype(std::string_view function, dtype type) {
   if (type != dtype::float16 && type != dtype::bfloat16)
@@ -253,7 +253,7 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
     }
     r.values = {{"cells", static_cast<double>(cells)}, {"df", static_cast<double>(cells - 1)}};
     r.note = "Pearson X^2 over " + std::to_string(cells) +
-             " cells of adjacent values pooled to >= 20 expected";
+             " cells of adjacent values pooled to >= 50 expected";
     out.push_back(std::move(r));
   }
 

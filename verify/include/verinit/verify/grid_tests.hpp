@@ -12,8 +12,9 @@
 //                    continuous F, which is conservative for a discrete one (the grid's atoms
 //                    only lower D_n's law: Noether 1963)
 //   chi_square       Pearson's X^2 over cells of adjacent values pooled to an expectation
-//                    >= 20 (Cochran 1954), df = cells - 1: what sees a lattice, missing atoms or
-//                    clipped tails
+//                    >= 50 (Cochran 1954 asks 5; at 20 the X^2 tail came out heavier than
+//                    chi^2's in the calibration), df = cells - 1: what sees a lattice,
+//                    missing atoms or clipped tails
 //   mean, variance   z-tests against the rounded law's exact moments (from its atoms, not
 //                    F's); the variance's standard error from its exact fourth moment
 //   autocorrelation  lag-1: z = sum (x_i - mu)(x_{i+1} - mu) / (sigma^2 sqrt(n - 1))
