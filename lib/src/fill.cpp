@@ -67,6 +67,14 @@ double normal_above(double x, double mean, double std) {
   return 0.5 * std::erfc((x - mean) / (std * std::numbers::sqrt2));
 }
 
+// P(low < X < high) for X ~ N(mean, std^2), on the side where it does not cancel.
+double normal_between(double low, double high, double mean, double std) {
+  if (!(low < high)) return 0;
+  if (low >= mean) return normal_above(low, mean, std) - normal_above(high, mean, std);
+  if (high <= mean) return normal_above(-high, -mean, std) - normal_above(-low, -mean, std);
+  return 1 - normal_above(high, mean, std) - normal_above(-low, -mean, std);
+}
+
 // The largest finite value of T, and the magnitude from which values round to infinity
 // (halfway to the next power of two's first value; float64's is past double's range: max).
 template <class T>
@@ -105,9 +113,10 @@ void check_resolution(std::string_view scheme_name, double mean, double std, dou
   const double g = to_double(nearest);
   const double low = std::max(a, (to_double(next_down(nearest)) + g) / 2);
   const double high = std::min(b, (to_double(next_up(nearest)) + g) / 2);
-  const double total = normal_above(a, mean, std) - normal_above(b, mean, std);
-  const double mass = (normal_above(low, mean, std) - normal_above(high, mean, std)) / total;
-  if (mass > underflow_mass_limit)
+  const double total = normal_between(a, b, mean, std);
+  const double mass = normal_between(low, high, mean, std) / total;
+  // A NaN (no mass in [a, b] that a double can hold) is refused too.
+  if (!(mass <= underflow_mass_limit))
     detail::throw_invalid(
         scheme_name, "the mass on " + type_name<T>() + "'s value " + detail::format_number(g),
         detail::format_number(mass),

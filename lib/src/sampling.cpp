@@ -329,17 +329,20 @@ double word_reader::standard_normal() {
 
 // ---- kernels --------------------------------------------------------------------------------
 
-// The 16-bit dtypes' uniform: U[a, b) at 24 bits, computed in double, rounded once.
+// The 16-bit dtypes' uniform: U[a, b) at 53 bits, computed in double, rounded once.
 template <class T>
 void sample_uniform_rounded(std::span<T> out, double a, double b, word_source& source) {
   const double width = b - a;
-  std::uint32_t words[chunk_size];
+  std::uint32_t words[2 * chunk_size];
   double values[chunk_size];
   for (std::size_t start = 0; start < out.size(); start += chunk_size) {
     const std::size_t n = std::min(chunk_size, out.size() - start);
-    source.generate(std::span(words, n));
-    for (std::size_t i = 0; i < n; ++i)
-      values[i] = a + width * (static_cast<double>(words[i] >> 8) * 0x1p-24);
+    source.generate(std::span(words, 2 * n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t bits = std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]}
+                                                                   << 32;
+      values[i] = a + width * (static_cast<double>(bits >> 11) * 0x1p-53);
+    }
     store(values, n, out.data() + start);
   }
 }

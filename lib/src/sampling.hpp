@@ -23,10 +23,11 @@ namespace verinit::detail {
 inline constexpr std::size_t chunk_size = 256;
 
 /// 32-bit words a kernel's fast path takes per sample of T: one carries float32's 24
-/// significant bits (and so the 16-bit dtypes' 8 and 11, which are sampled at float32's
-/// resolution and rounded once), two carry float64's 53.
+/// significant bits, two carry float64's 53. The 16-bit dtypes take two: they are sampled at
+/// float64's resolution and rounded once, because 24 bits alias with their grid near zero
+/// (float16's subnormal cells are 2^-24 wide: a 24-bit uniform's lattice is as coarse).
 template <class T>
-inline constexpr std::size_t words_per_sample = std::is_same_v<T, double> ? 2 : 1;
+inline constexpr std::size_t words_per_sample = std::is_same_v<T, float> ? 1 : 2;
 
 /// The Philox4x32-10 stream (seed, stream) as a word_source, generated many counters at a time.
 class philox_stream final : public word_source {
@@ -78,8 +79,8 @@ class word_reader {
 };
 
 /// float32/float64: U[T(a), T(b)), requires T(a) < T(b) and T(b) - T(a) finite. The 16-bit
-/// dtypes: U[a, b) computed in double and rounded once to nearest even, so T(b) can occur
-/// (the law of a correct 16-bit weight, see fill.hpp).
+/// dtypes: U[a, b) at 53 bits, computed in double and rounded once to nearest even, so T(b)
+/// can occur (the law of a correct 16-bit weight, see fill.hpp).
 template <class T>
 void sample_uniform(std::span<T> out, double a, double b, word_source& source);
 /// N(mean, std^2) by a 256-layer ziggurat (Marsaglia & Tsang 2000).

@@ -82,7 +82,9 @@ int run_sample(const tensor_options& o, const std::string& out, const std::strin
   options.threads = o.threads;
   const dtype type = parse_dtype(o.dtype);
   const output_format format = output_format_of(out, type);
-  if (name.empty()) detail::throw_invalid("sample", "--name", "empty", "a tensor name");
+  if (format == output_format::safetensors && (name.empty() || name == "__metadata__"))
+    detail::throw_invalid("sample", "--name", "'" + name + "'",
+                          "a tensor name (not empty, not __metadata__)");
   // Refuse an unwritable destination before spending time on sampling.
   const std::filesystem::path path(out);
   const std::filesystem::path parent =

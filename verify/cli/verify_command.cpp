@@ -2,6 +2,7 @@
 // file), runs it through the library, prints a table, writes JSON and the report.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -52,14 +53,27 @@ tensor_view read_input(const verify_options& o, std::optional<io::safetensors_fi
     entry = &tensors[0];
   }
   if (entry == nullptr) {
+    // The first names, printable (a name may hold any UTF-8, a newline too): one line.
+    const auto printable = [](std::string_view text) {
+      std::string out;
+      for (const char c : text.substr(0, 64))
+        out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+      return text.size() > 64 ? out + "..." : out;
+    };
     std::string names;
-    for (const auto& t : tensors) names += (names.empty() ? "" : ", ") + t.name;
+    constexpr std::size_t shown = 10;
+    for (std::size_t k = 0; k < std::min(shown, tensors.size()); ++k)
+      names += (k ? ", " : "") + printable(tensors[k].name);
+    if (tensors.size() > shown)
+      names += ", ... (" + std::to_string(tensors.size() - shown) + " more)";
+    if (tensors.empty()) throw std::runtime_error("'" + o.input + "' holds no tensors");
     if (o.tensor.empty())
       throw std::runtime_error("'" + o.input + "' holds " + std::to_string(tensors.size()) +
                                " tensors: choose one with --tensor (" + names + ")");
-    throw std::runtime_error("'" + o.input + "' has no tensor '" + o.tensor +
-                             "' (it has: " + (names.empty() ? "none" : names) + ")");
+    throw std::runtime_error("'" + o.input + "' has no tensor '" + printable(o.tensor) +
+                             "' (it has: " + names + ")");
   }
+
   return mapped->view(*entry, buffer);
 }
 
@@ -202,7 +216,10 @@ command add_verify(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--samples", o->samples, "Weights to draw for --scheme (whole tensors)")
       ->capture_default_str();
-  command->add_option("--dtype", o->dtype, "float32 or float64 (for --scheme)")
+  command
+      ->add_option("--dtype", o->dtype,
+                   "float16, bfloat16, float32 or float64 (for --scheme; 16-bit: i.i.d. "
+                   "schemes)")
       ->capture_default_str();
   command->add_option("--input", o->input,
                       "Verify the samples in this .npy or .safetensors file (with --expect)");

@@ -78,8 +78,9 @@ struct binary16_format {
     // libm call). Capped so that the conversion is defined when this branch is not used.
     constexpr double integer_magic = power_of_two(52);
     constexpr double inverse_quantum = power_of_two(fraction_bits - min_exponent);
-    const double scaled = std::min(std::bit_cast<double>(magnitude) * inverse_quantum,
-                                   static_cast<double>(1u << fraction_bits));
+    // std::min(cap, x) is cap for a NaN x: the conversion below stays defined.
+    const double scaled = std::min(static_cast<double>(1u << fraction_bits),
+                                   std::bit_cast<double>(magnitude) * inverse_quantum);
     const double multiple = (scaled + integer_magic) - integer_magic;
     const auto subnormal = static_cast<std::uint64_t>(static_cast<std::int32_t>(multiple));
     const std::uint64_t finite = magnitude >= smallest_normal_bits ? normal : subnormal;

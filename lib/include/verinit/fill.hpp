@@ -13,11 +13,10 @@
 //
 // float16 and bfloat16: the law of an element is the scheme's law F rounded to nearest even
 // in the dtype (P(g) = F(upper midpoint of g) - F(lower midpoint), subnormals kept, never
-// flushed): each value is sampled at float32's resolution (24 random bits, computed in
-// double) and rounded once. So a uniform on [a, b) can return T(b), and a truncated normal's
-// support is [T(a), T(b)]. The 24-bit resolution is finer than the dtype's grid everywhere
-// except within about 2^-24 (in units of the law's scale) of zero, a mass below 10^-6 whose
-// share among those tiny values is that of the 24-bit grid.
+// flushed): each value is sampled at float64's resolution (53 random bits, computed in
+// double, as the float64 fill) and rounded once. So a uniform on [a, b) can return T(b), and
+// a truncated normal's support is [T(a), T(b)]. (At float32's 24 bits the sampler's lattice
+// would alias with float16's grid near zero, where its subnormal cells are 2^-24 wide.)
 //
 // Laws a dtype cannot hold are refused (std::invalid_argument naming the scheme, the dtype
 // and the limit), for every dtype: overflow, a mass above 2^-53 beyond the dtype's largest

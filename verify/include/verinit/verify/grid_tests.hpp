@@ -12,9 +12,8 @@
 //                    continuous F, which is conservative for a discrete one (the grid's atoms
 //                    only lower D_n's law: Noether 1963)
 //   chi_square       Pearson's X^2 over cells of adjacent values pooled to an expectation
-//                    >= 50 (Cochran 1954 asks 5; at 20 the X^2 tail came out heavier than
-//                    chi^2's in the calibration), df = cells - 1: what sees a lattice,
-//                    missing atoms or clipped tails
+//                    >= 50 (Cochran 1954 asks 5: a margin), df = cells - 1: what sees a
+//                    lattice, missing atoms or clipped tails
 //   mean, variance   z-tests against the rounded law's exact moments (from its atoms, not
 //                    F's); the variance's standard error from its exact fourth moment
 //   autocorrelation  lag-1: z = sum (x_i - mu)(x_{i+1} - mu) / (sigma^2 sqrt(n - 1))
@@ -76,9 +75,9 @@ grid_histogram histogram_of(const tensor_view& x, int threads);
 /// dtype that is not 16-bit or an empty sample.
 std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads);
 
-/// float16 or bfloat16 if every value of float32/float64 samples is exactly one of its values
-/// (float16 preferred: its grid is the finer where both hold) and there are at least
-/// `min_count` of them (a continuous sample essentially never is); otherwise nothing.
+/// bfloat16 or float16 if every value of float32/float64 samples is exactly one of its values
+/// and there are at least `min_count` of them (a continuous sample essentially never is);
+/// otherwise nothing. bfloat16 is tried first: most of its values are float16 values too.
 std::optional<dtype> coarser_grid_of(const tensor_view& x, std::int64_t min_count, int threads);
 
 /// The samples of `x` (float32/float64 all on `type`'s grid) converted exactly to `type`.
