@@ -17,6 +17,7 @@
 #include <string>
 #include <type_traits>
 
+#include "moment_tests.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
@@ -269,42 +270,10 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
     s2 += static_cast<double>(h.counts[b]) * dev * dev;
   }
   const double sigma2 = law.variance();
-  {
-    test_result r;
-    r.name = "mean";
-    const double estimate = law.mean() + s1 / n;
-    const double standard_error = std::sqrt(sigma2 / n);
-    r.statistic = (estimate - law.mean()) / standard_error;
-    r.p_value = detail::two_sided_normal_p(r.statistic);
-    r.values = {{"estimate", estimate},
-                {"expected", law.mean()},
-                {"ci95_low", estimate - detail::z_975 * standard_error},
-                {"ci95_high", estimate + detail::z_975 * standard_error}};
-    r.note = "z = (mean - mu) / (sigma / sqrt(n)), the rounded law's exact moments";
-    r.detects = detectable_quantity::mean_shift;
-    r.standard_error = 1 / std::sqrt(n);
-    out.push_back(std::move(r));
-  }
-  {
-    test_result r;
-    r.name = "variance";
-    const double estimate = s2 / n;
-    const double relative_error =
-        std::sqrt((law.fourth_central_moment() / (sigma2 * sigma2) - 1) / n);
-    const double standard_error = sigma2 * relative_error;
-    r.statistic = (estimate - sigma2) / standard_error;
-    r.p_value = detail::two_sided_normal_p(r.statistic);
-    r.values = {{"estimate", estimate},
-                {"expected", sigma2},
-                {"kurtosis", law.fourth_central_moment() / (sigma2 * sigma2)},
-                {"n", n},
-                {"ci95_low", estimate - detail::z_975 * standard_error},
-                {"ci95_high", estimate + detail::z_975 * standard_error}};
-    r.note = "z = (v - sigma^2) / (sigma^2 sqrt((kurtosis - 1)/n)), the rounded law's moments";
-    r.detects = detectable_quantity::relative_variance_error;
-    r.standard_error = relative_error;
-    out.push_back(std::move(r));
-  }
+  out.push_back(detail::mean_z_test(law.mean() + s1 / n, law.mean(), sigma2, n));
+  out.push_back(
+      detail::variance_z_test(s2 / n, sigma2, law.fourth_central_moment() / (sigma2 * sigma2), n));
+  for (auto it = out.end() - 2; it != out.end(); ++it) it->note += ", the rounded law's moments";
   {
     test_result r;
     r.name = "autocorrelation";
@@ -332,13 +301,17 @@ std::optional<dtype> coarser_grid_of(const tensor_view& x, std::int64_t min_coun
       using S = typename decltype(source)::type;
       if constexpr (std::is_floating_point_v<S>) {
         const auto values = x.elements<S>();
+        const auto on_grid = [](double v) {
+          return std::isfinite(v) && to_double(round_to<T>(v)) == v;
+        };
+        // A continuous sample misses at once: look at the first values before a whole pass.
+        for (std::int64_t i = 0; i < min_count; ++i)
+          if (!on_grid(values[static_cast<std::size_t>(i)])) return false;
         const double misses =
             block_sum(x.size(), threads, [&](std::int64_t begin, std::int64_t end) {
               double m = 0;
-              for (std::int64_t i = begin; i < end; ++i) {
-                const double v = values[static_cast<std::size_t>(i)];
-                m += !(std::isfinite(v) && to_double(round_to<T>(v)) == v);
-              }
+              for (std::int64_t i = begin; i < end; ++i)
+                m += !on_grid(values[static_cast<std::size_t>(i)]);
               return m;
             });
         return misses == 0;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "moment_tests.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/anderson_darling.hpp"
@@ -105,24 +106,11 @@ test_result anderson_darling_binned(const iid_evidence& e) {
 
 // ---- mean and variance -----------------------------------------------------------------------
 
-// z-test of the sample mean: z = (mean - mu) / (sigma / sqrt(n)), two-sided.
+// z-test of the sample mean, two-sided.
 test_result mean(const iid_evidence& e) {
   const law_moments& law = moments(e);
   const double n = n_of(e);
-  const double estimate = law.mean + e.state.sums().s1.value() / n;
-  const double standard_error = std::sqrt(law.variance / n);
-  test_result r;
-  r.name = "mean";
-  r.statistic = (estimate - law.mean) / standard_error;
-  r.p_value = two_sided_normal_p(r.statistic);
-  r.values = {{"estimate", estimate},
-              {"expected", law.mean},
-              {"ci95_low", estimate - detail::z_975 * standard_error},
-              {"ci95_high", estimate + detail::z_975 * standard_error}};
-  r.note = "z = (mean - mu) / (sigma / sqrt(n))";
-  r.detects = detectable_quantity::mean_shift;
-  r.standard_error = 1 / std::sqrt(n);  // in standard deviations
-  return r;
+  return detail::mean_z_test(law.mean + e.state.sums().s1.value() / n, law.mean, law.variance, n);
 }
 
 // Variance about the known mean, v = sum (x - mu)^2 / n, against sigma^2 with the standard
@@ -132,23 +120,8 @@ test_result mean(const iid_evidence& e) {
 test_result variance(const iid_evidence& e) {
   const law_moments& law = moments(e);
   const double n = n_of(e);
-  const double estimate = e.state.sums().s2.value() / n;  // about the known mean: unbiased
-  const double relative_error = std::sqrt((law.kurtosis - 1) / n);
-  const double standard_error = law.variance * relative_error;
-  test_result r;
-  r.name = "variance";
-  r.statistic = (estimate - law.variance) / standard_error;
-  r.p_value = two_sided_normal_p(r.statistic);
-  r.values = {{"estimate", estimate},
-              {"expected", law.variance},
-              {"kurtosis", law.kurtosis},
-              {"n", n},
-              {"ci95_low", estimate - detail::z_975 * standard_error},
-              {"ci95_high", estimate + detail::z_975 * standard_error}};
-  r.note = "z = (v - sigma^2) / (sigma^2 sqrt((kurtosis - 1)/n))";
-  r.detects = detectable_quantity::relative_variance_error;
-  r.standard_error = relative_error;
-  return r;
+  // About the known mean: unbiased.
+  return detail::variance_z_test(e.state.sums().s2.value() / n, law.variance, law.kurtosis, n);
 }
 
 // ---- extreme ---------------------------------------------------------------------------------
