@@ -72,7 +72,7 @@ std::string overview(const verify::run_result& run) {
     s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
          td("<a href=\"#case-" + std::to_string(i) + "\"><code>" + escape_xml(c.canonical()) +
             "</code></a>") +
-         td(escape_xml(detail::tensor_text(c.spec))) + td(escape_xml(c.formula)) +
+         td(escape_xml(detail::tensor_text(c))) + td(escape_xml(c.formula)) +
          td(std::to_string(c.n), true) + td(smallest_p(o), true) + td(escape_xml(o.failed_tests)) +
          "</tr>\n";
   }
@@ -200,8 +200,10 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
   std::string s = "<section class=\"case" + std::string(c.passed ? "" : " failed") + "\" id=\"" +
                   id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" +
                   escape_xml(c.canonical()) + "</code></h3>\n";
-  s += "<p>Tensor " + escape_xml(detail::tensor_text(c.spec)) + ", source " + escape_xml(c.source) +
+  s += "<p>Tensor " + escape_xml(detail::tensor_text(c)) + ", source " + escape_xml(c.source) +
        ", n = " + std::to_string(c.n) + ". Law: " + escape_xml(c.formula) + ".</p>\n";
+  if (!c.diagnosis.empty())
+    s += "<p class=\"note\">Diagnosis: " + escape_xml(c.diagnosis) + "</p>\n";
   if (!std::isnan(c.detectable_variance_error))
     s += "<p class=\"note\">Detectable with 99% power at this n and the run's alpha: a variance "
          "error of " +

@@ -265,6 +265,9 @@ std::string to_json(const verify::run_result& run) {
       entry["detectable"] = {{"power", 0.99},
                              {"relative_variance_error", number(c.detectable_variance_error)},
                              {"mean_shift_sd", number(c.detectable_mean_shift)}};
+    if (!c.tensor.empty()) entry["tensor"] = c.tensor;
+    if (!c.rule.empty()) entry["rule"] = c.rule;
+    if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
     if (c.summary) entry["summary"] = summary_json(*c.summary);
     schemes.push_back(entry);
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
@@ -323,6 +326,9 @@ verify::run_result from_json(std::string_view text) {
     }
     c.formula = s.string("law");
     c.source = s.string("source");
+    if (s.has("tensor")) c.tensor = s.string("tensor");
+    if (s.has("rule")) c.rule = s.string("rule");
+    if (s.has("diagnosis")) c.diagnosis = s.string("diagnosis");
     c.n = s.integer("n");
     c.passed = s.boolean("passed");
     for (const reader& t : s.array("tests")) {

@@ -50,7 +50,7 @@ std::string to_junit(const verify::run_result& run) {
     tests += c.tests.size();
     failures += failed;
     suites += "  <testsuite" +
-              attribute("name", c.canonical() + " [" + detail::tensor_text(c.spec) + "]") +
+              attribute("name", c.canonical() + " [" + detail::tensor_text(c) + "]") +
               attribute("tests", std::to_string(c.tests.size())) +
               attribute("failures", std::to_string(failed)) + attribute("errors", "0") +
               attribute("skipped", "0") + ">\n    <properties>\n      <property" +

@@ -39,7 +39,7 @@ std::string to_markdown(const verify::run_result& run) {
       const auto& c = run.cases[i];
       const detail::case_overview o = detail::overview_of(c);
       s += "| " + std::string(c.passed ? "✅ PASS" : "❌ **FAIL**") + " | `" + cell(c.canonical()) +
-           "` | " + cell(detail::tensor_text(c.spec)) + " | " + cell(c.formula) + " | " +
+           "` | " + cell(detail::tensor_text(c)) + " | " + cell(c.formula) + " | " +
            std::to_string(c.n) + " | " +
            (std::isnan(o.smallest_p) ? "exact checks only"
                                      : format_number(o.smallest_adjusted_p, 3)) +

@@ -18,6 +18,11 @@ inline std::string tensor_text(const verify::case_spec& spec) {
          std::string(to_string(spec.type));
 }
 
+/// "blocks.0.attn.weight 768,768 torch float32": with the tensor's name in a model, if any.
+inline std::string tensor_text(const verify::case_result& c) {
+  return (c.tensor.empty() ? std::string() : c.tensor + " ") + tensor_text(c.spec);
+}
+
 /// The cases' indices, failed cases first, each group in run order.
 inline std::vector<std::size_t> failures_first(const verify::run_result& run) {
   std::vector<std::size_t> order(run.cases.size());

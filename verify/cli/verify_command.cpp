@@ -1,5 +1,6 @@
-// `verinit verify`: fills a run request from the options (a battery, one scheme, or an .npy
-// file), runs it through the library, prints a table, writes JSON and the report.
+// `verinit verify`: fills a run request from the options (a battery, one scheme, or a tensor
+// of an .npy or .safetensors file), runs it through the library, prints a table, writes JSON and
+// the report.
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +14,7 @@
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/io/atomic_file.hpp"
-#include "verinit/io/npy.hpp"
-#include "verinit/io/safetensors.hpp"
+#include "verinit/io/tensor_file.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
@@ -32,51 +32,6 @@ struct verify_options {
   verify::run_options run;
 };
 
-// The samples of --input: an .npy file read into `buffer`, or one tensor of a .safetensors
-// file viewed in its mapping (`mapped` keeps it open; `buffer` only when misaligned).
-tensor_view read_input(const verify_options& o, std::optional<io::safetensors_file>& mapped,
-                       tensor_buffer& buffer) {
-  const bool safetensors = std::filesystem::path(o.input).extension() == ".safetensors";
-  if (!safetensors) {
-    if (!o.tensor.empty())
-      detail::throw_invalid("verify", "--tensor", "given with '" + o.input + "'",
-                            "used only with a .safetensors --input");
-    buffer = io::read_npy(o.input);
-    return buffer.view();
-  }
-  mapped = io::safetensors_file::open(o.input);
-  const auto tensors = mapped->tensors();
-  const io::safetensors_entry* entry = nullptr;
-  if (!o.tensor.empty()) {
-    entry = mapped->find(o.tensor);
-  } else if (tensors.size() == 1) {
-    entry = &tensors[0];
-  }
-  if (entry == nullptr) {
-    // The first names, printable (a name may hold any UTF-8, a newline too): one line.
-    const auto printable = [](std::string_view text) {
-      std::string out;
-      for (const char c : text.substr(0, 64))
-        out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
-      return text.size() > 64 ? out + "..." : out;
-    };
-    std::string names;
-    constexpr std::size_t shown = 10;
-    for (std::size_t k = 0; k < std::min(shown, tensors.size()); ++k)
-      names += (k ? ", " : "") + printable(tensors[k].name);
-    if (tensors.size() > shown)
-      names += ", ... (" + std::to_string(tensors.size() - shown) + " more)";
-    if (tensors.empty()) throw std::runtime_error("'" + o.input + "' holds no tensors");
-    if (o.tensor.empty())
-      throw std::runtime_error("'" + o.input + "' holds " + std::to_string(tensors.size()) +
-                               " tensors: choose one with --tensor (" + names + ")");
-    throw std::runtime_error("'" + o.input + "' has no tensor '" + printable(o.tensor) +
-                             "' (it has: " + names + ")");
-  }
-
-  return mapped->view(*entry, buffer);
-}
-
 std::string format_p(double p) {
   std::ostringstream text;
   text << std::setprecision(3) << p;
@@ -84,9 +39,9 @@ std::string format_p(double p) {
 }
 
 void print_case(const verify::case_result& c, std::ostream& out) {
-  out << (c.passed ? "PASS  " : "FAIL  ") << c.canonical() << "  [" << to_string(c.spec.shape)
-      << " " << to_string(c.spec.tensor_layout) << " " << to_string(c.spec.type) << "]  n=" << c.n
-      << "\n      law: " << c.formula << "\n";
+  out << (c.passed ? "PASS  " : "FAIL  ") << (c.tensor.empty() ? "" : c.tensor + ": ")
+      << c.canonical() << "  [" << to_string(c.spec.shape) << " " << to_string(c.spec.tensor_layout)
+      << " " << to_string(c.spec.type) << "]  n=" << c.n << "\n      law: " << c.formula << "\n";
   for (const auto& t : c.tests) {
     out << "      " << std::left << std::setw(18) << t.name << std::right << std::setw(14)
         << std::setprecision(6) << t.statistic << "  " << std::left << std::setw(12)
@@ -94,6 +49,7 @@ void print_case(const verify::case_result& c, std::ostream& out) {
         << (t.passed ? (t.suspicious ? "ok (suspicious: p < 1e-3)" : "ok") : "FAIL") << "   "
         << t.note << "\n";
   }
+  if (!c.diagnosis.empty()) out << "      diagnosis: " << c.diagnosis << "\n";
   if (!std::isnan(c.detectable_variance_error))
     out << "      detectable with 99% power: variance error " << std::setprecision(2)
         << 100 * c.detectable_variance_error << "%, mean shift " << c.detectable_mean_shift
@@ -157,10 +113,10 @@ int run_verify(verify_options o, const CLI::App& command) {
   const layout tensor_layout = parse_layout(o.layout_text);
   verify::run_request request;
   // --input: read (or mapped) before any work, held through the run.
-  std::optional<io::safetensors_file> mapped;
-  tensor_buffer buffer;
+  std::optional<io::tensor_file> file;
   if (input) {
-    const tensor_view samples = read_input(o, mapped, buffer);
+    file = io::tensor_file::open(o.input, o.tensor);
+    const tensor_view& samples = file->view();
     const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
     verify::case_spec spec = verify::case_spec::of(o.expect, shape, tensor_layout, samples.type);
     request.cases.push_back({std::move(spec), samples, o.input});

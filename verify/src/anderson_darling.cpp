@@ -21,8 +21,13 @@ double series_cdf(double z) {
     const double a = m * m * pi2 / (8 * z);
     if (a > 745) break;  // exp(-a) underflows: every later term is zero
     const auto integrand = [&](double w) { return std::exp(z / (8 * (w * w + 1)) - a * w * w); };
+    // Relative tolerance 1e-14: at 1e-15, below the 61-point rule's rounding noise, the
+    // adaptive rule never converges and bisects to depth 15 (9 ms a p-value, measured); at
+    // 1e-14 it stops after a few panels (12 us) and the p-values agree with the 1e-15 ones
+    // within 0.6 of anderson_darling_test's tolerances on z in [0.02, 25] (the worst at z = 24,
+    // where 1 - cdf ~ 1e-11 is the series' own cancellation, the same in both).
     const double integral = boost::math::quadrature::gauss_kronrod<double, 61>::integrate(
-        integrand, 0.0, std::numeric_limits<double>::infinity(), 15, 1e-15);
+        integrand, 0.0, std::numeric_limits<double>::infinity(), 15, 1e-14);
     const double term = binomial * m * std::exp(-a) * integral;
     sum += term;
     if (std::abs(term) < 1e-18 * std::abs(sum)) break;

@@ -14,6 +14,7 @@
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
+#include "verinit/verify/diagnosis.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 #include "verinit/verify/grid_tests.hpp"
@@ -405,14 +406,21 @@ case_result run_case(const case_request& request, const run_options& options) {
   run_options resolved = options;
   resolved.threads = resolve_threads(options.threads);
   const expectation e = prepare(request, resolved);
-  if (request.samples) return check_case(request, e, resolved);
-  const case_spec& spec = request.spec;
-  const std::int64_t numel = element_count(spec.shape);
-  const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-  std::vector<case_result> parts;
-  for (std::int64_t r = 0; r < spec.replications; ++r)
-    parts.push_back(sample_case(spec, e, resolved, r * tensors));
-  return parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
+  case_result result;
+  if (request.samples) {
+    result = check_case(request, e, resolved);
+  } else {
+    const case_spec& spec = request.spec;
+    const std::int64_t numel = element_count(spec.shape);
+    const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+    std::vector<case_result> parts;
+    for (std::int64_t r = 0; r < spec.replications; ++r)
+      parts.push_back(sample_case(spec, e, resolved, r * tensors));
+    result = parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
+  }
+  result.tensor = request.tensor;
+  result.rule = request.rule;
+  return result;
 }
 
 run_result run(const run_request& request) {
@@ -462,6 +470,7 @@ void decide(run_result& run) {
     c.passed =
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;
+    c.diagnosis = c.passed ? std::string() : diagnose(c);
     for (const auto& t : c.tests) {
       if (std::isnan(t.standard_error)) continue;
       if (t.detects == detectable_quantity::relative_variance_error)

@@ -53,6 +53,8 @@ struct case_request {
   case_spec spec;
   std::optional<tensor_view> samples;  ///< not owned: must outlive run()
   std::string source = "verinit";      ///< where the samples came from (a file name)
+  std::string tensor = {};             ///< the tensor's name in a model, if any
+  std::string rule = {};               ///< the rule that chose spec for it, if any
 };
 
 struct run_options {
@@ -80,6 +82,7 @@ struct case_result {
   case_spec spec;
   std::string formula;             ///< the theory's law, with its numbers
   std::string source = "verinit";  ///< "verinit", or the input file
+  std::string tensor, rule;        ///< as in the case_request (empty when not given)
   std::int64_t n = 0;              ///< samples tested
   std::vector<test_result> tests;
   bool passed = true;
@@ -90,6 +93,8 @@ struct case_result {
   /// For reports (run_options::summaries): the samples against the law (the non-zeros of a
   /// sparse scheme, the entries of orthogonal matrices); none for exact schemes.
   std::optional<sample_summary> summary;
+  /// For a failed case: what it looks like (diagnosis.hpp), set by decide(); empty otherwise.
+  std::string diagnosis;
 
   /// The canonical spec of the scheme (scheme.spec()).
   std::string canonical() const { return spec.scheme.spec(); }
@@ -129,8 +134,8 @@ run_result run(const run_request& request);
 case_result run_case(const case_request& request, const run_options& options);
 
 /// Decides every test of the run (Holm-Bonferroni over all statistical tests at
-/// options.alpha, exact checks by themselves), sets each case's verdict, power statement and
-/// summary's KS band, and the run's.
+/// options.alpha, exact checks by themselves), sets each case's verdict, power statement,
+/// summary's KS band and (when it failed) diagnosis, and the run's.
 void decide(run_result& run);
 
 }  // namespace verinit::verify

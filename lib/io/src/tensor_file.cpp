@@ -1,0 +1,58 @@
+#include "verinit/io/tensor_file.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "verinit/io/npy.hpp"
+
+namespace verinit::io {
+namespace {
+
+// A tensor name as one printable line (a name may hold any UTF-8, a newline too).
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, 64))
+    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  return text.size() > 64 ? out + "..." : out;
+}
+
+}  // namespace
+
+tensor_file tensor_file::open(const std::filesystem::path& path, std::string_view tensor) {
+  const std::string file = path.string();
+  tensor_file out;
+  if (path.extension() != ".safetensors") {
+    if (!tensor.empty())
+      throw std::invalid_argument("tensor '" + printable(tensor) + "' given with '" + file +
+                                  "', but a tensor is chosen only in a .safetensors file");
+    out.buffer_ = read_npy(path);
+    out.view_ = out.buffer_.view();
+    return out;
+  }
+  out.mapped_ = safetensors_file::open(path);
+  const auto tensors = out.mapped_->tensors();
+  const safetensors_entry* entry = nullptr;
+  if (!tensor.empty())
+    entry = out.mapped_->find(tensor);
+  else if (tensors.size() == 1)
+    entry = &tensors[0];
+  if (entry == nullptr) {
+    if (tensors.empty()) throw std::runtime_error("'" + file + "' holds no tensors");
+    std::string names;
+    constexpr std::size_t shown = 10;
+    for (std::size_t k = 0; k < std::min(shown, tensors.size()); ++k)
+      names += (k ? ", " : "") + printable(tensors[k].name);
+    if (tensors.size() > shown)
+      names += ", ... (" + std::to_string(tensors.size() - shown) + " more)";
+    if (tensor.empty())
+      throw std::invalid_argument("'" + file + "' holds " + std::to_string(tensors.size()) +
+                                  " tensors: choose one with --tensor (" + names + ")");
+    throw std::invalid_argument("'" + file + "' has no tensor '" + printable(tensor) +
+                                "' (it has: " + names + ")");
+  }
+  out.view_ = out.mapped_->view(*entry, out.buffer_);
+  return out;
+}
+
+}  // namespace verinit::io

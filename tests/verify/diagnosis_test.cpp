@@ -1,0 +1,90 @@
+// diagnose(): each known bug, made on purpose from the library's own correct samples, is named;
+// a case that passed has no diagnosis.
+#include "verinit/verify/diagnosis.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "verinit/fill.hpp"
+#include "verinit/verify/runner.hpp"
+
+namespace {
+
+using namespace verinit::verify;
+
+std::vector<float> draw(const std::string& spec, const verinit::tensor_shape& shape,
+                        std::uint64_t seed = 7) {
+  verinit::fill_options options;
+  options.seed = seed;
+  return verinit::sample<float>(shape, verinit::parse_scheme(spec), options);
+}
+
+// The decided run's diagnosis of `data` against `expect` on `shape`.
+std::string diagnosis_of(const std::vector<float>& data, const verinit::tensor_shape& shape,
+                         const std::string& expect) {
+  run_request request;
+  request.options.threads = 2;
+  request.cases.push_back(
+      {case_spec::of(expect, shape), verinit::view_of<float>(data, shape), "test"});
+  return run(request).cases.at(0).diagnosis;
+}
+
+const verinit::tensor_shape shape{128, 512};
+
+TEST(DiagnosisTest, APassingCaseHasNone) {
+  EXPECT_EQ(diagnosis_of(draw("kaiming_normal", shape), shape, "kaiming_normal"), "");
+}
+
+TEST(DiagnosisTest, NamesADroppedGain) {
+  auto w = draw("kaiming_normal", shape);
+  for (auto& x : w) x *= std::sqrt(0.5f);
+  EXPECT_NE(diagnosis_of(w, shape, "kaiming_normal").find("a gain of sqrt(2) dropped"),
+            std::string::npos);
+}
+
+TEST(DiagnosisTest, NamesSwappedFans) {
+  const std::string d =
+      diagnosis_of(draw("kaiming_normal(mode=fan_out)", shape), shape, "kaiming_normal");
+  EXPECT_NE(d.find("fan_in and fan_out swapped"), std::string::npos) << d;
+}
+
+TEST(DiagnosisTest, NamesTorchsLinearDefaultForKaimingUniform) {
+  const std::string d = diagnosis_of(draw("torch_linear", shape), shape, "kaiming_uniform");
+  EXPECT_NE(d.find("a = sqrt(5)"), std::string::npos) << d;
+}
+
+TEST(DiagnosisTest, NamesAMissingTruncationCorrection) {
+  // Keras's truncated variance_scaling has std sqrt(1/fan_in) after truncation at +-2 sd; the
+  // bug draws N(0, 1/fan_in) truncated at +-2 sd without dividing the std by 0.8796.
+  const double s = 1 / std::sqrt(512.0);
+  const std::string spec = "truncated_normal(std=" + std::to_string(s) +
+                           ",a=" + std::to_string(-2 * s) + ",b=" + std::to_string(2 * s) + ")";
+  const std::string d =
+      diagnosis_of(draw(spec, shape), shape, "variance_scaling(distribution=truncated_normal)");
+  EXPECT_NE(d.find("without the 0.8796"), std::string::npos) << d;
+}
+
+TEST(DiagnosisTest, NamesNonFiniteHugeAndConstantValues) {
+  auto w = draw("kaiming_normal", shape);
+  w[100] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_NE(diagnosis_of(w, shape, "kaiming_normal").find("1 non-finite values"),
+            std::string::npos);
+  auto huge = draw("kaiming_normal", shape);
+  for (auto& x : huge) x *= 1e5f;
+  EXPECT_NE(diagnosis_of(huge, shape, "kaiming_normal").find("far beyond any plausible law"),
+            std::string::npos);
+  const std::vector<float> zeros(128 * 512, 0.0f);
+  EXPECT_NE(diagnosis_of(zeros, shape, "kaiming_normal").find("a constant"), std::string::npos);
+}
+
+TEST(DiagnosisTest, SaysWhenNoSignatureFits) {
+  auto w = draw("kaiming_normal", shape);
+  for (auto& x : w) x *= 1.3f;
+  EXPECT_NE(diagnosis_of(w, shape, "kaiming_normal").find("no known signature"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,262 @@
+// verinit._verinit: the C++ library's entry points for the Python package (verinit/*.py wraps
+// them; users never import this module directly).
+//
+// Arrays cross as Python buffers (numpy arrays, torch CPU tensors' .numpy() views), never
+// copied: fill() writes into the caller's memory and verify_cases() reads it. The GIL is
+// released during every fill and every run. Errors: std::invalid_argument becomes ValueError
+// (pybind11's rule), std::runtime_error (the library's I/O and file-format errors) OSError,
+// std::bad_alloc MemoryError; each with the library's one-line message.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "verinit/fill.hpp"
+#include "verinit/io/safetensors.hpp"
+#include "verinit/io/tensor_file.hpp"
+#include "verinit/reports/json.hpp"
+#include "verinit/reports/report.hpp"
+#include "verinit/scheme.hpp"
+#include "verinit/verify/runner.hpp"
+#include "verinit/version.hpp"
+
+namespace py = pybind11;
+
+namespace verinit::python {
+namespace {
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+
+/// A buffer's dtype: float16 ('e'), float32 ('f'), float64 ('d'); 16-bit integers ('H', 'h')
+/// hold bit patterns and need `requested` to say which. A non-empty `requested` must agree.
+dtype dtype_of(const py::buffer_info& info, const std::string& requested, const char* who) {
+  std::string format = info.format;
+  if (!format.empty() && (format[0] == '<' || format[0] == '=' || format[0] == '@'))
+    format.erase(0, 1);
+  if (!format.empty() && (format[0] == '>' || format[0] == '!'))
+    bad(std::string(who) + ": the array is big-endian ('" + info.format +
+        "'), but must be in native byte order (use .astype(its dtype.newbyteorder('=')))");
+  std::optional<dtype> type;
+  if (format == "e" && info.itemsize == 2) type = dtype::float16;
+  if (format == "f" && info.itemsize == 4) type = dtype::float32;
+  if (format == "d" && info.itemsize == 8) type = dtype::float64;
+  const bool bits = (format == "H" || format == "h") && info.itemsize == 2;
+  if (bits) {
+    if (requested.empty())
+      bad(std::string(who) + ": the array holds 16-bit integers, but bit patterns need " +
+          "dtype='bfloat16' or dtype='float16' to say which");
+    const dtype wanted = parse_dtype(requested);
+    if (verinit::info(wanted).size != 2)
+      bad(std::string(who) + ": dtype is '" + requested +
+          "' for an array of 16-bit integers, but must be 'bfloat16' or 'float16'");
+    return wanted;
+  }
+  if (!type)
+    bad(std::string(who) + ": the array's element format is '" + info.format +
+        "', but must be float16, float32 or float64 (or uint16 bit patterns with "
+        "dtype='bfloat16')");
+  if (!requested.empty() && parse_dtype(requested) != *type)
+    bad(std::string(who) + ": dtype is '" + requested + "', but the array holds " +
+        std::string(to_string(*type)));
+  return *type;
+}
+
+/// The buffer's shape; throws unless it is C-contiguous.
+tensor_shape c_contiguous_shape(const py::buffer_info& info, const char* who) {
+  tensor_shape shape(info.shape.begin(), info.shape.end());
+  py::ssize_t stride = info.itemsize;
+  for (std::size_t k = shape.size(); k-- > 0;) {
+    if (shape[k] > 1 && info.strides[k] != stride)
+      bad(std::string(who) +
+          ": the array is not C-contiguous, but must be (use numpy.ascontiguousarray, or "
+          "tensor.contiguous())");
+    stride *= static_cast<py::ssize_t>(shape[k]);
+  }
+  return shape;
+}
+
+std::span<const std::byte> bytes_of(const py::buffer_info& info) {
+  return {static_cast<const std::byte*>(info.ptr),
+          static_cast<std::size_t>(info.size * info.itemsize)};
+}
+
+void fill_buffer(const py::buffer& out, const std::string& type_name, const std::string& spec,
+                 const std::optional<tensor_shape>& fans_shape, const std::string& layout_name,
+                 std::uint64_t seed, int threads) {
+  py::buffer_info info;
+  try {
+    info = out.request(/*writable=*/true);
+  } catch (const py::error_already_set&) {
+    bad("fill_: the array is read-only, but must be writable");
+  }
+  const dtype type = dtype_of(info, type_name, "fill_");
+  const tensor_shape shape = c_contiguous_shape(info, "fill_");
+  const scheme s = parse_scheme(spec);
+  fill_options options;
+  options.layout = parse_layout(layout_name);
+  options.seed = seed;
+  options.threads = threads;
+  if (fans_shape) options.explicit_fans = compute_fans(*fans_shape, options.layout);
+  const mutable_tensor_view view{
+      type,
+      shape,
+      {static_cast<std::byte*>(info.ptr), static_cast<std::size_t>(info.size * info.itemsize)}};
+  py::gil_scoped_release release;
+  fill(view, s, options);
+}
+
+/// A verification run's result, as the Python Result wraps it.
+struct run_handle {
+  verify::run_result result;
+};
+
+run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha, int threads,
+                        std::int64_t memory_bytes, bool summaries) {
+  verify::run_request request;
+  request.options.seed = seed;
+  request.options.alpha = alpha;
+  request.options.threads = threads;
+  request.options.memory_bytes = memory_bytes;
+  request.options.summaries = summaries;
+  verify::check_options(request.options);
+  std::vector<py::buffer_info> held;  // the arrays' buffers, released after the run
+  held.reserve(cases.size());
+  for (const py::handle item : cases) {
+    const auto c = item.cast<py::dict>();
+    const auto text = [&](const char* key) {
+      return c.contains(key) && !c[key].is_none() ? c[key].cast<std::string>() : std::string();
+    };
+    const std::string type_name = text("dtype");
+    const layout tensor_layout = parse_layout(text("layout").empty() ? "torch" : text("layout"));
+    std::optional<tensor_shape> shape;
+    if (c.contains("shape") && !c["shape"].is_none()) shape = c["shape"].cast<tensor_shape>();
+    verify::case_request r;
+    py::object data = py::none();
+    if (c.contains("data")) data = c["data"];
+    if (data.is_none()) {
+      if (!shape) bad("verify: shape is missing, but a sampled case needs one");
+      const std::int64_t samples = c.contains("samples") ? c["samples"].cast<std::int64_t>() : 0;
+      r.spec = verify::case_spec::of(text("expect"), *shape, tensor_layout,
+                                     type_name.empty() ? dtype::float32 : parse_dtype(type_name),
+                                     samples);
+    } else {
+      tensor_view view;
+      if (py::isinstance<io::tensor_file>(data)) {
+        view = data.cast<const io::tensor_file&>().view();
+        if (!type_name.empty() && parse_dtype(type_name) != view.type)
+          bad("verify: dtype is '" + type_name + "', but the file's tensor is " +
+              std::string(to_string(view.type)));
+      } else {
+        held.push_back(data.cast<py::buffer>().request());
+        const py::buffer_info& info = held.back();
+        const dtype type = dtype_of(info, type_name, "verify");
+        view = {type, c_contiguous_shape(info, "verify"), bytes_of(info)};
+      }
+      r.spec = verify::case_spec::of(text("expect"), shape ? *shape : view.shape, tensor_layout,
+                                     view.type);
+      r.samples = view;
+    }
+    r.source = text("source").empty() ? (data.is_none() ? "verinit" : "python") : text("source");
+    r.tensor = text("tensor");
+    r.rule = text("rule");
+    request.cases.push_back(std::move(r));
+  }
+  run_handle out;
+  {
+    py::gil_scoped_release release;
+    out.result = verify::run(request);
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace verinit::python
+
+PYBIND11_MODULE(_verinit, m) {
+  using namespace verinit;
+  using namespace verinit::python;
+  m.doc() = "verinit's C++ core (use the verinit package, not this module)";
+  m.attr("__version__") = std::string(version);
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::runtime_error& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+    }
+  });
+
+  m.def("fill", &fill_buffer, py::arg("out"), py::arg("dtype"), py::arg("scheme"),
+        py::arg("fans_shape"), py::arg("layout"), py::arg("seed"), py::arg("threads"),
+        "Fills a writable C-contiguous buffer in place (GIL released); the fans from "
+        "fans_shape when given, else from the buffer's shape.");
+  m.def(
+      "list_tensors",
+      [](const std::filesystem::path& path) {
+        py::list out;
+        const auto file = io::safetensors_file::open(path);
+        for (const auto& e : file.tensors())
+          out.append(py::dict(py::arg("name") = e.name, py::arg("dtype") = e.dtype_name,
+                              py::arg("shape") = e.shape, py::arg("bytes") = e.bytes(),
+                              py::arg("weight") = e.type.has_value()));
+        return out;
+      },
+      py::arg("path"), "The tensors of a .safetensors file: name, dtype, shape, bytes, weight.");
+
+  m.def(
+      "canonical", [](const std::string& spec) { return parse_scheme(spec).spec(); },
+      py::arg("scheme"), "The canonical spelling of a scheme spec (ValueError for a bad one).");
+  m.def(
+      "schemes",
+      [] {
+        py::list out;
+        for (const auto& s : scheme_catalog())
+          out.append(py::dict(
+              py::arg("name") = std::string(s.name), py::arg("alias_of") = std::string(s.alias_of),
+              py::arg("formula") = std::string(s.formula), py::arg("uses_fans") = s.uses_fans));
+        return out;
+      },
+      "The scheme catalogue, as `verinit list` shows it.");
+  m.def(
+      "fans",
+      [](const tensor_shape& shape, const std::string& layout_name) {
+        const fans f = compute_fans(shape, parse_layout(layout_name));
+        return py::make_tuple(f.fan_in, f.fan_out, f.receptive_field);
+      },
+      py::arg("shape"), py::arg("layout"), "(fan_in, fan_out, receptive_field) of a shape.");
+
+  py::class_<io::tensor_file>(m, "TensorFile", "One tensor of an .npy or .safetensors file")
+      .def_static(
+          "open",
+          [](const std::filesystem::path& path, const std::string& tensor) {
+            return io::tensor_file::open(path, tensor);
+          },
+          py::arg("path"), py::arg("tensor") = "")
+      .def_property_readonly(
+          "dtype", [](const io::tensor_file& f) { return std::string(to_string(f.view().type)); })
+      .def_property_readonly("shape", [](const io::tensor_file& f) { return f.view().shape; });
+
+  py::class_<run_handle>(m, "Run", "A verification run's result (wrapped by verinit.Result)")
+      .def_property_readonly("passed", [](const run_handle& r) { return r.result.passed; })
+      .def("to_json", [](const run_handle& r) { return reports::to_json(r.result); })
+      .def("to_html", [](const run_handle& r) { return reports::to_html(r.result); })
+      .def("to_markdown", [](const run_handle& r) { return reports::to_markdown(r.result); })
+      .def("to_junit", [](const run_handle& r) { return reports::to_junit(r.result); })
+      .def(
+          "write_report",
+          [](const run_handle& r, const std::filesystem::path& directory) {
+            py::gil_scoped_release release;
+            reports::write_report(r.result, directory);
+          },
+          py::arg("directory"));
+
+  m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),
+        py::arg("threads"), py::arg("memory"), py::arg("summaries"),
+        "Runs one verification over the cases (dicts; GIL released during the run).");
+}

@@ -1,0 +1,136 @@
+#include "verinit/verify/diagnosis.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "verinit/shape.hpp"
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::verify {
+namespace {
+
+const test_result* find_test(const case_result& c, std::string_view name) {
+  for (const auto& t : c.tests)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::optional<double> value_of(const test_result* t, std::string_view key) {
+  if (t == nullptr) return std::nullopt;
+  for (const auto& [k, v] : t->values)
+    if (k == key) return v;
+  return std::nullopt;
+}
+
+std::string format(double x, int digits = 4) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*g", digits, x);
+  return text;
+}
+
+struct signature {
+  double ratio;
+  std::string meaning;
+};
+
+// The variance ratios of the common bugs, for a case on `shape`.
+std::vector<signature> signatures(const case_result& c) {
+  // Truncation at +-2 sd: Var = 1 - 2 * 2 phi(2) / (2 Phi(2) - 1) = 0.773741 (and the 0.8796
+  // correction is its square root, 0.879625).
+  constexpr double truncated = 0.7737413;
+  std::vector<signature> out{
+      {2, "a gain of sqrt(2) too many (a ReLU gain where none is due, or the gain applied twice)"},
+      {0.5, "a gain of sqrt(2) dropped"},
+      {1.0 / 3, "a uniform bound of sqrt(1/fan) where sqrt(3/fan) is due (a std used as bound)"},
+      {3, "a uniform bound of sqrt(3/fan) where sqrt(1/fan) is due"},
+      {1.0 / 6, "kaiming_uniform with a = sqrt(5) (torch's Linear default) where a = 0 is due"},
+      {6, "kaiming_uniform with a = 0 where a = sqrt(5) (torch's Linear default) is due"},
+      {truncated, "truncated at +-2 sd without the 0.8796 std correction"},
+      {1 / truncated, "the 0.8796 truncation correction applied to an untruncated law"}};
+  if (c.spec.shape.size() >= 2 && c.spec.scheme.info().uses_fans) {
+    const fans f = compute_fans(c.spec.shape, c.spec.tensor_layout);
+    const double in = static_cast<double>(f.fan_in), out_fan = static_cast<double>(f.fan_out);
+    const double avg = (in + out_fan) / 2;
+    if (f.fan_in != f.fan_out) {
+      const std::string swapped = "fan_in and fan_out swapped (the other layout, or mode)";
+      out.push_back({in / out_fan, swapped});
+      out.push_back({out_fan / in, swapped});
+      const std::string averaged = "fan_avg where fan_in or fan_out is due, or the reverse";
+      for (const double r : {in / avg, avg / in, out_fan / avg, avg / out_fan})
+        out.push_back({r, averaged});
+    }
+    if (f.receptive_field > 1) {
+      const double rf = static_cast<double>(f.receptive_field);
+      const std::string kernel = "the receptive field (" + std::to_string(f.receptive_field) +
+                                 ") left out of the fans, or counted twice";
+      out.push_back({rf, kernel});
+      out.push_back({1 / rf, kernel});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string diagnose(const case_result& c) {
+  if (c.passed) return {};
+  const test_result* support = find_test(c, "support");
+  const test_result* variance = find_test(c, "variance");
+  const test_result* mean = find_test(c, "mean");
+  if (const auto non_finite = value_of(support, "non_finite"); non_finite && *non_finite > 0)
+    return format(*non_finite, 12) +
+           " non-finite values: uninitialised memory (torch.empty) or an overflow";
+  const auto estimate = value_of(variance, "estimate");
+  const auto expected = value_of(variance, "expected");
+  // v / sigma^2; NaN without a variance test.
+  const double ratio = estimate && expected && *expected > 0 ? *estimate / *expected : NAN;
+  if (ratio > 1e6)
+    return "values far beyond any plausible law (variance " + format(ratio, 3) +
+           " times the law's): uninitialised memory?";
+  const auto distinct = value_of(support, "distinct_values");
+  const auto expected_distinct = value_of(support, "expected_distinct_values");
+  if ((distinct && *distinct == 1) || ratio < 1e-12)
+    return "every value is the same, at the law's mean: a constant (or a buffer of zeros)";
+  if (distinct && expected_distinct && *distinct < *expected_distinct / 4)
+    return "only " + format(*distinct, 12) + " distinct values where " +
+           format(*expected_distinct, 6) +
+           " are expected: a lattice (a sampler computed at low precision)";
+  if (support && !support->passed)
+    return "values outside the law's support (" + support->note + ")";
+  std::string shift;
+  if (mean != nullptr && !mean->passed) {
+    const auto m = value_of(mean, "estimate"), mu = value_of(mean, "expected");
+    shift = "mean " + (m ? format(*m) : std::string("?")) + " where " +
+            (mu ? format(*mu) : std::string("?")) + " is due (z = " + format(mean->statistic, 3) +
+            ")";
+  }
+  if (!std::isnan(ratio) && variance != nullptr && !variance->passed) {
+    const signature* best = nullptr;
+    double best_distance = 0.03;
+    const auto known = signatures(c);
+    for (const auto& s : known) {
+      const double distance = std::abs(std::log(ratio / s.ratio));
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = &s;
+      }
+    }
+    std::string text = "variance " + format(ratio) + " times the law's";
+    text += best != nullptr ? ": " + best->meaning : " (no known signature)";
+    return shift.empty() ? text : text + "; " + shift;
+  }
+  if (!shift.empty()) return shift;
+  for (const auto& t : c.tests)
+    if (!t.passed && (t.name == "ks" || t.name == "anderson_darling" || t.name == "chi_square" ||
+                      t.name == "extreme"))
+      return "the law's shape differs (" + t.name +
+             " fails) while its mean and variance fit: another family, clipped or heavy tails";
+  for (const auto& t : c.tests)
+    if (!t.passed) return "the " + t.name + " test fails: " + t.note;
+  return "failed";
+}
+
+}  // namespace verinit::verify
