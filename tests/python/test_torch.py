@@ -60,6 +60,7 @@ def test_torchs_bfloat16_normal_is_caught():
     if torch.__version__.startswith("1.13"):
         assert not r.passed
         assert "variance" in {t.name for t in r.cases[0].failed_tests}
+        assert "Box-Muller in bfloat16" in r.cases[0].diagnosis
     ours = vtorch.sample((2048, 2048), "normal", dtype=torch.bfloat16)
     assert verinit.verify(ours, "normal").passed
 

@@ -21,6 +21,7 @@ patterns (numpy has no bfloat16); ``verinit.torch`` gives real ``torch.bfloat16`
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, Optional, Sequence, Union
@@ -87,9 +88,10 @@ def _check_seed(seed: Any, who: str) -> int:
     return int(seed)
 
 
+@functools.lru_cache(maxsize=1)
 def _all_cores() -> int:
-    # OMP_NUM_THREADS if it is a number, else the cores this process may run on. Not OpenMP's
-    # current default: importing torch sets that (to its own thread count) for the process.
+    # OMP_NUM_THREADS if it is a number, else the cores this process may run on (read once).
+    # Not OpenMP's current default: importing torch sets that to its own thread count.
     text = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if text.isdigit() and 1 <= int(text) <= 4096:
         return int(text)
