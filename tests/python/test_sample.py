@@ -117,3 +117,25 @@ def test_catalogue_and_canonical():
     names = {s["name"] for s in verinit.schemes()}
     assert {"kaiming_normal", "glorot_uniform", "torch_linear", "orthogonal"} <= names
     assert verinit.canonical("glorot_uniform") == "xavier_uniform(gain=1)"
+
+
+def test_the_gil_is_released_while_sampling_and_verifying():
+    # While a thread samples and verifies 2*10^7 weights (~0.5 s), this thread keeps running
+    # Python: with the GIL held through the calls it could not (a few thousand iterations at
+    # most, before the worker enters C++).
+    import threading
+
+    done = []
+
+    def work():
+        w = verinit.sample((4000, 5000), "he_normal", threads=1)
+        done.append(verinit.verify(w, "he_normal", threads=1).passed)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    iterations = 0
+    while worker.is_alive():
+        iterations += 1
+    worker.join()
+    assert done == [True]
+    assert iterations > 100_000
