@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <map>
 
 #include "verinit/fill.hpp"
@@ -258,3 +261,73 @@ TEST(GridTestsTest, FindsFloat32DataOnACoarserGrid) {
 }
 
 }  // namespace
+
+// What PyTorch 1.13 really produces (tests/data/make_lowp_reference.py: histograms of 10^7 draws
+// on Debian's CPU build), against the law it should follow. The samples are expanded from the
+// histogram in bit order, so only the marginal tests apply (the sequence's autocorrelation is
+// that of sorted data and is not asserted).
+namespace torch_reference {
+
+struct reference {
+  std::string law;
+  std::vector<bfloat16_t> samples;
+};
+
+reference load(const std::string& name) {
+  const std::string path = std::string(VERINIT_DATA_DIR) + "/torch_lowp/" + name + ".csv";
+  std::FILE* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr) throw std::runtime_error("cannot open " + path);
+  reference out;
+  char line[512];
+  if (std::fgets(line, sizeof line, file) != nullptr) {
+    const std::string comment(line);
+    const auto at = comment.find("law: ");
+    if (at != std::string::npos) out.law = comment.substr(at + 5, comment.find('\n') - at - 5);
+  }
+  std::fgets(line, sizeof line, file);  // "bits,count"
+  unsigned bits = 0;
+  long long count = 0;
+  while (std::fscanf(file, "%u,%lld", &bits, &count) == 2)
+    out.samples.insert(out.samples.end(), static_cast<std::size_t>(count),
+                       bfloat16_t::from_bits(static_cast<std::uint16_t>(bits)));
+  std::fclose(file);
+  return out;
+}
+
+std::map<std::string, verify::test_result> marginal_tests(const reference& r) {
+  auto tests =
+      by_name(verify::grid_tests(view(r.samples), verify::rounded_law(law_of(r.law.c_str()),
+                                                                      dtype::bfloat16),
+                                 2));
+  tests.erase("autocorrelation");
+  return tests;
+}
+
+TEST(TorchReferenceTest, RoundedFloat32NormalPasses) {
+  const reference r = load("f32_normal_to_bf16");
+  ASSERT_EQ(r.samples.size(), 10'000'000u);
+  for (const auto& [name, t] : marginal_tests(r)) {
+    EXPECT_TRUE(t.exact ? t.passed : t.p_value > 1e-4) << name << " p=" << t.p_value;
+  }
+}
+
+TEST(TorchReferenceTest, BoxMullerInBfloat16Fails) {
+  // torch.empty(n, dtype=torch.bfloat16).normal_(): variance 0.985, no value beyond ~3.3 sd.
+  const auto t = marginal_tests(load("bf16_normal"));
+  EXPECT_LT(t.at("variance").p_value, 1e-100);
+  EXPECT_LT(t.at("ks").p_value, 1e-100);
+  EXPECT_LT(t.at("chi_square").p_value, 1e-100);
+  EXPECT_NEAR(t.at("variance").values[0].second, 0.985, 0.002);  // the estimate
+}
+
+TEST(TorchReferenceTest, TruncNormalAndUniformInBfloat16Fail) {
+  // trunc_normal_(std=0.02) on a bfloat16 tensor and bfloat16 uniform_: 256 values each.
+  for (const char* name : {"bf16_trunc_normal", "bf16_uniform"}) {
+    const auto t = marginal_tests(load(name));
+    EXPECT_LT(t.at("chi_square").p_value, 1e-100) << name;
+    EXPECT_LT(t.at("ks").p_value, 1e-100) << name;
+    EXPECT_EQ(t.at("support").values[1].second, 256.0) << name;  // distinct values
+  }
+}
+
+}  // namespace torch_reference
