@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -451,6 +452,50 @@ TEST_F(VerifyCliTest, SlowBatteryJsonIsTheSameBitsOnAnyThreadCount) {
     else
       EXPECT_EQ(doc.dump(), first.dump()) << threads << " threads";
   }
+}
+
+}  // namespace
+
+namespace {
+
+// bfloat16 weights as an .npy of their bit patterns ('<u2'), made from a safetensors file.
+void write_bits_npy(const std::string& safetensors, const std::string& npy, std::size_t count) {
+  std::ifstream in(safetensors, std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  std::uint64_t header = 0;
+  std::memcpy(&header, bytes.data(), 8);
+  const std::string data = bytes.substr(8 + header, count * 2);
+  std::string dict =
+      "{'descr': '<u2', 'fortran_order': False, 'shape': (" + std::to_string(count) + ",), }";
+  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
+  dict += '\n';
+  std::ofstream out(npy, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.put(static_cast<char>(dict.size() & 0xff));
+  out.put(static_cast<char>(dict.size() >> 8));
+  out << dict << data;
+}
+
+TEST_F(CliTest, SixteenBitPatternsAreReadWithInputDtype) {
+  ASSERT_EQ(run("sample --scheme he_normal --shape 500,400 --dtype bfloat16 --out " +
+                out("b.safetensors"))
+                .status,
+            0);
+  write_bits_npy(out("b.safetensors"), out("bits.npy"), 200'000);
+  const auto pass = run("verify --input " + out("bits.npy") +
+                        " --input-dtype bfloat16 --expect he_normal --shape 500,400");
+  EXPECT_EQ(pass.status, 0) << pass.out;
+  EXPECT_NE(pass.out.find("bfloat16"), std::string::npos) << pass.out;
+  const auto unnamed = run("verify --input " + out("bits.npy") + " --expect he_normal");
+  EXPECT_EQ(unnamed.status, 2);
+  EXPECT_NE(unnamed.out.find("--input-dtype bfloat16 or float16"), std::string::npos)
+      << unnamed.out;
+  const auto wide =
+      run("verify --input " + out("bits.npy") + " --input-dtype float32 --expect he_normal");
+  EXPECT_EQ(wide.status, 2);
+  EXPECT_NE(wide.out.find("--input-dtype is 'float32'"), std::string::npos) << wide.out;
+  const auto alone = run("verify --scheme normal --shape 10,10 --input-dtype bfloat16");
+  EXPECT_EQ(alone.status, 2) << alone.out;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,12 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::ofstream file(path, std::ios::binary | std::ios::trunc);
     file.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
-  try {
-    const verinit::tensor_buffer array = verinit::io::read_npy(path);
-    // A successful read holds exactly the bytes the file had room for, for its shape.
-    if (array.bytes.size() > size || array.view().size() != verinit::element_count(array.shape))
-      __builtin_trap();
-  } catch (const std::runtime_error&) {
+  // As floats, and with 16-bit bit patterns read as bfloat16 (--input-dtype).
+  for (const auto bits16 :
+       {std::optional<verinit::dtype>{}, std::optional(verinit::dtype::bfloat16)}) {
+    try {
+      const verinit::tensor_buffer array = verinit::io::read_npy(path, bits16);
+      // A successful read holds exactly the bytes the file had room for, for its shape.
+      if (array.bytes.size() > size || array.view().size() != verinit::element_count(array.shape))
+        __builtin_trap();
+    } catch (const std::runtime_error&) {
+    }
   }
   return 0;
 }

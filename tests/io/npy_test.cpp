@@ -163,9 +163,9 @@ TEST_F(NpyTest, ReadsAndWritesFloat16AndRefusesBfloat16) {
   // Big-endian float16: 1.0 is 0x3c00.
   write_raw(dir_ / "be.npy", 1, "{'descr': '>f2', 'fortran_order': False, 'shape': (1,), }",
             std::string("\x3c\x00", 2));
-  EXPECT_EQ(static_cast<double>(elements<verinit::float16_t>(
-                verinit::io::read_npy(dir_ / "be.npy"))[0]),
-            1.0);
+  EXPECT_EQ(
+      static_cast<double>(elements<verinit::float16_t>(verinit::io::read_npy(dir_ / "be.npy"))[0]),
+      1.0);
   const std::vector<verinit::bfloat16_t> brain(3);
   try {
     verinit::io::write_npy(dir_ / "b16.npy", view(brain, shape));
@@ -174,6 +174,44 @@ TEST_F(NpyTest, ReadsAndWritesFloat16AndRefusesBfloat16) {
     EXPECT_NE(std::string(e.what()).find("safetensors"), std::string::npos);
   }
   EXPECT_FALSE(std::filesystem::exists(dir_ / "b16.npy"));
+}
+
+TEST_F(NpyTest, ReadsSixteenBitPatternsAsTheNamedDtype) {
+  // bfloat16 1.0 is 0x3f80, -2.0 is 0xc000: as '<u2', '>i2' and ml_dtypes' '|V2'.
+  const auto path = dir_ / "bits.npy";
+  const auto bits_of = [](const verinit::tensor_buffer& a) {
+    std::vector<std::uint16_t> out;
+    for (const auto v : a.view().elements<verinit::bfloat16_t>()) out.push_back(v.bits);
+    return out;
+  };
+  for (const char* descr : {"<u2", "<i2", "|V2"}) {
+    write_raw(path, 1,
+              std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (2,), }",
+              std::string("\x80\x3f\x00\xc0", 4));
+    const auto array = verinit::io::read_npy(path, verinit::dtype::bfloat16);
+    EXPECT_EQ(array.type, verinit::dtype::bfloat16) << descr;
+    EXPECT_EQ(bits_of(array), (std::vector<std::uint16_t>{0x3f80, 0xc000})) << descr;
+    // Without the dtype the patterns are refused, saying how to name it.
+    EXPECT_NE(read_error(path).find("--input-dtype bfloat16 or float16"), std::string::npos)
+        << read_error(path);
+  }
+  write_raw(path, 1, "{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }",
+            std::string("\x3f\x80\xc0\x00", 4));
+  EXPECT_EQ(bits_of(verinit::io::read_npy(path, verinit::dtype::bfloat16)),
+            (std::vector<std::uint16_t>{0x3f80, 0xc000}));
+  const auto half = verinit::io::read_npy(path, verinit::dtype::float16);
+  EXPECT_EQ(half.type, verinit::dtype::float16);
+  // A float file must be of the named dtype; the dtype must be a 16-bit one.
+  write_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", bytes_of({1}));
+  try {
+    verinit::io::read_npy(path, verinit::dtype::bfloat16);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds float32 ('<f4'), not the bfloat16"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(verinit::io::read_npy(path, verinit::dtype::float32), std::invalid_argument);
 }
 
 TEST_F(NpyTest, RejectsBadFilesNamingTheFileAndTheProblem) {

@@ -94,6 +94,18 @@ def test_bfloat16_bits_and_float16_arrays():
     assert not verinit.verify(truncated, "he_normal", dtype="bfloat16").passed
 
 
+def test_npy_files_of_bit_patterns_need_their_dtype(tmp_path):
+    bits = verinit.sample((500, 400), "he_normal", dtype="bfloat16", seed=6)
+    np.save(tmp_path / "bits.npy", bits)
+    r = verinit.verify(tmp_path / "bits.npy", "he_normal", dtype="bfloat16")
+    assert r.passed and r.cases[0].dtype == "bfloat16"
+    with pytest.raises(OSError, match="--input-dtype bfloat16 or float16"):
+        verinit.verify(tmp_path / "bits.npy", "he_normal")
+    np.save(tmp_path / "f32.npy", bits.astype(np.float32))
+    with pytest.raises(OSError, match="holds float32"):
+        verinit.verify(tmp_path / "f32.npy", "he_normal", dtype="bfloat16")
+
+
 def test_float32_on_the_bfloat16_grid_is_tested_against_the_rounded_law():
     bits = verinit.sample((1000, 1000), "he_normal", dtype="bfloat16", seed=8)
     as_float = (bits.astype(np.uint32) << 16).view(np.float32)

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
-#include <map>
 
 #include "verinit/fill.hpp"
 #include "verinit/verify/theory.hpp"
@@ -295,10 +295,8 @@ reference load(const std::string& name) {
 }
 
 std::map<std::string, verify::test_result> marginal_tests(const reference& r) {
-  auto tests =
-      by_name(verify::grid_tests(view(r.samples), verify::rounded_law(law_of(r.law.c_str()),
-                                                                      dtype::bfloat16),
-                                 2));
+  auto tests = by_name(verify::grid_tests(
+      view(r.samples), verify::rounded_law(law_of(r.law.c_str()), dtype::bfloat16), 2));
   tests.erase("autocorrelation");
   return tests;
 }

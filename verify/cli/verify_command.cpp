@@ -26,7 +26,7 @@ namespace {
 struct verify_options {
   std::string battery = "standard";
   std::string scheme, shape, layout_text = "torch", dtype = "float32", input, tensor, expect, json,
-                             report;
+                             report, input_dtype;
   std::string memory = "2G";
   std::int64_t samples = 10'000'000;
   verify::run_options run;
@@ -99,6 +99,8 @@ int run_verify(verify_options o, const CLI::App& command) {
     detail::throw_invalid("verify", "--expect", "missing", "given with --input");
   if (!input && !o.tensor.empty())
     detail::throw_invalid("verify", "--tensor", "given", "used only with --input");
+  if (!input && !o.input_dtype.empty())
+    detail::throw_invalid("verify", "--input-dtype", "given", "used only with --input");
   if (!input && !o.expect.empty())
     detail::throw_invalid("verify", "--expect", "given", "used only with --input");
   if (single && o.shape.empty())
@@ -115,7 +117,14 @@ int run_verify(verify_options o, const CLI::App& command) {
   // --input: read (or mapped) before any work, held through the run.
   std::optional<io::tensor_file> file;
   if (input) {
-    file = io::tensor_file::open(o.input, o.tensor);
+    std::optional<verinit::dtype> bits16;
+    if (!o.input_dtype.empty()) {
+      bits16 = parse_dtype(o.input_dtype);
+      if (info(*bits16).size != 2)
+        detail::throw_invalid("verify", "--input-dtype", "'" + o.input_dtype + "'",
+                              "bfloat16 or float16 (the float format of 16-bit bit patterns)");
+    }
+    file = io::tensor_file::open(o.input, o.tensor, bits16);
     const tensor_view& samples = file->view();
     const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
     verify::case_spec spec = verify::case_spec::of(o.expect, shape, tensor_layout, samples.type);
@@ -182,6 +191,9 @@ command add_verify(CLI::App& app) {
   command->add_option("--tensor", o->tensor,
                       "The tensor of a .safetensors --input (needed when it holds several)");
   command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
+  command->add_option("--input-dtype", o->input_dtype,
+                      "bfloat16 or float16: the format of an --input of 16-bit bit patterns "
+                      "(.npy '<u2', '<i2', '|V2'; safetensors U16, I16)");
   command->add_option("--seed", o->run.seed, "Seed (fixed by default: the gate is deterministic)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

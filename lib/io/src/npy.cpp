@@ -51,12 +51,19 @@ void write_npy(const std::filesystem::path& path, const tensor_view& tensor) {
   if (header.size() > 65535)
     detail::throw_invalid("write_npy", "shape", to_string(tensor.shape),
                           "short enough for a v1.0 header");
-  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
                                       static_cast<unsigned char>(header.size() & 0xff),
                                       static_cast<unsigned char>(header.size() >> 8)};
-  write_file_atomically(path, {std::as_bytes(std::span(preamble)),
-                               std::as_bytes(std::span(header.data(), header.size())),
-                               tensor.bytes});
+  write_file_atomically(path,
+                        {std::as_bytes(std::span(preamble)),
+                         std::as_bytes(std::span(header.data(), header.size())), tensor.bytes});
 }
 
 }  // namespace verinit::io
@@ -214,7 +221,10 @@ std::optional<dtype> dtype_of_descr(const std::string& descr) {
 
 }  // namespace
 
-tensor_buffer read_npy(const std::filesystem::path& path) {
+tensor_buffer read_npy(const std::filesystem::path& path, std::optional<dtype> bits16) {
+  if (bits16 && info(*bits16).size != 2)
+    detail::throw_invalid("read_npy", "bits16", std::string(to_string(*bits16)),
+                          "bfloat16 or float16");
   std::error_code error;
   if (!std::filesystem::exists(path, error)) fail(path, "no such file");
   if (std::filesystem::is_directory(path, error)) fail(path, "it is a directory");
@@ -243,11 +253,25 @@ tensor_buffer read_npy(const std::filesystem::path& path) {
   const header_fields fields = header_parser(header, path).parse();
 
   const std::string& descr = fields.descr;
-  const std::optional<dtype> type = dtype_of_descr(descr);
+  std::optional<dtype> type = dtype_of_descr(descr);
+  // 16-bit bit patterns: unsigned, signed or void, named by the caller.
+  const bool bit_patterns =
+      descr == "<u2" || descr == ">u2" || descr == "<i2" || descr == ">i2" || descr == "|V2";
+  if (bit_patterns) {
+    if (!bits16)
+      fail(path, "dtype is '" + descr +
+                     "': 16-bit bit patterns, whose float format must be named (--input-dtype "
+                     "bfloat16 or float16)");
+    type = bits16;
+  } else if (type && bits16 && *type != *bits16) {
+    fail(path, "the file holds " + std::string(to_string(*type)) + " ('" + descr + "'), not the " +
+                   std::string(to_string(*bits16)) + " it was read as");
+  }
   if (!type)
     fail(path, "dtype is '" + descr +
                    "', but must be float16, float32 or float64 ('<f2', '<f4', '<f8' or the '>' "
-                   "byte order)");
+                   "byte order), or 16-bit patterns ('<u2', '<i2', '|V2') read as bfloat16 or "
+                   "float16");
   const std::size_t item = info(*type).size;
   std::int64_t count = 1;
   for (const auto dim : fields.shape) {

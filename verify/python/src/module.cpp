@@ -149,9 +149,6 @@ run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha,
       tensor_view view;
       if (py::isinstance<io::tensor_file>(data)) {
         view = data.cast<const io::tensor_file&>().view();
-        if (!type_name.empty() && parse_dtype(type_name) != view.type)
-          bad("verify: dtype is '" + type_name + "', but the file's tensor is " +
-              std::string(to_string(view.type)));
       } else {
         held.push_back(data.cast<py::buffer>().request());
         const py::buffer_info& info = held.back();
@@ -234,10 +231,18 @@ PYBIND11_MODULE(_verinit, m) {
   py::class_<io::tensor_file>(m, "TensorFile", "One tensor of an .npy or .safetensors file")
       .def_static(
           "open",
-          [](const std::filesystem::path& path, const std::string& tensor) {
-            return io::tensor_file::open(path, tensor);
+          [](const std::filesystem::path& path, const std::string& tensor,
+             const std::string& bits16) {
+            std::optional<dtype> type;
+            if (!bits16.empty()) type = parse_dtype(bits16);
+            if (type && verinit::info(*type).size != 2) type.reset();  // a float file's own
+            io::tensor_file file = io::tensor_file::open(path, tensor, type);
+            if (!bits16.empty() && parse_dtype(bits16) != file.view().type)
+              bad("verify: dtype is '" + bits16 + "', but the file's tensor is " +
+                  std::string(to_string(file.view().type)));
+            return file;
           },
-          py::arg("path"), py::arg("tensor") = "")
+          py::arg("path"), py::arg("tensor") = "", py::arg("dtype") = "")
       .def_property_readonly(
           "dtype", [](const io::tensor_file& f) { return std::string(to_string(f.view().type)); })
       .def_property_readonly("shape", [](const io::tensor_file& f) { return f.view().shape; });

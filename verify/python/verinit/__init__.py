@@ -233,7 +233,7 @@ def _as_input(data: Any, dtype: Optional[str], tensor: Optional[str], who: str):
     """(buffer or TensorFile, dtype text, source, note) for the C++ run."""
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
-        return _verinit.TensorFile.open(path, tensor or ""), dtype or "", path, ""
+        return _verinit.TensorFile.open(path, tensor or "", dtype or ""), "", path, ""
     if isinstance(data, _verinit.TensorFile):
         return data, dtype or "", "file", ""
     if tensor is not None:

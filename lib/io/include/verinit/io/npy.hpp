@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "verinit/tensor.hpp"
@@ -22,6 +23,12 @@ void write_npy(const std::filesystem::path& path, const tensor_view& tensor);
 /// exactly the bytes that follow it (checked before anything is allocated, so a lying header
 /// cannot cause a huge allocation). Throws std::runtime_error naming the file and the problem
 /// (missing, empty, truncated, not .npy, bad header, integer or other dtype, zero-size).
-verinit::tensor_buffer read_npy(const std::filesystem::path& path);
+///
+/// `bits16`, a 16-bit dtype (bfloat16 or float16), reads 16-bit bit patterns as it: '<u2',
+/// '<i2' (either byte order) and '|V2' (raw, little-endian: what ml_dtypes writes for
+/// bfloat16); a float file must then be of that dtype. Without it those descrs are an error
+/// that says to name the dtype. std::invalid_argument for a `bits16` of 32 or 64 bits.
+verinit::tensor_buffer read_npy(const std::filesystem::path& path,
+                                std::optional<verinit::dtype> bits16 = std::nullopt);
 
 }  // namespace verinit::io
