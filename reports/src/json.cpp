@@ -277,6 +277,14 @@ std::string to_json(const verify::run_result& run) {
                 {"threads", run.threads_used}, {"family_size", run.family_size},
                 {"schemes", schemes}};
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
+  if (!run.unmatched.empty()) document["unmatched"] = run.unmatched;
+  if (!run.skipped.empty()) document["skipped"] = run.skipped;
+  if (!run.tied.empty()) {
+    json tied = json::object();
+    for (const auto& [name, verified] : run.tied) tied[name] = verified;
+    document["tied"] = tied;
+  }
+  if (!run.notes.empty()) document["notes"] = run.notes;
   json timing{{"schemes", case_timing}};
   if (run.propagation) timing["propagation_s"] = run.propagation->seconds;
   document["timing"] = timing;
@@ -361,6 +369,29 @@ verify::run_result from_json(std::string_view text) {
   if (r.has("propagation")) {
     run.propagation = read_propagation(r.object("propagation"));
     run.propagation->seconds = timing.number("propagation_s");
+  }
+  const auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    if (!r.has(key)) return out;
+    if (!r.raw().at(key).is_array())
+      throw std::invalid_argument(std::string("results JSON: ") + key + " must be an array");
+    for (const json& v : r.raw().at(key)) {
+      if (!v.is_string()) throw std::invalid_argument(std::string("results JSON: ") + key +
+                                                      " must be an array of strings");
+      out.push_back(v.get<std::string>());
+    }
+    return out;
+  };
+  run.unmatched = strings("unmatched");
+  run.skipped = strings("skipped");
+  run.notes = strings("notes");
+  if (r.has("tied")) {
+    const reader tied = r.object("tied");
+    for (const auto& [name, verified] : tied.raw().items()) {
+      if (!verified.is_string())
+        throw std::invalid_argument("results JSON: tied." + name + " must be a string");
+      run.tied.emplace_back(name, verified.get<std::string>());
+    }
   }
   return run;
 }

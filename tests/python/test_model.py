@@ -151,7 +151,7 @@ def test_fans_from_another_tensor():
 
 
 @pytest.mark.parametrize("rules,words", [
-    ("[[rule]]\nmatch = 1\n", "match is missing"),
+    ("[[rule]]\nmatch = 1\n", "match must be a string"),
     ("[[rule]]\nmatch = '*'\n", "expect is missing"),
     ("[[rule]]\nmatch = '*'\nexpect = 'normal'\ncolour = 2\n", "has key 'colour'"),
     ("not toml [", "not valid TOML"),

@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "verinit " + std::string(verinit::version));
   std::map<const CLI::App*, verinit::cli::command> commands;
   for (auto add : {verinit::cli::add_verify, verinit::cli::add_report, verinit::cli::add_propagate,
-                   verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo}) {
+                   verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo,
+                   verinit::cli::add_list_tensors}) {
     auto run = add(app);
     commands[app.get_subcommands({}).back()] = run;
   }
@@ -29,7 +30,8 @@ int main(int argc, char** argv) {
   };
   if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
     std::cerr << "verinit: command is '" << argv[1]
-              << "', but must be one of verify, report, propagate, sample, list, demo"
+              << "', but must be one of verify, report, propagate, sample, list, demo, "
+                 "list-tensors"
               << " (see --help)\n";
     return 2;
   }

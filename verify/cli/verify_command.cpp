@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -14,10 +17,12 @@
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/io/atomic_file.hpp"
+#include "verinit/io/safetensors.hpp"
 #include "verinit/io/tensor_file.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
 
 namespace verinit::cli {
@@ -26,11 +31,24 @@ namespace {
 struct verify_options {
   std::string battery = "standard";
   std::string scheme, shape, layout_text = "torch", dtype = "float32", input, tensor, expect, json,
-                             report, input_dtype;
+                             report, input_dtype, rules;
   std::string memory = "2G";
   std::int64_t samples = 10'000'000;
   verify::run_options run;
 };
+
+// A small text file (a rules document) whole; std::runtime_error naming it if unreadable.
+std::string read_text(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    throw std::runtime_error("'" + path + "': no such file");
+  if (std::filesystem::file_size(path, error) > (std::uintmax_t{16} << 20))
+    throw std::runtime_error("'" + path + "': larger than 16 MiB, not a rules file");
+  std::ifstream in(path, std::ios::binary);
+  std::string text{std::istreambuf_iterator<char>(in), {}};
+  if (!in && !in.eof()) throw std::runtime_error("'" + path + "': cannot be read");
+  return text;
+}
 
 std::string format_p(double p) {
   std::ostringstream text;
@@ -95,8 +113,15 @@ int run_verify(verify_options o, const CLI::App& command) {
     detail::throw_invalid("verify", "options", "--scheme with --input", "one of them");
   if ((single || input) && command.count("--battery") > 0)
     detail::throw_invalid("verify", "options", "--battery with --scheme or --input", "one of them");
-  if (input && o.expect.empty())
-    detail::throw_invalid("verify", "--expect", "missing", "given with --input");
+  const bool model = command.count("--rules") > 0;
+  if (model && !input)
+    detail::throw_invalid("verify", "--rules", "given", "used with --input (a checkpoint)");
+  if (model && !o.expect.empty())
+    detail::throw_invalid("verify", "options", "--expect with --rules", "one of them");
+  if (model && !o.tensor.empty())
+    detail::throw_invalid("verify", "options", "--tensor with --rules", "one of them");
+  if (input && !model && o.expect.empty())
+    detail::throw_invalid("verify", "--expect", "missing", "given with --input (or --rules)");
   if (!input && !o.tensor.empty())
     detail::throw_invalid("verify", "--tensor", "given", "used only with --input");
   if (!input && !o.input_dtype.empty())
@@ -116,7 +141,27 @@ int run_verify(verify_options o, const CLI::App& command) {
   verify::run_request request;
   // --input: read (or mapped) before any work, held through the run.
   std::optional<io::tensor_file> file;
-  if (input) {
+  std::optional<io::safetensors_file> checkpoint;
+  std::vector<std::unique_ptr<tensor_buffer>> fallbacks;  // misaligned tensors' copies
+  verify::model_plan plan;
+  if (model) {
+    const verify::model_rules rules = verify::parse_rules(read_text(o.rules), o.rules);
+    if (std::filesystem::path(o.input).extension() != ".safetensors")
+      detail::throw_invalid("verify", "--input", "'" + o.input + "'",
+                            "a .safetensors checkpoint with --rules");
+    checkpoint = io::safetensors_file::open(o.input);
+    std::vector<verify::model_tensor> tensors;
+    for (const auto& e : checkpoint->tensors()) {
+      verify::model_tensor t{e.name, e.dtype_name, e.shape, std::nullopt, nullptr};
+      if (e.type) {
+        fallbacks.push_back(std::make_unique<tensor_buffer>());
+        t.values = checkpoint->view(e, *fallbacks.back());
+      }
+      tensors.push_back(std::move(t));
+    }
+    plan = verify::plan_model(tensors, rules, tensor_layout, o.input);
+    verify::add_plan(request, plan);
+  } else if (input) {
     std::optional<verinit::dtype> bits16;
     if (!o.input_dtype.empty()) {
       bits16 = parse_dtype(o.input_dtype);
@@ -145,6 +190,17 @@ int run_verify(verify_options o, const CLI::App& command) {
   if (request.progress) std::cerr << "\r\033[K" << std::flush;
   for (const auto& c : run.cases) print_case(c, std::cout);
   if (run.propagation) print_propagation(*run.propagation, std::cout);
+  const auto list = [](const char* what, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    std::cout << what << " (" << names.size() << "):";
+    for (const auto& name : names) std::cout << " " << name;
+    std::cout << "\n";
+  };
+  list("FAIL  no rule matches", run.unmatched);
+  list("skipped", run.skipped);
+  for (const auto& [name, verified] : run.tied)
+    std::cout << "tied  " << name << " = " << verified << " (verified once)\n";
+  for (const auto& note : run.notes) std::cout << "note: " << note << "\n";
   std::size_t failed = 0, tests = 0;
   for (const auto& c : run.cases) {
     failed += !c.passed;
@@ -157,6 +213,9 @@ int run_verify(verify_options o, const CLI::App& command) {
             << (run.propagation ? run.propagation->passed ? "; signal propagation passed"
                                                           : "; signal propagation FAILED"
                                 : "")
+            << (run.unmatched.empty()
+                    ? ""
+                    : "; " + std::to_string(run.unmatched.size()) + " tensors matched no rule")
             << "\n";
   if (!o.json.empty()) io::write_file_atomically(o.json, reports::to_json(run));
   if (!o.report.empty()) {
@@ -167,6 +226,27 @@ int run_verify(verify_options o, const CLI::App& command) {
 }
 
 }  // namespace
+
+command add_list_tensors(CLI::App& app) {
+  auto* command =
+      app.add_subcommand("list-tensors", "Print the tensors of a checkpoint: name, dtype, shape, bytes");
+  auto path = std::make_shared<std::string>();
+  command->add_option("--input", *path, "A .safetensors or .npy file")->required();
+  return [path] {
+    if (std::filesystem::path(*path).extension() == ".safetensors") {
+      const auto file = io::safetensors_file::open(*path);
+      for (const auto& e : file.tensors())
+        std::cout << e.name << "\t" << e.dtype_name << "\t[" << to_string(e.shape) << "]\t"
+                  << e.bytes() << "\n";
+      std::cout << file.tensors().size() << " tensors\n";
+    } else {
+      const auto file = io::tensor_file::open(*path);
+      std::cout << "(array)\t" << to_string(file.view().type) << "\t["
+                << to_string(file.view().shape) << "]\t" << file.view().bytes.size() << "\n";
+    }
+    return 0;
+  };
+}
 
 command add_verify(CLI::App& app) {
   auto* command = app.add_subcommand("verify", "Verify schemes against their theoretical laws");
@@ -191,6 +271,9 @@ command add_verify(CLI::App& app) {
   command->add_option("--tensor", o->tensor,
                       "The tensor of a .safetensors --input (needed when it holds several)");
   command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
+  command->add_option("--rules", o->rules,
+                      "A rules file (TOML): verify every tensor of the --input checkpoint "
+                      "against the law its rule names");
   command->add_option("--input-dtype", o->input_dtype,
                       "bfloat16 or float16: the format of an --input of 16-bit bit patterns "
                       "(.npy '<u2', '<i2', '|V2'; safetensors U16, I16)");

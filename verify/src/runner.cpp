@@ -436,6 +436,10 @@ run_result run(const run_request& request) {
   run_result run;
   run.options = request.options;
   run.threads_used = resolve_threads(request.options.threads);
+  run.unmatched = request.unmatched;
+  run.skipped = request.skipped;
+  run.tied = request.tied;
+  run.notes = request.notes;
   run_options resolved = request.options;
   resolved.threads = run.threads_used;
   for (const auto& c : request.cases) prepare(c, resolved);  // input errors before any work
@@ -470,7 +474,7 @@ void decide(run_result& run) {
   // The KS band of a summary: the D at which the KS test is rejected at Holm's first step
   // alpha/m whatever the other p-values (outside it the verdict is FAIL for sure).
   const double band_level = run.options.alpha / m;
-  run.passed = !run.propagation || run.propagation->passed;
+  run.passed = (!run.propagation || run.propagation->passed) && run.unmatched.empty();
   for (auto& c : run.cases) {
     if (c.summary && c.summary->independent && c.summary->n() > 0)
       c.summary->ks_critical =

@@ -11,6 +11,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,7 @@
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
 #include "verinit/version.hpp"
 
@@ -172,6 +174,68 @@ run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha,
   return out;
 }
 
+py::dict rule_dict(const verify::tensor_rule& r) {
+  py::dict d;
+  d["match"] = r.match;
+  if (r.skip) d["skip"] = true;
+  if (!r.expect.empty()) d["expect"] = r.expect;
+  if (!r.fans_from.empty()) d["fans_from"] = r.fans_from;
+  if (r.fan_in > 0) {
+    d["fan_in"] = r.fan_in;
+    d["fan_out"] = r.fan_out;
+  }
+  if (r.tensor_layout) d["layout"] = std::string(to_string(*r.tensor_layout));
+  if (!r.zero_rows.empty()) d["zero_rows"] = r.zero_rows;
+  return d;
+}
+
+/// A model's tensors (dicts: name, data (a buffer, a TensorFile or None for a non-float
+/// tensor), dtype (bit patterns' dtype or ""), dtype_name, shape, storage (an int, 0: own)),
+/// planned by the rules and run as one verification.
+run_handle verify_model_cases(const py::list& items, const verify::model_rules& rules,
+                              const std::string& layout_name, const std::string& source,
+                              std::uint64_t seed, double alpha, int threads,
+                              std::int64_t memory_bytes, bool summaries) {
+  verify::run_request request;
+  request.options.seed = seed;
+  request.options.alpha = alpha;
+  request.options.threads = threads;
+  request.options.memory_bytes = memory_bytes;
+  request.options.summaries = summaries;
+  verify::check_options(request.options);
+  std::vector<py::buffer_info> held;
+  held.reserve(items.size());
+  std::vector<verify::model_tensor> tensors;
+  for (const py::handle item : items) {
+    const auto c = item.cast<py::dict>();
+    verify::model_tensor t;
+    t.name = c["name"].cast<std::string>();
+    t.dtype_name = c["dtype_name"].cast<std::string>();
+    t.shape = c["shape"].cast<tensor_shape>();
+    t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
+    const py::object data = c["data"];
+    if (py::isinstance<io::tensor_file>(data)) {
+      t.values = data.cast<const io::tensor_file&>().view();
+    } else if (!data.is_none()) {
+      held.push_back(data.cast<py::buffer>().request());
+      const py::buffer_info& info = held.back();
+      const std::string bits = c["dtype"].cast<std::string>();
+      t.values = tensor_view{dtype_of(info, bits, "verify_model"),
+                             c_contiguous_shape(info, "verify_model"), bytes_of(info)};
+    }
+    tensors.push_back(std::move(t));
+  }
+  const verify::model_plan plan =
+      verify::plan_model(tensors, rules, parse_layout(layout_name), source);
+  verify::add_plan(request, plan);
+  run_handle out;
+  {
+    py::gil_scoped_release release;
+    out.result = verify::run(request);
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace verinit::python
 
@@ -249,6 +313,10 @@ PYBIND11_MODULE(_verinit, m) {
 
   py::class_<run_handle>(m, "Run", "A verification run's result (wrapped by verinit.Result)")
       .def_property_readonly("passed", [](const run_handle& r) { return r.result.passed; })
+      .def_property_readonly("unmatched", [](const run_handle& r) { return r.result.unmatched; })
+      .def_property_readonly("skipped", [](const run_handle& r) { return r.result.skipped; })
+      .def_property_readonly("tied", [](const run_handle& r) { return r.result.tied; })
+      .def_property_readonly("notes", [](const run_handle& r) { return r.result.notes; })
       .def("to_json", [](const run_handle& r) { return reports::to_json(r.result); })
       .def("to_html", [](const run_handle& r) { return reports::to_html(r.result); })
       .def("to_markdown", [](const run_handle& r) { return reports::to_markdown(r.result); })
@@ -260,6 +328,49 @@ PYBIND11_MODULE(_verinit, m) {
             reports::write_report(r.result, directory);
           },
           py::arg("directory"));
+
+  py::class_<verify::model_rules>(m, "Rules", "A parsed rules document (verinit/verify/model.hpp)")
+      .def_static(
+          "parse",
+          [](const std::string& text, const std::string& source) {
+            return verify::parse_rules(text, source);
+          },
+          py::arg("text"), py::arg("source") = "rules")
+      .def_property_readonly("layout",
+                             [](const verify::model_rules& r) -> py::object {
+                               if (!r.tensor_layout) return py::none();
+                               return py::str(std::string(to_string(*r.tensor_layout)));
+                             })
+      .def("__len__", [](const verify::model_rules& r) { return r.rules.size(); })
+      .def(
+          "match",
+          [](const verify::model_rules& r, const std::string& name) -> py::object {
+            const verify::tensor_rule* rule = verify::match_rule(r, name);
+            if (rule == nullptr) return py::none();
+            return rule_dict(*rule);
+          },
+          py::arg("name"), "The first matching rule as a dict, or None.")
+      .def(
+          "fans_shape",
+          [](const verify::model_rules& r, const std::string& name, const std::string& layout_name,
+             const std::map<std::string, tensor_shape>& shapes) -> std::optional<tensor_shape> {
+            const verify::tensor_rule* rule = verify::match_rule(r, name);
+            if (rule == nullptr) return std::nullopt;
+            const layout l = rule->tensor_layout.value_or(
+                r.tensor_layout.value_or(parse_layout(layout_name)));
+            return verify::fans_shape_of(
+                *rule, name, l, [&](std::string_view other) -> std::optional<tensor_shape> {
+                  const auto it = shapes.find(std::string(other));
+                  if (it == shapes.end()) return std::nullopt;
+                  return it->second;
+                });
+          },
+          py::arg("name"), py::arg("layout"), py::arg("shapes"),
+          "The shape whose fans the matching rule names (None: the tensor's own).");
+  m.def("verify_model_cases", &verify_model_cases, py::arg("tensors"), py::arg("rules"),
+        py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"),
+        py::arg("threads"), py::arg("memory"), py::arg("summaries"),
+        "Plans a model's tensors by the rules and runs them as one verification.");
 
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),
         py::arg("threads"), py::arg("memory"), py::arg("summaries"),

@@ -292,17 +292,22 @@ def verify(
     return _run([case], alpha=alpha, seed=seed, threads=threads, memory=memory, notes=[note])
 
 
-def _run(cases, *, alpha, seed, threads, memory, notes=None, extra=None) -> Result:
+def _run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Result:
+    """One run of `cases` (or of a model: `model` = (rules, layout, source))."""
     who = "verify"
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
-    arguments = (cases, _check_seed(seed, who), float(alpha), _check_threads(threads, who),
-                 _parse_memory(memory))
+    options = (_check_seed(seed, who), float(alpha), _check_threads(threads, who),
+               _parse_memory(memory))
+
+    def call(summaries: bool):
+        if model is None:
+            return _verinit.verify_cases(cases, *options, summaries)
+        return _verinit.verify_model_cases(cases, *model, *options, summaries)
+
     # Without the samples' summaries (histogram, density, quantiles: 0.25 ms even for a small
     # tensor); a report asks for them, by running the same cases again with them.
-    run = _verinit.verify_cases(*arguments, False)
-    return Result(run, notes=notes, extra=extra,
-                  rerun=lambda: _verinit.verify_cases(*arguments, True))
+    return Result(call(False), notes=notes, rerun=lambda: call(True))
 
 
 def schemes() -> list:

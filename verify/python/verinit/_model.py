@@ -1,4 +1,5 @@
-"""Whole models: rules per tensor (first match wins) and verify_model.
+"""Whole models: verify_model over the C++ rules and plan (verinit/verify/model.hpp), the same
+ones ``verinit verify --input CHECKPOINT --rules FILE`` uses.
 
 A rules document, in TOML or as the same Python data::
 
@@ -12,111 +13,74 @@ A rules document, in TOML or as the same Python data::
     # zero_rows = [0]                # rows that must be exactly zero (padding_idx)
     # skip = true                    # deliberately not verified (counters, buffers)
 
-As Python data: a list of rule dicts, or a dict ``{"layout": ..., "rule": [...]}``.
+As Python data: a list of rule dicts, or a dict ``{"layout": ..., "rule": [...]}``; it is
+written as TOML and parsed by the same parser, so both spellings have one set of checks.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
+import json
 import os
-import tomllib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as _np
 
 from . import _verinit
 from . import _is_torch_module, _is_torch_tensor
 
-_KEYS = {"match", "expect", "fans_from", "fan_in", "fan_out", "layout", "skip", "zero_rows"}
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, _np.integer)):
+        return str(int(value))
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ValueError(f"rules: {where} is {value!r}, but must be a string, an integer, true/false "
+                     "or a list of integers")
 
 
-def load_rules(rules: Any) -> Tuple[List[Dict[str, Any]], Optional[str]]:
-    """(rules, top-level layout) from a TOML path, a TOML string, a list of dicts or a dict
-    with "rule" (and "layout"). Raises ValueError naming a bad rule or key."""
-    who = "rules"
-    document: Any = rules
-    if isinstance(rules, (str, os.PathLike)):
-        text = os.fspath(rules)
-        if isinstance(rules, os.PathLike) or (text.endswith(".toml") and "\n" not in text):
-            try:
-                with open(text, "rb") as f:
-                    document = tomllib.load(f)
-            except tomllib.TOMLDecodeError as error:
-                raise ValueError(f"{who}: '{text}' is not valid TOML ({error})") from None
-        else:
-            try:
-                document = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as error:
-                raise ValueError(f"{who}: the text is not valid TOML ({error})") from None
+def _to_toml(data: Any) -> str:
+    """Rules as Python data, written as the TOML document they stand for."""
     layout = None
-    if isinstance(document, dict):
-        unknown = set(document) - {"rule", "layout"}
+    rules = data
+    if isinstance(data, dict):
+        unknown = set(data) - {"rule", "layout"}
         if unknown:
-            raise ValueError(f"{who}: top-level key '{sorted(unknown)[0]}' is unknown, but must "
+            raise ValueError(f"rules: top-level key '{sorted(unknown)[0]}' is unknown, but must "
                              "be 'rule' or 'layout'")
-        layout = document.get("layout")
-        if layout is not None and layout not in ("torch", "keras"):
-            raise ValueError(f"{who}: layout is {layout!r}, but must be 'torch' or 'keras'")
-        document = document.get("rule", [])
-    if not isinstance(document, list):
-        raise ValueError(f"{who}: expected a list of rules, got {type(document).__name__}")
-    out = []
-    for i, rule in enumerate(document):
-        where = f"{who}: rule {i + 1}"
+        layout = data.get("layout")
+        rules = data.get("rule", [])
+    if not isinstance(rules, (list, tuple)):
+        raise ValueError(f"rules: expected a list of rules, got {type(rules).__name__}")
+    lines = [] if layout is None else [f"layout = {_toml_value(layout, 'layout')}"]
+    for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
-            raise ValueError(f"{where} is {rule!r}, but must be a table (dict)")
-        unknown = set(rule) - _KEYS
-        if unknown:
-            raise ValueError(f"{where} has key '{sorted(unknown)[0]}', but the keys are "
-                             + ", ".join(sorted(_KEYS)))
-        if not isinstance(rule.get("match"), str):
-            raise ValueError(f"{where}: match is missing or not a string")
-        if not rule.get("skip") and not isinstance(rule.get("expect"), str):
-            raise ValueError(f"{where} ('{rule['match']}'): expect is missing (a scheme spec), "
-                             "and skip is not true")
-        if "layout" in rule and rule["layout"] not in ("torch", "keras"):
-            raise ValueError(f"{where}: layout is {rule['layout']!r}, but must be 'torch' or "
-                             "'keras'")
-        if ("fan_in" in rule) != ("fan_out" in rule):
-            raise ValueError(f"{where}: fan_in and fan_out must be given together")
-        for key in ("fan_in", "fan_out"):
-            if key in rule and (not isinstance(rule[key], int) or isinstance(rule[key], bool)
-                                or rule[key] < 1):
-                raise ValueError(f"{where}: {key} is {rule[key]!r}, but must be an integer >= 1")
-        if "fans_from" in rule and "fan_in" in rule:
-            raise ValueError(f"{where}: fans_from and fan_in/fan_out are alternatives")
-        rows = rule.get("zero_rows", [])
-        if not isinstance(rows, list) or not all(
-                isinstance(r, int) and not isinstance(r, bool) for r in rows):
-            raise ValueError(f"{where}: zero_rows is {rows!r}, but must be a list of integers")
-        out.append(dict(rule))
-    return out, layout
+            raise ValueError(f"rules: rule {i + 1} is {rule!r}, but must be a table (dict)")
+        lines.append("[[rule]]")
+        for key, value in rule.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"rules: rule {i + 1} has key {key!r}, not a name")
+            lines.append(f"{key} = {_toml_value(value, f'rule {i + 1}: {key}')}")
+    return "\n".join(lines) + "\n"
 
 
-def match_rule(rules: List[Dict[str, Any]], name: str) -> Optional[Dict[str, Any]]:
-    """The first rule whose glob matches the whole name (* also across dots)."""
-    for rule in rules:
-        if fnmatch.fnmatchcase(name, rule["match"]):
-            return rule
-    return None
-
-
-def fans_shape_of(rule: Dict[str, Any], name: str, shapes: Dict[str, tuple],
-                  layout: str) -> Optional[List[int]]:
-    """The shape whose fans the rule names: fans_from's tensor, or explicit fans as a 2-D
-    shape; None: the tensor's own."""
-    if "fan_in" in rule:
-        fi, fo = rule["fan_in"], rule["fan_out"]
-        return [fo, fi] if layout == "torch" else [fi, fo]
-    if "fans_from" not in rule:
-        return None
-    parent = name.rsplit(".", 1)[0] if "." in name else ""
-    other = rule["fans_from"].replace("{parent}", parent)
-    if other not in shapes:
-        raise ValueError(f"rule '{rule['match']}': fans_from names '{other}' for tensor "
-                         f"'{name}', but there is no such tensor")
-    return list(shapes[other])
+def load_rules(rules: Any) -> "_verinit.Rules":
+    """The parsed rules of a TOML path, a TOML string, or Python data. ValueError naming the
+    rule and key of a bad one; OSError for a file that cannot be read."""
+    if isinstance(rules, _verinit.Rules):
+        return rules
+    if isinstance(rules, os.PathLike) or (
+            isinstance(rules, str) and rules.endswith(".toml") and "\n" not in rules):
+        path = os.fspath(rules)
+        with open(path, encoding="utf-8") as f:
+            return _verinit.Rules.parse(f.read(), path)
+    if isinstance(rules, str):
+        return _verinit.Rules.parse(rules, "rules")
+    return _verinit.Rules.parse(_to_toml(rules), "rules (Python data)")
 
 
 def tensor_seed(seed: int, name: str) -> int:
@@ -126,38 +90,46 @@ def tensor_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-def _entries(source: Any):
-    """[(name, data, dtype, shape, storage key or None, is_weight)] of a checkpoint path, a
-    dict of name -> array/tensor, or a torch.nn.Module."""
+def _tensors(source: Any, who: str) -> list:
+    """The model's tensors as verify_model_cases takes them."""
+    from . import _as_input
+
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not path.endswith(".safetensors"):
-            raise ValueError(f"verify_model: source is '{path}', but a checkpoint path must be a "
+            raise ValueError(f"{who}: source is '{path}', but a checkpoint path must be a "
                              ".safetensors file (sharded and .npz checkpoints: not yet)")
         out = []
         for e in _verinit.list_tensors(path):
             data = _verinit.TensorFile.open(path, e["name"]) if e["weight"] else None
-            out.append((e["name"], data, "", tuple(e["shape"]), None, e["weight"], e["dtype"]))
+            out.append({"name": e["name"], "data": data, "dtype": "", "dtype_name": e["dtype"],
+                        "shape": list(e["shape"]), "storage": 0})
         return out
     if _is_torch_module(source):
         source = source.state_dict()
     if not isinstance(source, dict):
-        raise ValueError(f"verify_model: source is a {type(source).__name__}, but must be a "
+        raise ValueError(f"{who}: source is a {type(source).__name__}, but must be a "
                          "checkpoint path, a dict of name -> array/tensor, or a torch.nn.Module")
     out = []
     for name, value in source.items():
         if not isinstance(name, str):
-            raise ValueError(f"verify_model: a tensor name is {name!r}, but must be a string")
+            raise ValueError(f"{who}: a tensor name is {name!r}, but must be a string")
         if _is_torch_tensor(value):
             weight = value.is_floating_point()
-            key = (value.data_ptr(), str(value.dtype), tuple(value.shape), value.stride())
-            out.append((name, value, "", tuple(value.shape), key, weight, str(value.dtype)))
+            storage = value.data_ptr() if value.numel() else 0
+            dtype_name = str(value.dtype)
         else:
-            array = _np.asarray(value)
-            weight = array.dtype.kind == "f"
-            key = (array.__array_interface__["data"][0], str(array.dtype), array.shape,
-                   array.strides)
-            out.append((name, array, "", array.shape, key, weight, str(array.dtype)))
+            value = _np.asarray(value)
+            weight = value.dtype.kind == "f"
+            storage = value.__array_interface__["data"][0] if value.size else 0
+            dtype_name = str(value.dtype)
+        entry = {"name": name, "data": None, "dtype": "", "dtype_name": dtype_name,
+                 "shape": list(value.shape), "storage": storage}
+        if weight:
+            entry["data"], entry["dtype"], _, note = _as_input(value, None, None, who)
+            if note:
+                entry["note"] = f"tensor '{name}': {note}"
+        out.append(entry)
     return out
 
 
@@ -183,7 +155,7 @@ def verify_model(
     names) are verified once and listed in `Result.tied`; rows of a ``zero_rows`` rule are
     checked to be exactly zero as a case of their own, the other rows against the law.
     """
-    from . import DEFAULT_SEED, _as_input, _run
+    from . import DEFAULT_SEED, _check_text, _run
 
     who = "verify_model"
     if rules is None:
@@ -193,63 +165,12 @@ def verify_model(
         from . import torch as _vtorch
 
         rules = _vtorch.default_rules(source)
-    table, top_layout = load_rules(rules)
-    entries = _entries(source)
-    shapes = {e[0]: e[3] for e in entries}
-    cases, notes = [], []
-    unmatched, skipped, tied = [], [], {}
-    first_of: Dict[Any, str] = {}
-    for name, data, _, shape, key, weight, dtype_text in entries:
-        rule = match_rule(table, name)
-        if rule is None:
-            unmatched.append(name)
-            continue
-        if rule.get("skip"):
-            skipped.append(name)
-            continue
-        if not weight:
-            raise ValueError(f"{who}: tensor '{name}' is {dtype_text}, not a weight: its rule "
-                             f"'{rule['match']}' must say skip = true")
-        if key is not None and key in first_of:
-            tied[name] = first_of[key]
-            continue
-        if key is not None:
-            first_of[key] = name
-        if 0 in shape:
-            skipped.append(name)
-            notes.append(f"tensor '{name}' has no elements (shape {shape})")
-            continue
-        rule_layout = rule.get("layout", top_layout or layout)
-        fans = fans_shape_of(rule, name, shapes, rule_layout)
-        array, kind, src, note = _as_input(data, None, None, who)
-        if note:
-            notes.append(f"tensor '{name}': {note}")
-        rows = rule.get("zero_rows", [])
-        base = {"dtype": kind, "layout": rule_layout, "rule": rule["match"],
-                "source": src if not isinstance(source, (str, os.PathLike)) else os.fspath(source)}
-        if rows:
-            if isinstance(array, _verinit.TensorFile):
-                raise ValueError(f"{who}: zero_rows for tensor '{name}' of a file: not yet "
-                                 "(verify the module or a dict of its tensors)")
-            height = array.shape[0] if array.ndim else 0
-            bad = [r for r in rows if not -height <= r < height]
-            if bad:
-                raise ValueError(f"{who}: zero_rows {bad} of tensor '{name}' are outside its "
-                                 f"{height} rows")
-            keep = _np.ones(height, dtype=bool)
-            keep[rows] = False
-            cases.append({**base, "data": _np.ascontiguousarray(array[rows]), "expect": "zeros",
-                          "tensor": f"{name}[rows {','.join(str(r) for r in rows)}]"})
-            if keep.any():
-                cases.append({**base, "data": _np.ascontiguousarray(array[keep]),
-                              "expect": rule["expect"], "shape": fans or list(shape),
-                              "tensor": name})
-            continue
-        cases.append({**base, "data": array, "expect": rule["expect"], "shape": fans,
-                      "tensor": name})
-    if not cases and not unmatched:
-        raise ValueError(f"{who}: no tensor to verify (every tensor skipped or the source is "
-                         "empty)")
-    return _run(cases, alpha=alpha, seed=DEFAULT_SEED if seed is None else seed,
-                threads=threads, memory=memory, notes=notes,
-                extra={"unmatched": unmatched, "skipped": skipped, "tied": tied})
+    parsed = load_rules(rules)
+    tensors = _tensors(source, who)
+    if not tensors:
+        raise ValueError(f"{who}: the source holds no tensors")
+    where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "python"
+    return _run(tensors, alpha=alpha, seed=DEFAULT_SEED if seed is None else seed,
+                threads=threads, memory=memory,
+                notes=[t["note"] for t in tensors if "note" in t],
+                model=(parsed, _check_text(layout, "layout", who), where))

@@ -108,19 +108,18 @@ class Result:
     --json`` writes it), `to_json()`, `write_report(dir)`, and in Jupyter the report inline.
     """
 
-    def __init__(self, run: Any, notes: Optional[List[str]] = None,
-                 extra: Optional[Dict[str, Any]] = None, rerun: Any = None):
+    def __init__(self, run: Any, notes: Optional[List[str]] = None, rerun: Any = None):
         self._run = run  # the run without summaries
         self._rerun = rerun  # the same run with them, for a report
         self._report_run: Any = None
         self._document_cache: Optional[Dict[str, Any]] = None
         self._cases: Optional[List[Case]] = None
-        self.notes: List[str] = [n for n in (notes or []) if n]
-        extra = extra or {}
-        self.unmatched: List[str] = list(extra.get("unmatched", []))
-        self.skipped: List[str] = list(extra.get("skipped", []))
-        self.tied: Dict[str, str] = dict(extra.get("tied", {}))
-        self.passed: bool = bool(run.passed) and not self.unmatched
+        self._python_notes: List[str] = [n for n in (notes or []) if n]
+        self.notes: List[str] = list(run.notes) + self._python_notes
+        self.unmatched: List[str] = list(run.unmatched)
+        self.skipped: List[str] = list(run.skipped)
+        self.tied: Dict[str, str] = dict(run.tied)
+        self.passed: bool = bool(run.passed)
 
     # The document and the cases are made when first asked for: a passing verify() in a loop
     # over a model's tensors reads only `passed`.
@@ -128,14 +127,7 @@ class Result:
     def _document(self) -> Dict[str, Any]:
         if self._document_cache is None:
             document = json.loads(self._run.to_json())
-            if self.unmatched:
-                document["passed"] = False
-                document["unmatched"] = self.unmatched
-            if self.skipped:
-                document["skipped"] = self.skipped
-            if self.tied:
-                document["tied"] = self.tied
-            if self.notes:
+            if self._python_notes:
                 document["notes"] = self.notes
             self._document_cache = document
         return self._document_cache
@@ -177,7 +169,7 @@ class Result:
 
     def to_dict(self) -> Dict[str, Any]:
         """The results document (a deep copy): what ``verinit verify --json`` writes (but for
-        the samples' summaries, which only write_report computes), plus `unmatched`, `skipped`,
+        the samples' summaries, which only write_report computes), with `unmatched`, `skipped`,
         `tied` and `notes` where there are any."""
         return copy.deepcopy(self._document)
 

@@ -230,15 +230,15 @@ def apply_(
     derived from `seed` and its name (see verinit._model.tensor_seed), so adding a layer does
     not change the others. Tied tensors are filled once. Raises ValueError naming a tensor no
     rule matches (nothing is left silently uninitialised)."""
-    from ._model import load_rules, match_rule, fans_shape_of, tensor_seed
+    from ._model import load_rules, tensor_seed
 
     who = "apply_"
-    table, top_layout = load_rules(default_rules(module) if rules is None else rules)
+    table = load_rules(default_rules(module) if rules is None else rules)
     state = module.state_dict(keep_vars=True)
-    shapes = {name: tuple(t.shape) for name, t in state.items()}
+    shapes = {name: list(t.shape) for name, t in state.items()}
     seen = set()
     for name, t in state.items():
-        rule = match_rule(table, name)
+        rule = table.match(name)
         if rule is None:
             raise ValueError(f"{who}: no rule matches tensor '{name}' (add one, or skip = true)")
         if rule.get("skip"):
@@ -252,14 +252,14 @@ def apply_(
         if key in seen:
             continue
         seen.add(key)
-        rule_layout = rule.get("layout", top_layout or layout)
+        rule_layout = rule.get("layout", table.layout or layout)
         init_(
             t,
             rule["expect"],
             layout=rule_layout,
             seed=tensor_seed(_check_seed(seed, who), name),
             threads=threads,
-            fans_from=fans_shape_of(rule, name, shapes, rule_layout),
+            fans_from=table.fans_shape(name, rule_layout, shapes),
         )
         for row in rule.get("zero_rows", []):
             with _torch.no_grad():

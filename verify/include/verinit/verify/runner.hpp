@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "verinit/dtype.hpp"
@@ -76,6 +77,11 @@ struct run_request {
   run_options options;
   /// Called before each case (and before propagation: then `what` is "signal propagation").
   std::function<void(std::size_t index, std::size_t total, std::string_view what)> progress;
+  /// A model's tensors that were not verified (model.hpp's plan): carried into the result. An
+  /// unmatched tensor fails the run.
+  std::vector<std::string> unmatched, skipped;
+  std::vector<std::pair<std::string, std::string>> tied;  ///< (tensor, the one verified for it)
+  std::vector<std::string> notes;
 };
 
 struct case_result {
@@ -108,6 +114,10 @@ struct run_result {
   std::vector<case_result> cases;
   /// The signal-propagation experiment, where the run includes it; its verdict counts.
   std::optional<propagation_result> propagation;
+  /// As in the request: a model's tensors no rule matched (they fail the run), skipped and tied.
+  std::vector<std::string> unmatched, skipped;
+  std::vector<std::pair<std::string, std::string>> tied;
+  std::vector<std::string> notes;
 };
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the

@@ -1,0 +1,108 @@
+// Whole models: rules that say which law each named tensor must follow (first match wins), and
+// the plan that turns a model's tensors into the cases of one verification run.
+//
+// A rules document, in TOML (the command line's --rules, the Python package's verify_model):
+//
+//   layout = "torch"                 # optional: every rule's default
+//   [[rule]]
+//   match = "*.bias"                 # shell glob on the full name: * (also across dots), ?,
+//                                    # [abc], [a-z], [!abc]
+//   expect = "torch_linear"          # a scheme spec
+//   fans_from = "{parent}.weight"    # fans from another tensor's shape; {parent} is the name
+//                                    # without its last .component
+//   # fan_in = 768, fan_out = 3072   # or explicit fans (both)
+//   # layout = "keras"
+//   # zero_rows = [0]                # rows that must be exactly zero (an Embedding's
+//                                    # padding_idx); the other rows follow `expect`
+//   # skip = true                    # deliberately not verified (counters, buffers)
+//
+// A tensor no rule matches fails the run and is listed; an integer or bool tensor must be
+// skipped by its rule; tensors sharing one storage (tied) are verified once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "verinit/shape.hpp"
+#include "verinit/tensor.hpp"
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::verify {
+
+struct tensor_rule {
+  std::string match;   ///< the glob
+  std::string expect;  ///< a scheme spec; empty when skip
+  bool skip = false;
+  std::string fans_from;              ///< a tensor name, "{parent}" substituted; empty: none
+  std::int64_t fan_in = 0, fan_out = 0;  ///< explicit fans (both > 0) or none (both 0)
+  std::optional<verinit::layout> tensor_layout;
+  std::vector<std::int64_t> zero_rows;  ///< row indices (negative from the end)
+};
+
+struct model_rules {
+  std::optional<verinit::layout> tensor_layout;  ///< the top-level `layout`
+  std::vector<tensor_rule> rules;                ///< in order: the first match wins
+};
+
+/// Parses a rules document (TOML, above); `source` names it in messages (a file name).
+/// Throws std::invalid_argument "<source>: ..." naming the line of a TOML syntax error, or the
+/// rule (1-based) and key of a bad rule: an unknown key, a missing or non-string match, no
+/// expect and no skip, a layout other than torch or keras, fan_in without fan_out, fans below
+/// 1, fans_from with explicit fans, zero_rows not a list of integers, an expect that is not a
+/// valid scheme spec.
+model_rules parse_rules(std::string_view toml, std::string_view source = "rules");
+
+/// Whether the shell glob `pattern` matches all of `name`: * any run of characters (dots
+/// too), ? one character, [abc], [a-z] and [!abc] one of (or none of) a set. A malformed set
+/// ("[ab") matches its characters literally.
+bool glob_match(std::string_view pattern, std::string_view name) noexcept;
+
+/// The first rule matching `name`, or nullptr.
+const tensor_rule* match_rule(const model_rules& rules, std::string_view name) noexcept;
+
+/// The shape whose fans the rule names for tensor `name`: fans_from's tensor (its shape from
+/// `shape_of`, which returns nullopt for a name the model lacks), or the explicit fans as a
+/// 2-dim shape in `tensor_layout`; nullopt: the tensor's own. Throws std::invalid_argument
+/// naming the rule and the missing tensor.
+std::optional<tensor_shape> fans_shape_of(
+    const tensor_rule& rule, std::string_view name, verinit::layout tensor_layout,
+    const std::function<std::optional<tensor_shape>(std::string_view)>& shape_of);
+
+/// One tensor of a model, as a checkpoint reader or the Python package sees it.
+struct model_tensor {
+  std::string name;
+  std::string dtype_name;  ///< as the source spells it ("F32", "I64", "torch.int64"), for messages
+  tensor_shape shape;
+  std::optional<tensor_view> values;  ///< set for floating-point tensors; not owned
+  const void* storage = nullptr;      ///< shared storage marks tied tensors; null: own storage
+};
+
+/// A model's tensors as the cases of one run, and what was not verified.
+struct model_plan {
+  std::vector<case_request> cases;  ///< each with its tensor and rule
+  std::vector<std::string> unmatched, skipped;
+  std::vector<std::pair<std::string, std::string>> tied;  ///< (tensor, the one verified for it)
+  std::vector<std::string> notes;
+  /// The rows zero_rows split off, owned here; cases view them (keep the plan alive).
+  std::vector<std::unique_ptr<tensor_buffer>> pieces;
+};
+
+/// Plans the verification of `tensors` by `rules` (layout: the rule's, else the document's,
+/// else `default_layout`); `source` is each case's source. Throws std::invalid_argument naming
+/// the tensor for a non-float tensor its rule does not skip, zero_rows outside the tensor's
+/// rows, a missing fans_from tensor or a scheme that does not fit.
+model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& rules,
+                      verinit::layout default_layout, std::string_view source);
+
+/// The plan's cases and its lists in a request (the lists travel into the result; an
+/// unmatched tensor fails the run).
+void add_plan(run_request& request, const model_plan& plan);
+
+}  // namespace verinit::verify

@@ -1,0 +1,319 @@
+#include "verinit/verify/model.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+#include "verinit/scheme.hpp"
+
+namespace verinit::verify {
+namespace {
+
+[[noreturn]] void fail(std::string_view source, const std::string& what) {
+  throw std::invalid_argument(std::string(source) + ": " + what);
+}
+
+// [abc], [a-z], [!abc] at pattern[p] (the '['); sets `matched` and returns the index after ']',
+// or npos for a set without its ']' (then '[' is a literal).
+std::size_t match_set(std::string_view pattern, std::size_t p, char c, bool& matched) {
+  std::size_t i = p + 1;
+  const bool negate = i < pattern.size() && pattern[i] == '!';
+  if (negate) ++i;
+  bool found = false;
+  bool first = true;
+  for (; i < pattern.size() && (first || pattern[i] != ']'); first = false) {
+    if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
+      found = found || (pattern[i] <= c && c <= pattern[i + 2]);
+      i += 3;
+    } else {
+      found = found || pattern[i] == c;
+      ++i;
+    }
+  }
+  if (i >= pattern.size()) return std::string_view::npos;
+  matched = found != negate;
+  return i + 1;
+}
+
+std::string layout_error(const toml::node& value) {
+  return "is " + (value.is_string() ? "'" + std::string(*value.value<std::string>()) + "'"
+                                    : std::string("not a string")) +
+         ", but must be 'torch' or 'keras'";
+}
+
+verinit::layout layout_of(const toml::node& value, std::string_view source,
+                          const std::string& where) {
+  const auto text = value.value<std::string>();
+  if (!text || (*text != "torch" && *text != "keras")) fail(source, where + "layout " + layout_error(value));
+  return parse_layout(*text);
+}
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view name) noexcept {
+  // Iterative, with one backtrack point: the last '*' and where its run ends.
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+      continue;
+    }
+    if (p < pattern.size()) {
+      if (pattern[p] == '?') {
+        ++p;
+        ++n;
+        continue;
+      }
+      if (pattern[p] == '[') {
+        bool matched = false;
+        const std::size_t next = match_set(pattern, p, name[n], matched);
+        if (next != std::string_view::npos) {
+          if (matched) {
+            p = next;
+            ++n;
+            continue;
+          }
+        } else if (name[n] == '[') {
+          ++p;
+          ++n;
+          continue;
+        }
+      } else if (pattern[p] == name[n]) {
+        ++p;
+        ++n;
+        continue;
+      }
+    }
+    if (star == std::string_view::npos) return false;
+    p = star + 1;
+    n = ++resume;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+model_rules parse_rules(std::string_view text, std::string_view source) {
+  toml::table document;
+  try {
+    document = toml::parse(text, source);
+  } catch (const toml::parse_error& error) {
+    fail(source, "not valid TOML: " + std::string(error.description()) + " (line " +
+                     std::to_string(error.source().begin.line) + ")");
+  }
+  model_rules out;
+  for (const auto& [key, value] : document) {
+    if (key.str() == "layout") {
+      out.tensor_layout = layout_of(value, source, "");
+    } else if (key.str() != "rule") {
+      fail(source, "top-level key '" + std::string(key.str()) +
+                       "' is unknown, but must be 'rule' or 'layout'");
+    }
+  }
+  const toml::node* rules = document.get("rule");
+  if (rules == nullptr) return out;
+  const toml::array* list = rules->as_array();
+  if (list == nullptr) fail(source, "'rule' must be an array of tables ([[rule]])");
+  std::size_t index = 0;
+  for (const toml::node& item : *list) {
+    ++index;
+    const std::string where = "rule " + std::to_string(index);
+    const toml::table* table = item.as_table();
+    if (table == nullptr) fail(source, where + " is not a table ([[rule]])");
+    tensor_rule rule;
+    bool has_fan_in = false, has_fan_out = false;
+    for (const auto& [key, value] : *table) {
+      const std::string k(key.str());
+      const auto text_of = [&]() {
+        const auto s = value.value<std::string>();
+        if (!s || !value.is_string()) fail(source, where + ": " + k + " must be a string");
+        return *s;
+      };
+      const auto count_of = [&]() {
+        const auto v = value.value<std::int64_t>();
+        if (!value.is_integer() || !v || *v < 1)
+          fail(source, where + ": " + k + " must be an integer >= 1");
+        return *v;
+      };
+      if (k == "match") {
+        rule.match = text_of();
+      } else if (k == "expect") {
+        rule.expect = text_of();
+      } else if (k == "fans_from") {
+        rule.fans_from = text_of();
+      } else if (k == "skip") {
+        if (!value.is_boolean()) fail(source, where + ": skip must be true or false");
+        rule.skip = *value.value<bool>();
+      } else if (k == "layout") {
+        rule.tensor_layout = layout_of(value, source, where + ": ");
+      } else if (k == "fan_in") {
+        rule.fan_in = count_of();
+        has_fan_in = true;
+      } else if (k == "fan_out") {
+        rule.fan_out = count_of();
+        has_fan_out = true;
+      } else if (k == "zero_rows") {
+        const toml::array* rows = value.as_array();
+        if (rows == nullptr) fail(source, where + ": zero_rows must be a list of integers");
+        for (const toml::node& row : *rows) {
+          if (!row.is_integer()) fail(source, where + ": zero_rows must be a list of integers");
+          rule.zero_rows.push_back(*row.value<std::int64_t>());
+        }
+      } else {
+        fail(source, where + " has key '" + k +
+                         "', but the keys are match, expect, fans_from, fan_in, fan_out, "
+                         "layout, skip, zero_rows");
+      }
+    }
+    if (rule.match.empty()) fail(source, where + ": match is missing (a glob)");
+    if (!rule.skip && rule.expect.empty())
+      fail(source, where + " ('" + rule.match + "'): expect is missing (a scheme spec), and skip "
+                   "is not true");
+    if (has_fan_in != has_fan_out)
+      fail(source, where + " ('" + rule.match + "'): fan_in and fan_out must be given together");
+    if (has_fan_in && !rule.fans_from.empty())
+      fail(source, where + " ('" + rule.match + "'): fans_from and fan_in/fan_out are "
+                   "alternatives");
+    if (!rule.skip) {
+      try {
+        (void)parse_scheme(rule.expect);
+      } catch (const std::invalid_argument& error) {
+        fail(source, where + " ('" + rule.match + "'): expect: " + error.what());
+      }
+    }
+    out.rules.push_back(std::move(rule));
+  }
+  return out;
+}
+
+const tensor_rule* match_rule(const model_rules& rules, std::string_view name) noexcept {
+  for (const auto& rule : rules.rules)
+    if (glob_match(rule.match, name)) return &rule;
+  return nullptr;
+}
+
+std::optional<tensor_shape> fans_shape_of(
+    const tensor_rule& rule, std::string_view name, verinit::layout tensor_layout,
+    const std::function<std::optional<tensor_shape>(std::string_view)>& shape_of) {
+  if (rule.fan_in > 0)
+    return tensor_layout == verinit::layout::torch ? tensor_shape{rule.fan_out, rule.fan_in}
+                                                   : tensor_shape{rule.fan_in, rule.fan_out};
+  if (rule.fans_from.empty()) return std::nullopt;
+  const auto dot = name.rfind('.');
+  const std::string parent(dot == std::string_view::npos ? std::string_view() : name.substr(0, dot));
+  std::string other = rule.fans_from;
+  for (std::size_t at; (at = other.find("{parent}")) != std::string::npos;)
+    other.replace(at, 8, parent);
+  auto shape = shape_of(other);
+  if (!shape)
+    throw std::invalid_argument("rule '" + rule.match + "': fans_from names '" + other +
+                                "' for tensor '" + std::string(name) +
+                                "', but there is no such tensor");
+  return shape;
+}
+
+model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& rules,
+                      verinit::layout default_layout, std::string_view source) {
+  model_plan plan;
+  std::map<std::string, const model_tensor*, std::less<>> by_name;
+  for (const auto& t : tensors) by_name.emplace(t.name, &t);
+  const auto shape_of = [&](std::string_view name) -> std::optional<tensor_shape> {
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? std::nullopt : std::optional(it->second->shape);
+  };
+  std::map<std::pair<const void*, std::string>, std::string> first_of;  // storage, shape -> name
+  for (const auto& t : tensors) {
+    const tensor_rule* rule = match_rule(rules, t.name);
+    if (rule == nullptr) {
+      plan.unmatched.push_back(t.name);
+      continue;
+    }
+    if (rule->skip) {
+      plan.skipped.push_back(t.name);
+      continue;
+    }
+    if (!t.values)
+      throw std::invalid_argument("tensor '" + t.name + "' is " + t.dtype_name +
+                                  ", not a weight: its rule '" + rule->match +
+                                  "' must say skip = true");
+    if (t.storage != nullptr) {
+      const auto key = std::pair{t.storage, verinit::to_string(t.shape) + t.dtype_name};
+      const auto [it, fresh] = first_of.emplace(key, t.name);
+      if (!fresh) {
+        plan.tied.emplace_back(t.name, it->second);
+        continue;
+      }
+    }
+    if (t.values->size() == 0) {
+      plan.skipped.push_back(t.name);
+      plan.notes.push_back("tensor '" + t.name + "' has no elements");
+      continue;
+    }
+    const verinit::layout tensor_layout =
+        rule->tensor_layout.value_or(rules.tensor_layout.value_or(default_layout));
+    const auto fans = fans_shape_of(*rule, t.name, tensor_layout, shape_of);
+    // A 0-dim tensor (a scalar) is one element.
+    const tensor_shape own = t.shape.empty() ? tensor_shape{1} : t.shape;
+    const auto add = [&](const std::string& name, const std::string& expect, tensor_view values,
+                         const tensor_shape& shape) {
+      case_request c;
+      c.spec = case_spec::of(expect, shape, tensor_layout, values.type);
+      c.samples = values;
+      c.source = std::string(source);
+      c.tensor = name;
+      c.rule = rule->match;
+      plan.cases.push_back(std::move(c));
+    };
+    if (rule->zero_rows.empty()) {
+      add(t.name, rule->expect, *t.values, fans.value_or(own));
+      continue;
+    }
+    // zero_rows: those rows against "zeros", the others against the law.
+    const std::int64_t height = own[0];
+    std::vector<bool> is_zero(static_cast<std::size_t>(height), false);
+    std::string listed;
+    for (const std::int64_t row : rule->zero_rows) {
+      if (row < -height || row >= height)
+        throw std::invalid_argument("rule '" + rule->match + "': zero_rows has " +
+                                    std::to_string(row) + ", outside tensor '" + t.name +
+                                    "''s " + std::to_string(height) + " rows");
+      is_zero[static_cast<std::size_t>(row < 0 ? row + height : row)] = true;
+    }
+    const std::size_t row_bytes = t.values->bytes.size() / static_cast<std::size_t>(height);
+    auto zero = std::make_unique<tensor_buffer>();
+    auto rest = std::make_unique<tensor_buffer>();
+    zero->type = rest->type = t.values->type;
+    for (std::int64_t r = 0; r < height; ++r) {
+      auto& into = is_zero[static_cast<std::size_t>(r)] ? *zero : *rest;
+      const auto* begin = t.values->bytes.data() + static_cast<std::size_t>(r) * row_bytes;
+      into.bytes.insert(into.bytes.end(), begin, begin + row_bytes);
+      if (is_zero[static_cast<std::size_t>(r)])
+        listed += (listed.empty() ? "" : ",") + std::to_string(r);
+    }
+    const auto rows_of = [&](const tensor_buffer& b) {
+      tensor_shape s = own;
+      s[0] = static_cast<std::int64_t>(b.bytes.size() / row_bytes);
+      return s;
+    };
+    zero->shape = rows_of(*zero);
+    rest->shape = rows_of(*rest);
+    add(t.name + "[rows " + listed + "]", "zeros", zero->view(), zero->shape);
+    if (!rest->bytes.empty()) add(t.name, rule->expect, rest->view(), fans.value_or(own));
+    plan.pieces.push_back(std::move(zero));
+    plan.pieces.push_back(std::move(rest));
+  }
+  return plan;
+}
+
+void add_plan(run_request& request, const model_plan& plan) {
+  request.cases.insert(request.cases.end(), plan.cases.begin(), plan.cases.end());
+  request.unmatched.insert(request.unmatched.end(), plan.unmatched.begin(), plan.unmatched.end());
+  request.skipped.insert(request.skipped.end(), plan.skipped.begin(), plan.skipped.end());
+  request.tied.insert(request.tied.end(), plan.tied.begin(), plan.tied.end());
+  request.notes.insert(request.notes.end(), plan.notes.begin(), plan.notes.end());
+}
+
+}  // namespace verinit::verify
