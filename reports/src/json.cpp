@@ -376,8 +376,9 @@ verify::run_result from_json(std::string_view text) {
     if (!r.raw().at(key).is_array())
       throw std::invalid_argument(std::string("results JSON: ") + key + " must be an array");
     for (const json& v : r.raw().at(key)) {
-      if (!v.is_string()) throw std::invalid_argument(std::string("results JSON: ") + key +
-                                                      " must be an array of strings");
+      if (!v.is_string())
+        throw std::invalid_argument(std::string("results JSON: ") + key +
+                                    " must be an array of strings");
       out.push_back(v.get<std::string>());
     }
     return out;

@@ -499,3 +499,106 @@ TEST_F(CliTest, SixteenBitPatternsAreReadWithInputDtype) {
 }
 
 }  // namespace
+
+namespace {
+
+// A safetensors file of float32 tensors (and one int64 scalar), written by hand: 8-byte header
+// length, the JSON header, the data.
+void write_checkpoint(const std::string& path,
+                      const std::vector<std::pair<std::string, std::vector<float>>>& tensors,
+                      const std::vector<std::vector<std::int64_t>>& shapes) {
+  nlohmann::json header = nlohmann::json::object();
+  std::string data;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& values = tensors[i].second;
+    header[tensors[i].first] = {{"dtype", "F32"},
+                                {"shape", shapes[i]},
+                                {"data_offsets", {data.size(), data.size() + 4 * values.size()}}};
+    data.append(reinterpret_cast<const char*>(values.data()), 4 * values.size());
+  }
+  header["bn.num_batches_tracked"] = {{"dtype", "I64"},
+                                      {"shape", nlohmann::json::array()},
+                                      {"data_offsets", {data.size(), data.size() + 8}}};
+  data.append(8, '\0');
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const std::uint64_t length = text.size();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&length), 8);
+  out << text << data;
+}
+
+// Values from `verinit sample` (as .npy, read back).
+std::vector<float> sampled(const std::string& args, const std::string& npy, std::size_t count) {
+  EXPECT_EQ(run("sample " + args + " --out " + npy).status, 0);
+  std::ifstream in(npy, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  std::vector<float> out(count);
+  std::memcpy(out.data(), bytes.data() + bytes.size() - 4 * count, 4 * count);
+  return out;
+}
+
+TEST_F(CliTest, VerifiesACheckpointByItsRules) {
+  const auto weight =
+      sampled("--scheme torch_linear --shape 256,512 --seed 1", out("w.npy"), 256 * 512);
+  const auto bias = sampled(
+      "--scheme 'uniform(a=-0.044194173824159216,b=0.044194173824159216)' "
+      "--shape 256 --seed 2",
+      out("b.npy"), 256);
+  auto doubled = weight;
+  for (auto& x : doubled) x *= 2;
+  write_checkpoint(out("m.safetensors"),
+                   {{"fc.weight", weight}, {"fc.bias", bias}, {"head.weight", doubled}},
+                   {{256, 512}, {256}, {256, 512}});
+  std::ofstream(out("rules.toml")) << "[[rule]]\nmatch = '*.num_batches_tracked'\nskip = true\n"
+                                      "[[rule]]\nmatch = '*.bias'\nexpect = 'torch_linear'\n"
+                                      "fans_from = '{parent}.weight'\n"
+                                      "[[rule]]\nmatch = '*.weight'\nexpect = 'torch_linear'\n";
+  const auto listed = run("list-tensors --input " + out("m.safetensors"));
+  EXPECT_EQ(listed.status, 0) << listed.out;
+  EXPECT_NE(listed.out.find("bn.num_batches_tracked\tI64\t[]\t8"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("4 tensors"), std::string::npos);
+
+  const auto bad = run("verify --input " + out("m.safetensors") + " --rules " + out("rules.toml") +
+                       " --json " + out("m.json"));
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("FAIL  head.weight: "), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("PASS  fc.bias: "), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("skipped (1): bn.num_batches_tracked"), std::string::npos) << bad.out;
+  std::ifstream json_file(out("m.json"));
+  const auto doc = nlohmann::json::parse(json_file);
+  EXPECT_EQ(doc["schemes"][2]["tensor"], "head.weight");
+  EXPECT_EQ(doc["schemes"][2]["rule"], "*.weight");
+  EXPECT_NE(doc["schemes"][2]["diagnosis"].get<std::string>().find("outside the law's support"),
+            std::string::npos)
+      << doc["schemes"][2].dump();
+
+  // Without a rule for the biases: they are listed and fail the run.
+  std::ofstream(out("partial.toml")) << "[[rule]]\nmatch = 'fc.weight'\nexpect = 'torch_linear'\n"
+                                        "[[rule]]\nmatch = '*.num_batches_tracked'\nskip = true\n";
+  const auto partial =
+      run("verify --input " + out("m.safetensors") + " --rules " + out("partial.toml"));
+  EXPECT_EQ(partial.status, 1) << partial.out;
+  EXPECT_NE(partial.out.find("FAIL  no rule matches (2): fc.bias head.weight"), std::string::npos)
+      << partial.out;
+
+  // Bad rules and bad combinations: exit 2, one line.
+  std::ofstream(out("bad.toml")) << "[[rule]]\nmatch = '*'\nexpect = 'kaiming_nromal'\n";
+  const auto broken = run("verify --input " + out("m.safetensors") + " --rules " + out("bad.toml"));
+  EXPECT_EQ(broken.status, 2);
+  EXPECT_NE(broken.out.find("bad.toml: rule 1 ('*'): expect:"), std::string::npos) << broken.out;
+  EXPECT_EQ(run("verify --input " + out("m.safetensors") + " --rules " + out("rules.toml") +
+                " --expect normal")
+                .status,
+            2);
+  EXPECT_EQ(
+      run("verify --input " + out("m.safetensors") + " --rules " + out("missing.toml")).status, 2);
+  std::ofstream(out("all.toml")) << "[[rule]]\nmatch = '*'\nexpect = 'torch_linear'\n";
+  const auto ints = run("verify --input " + out("m.safetensors") + " --rules " + out("all.toml"));
+  EXPECT_EQ(ints.status, 2);
+  EXPECT_NE(ints.out.find("tensor 'bn.num_batches_tracked' is I64, not a weight"),
+            std::string::npos)
+      << ints.out;
+}
+
+}  // namespace

@@ -27,6 +27,27 @@ TEST(JsonTest, RoundTripIsExact) {
   EXPECT_TRUE(std::isnan(back.cases[3].detectable_variance_error));            // eye: none
 }
 
+TEST(JsonTest, AModelsTensorsRulesAndListsRoundTrip) {
+  verinit::verify::run_result model = run();
+  model.cases[0].tensor = "blocks.0.attn.weight";
+  model.cases[0].rule = "*.weight";
+  model.cases[0].diagnosis = "a gain of sqrt(2) dropped";
+  model.unmatched = {"head.weight"};
+  model.skipped = {"bn.num_batches_tracked"};
+  model.tied = {{"lm_head.weight", "wte.weight"}};
+  model.notes = {"tensor 'x' has no elements"};
+  const std::string text = to_json(model);
+  const auto document = nlohmann::json::parse(text);
+  EXPECT_EQ(document["schemes"][0]["tensor"], "blocks.0.attn.weight");
+  EXPECT_EQ(document["tied"]["lm_head.weight"], "wte.weight");
+  EXPECT_EQ(document["unmatched"][0], "head.weight");
+  EXPECT_FALSE(document["schemes"][1].contains("tensor"));  // only where given
+  const verinit::verify::run_result back = from_json(text);
+  EXPECT_EQ(to_json(back), text);
+  EXPECT_EQ(back.tied, model.tied);
+  EXPECT_EQ(back.cases[0].diagnosis, model.cases[0].diagnosis);
+}
+
 TEST(JsonTest, TimingsSitInTheTopLevelObjectOnly) {
   auto doc = nlohmann::json::parse(to_json(run()));
   ASSERT_TRUE(doc.contains("timing"));

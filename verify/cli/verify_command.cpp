@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <memory>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -228,8 +228,8 @@ int run_verify(verify_options o, const CLI::App& command) {
 }  // namespace
 
 command add_list_tensors(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("list-tensors", "Print the tensors of a checkpoint: name, dtype, shape, bytes");
+  auto* command = app.add_subcommand(
+      "list-tensors", "Print the tensors of a checkpoint: name, dtype, shape, bytes");
   auto path = std::make_shared<std::string>();
   command->add_option("--input", *path, "A .safetensors or .npy file")->required();
   return [path] {

@@ -99,8 +99,13 @@ std::string diagnose(const case_result& c) {
     return "only " + format(*distinct, 12) + " distinct values where " +
            format(*expected_distinct, 6) +
            " are expected: a lattice (a sampler computed at low precision)";
-  if (support && !support->passed)
-    return "values outside the law's support (" + support->note + ")";
+  // Values outside the support say the law is wrong; the variance ratio says how.
+  const std::string outside = support && !support->passed
+                                  ? "values outside the law's support (" + support->note + ")"
+                                  : std::string();
+  const auto with_outside = [&](const std::string& text) {
+    return outside.empty() ? text : outside + "; " + text;
+  };
   std::string shift;
   if (mean != nullptr && !mean->passed) {
     const auto m = value_of(mean, "estimate"), mu = value_of(mean, "expected");
@@ -123,14 +128,16 @@ std::string diagnose(const case_result& c) {
     // law's, measured with Debian's torch (pytorch/pytorch#166853); a narrower window than the
     // others, since it is a 1.5% effect.
     if (!best && c.spec.type == dtype::bfloat16 && std::abs(ratio - 0.985) < 0.006)
-      return "variance " + format(ratio) +
-             " times the law's, as a normal computed in bfloat16 gives (Box-Muller in bfloat16, "
-             "tails clipped near 3.3 sd: PyTorch's bfloat16 normal_)" +
-             (shift.empty() ? "" : "; " + shift);
+      return with_outside(
+          "variance " + format(ratio) +
+          " times the law's, as a normal computed in bfloat16 gives (Box-Muller in bfloat16, "
+          "tails clipped near 3.3 sd: PyTorch's bfloat16 normal_)" +
+          (shift.empty() ? "" : "; " + shift));
     std::string text = "variance " + format(ratio) + " times the law's";
     text += best != nullptr ? ": " + best->meaning : " (no known signature)";
-    return shift.empty() ? text : text + "; " + shift;
+    return with_outside(shift.empty() ? text : text + "; " + shift);
   }
+  if (!outside.empty()) return shift.empty() ? outside : outside + "; " + shift;
   if (!shift.empty()) return shift;
   for (const auto& t : c.tests)
     if (!t.passed && (t.name == "ks" || t.name == "anderson_darling" || t.name == "chi_square" ||

@@ -1,11 +1,12 @@
 #include "verinit/verify/model.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "verinit/scheme.hpp"
 
@@ -39,15 +40,17 @@ std::size_t match_set(std::string_view pattern, std::size_t p, char c, bool& mat
 }
 
 std::string layout_error(const toml::node& value) {
-  return "is " + (value.is_string() ? "'" + std::string(*value.value<std::string>()) + "'"
-                                    : std::string("not a string")) +
+  return "is " +
+         (value.is_string() ? "'" + std::string(*value.value<std::string>()) + "'"
+                            : std::string("not a string")) +
          ", but must be 'torch' or 'keras'";
 }
 
 verinit::layout layout_of(const toml::node& value, std::string_view source,
                           const std::string& where) {
   const auto text = value.value<std::string>();
-  if (!text || (*text != "torch" && *text != "keras")) fail(source, where + "layout " + layout_error(value));
+  if (!text || (*text != "torch" && *text != "keras"))
+    fail(source, where + "layout " + layout_error(value));
   return parse_layout(*text);
 }
 
@@ -125,8 +128,9 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
     if (table == nullptr) fail(source, where + " is not a table ([[rule]])");
     tensor_rule rule;
     bool has_fan_in = false, has_fan_out = false;
-    for (const auto& [key, value] : *table) {
+    for (const auto& [key, entry] : *table) {
       const std::string k(key.str());
+      const toml::node& value = entry;  // lambdas below cannot capture a structured binding
       const auto text_of = [&]() {
         const auto s = value.value<std::string>();
         if (!s || !value.is_string()) fail(source, where + ": " + k + " must be a string");
@@ -170,13 +174,15 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
     }
     if (rule.match.empty()) fail(source, where + ": match is missing (a glob)");
     if (!rule.skip && rule.expect.empty())
-      fail(source, where + " ('" + rule.match + "'): expect is missing (a scheme spec), and skip "
-                   "is not true");
+      fail(source, where + " ('" + rule.match +
+                       "'): expect is missing (a scheme spec), and skip "
+                       "is not true");
     if (has_fan_in != has_fan_out)
       fail(source, where + " ('" + rule.match + "'): fan_in and fan_out must be given together");
     if (has_fan_in && !rule.fans_from.empty())
-      fail(source, where + " ('" + rule.match + "'): fans_from and fan_in/fan_out are "
-                   "alternatives");
+      fail(source, where + " ('" + rule.match +
+                       "'): fans_from and fan_in/fan_out are "
+                       "alternatives");
     if (!rule.skip) {
       try {
         (void)parse_scheme(rule.expect);
@@ -203,7 +209,8 @@ std::optional<tensor_shape> fans_shape_of(
                                                    : tensor_shape{rule.fan_in, rule.fan_out};
   if (rule.fans_from.empty()) return std::nullopt;
   const auto dot = name.rfind('.');
-  const std::string parent(dot == std::string_view::npos ? std::string_view() : name.substr(0, dot));
+  const std::string parent(dot == std::string_view::npos ? std::string_view()
+                                                         : name.substr(0, dot));
   std::string other = rule.fans_from;
   for (std::size_t at; (at = other.find("{parent}")) != std::string::npos;)
     other.replace(at, 8, parent);
@@ -226,6 +233,14 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
   };
   std::map<std::pair<const void*, std::string>, std::string> first_of;  // storage, shape -> name
   for (const auto& t : tensors) {
+    // A tensor on the storage of one already planned is that tensor, whatever its rule.
+    const auto key = std::pair{t.storage, verinit::to_string(t.shape) + t.dtype_name};
+    if (t.storage != nullptr) {
+      if (const auto it = first_of.find(key); it != first_of.end()) {
+        plan.tied.emplace_back(t.name, it->second);
+        continue;
+      }
+    }
     const tensor_rule* rule = match_rule(rules, t.name);
     if (rule == nullptr) {
       plan.unmatched.push_back(t.name);
@@ -239,14 +254,7 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       throw std::invalid_argument("tensor '" + t.name + "' is " + t.dtype_name +
                                   ", not a weight: its rule '" + rule->match +
                                   "' must say skip = true");
-    if (t.storage != nullptr) {
-      const auto key = std::pair{t.storage, verinit::to_string(t.shape) + t.dtype_name};
-      const auto [it, fresh] = first_of.emplace(key, t.name);
-      if (!fresh) {
-        plan.tied.emplace_back(t.name, it->second);
-        continue;
-      }
-    }
+    if (t.storage != nullptr) first_of.emplace(key, t.name);
     if (t.values->size() == 0) {
       plan.skipped.push_back(t.name);
       plan.notes.push_back("tensor '" + t.name + "' has no elements");
@@ -278,8 +286,8 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
     for (const std::int64_t row : rule->zero_rows) {
       if (row < -height || row >= height)
         throw std::invalid_argument("rule '" + rule->match + "': zero_rows has " +
-                                    std::to_string(row) + ", outside tensor '" + t.name +
-                                    "''s " + std::to_string(height) + " rows");
+                                    std::to_string(row) + ", outside tensor '" + t.name + "''s " +
+                                    std::to_string(height) + " rows");
       is_zero[static_cast<std::size_t>(row < 0 ? row + height : row)] = true;
     }
     const std::size_t row_bytes = t.values->bytes.size() / static_cast<std::size_t>(height);

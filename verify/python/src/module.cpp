@@ -356,8 +356,8 @@ PYBIND11_MODULE(_verinit, m) {
              const std::map<std::string, tensor_shape>& shapes) -> std::optional<tensor_shape> {
             const verify::tensor_rule* rule = verify::match_rule(r, name);
             if (rule == nullptr) return std::nullopt;
-            const layout l = rule->tensor_layout.value_or(
-                r.tensor_layout.value_or(parse_layout(layout_name)));
+            const layout l =
+                rule->tensor_layout.value_or(r.tensor_layout.value_or(parse_layout(layout_name)));
             return verify::fans_shape_of(
                 *rule, name, l, [&](std::string_view other) -> std::optional<tensor_shape> {
                   const auto it = shapes.find(std::string(other));
@@ -368,8 +368,8 @@ PYBIND11_MODULE(_verinit, m) {
           py::arg("name"), py::arg("layout"), py::arg("shapes"),
           "The shape whose fans the matching rule names (None: the tensor's own).");
   m.def("verify_model_cases", &verify_model_cases, py::arg("tensors"), py::arg("rules"),
-        py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"),
-        py::arg("threads"), py::arg("memory"), py::arg("summaries"),
+        py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
+        py::arg("memory"), py::arg("summaries"),
         "Plans a model's tensors by the rules and runs them as one verification.");
 
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),

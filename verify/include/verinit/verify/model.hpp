@@ -17,7 +17,8 @@
 //   # skip = true                    # deliberately not verified (counters, buffers)
 //
 // A tensor no rule matches fails the run and is listed; an integer or bool tensor must be
-// skipped by its rule; tensors sharing one storage (tied) are verified once.
+// skipped by its rule; a tensor on the storage (and shape and dtype) of one already planned is
+// tied to it: verified once, whatever its own rule.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,7 @@ struct tensor_rule {
   std::string match;   ///< the glob
   std::string expect;  ///< a scheme spec; empty when skip
   bool skip = false;
-  std::string fans_from;              ///< a tensor name, "{parent}" substituted; empty: none
+  std::string fans_from;                 ///< a tensor name, "{parent}" substituted; empty: none
   std::int64_t fan_in = 0, fan_out = 0;  ///< explicit fans (both > 0) or none (both 0)
   std::optional<verinit::layout> tensor_layout;
   std::vector<std::int64_t> zero_rows;  ///< row indices (negative from the end)

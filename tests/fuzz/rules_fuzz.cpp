@@ -1,0 +1,25 @@
+// libFuzzer target for the rules reader (TOML through tomlplusplus, then verinit's checks):
+// any bytes must give rules or a std::invalid_argument, never a crash or a sanitizer report;
+// the rules it accepts match names without one either.
+// Build and run (clang): cmake --preset fuzz && cmake --build --preset fuzz &&
+//   build/fuzz/tests/fuzz/rules_fuzz -max_total_time=600 -rss_limit_mb=512 tests/fuzz/corpus_rules
+#include <cstdint>
+#include <stdexcept>
+#include <string_view>
+
+#include "verinit/verify/model.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  try {
+    const auto rules = verinit::verify::parse_rules(text, "fuzz.toml");
+    for (const auto& rule : rules.rules) {
+      // Every accepted rule has a glob, and an expect unless it skips.
+      if (rule.match.empty() || (!rule.skip && rule.expect.empty())) __builtin_trap();
+      (void)verinit::verify::glob_match(rule.match, "transformer.h.11.attn.c_proj.weight");
+      (void)verinit::verify::glob_match(rule.match, rule.match);
+    }
+  } catch (const std::invalid_argument&) {
+  }
+  return 0;
+}
