@@ -184,7 +184,7 @@ TEST_F(NpyTest, ReadsSixteenBitPatternsAsTheNamedDtype) {
     for (const auto v : a.view().elements<verinit::bfloat16_t>()) out.push_back(v.bits);
     return out;
   };
-  for (const char* descr : {"<u2", "<i2", "|V2"}) {
+  for (const char* descr : {"<u2", "<i2", "|V2", "<V2"}) {
     write_raw(path, 1,
               std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (2,), }",
               std::string("\x80\x3f\x00\xc0", 4));

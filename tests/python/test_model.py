@@ -217,3 +217,25 @@ def test_apply_initialises_by_the_rules_deterministically():
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="no rule matches tensor '0.weight'"):
         vtorch.apply_(model, [{"match": "*.bias", "expect": "zeros"}])
+
+
+def test_a_module_used_twice_is_verified_once_and_initialised_once():
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Linear(128, 128), nn.BatchNorm1d(128))
+    model = nn.Sequential(block, nn.ReLU(), block)  # the same block twice: tied tensors
+    r = verinit.verify_model(model)
+    assert r.passed, repr(r)
+    assert r.tied == {"2.0.weight": "0.0.weight", "2.0.bias": "0.0.bias",
+                      "2.1.weight": "0.1.weight", "2.1.bias": "0.1.bias",
+                      "2.1.running_mean": "0.1.running_mean",
+                      "2.1.running_var": "0.1.running_var"}
+    assert set(r.skipped) == {"0.1.num_batches_tracked", "2.1.num_batches_tracked"}
+    vtorch.apply_(model, seed=3)
+    assert verinit.verify_model(model).passed
+
+
+def test_fill_refuses_what_is_not_an_array():
+    with pytest.raises(ValueError, match="a list is not an array"):
+        verinit.fill_([1.0, 2.0], "normal")
+    with pytest.raises(ValueError, match="zero_rows"):
+        vtorch.apply_(nn.Embedding(10, 4), [{"match": "*", "expect": "normal", "zero_rows": [10]}])

@@ -221,6 +221,35 @@ TEST(ModelPlanTest, InputErrorsNameTheTensor) {
                      "fans_from = '{parent}.kernel'\n[[rule]]\nmatch = '*'\nskip = true\n")
                 .find("fans_from names 'fc.kernel' for tensor 'fc.bias'"),
             std::string::npos);
+  // A name holding "{parent}" is substituted once, not without end.
+  const auto parent_shape = [](std::string_view) -> std::optional<verinit::tensor_shape> {
+    return std::nullopt;
+  };
+  tensor_rule from;
+  from.match = "*";
+  from.expect = "torch_linear";
+  from.fans_from = "{parent}.weight";
+  try {
+    fans_shape_of(from, "x.{parent}.bias", verinit::layout::torch, parent_shape);
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("names 'x.{parent}.weight'"), std::string::npos)
+        << e.what();
+  }
+  // A shape that does not hold the tensor's elements.
+  std::vector<model_tensor> lying = f.tensors;
+  lying[0].shape = {64, 129};
+  try {
+    plan_model(lying,
+               parse_rules("[[rule]]\nmatch = 'fc.weight'\nexpect = 'normal'\n"
+                           "[[rule]]\nmatch = '*'\nskip = true\n"),
+               verinit::layout::torch, "model");
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'fc.weight' has shape [64,129] but 8192"),
+              std::string::npos)
+        << e.what();
+  }
   EXPECT_NE(error_of("[[rule]]\nmatch = 'emb.weight'\nexpect = 'normal'\nzero_rows = [500]\n"
                      "[[rule]]\nmatch = '*'\nskip = true\n")
                 .find("outside tensor 'emb.weight''s 500 rows"),

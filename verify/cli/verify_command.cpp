@@ -276,7 +276,7 @@ command add_verify(CLI::App& app) {
                       "against the law its rule names");
   command->add_option("--input-dtype", o->input_dtype,
                       "bfloat16 or float16: the format of an --input of 16-bit bit patterns "
-                      "(.npy '<u2', '<i2', '|V2'; safetensors U16, I16)");
+                      "(.npy '<u2', '<i2', '<V2', '|V2'; safetensors U16, I16)");
   command->add_option("--seed", o->run.seed, "Seed (fixed by default: the gate is deterministic)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

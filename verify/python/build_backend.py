@@ -99,12 +99,15 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     tag = _tag()
     name = f"verinit-{version}-{tag}.whl"
     info = f"verinit-{version}.dist-info"
+    # The package's sources (those verify/python/verinit holds) and this interpreter's
+    # extension, nothing else the build folder may have collected.
+    sources = sorted(e for e in os.listdir(os.path.join(_ROOT, "verify", "python", "verinit"))
+                     if e.endswith((".py", ".pyi")) or e == "py.typed")
+    extension = "_verinit" + sysconfig.get_config_var("EXT_SUFFIX")
     files = []
-    for entry in sorted(os.listdir(package)):
-        path = os.path.join(package, entry)
-        if os.path.isfile(path) and not entry.endswith(".pyc"):
-            with open(path, "rb") as f:
-                files.append((f"verinit/{entry}", f.read()))
+    for entry in sources + [extension]:
+        with open(os.path.join(package, entry), "rb") as f:
+            files.append((f"verinit/{entry}", f.read()))
     wheel = ("Wheel-Version: 1.0\nGenerator: verinit build_backend\nRoot-Is-Purelib: false\n"
              f"Tag: {tag}\n")
     files += [
@@ -120,3 +123,29 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for n, d in files:
             z.writestr(n, d)
     return name
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    """The source tree as git tracks it (tests and data included), as verinit-VERSION.tar.gz."""
+    import tarfile
+
+    version = _version()
+    name = f"verinit-{version}"
+    listed = subprocess.run(["git", "-C", _ROOT, "ls-files", "-z"], check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    os.makedirs(sdist_directory, exist_ok=True)
+    with tarfile.open(os.path.join(sdist_directory, name + ".tar.gz"), "w:gz") as tar:
+        for path in filter(None, listed):
+            tar.add(os.path.join(_ROOT, path), arcname=f"{name}/{path}", recursive=False)
+        info = tarfile.TarInfo(f"{name}/PKG-INFO")
+        data = _metadata(version).encode()
+        info.size = len(data)
+        import io
+
+        tar.addfile(info, io.BytesIO(data))
+    return name + ".tar.gz"
+

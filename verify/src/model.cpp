@@ -212,7 +212,9 @@ std::optional<tensor_shape> fans_shape_of(
   const std::string parent(dot == std::string_view::npos ? std::string_view()
                                                          : name.substr(0, dot));
   std::string other = rule.fans_from;
-  for (std::size_t at; (at = other.find("{parent}")) != std::string::npos;)
+  // Each {parent} once, searching on after what replaced it (a name may hold "{parent}").
+  for (std::size_t at = other.find("{parent}"); at != std::string::npos;
+       at = other.find("{parent}", at + parent.size()))
     other.replace(at, 8, parent);
   auto shape = shape_of(other);
   if (!shape)
@@ -231,13 +233,17 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
     const auto it = by_name.find(name);
     return it == by_name.end() ? std::nullopt : std::optional(it->second->shape);
   };
-  std::map<std::pair<const void*, std::string>, std::string> first_of;  // storage, shape -> name
+  // (storage, shape and dtype) -> (the first tensor on it, whether it was skipped)
+  std::map<std::pair<const void*, std::string>, std::pair<std::string, bool>> first_of;
   for (const auto& t : tensors) {
     // A tensor on the storage of one already planned is that tensor, whatever its rule.
     const auto key = std::pair{t.storage, verinit::to_string(t.shape) + t.dtype_name};
     if (t.storage != nullptr) {
       if (const auto it = first_of.find(key); it != first_of.end()) {
-        plan.tied.emplace_back(t.name, it->second);
+        if (it->second.second)
+          plan.skipped.push_back(t.name);  // the same buffer as a skipped one
+        else
+          plan.tied.emplace_back(t.name, it->second.first);
         continue;
       }
     }
@@ -248,13 +254,18 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
     }
     if (rule->skip) {
       plan.skipped.push_back(t.name);
+      if (t.storage != nullptr) first_of.emplace(key, std::pair{t.name, true});
       continue;
     }
     if (!t.values)
       throw std::invalid_argument("tensor '" + t.name + "' is " + t.dtype_name +
                                   ", not a weight: its rule '" + rule->match +
                                   "' must say skip = true");
-    if (t.storage != nullptr) first_of.emplace(key, t.name);
+    if (element_count(t.shape.empty() ? tensor_shape{1} : t.shape) != t.values->size())
+      throw std::invalid_argument("tensor '" + t.name + "' has shape [" +
+                                  verinit::to_string(t.shape) + "] but " +
+                                  std::to_string(t.values->size()) + " elements");
+    if (t.storage != nullptr) first_of.emplace(key, std::pair{t.name, false});
     if (t.values->size() == 0) {
       plan.skipped.push_back(t.name);
       plan.notes.push_back("tensor '" + t.name + "' has no elements");

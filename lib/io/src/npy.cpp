@@ -255,8 +255,8 @@ tensor_buffer read_npy(const std::filesystem::path& path, std::optional<dtype> b
   const std::string& descr = fields.descr;
   std::optional<dtype> type = dtype_of_descr(descr);
   // 16-bit bit patterns: unsigned, signed or void, named by the caller.
-  const bool bit_patterns =
-      descr == "<u2" || descr == ">u2" || descr == "<i2" || descr == ">i2" || descr == "|V2";
+  const bool bit_patterns = descr == "<u2" || descr == ">u2" || descr == "<i2" || descr == ">i2" ||
+                            descr == "|V2" || descr == "<V2" || descr == ">V2";
   if (bit_patterns) {
     if (!bits16)
       fail(path, "dtype is '" + descr +
@@ -270,7 +270,7 @@ tensor_buffer read_npy(const std::filesystem::path& path, std::optional<dtype> b
   if (!type)
     fail(path, "dtype is '" + descr +
                    "', but must be float16, float32 or float64 ('<f2', '<f4', '<f8' or the '>' "
-                   "byte order), or 16-bit patterns ('<u2', '<i2', '|V2') read as bfloat16 or "
+                   "byte order), or 16-bit patterns ('<u2', '<i2', '<V2') read as bfloat16 or "
                    "float16");
   const std::size_t item = info(*type).size;
   std::int64_t count = 1;

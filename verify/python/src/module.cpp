@@ -248,6 +248,8 @@ PYBIND11_MODULE(_verinit, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const py::builtin_exception& e) {
+      e.set_error();  // pybind11's own (cast and type errors): derived from runtime_error too
     } catch (const std::runtime_error& e) {
       PyErr_SetString(PyExc_OSError, e.what());
     }

@@ -192,6 +192,11 @@ def fill_(
     who = "fill_"
     if dtype is not None:
         _check_dtype(dtype)
+    try:
+        memoryview(array)
+    except TypeError:
+        raise ValueError(f"{who}: a {type(array).__name__} is not an array (expected a writable "
+                         "numpy array or buffer, or a torch tensor)") from None
     _verinit.fill(
         array,
         dtype or "",

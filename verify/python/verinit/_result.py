@@ -151,8 +151,8 @@ class Result:
                         for c in json.loads(run.to_json())["schemes"]]
 
             if statistics(full) != statistics(self._run):
-                raise RuntimeError("the data changed after verify(): the report would not be "
-                                   "of the verified values (verify them again)")
+                raise ValueError("the data changed after verify(): the report would not be "
+                                 "of the verified values (verify them again)")
             self._report_run = full
         return self._report_run
 

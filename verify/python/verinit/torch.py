@@ -150,7 +150,9 @@ def default_rules(module: "_torch.nn.Module") -> List[Dict[str, Any]]:
     running_var ones, num_batches_tracked skipped; MultiheadAttention's packed (3E, E)
     in_proj_weight (or q/k/v_proj_weight) xavier_uniform, in_proj_bias and out_proj.bias zeros,
     bias_k/bias_v xavier_normal; RNN/LSTM/GRU and their cells U(+-1/sqrt(hidden_size)) for
-    every parameter; PReLU constant 0.25 (its default init); nn.Transformer re-initialises
+    every parameter; PReLU constant 0.25 (its default init: torch does not keep a PReLU's
+    `init` argument, so a PReLU built with another is reported; give it its own rule);
+    nn.Transformer re-initialises
     every parameter of more than one dim with xavier_uniform. A rule of a parent module wins
     over its children's (MultiheadAttention's out_proj.bias, Transformer's re-init). Tensors
     of other module types get no rule, so verify_model lists them as unmatched.
@@ -167,7 +169,9 @@ def default_rules(module: "_torch.nn.Module") -> List[Dict[str, Any]]:
         rule.update(extra)
         rules.setdefault(name, rule)
 
-    for prefix, m in module.named_modules():
+    # remove_duplicate=False: a module used twice has its tensors under both names in the
+    # state_dict (the second are tied to the first, but each name needs its rule).
+    for prefix, m in module.named_modules(remove_duplicate=False):
         p = prefix + "." if prefix else ""
         own = dict(m.named_parameters(recurse=False))
         own.update(dict(m.named_buffers(recurse=False)))
@@ -238,6 +242,10 @@ def apply_(
     shapes = {name: list(t.shape) for name, t in state.items()}
     seen = set()
     for name, t in state.items():
+        key = (t.data_ptr(), t.dtype, tuple(t.shape))
+        if t.numel() and key in seen:  # tied to one already initialised (or skipped)
+            continue
+        seen.add(key)
         rule = table.match(name)
         if rule is None:
             raise ValueError(f"{who}: no rule matches tensor '{name}' (add one, or skip = true)")
@@ -248,10 +256,12 @@ def apply_(
                 f"{who}: tensor '{name}' is {t.dtype}, not a weight: its rule "
                 f"'{rule['match']}' must say skip = true"
             )
-        key = (t.data_ptr(), t.dtype, tuple(t.shape))
-        if key in seen:
-            continue
-        seen.add(key)
+        rows = rule.get("zero_rows", [])
+        height = t.shape[0] if t.dim() else 1
+        bad = [r for r in rows if not -height <= r < height]
+        if bad:
+            raise ValueError(f"{who}: zero_rows {bad} of rule '{rule['match']}' are outside "
+                             f"tensor '{name}''s {height} rows")
         rule_layout = rule.get("layout", table.layout or layout)
         init_(
             t,
@@ -261,7 +271,7 @@ def apply_(
             threads=threads,
             fans_from=table.fans_shape(name, rule_layout, shapes),
         )
-        for row in rule.get("zero_rows", []):
+        for row in rows:
             with _torch.no_grad():
                 t[row].zero_()
     return module

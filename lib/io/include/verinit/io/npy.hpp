@@ -25,9 +25,10 @@ void write_npy(const std::filesystem::path& path, const tensor_view& tensor);
 /// (missing, empty, truncated, not .npy, bad header, integer or other dtype, zero-size).
 ///
 /// `bits16`, a 16-bit dtype (bfloat16 or float16), reads 16-bit bit patterns as it: '<u2',
-/// '<i2' (either byte order) and '|V2' (raw, little-endian: what ml_dtypes writes for
-/// bfloat16); a float file must then be of that dtype. Without it those descrs are an error
-/// that says to name the dtype. std::invalid_argument for a `bits16` of 32 or 64 bits.
+/// '<i2', '<V2' (what np.save writes for an ml_dtypes bfloat16 array), each in either byte
+/// order, and '|V2' (raw, little-endian); a float file must then be of that dtype. Without it those
+/// descrs are an error that says to name the dtype. std::invalid_argument for a `bits16` of 32 or
+/// 64 bits.
 verinit::tensor_buffer read_npy(const std::filesystem::path& path,
                                 std::optional<verinit::dtype> bits16 = std::nullopt);
 
