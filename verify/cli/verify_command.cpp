@@ -118,6 +118,8 @@ int run_verify(verify_options o, const CLI::App& command) {
     detail::throw_invalid("verify", "--rules", "given", "used with --input (a checkpoint)");
   if (model && !o.expect.empty())
     detail::throw_invalid("verify", "options", "--expect with --rules", "one of them");
+  if (model && !o.input_dtype.empty())
+    detail::throw_invalid("verify", "options", "--input-dtype with --rules", "one of them");
   if (model && !o.tensor.empty())
     detail::throw_invalid("verify", "options", "--tensor with --rules", "one of them");
   if (input && !model && o.expect.empty())
