@@ -239,3 +239,9 @@ def test_fill_refuses_what_is_not_an_array():
         verinit.fill_([1.0, 2.0], "normal")
     with pytest.raises(ValueError, match="zero_rows"):
         vtorch.apply_(nn.Embedding(10, 4), [{"match": "*", "expect": "normal", "zero_rows": [10]}])
+
+
+def test_empty_tensors_are_skipped_with_a_note():
+    arrays = {"w": verinit.sample((64, 64), "he_normal"), "empty": np.zeros((0, 4), np.float32)}
+    r = verinit.verify_model(arrays, [{"match": "*", "expect": "he_normal"}])
+    assert r.passed and r.skipped == ["empty"] and "has no elements" in r.notes[0]

@@ -261,16 +261,16 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       throw std::invalid_argument("tensor '" + t.name + "' is " + t.dtype_name +
                                   ", not a weight: its rule '" + rule->match +
                                   "' must say skip = true");
+    if (t.values->size() == 0) {  // a 0 dim: nothing to verify
+      plan.skipped.push_back(t.name);
+      plan.notes.push_back("tensor '" + t.name + "' has no elements");
+      continue;
+    }
     if (element_count(t.shape.empty() ? tensor_shape{1} : t.shape) != t.values->size())
       throw std::invalid_argument("tensor '" + t.name + "' has shape [" +
                                   verinit::to_string(t.shape) + "] but " +
                                   std::to_string(t.values->size()) + " elements");
     if (t.storage != nullptr) first_of.emplace(key, std::pair{t.name, false});
-    if (t.values->size() == 0) {
-      plan.skipped.push_back(t.name);
-      plan.notes.push_back("tensor '" + t.name + "' has no elements");
-      continue;
-    }
     const verinit::layout tensor_layout =
         rule->tensor_layout.value_or(rules.tensor_layout.value_or(default_layout));
     const auto fans = fans_shape_of(*rule, t.name, tensor_layout, shape_of);
