@@ -5,18 +5,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "text.hpp"
 #include "verinit/io/npy.hpp"
 
 namespace verinit::io {
 namespace {
 
-// A tensor name as one printable line (a name may hold any UTF-8, a newline too).
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 64))
-    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
-  return text.size() > 64 ? out + "..." : out;
-}
+// A tensor name in a message: printable, one line, cut.
+std::string printable(std::string_view name) { return text::printable(name, 64); }
 
 }  // namespace
 

@@ -118,8 +118,8 @@ struct run_handle {
   verify::run_result result;
 };
 
-run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha, int threads,
-                        std::int64_t memory_bytes, bool summaries) {
+verify::run_request request_with(std::uint64_t seed, double alpha, int threads,
+                                 std::int64_t memory_bytes, bool summaries) {
   verify::run_request request;
   request.options.seed = seed;
   request.options.alpha = alpha;
@@ -127,51 +127,47 @@ run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha,
   request.options.memory_bytes = memory_bytes;
   request.options.summaries = summaries;
   verify::check_options(request.options);
-  std::vector<py::buffer_info> held;  // the arrays' buffers, released after the run
-  held.reserve(cases.size());
+  return request;
+}
+
+/// The elements of `data`: a TensorFile's view, or a buffer's (its buffer_info kept in `held`,
+/// released after the run, with the GIL); `bits` names the dtype of 16-bit bit patterns.
+tensor_view view_of_data(const py::object& data, const std::string& bits, const char* who,
+                         std::vector<py::buffer_info>& held) {
+  if (py::isinstance<io::tensor_file>(data)) return data.cast<const io::tensor_file&>().view();
+  held.push_back(data.cast<py::buffer>().request());
+  const py::buffer_info& info = held.back();
+  return {dtype_of(info, bits, who), c_contiguous_shape(info, who), bytes_of(info)};
+}
+
+run_handle run_without_gil(const verify::run_request& request) {
+  run_handle out;
+  py::gil_scoped_release release;
+  out.result = verify::run(request);
+  return out;
+}
+
+/// Cases of samples (dicts: data (a buffer or a TensorFile), dtype (of bit patterns, or ""),
+/// expect, shape (None: the data's), layout, source) as one run.
+run_handle verify_cases(const py::list& cases, std::uint64_t seed, double alpha, int threads,
+                        std::int64_t memory_bytes, bool summaries) {
+  verify::run_request request = request_with(seed, alpha, threads, memory_bytes, summaries);
+  std::vector<py::buffer_info> held;
+  held.reserve(cases.size());  // views point into the buffer_infos' buffers, not at them
   for (const py::handle item : cases) {
     const auto c = item.cast<py::dict>();
-    const auto text = [&](const char* key) {
-      return c.contains(key) && !c[key].is_none() ? c[key].cast<std::string>() : std::string();
-    };
-    const std::string type_name = text("dtype");
-    const layout tensor_layout = parse_layout(text("layout").empty() ? "torch" : text("layout"));
-    std::optional<tensor_shape> shape;
-    if (c.contains("shape") && !c["shape"].is_none()) shape = c["shape"].cast<tensor_shape>();
+    const tensor_view view =
+        view_of_data(c["data"], c["dtype"].cast<std::string>(), "verify", held);
+    const py::object shape = c["shape"];
     verify::case_request r;
-    py::object data = py::none();
-    if (c.contains("data")) data = c["data"];
-    if (data.is_none()) {
-      if (!shape) bad("verify: shape is missing, but a sampled case needs one");
-      const std::int64_t samples = c.contains("samples") ? c["samples"].cast<std::int64_t>() : 0;
-      r.spec = verify::case_spec::of(text("expect"), *shape, tensor_layout,
-                                     type_name.empty() ? dtype::float32 : parse_dtype(type_name),
-                                     samples);
-    } else {
-      tensor_view view;
-      if (py::isinstance<io::tensor_file>(data)) {
-        view = data.cast<const io::tensor_file&>().view();
-      } else {
-        held.push_back(data.cast<py::buffer>().request());
-        const py::buffer_info& info = held.back();
-        const dtype type = dtype_of(info, type_name, "verify");
-        view = {type, c_contiguous_shape(info, "verify"), bytes_of(info)};
-      }
-      r.spec = verify::case_spec::of(text("expect"), shape ? *shape : view.shape, tensor_layout,
-                                     view.type);
-      r.samples = view;
-    }
-    r.source = text("source").empty() ? (data.is_none() ? "verinit" : "python") : text("source");
-    r.tensor = text("tensor");
-    r.rule = text("rule");
+    r.spec = verify::case_spec::of(c["expect"].cast<std::string>(),
+                                   shape.is_none() ? view.shape : shape.cast<tensor_shape>(),
+                                   parse_layout(c["layout"].cast<std::string>()), view.type);
+    r.samples = view;
+    r.source = c["source"].cast<std::string>();
     request.cases.push_back(std::move(r));
   }
-  run_handle out;
-  {
-    py::gil_scoped_release release;
-    out.result = verify::run(request);
-  }
-  return out;
+  return run_without_gil(request);
 }
 
 py::dict rule_dict(const verify::tensor_rule& r) {
@@ -196,13 +192,7 @@ run_handle verify_model_cases(const py::list& items, const verify::model_rules& 
                               const std::string& layout_name, const std::string& source,
                               std::uint64_t seed, double alpha, int threads,
                               std::int64_t memory_bytes, bool summaries) {
-  verify::run_request request;
-  request.options.seed = seed;
-  request.options.alpha = alpha;
-  request.options.threads = threads;
-  request.options.memory_bytes = memory_bytes;
-  request.options.summaries = summaries;
-  verify::check_options(request.options);
+  verify::run_request request = request_with(seed, alpha, threads, memory_bytes, summaries);
   std::vector<py::buffer_info> held;
   held.reserve(items.size());
   std::vector<verify::model_tensor> tensors;
@@ -214,26 +204,14 @@ run_handle verify_model_cases(const py::list& items, const verify::model_rules& 
     t.shape = c["shape"].cast<tensor_shape>();
     t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
     const py::object data = c["data"];
-    if (py::isinstance<io::tensor_file>(data)) {
-      t.values = data.cast<const io::tensor_file&>().view();
-    } else if (!data.is_none()) {
-      held.push_back(data.cast<py::buffer>().request());
-      const py::buffer_info& info = held.back();
-      const std::string bits = c["dtype"].cast<std::string>();
-      t.values = tensor_view{dtype_of(info, bits, "verify_model"),
-                             c_contiguous_shape(info, "verify_model"), bytes_of(info)};
-    }
+    if (!data.is_none())
+      t.values = view_of_data(data, c["dtype"].cast<std::string>(), "verify_model", held);
     tensors.push_back(std::move(t));
   }
   const verify::model_plan plan =
       verify::plan_model(tensors, rules, parse_layout(layout_name), source);
   verify::add_plan(request, plan);
-  run_handle out;
-  {
-    py::gil_scoped_release release;
-    out.result = verify::run(request);
-  }
-  return out;
+  return run_without_gil(request);
 }
 
 }  // namespace

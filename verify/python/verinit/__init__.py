@@ -153,20 +153,8 @@ def sample(
     changes the result. Raises ValueError for a bad scheme, shape, layout, dtype, seed or
     threads, or a law the dtype cannot hold.
     """
-    who = "sample"
-    dims = _check_shape(shape, who)
-    _check_dtype(dtype)
-    out = _np.empty(dims, dtype=_STORAGE[dtype])
-    _verinit.fill(
-        out,
-        dtype,
-        _check_text(scheme, "scheme", who),
-        None,
-        _check_text(layout, "layout", who),
-        _check_seed(seed, who),
-        _check_threads(threads, who),
-    )
-    return out
+    out = _np.empty(_check_shape(shape, "sample"), dtype=_STORAGE[_check_dtype(dtype)])
+    return fill_(out, scheme, layout=layout, seed=seed, threads=threads, dtype=dtype)
 
 
 def fill_(

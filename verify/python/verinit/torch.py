@@ -59,9 +59,7 @@ def _readable(tensor: "_torch.Tensor", who: str):
         t = t.cpu()
     if not t.is_contiguous():
         t = t.contiguous()
-    if name == "bfloat16":
-        t = t.view(_torch.int16)
-    return t.numpy(), name, note
+    return _numpy_view(t), name, note
 
 
 def init_(

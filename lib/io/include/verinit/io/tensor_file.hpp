@@ -16,12 +16,11 @@ class tensor_file {
  public:
   /// Opens `path` by its extension: .safetensors, else .npy. `tensor` names the tensor of a
   /// safetensors file; empty takes its only one. `bits16` (bfloat16 or float16) reads 16-bit
-  /// integer bit patterns as that dtype (.npy '<u2', '<i2', '<V2', '|V2'; safetensors U16, I16), and
-  /// requires a float tensor to be of it.
-  /// Throws std::invalid_argument for a `tensor` given with an .npy file, an empty `tensor`
-  /// for a file of several tensors, or a name the file lacks (each message lists the file's
-  /// first names, printable); std::runtime_error naming the file when it cannot be read or is
-  /// malformed (the readers' errors) or holds no tensors.
+  /// integer bit patterns as that dtype (.npy '<u2', '<i2', '<V2', '|V2'; safetensors U16, I16),
+  /// and requires a float tensor to be of it. Throws std::invalid_argument for a `tensor` given
+  /// with an .npy file, an empty `tensor` for a file of several tensors, or a name the file lacks
+  /// (each message lists the file's first names, printable); std::runtime_error naming the file
+  /// when it cannot be read or is malformed (the readers' errors) or holds no tensors.
   static tensor_file open(const std::filesystem::path& path, std::string_view tensor = {},
                           std::optional<dtype> bits16 = std::nullopt);
 
