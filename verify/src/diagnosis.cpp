@@ -93,8 +93,9 @@ std::string diagnose(const case_result& c) {
            " times the law's): uninitialised memory?";
   const auto distinct = value_of(support, "distinct_values");
   const auto expected_distinct = value_of(support, "expected_distinct_values");
-  if ((distinct && *distinct == 1) || ratio < 1e-12)
-    return "every value is the same, at the law's mean: a constant (or a buffer of zeros)";
+  if (distinct && *distinct == 1)
+    return "every value is the same (one distinct value): a constant, or a buffer never filled";
+  if (ratio < 1e-12) return "every value is at the law's mean: a constant";
   if (distinct && expected_distinct && *distinct < *expected_distinct / 4)
     return "only " + format(*distinct, 12) + " distinct values where " +
            format(*expected_distinct, 6) +
