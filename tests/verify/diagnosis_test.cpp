@@ -78,13 +78,37 @@ TEST(DiagnosisTest, NamesNonFiniteHugeAndConstantValues) {
   EXPECT_NE(diagnosis_of(huge, shape, "kaiming_normal").find("far beyond any plausible law"),
             std::string::npos);
   const std::vector<float> zeros(128 * 512, 0.0f);
-  EXPECT_NE(diagnosis_of(zeros, shape, "kaiming_normal").find("a constant"), std::string::npos);
+  EXPECT_NE(diagnosis_of(zeros, shape, "kaiming_normal").find("left at zeros"), std::string::npos);
+  const std::vector<float> ones(128 * 512, 1.0f);
+  EXPECT_NE(diagnosis_of(ones, shape, "kaiming_normal").find("a constant"), std::string::npos);
+}
+
+TEST(DiagnosisTest, NamesTheTwoPercentConvention) {
+  // A layer re-initialised at N(0, 0.02^2) (Hugging Face's _init_weights) where torch's Linear
+  // default U(+-1/sqrt(512)) is due: variance ratio 0.61, which fan_avg / fan_in (0.625) would
+  // also explain within 3%; the std 0.02 is the likelier cause and is named first.
+  const std::string d = diagnosis_of(draw("normal(std=0.02)", shape), shape, "torch_linear");
+  EXPECT_NE(d.find("N(0, 0.02^2)"), std::string::npos) << d;
+}
+
+TEST(DiagnosisTest, NamesTheFanThatGivesTheVariance) {
+  // An LSTM's U(+-1/sqrt(hidden)) drawn with the input size 48 for the hidden size 128.
+  const verinit::tensor_shape gates{512, 128};
+  const double bound = 1 / std::sqrt(48.0);
+  const std::string d = diagnosis_of(
+      draw("uniform(a=" + std::to_string(-bound) + ",b=" + std::to_string(bound) + ")", gates),
+      gates, "torch_linear");
+  EXPECT_NE(d.find("a fan of about 48"), std::string::npos) << d;
+  EXPECT_NE(d.find("in place of 128"), std::string::npos) << d;
 }
 
 TEST(DiagnosisTest, SaysWhenNoSignatureFits) {
-  auto w = draw("kaiming_normal", shape);
+  // A law without fans, scaled by 1.3: no signature, no fan to blame.
+  const verinit::tensor_shape flat{65536};
+  auto w = draw("normal(std=0.5)", flat);
   for (auto& x : w) x *= 1.3f;
-  EXPECT_NE(diagnosis_of(w, shape, "kaiming_normal").find("no known signature"), std::string::npos);
+  const std::string d = diagnosis_of(w, flat, "normal(std=0.5)");
+  EXPECT_NE(d.find("no known signature"), std::string::npos) << d;
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include "commands.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/io/atomic_file.hpp"
-#include "verinit/io/safetensors.hpp"
+#include "verinit/io/checkpoint.hpp"
 #include "verinit/io/tensor_file.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
@@ -143,15 +143,12 @@ int run_verify(verify_options o, const CLI::App& command) {
   verify::run_request request;
   // --input: read (or mapped) before any work, held through the run.
   std::optional<io::tensor_file> file;
-  std::optional<io::safetensors_file> checkpoint;
+  std::optional<io::checkpoint> checkpoint;
   std::vector<std::unique_ptr<tensor_buffer>> fallbacks;  // misaligned tensors' copies
   verify::model_plan plan;
   if (model) {
     const verify::model_rules rules = verify::parse_rules(read_text(o.rules), o.rules);
-    if (std::filesystem::path(o.input).extension() != ".safetensors")
-      detail::throw_invalid("verify", "--input", "'" + o.input + "'",
-                            "a .safetensors checkpoint with --rules");
-    checkpoint = io::safetensors_file::open(o.input);
+    checkpoint = io::checkpoint::open(o.input);
     std::vector<verify::model_tensor> tensors;
     for (const auto& e : checkpoint->tensors()) {
       verify::model_tensor t{e.name, e.dtype_name, e.shape, std::nullopt, nullptr};
@@ -233,18 +230,26 @@ command add_list_tensors(CLI::App& app) {
   auto* command = app.add_subcommand(
       "list-tensors", "Print the tensors of a checkpoint: name, dtype, shape, bytes");
   auto path = std::make_shared<std::string>();
-  command->add_option("--input", *path, "A .safetensors or .npy file")->required();
+  command
+      ->add_option("--input", *path,
+                   "A checkpoint (.safetensors, .safetensors.index.json, .npz, a directory) or "
+                   ".npy file")
+      ->required();
   return [path] {
-    if (std::filesystem::path(*path).extension() == ".safetensors") {
-      const auto file = io::safetensors_file::open(*path);
-      for (const auto& e : file.tensors())
-        std::cout << e.name << "\t" << e.dtype_name << "\t[" << to_string(e.shape) << "]\t"
-                  << e.bytes() << "\n";
-      std::cout << file.tensors().size() << " tensors\n";
-    } else {
+    if (std::filesystem::path(*path).extension() == ".npy") {
       const auto file = io::tensor_file::open(*path);
       std::cout << "(array)\t" << to_string(file.view().type) << "\t["
                 << to_string(file.view().shape) << "]\t" << file.view().bytes.size() << "\n";
+    } else {
+      const auto file = io::checkpoint::open(*path);
+      std::uint64_t bytes = 0;
+      for (const auto& e : file.tensors()) {
+        std::cout << e.name << "\t" << e.dtype_name << "\t[" << to_string(e.shape) << "]\t"
+                  << e.bytes << "\n";
+        bytes += e.bytes;
+      }
+      std::cout << file.tensors().size() << " tensors, " << bytes << " bytes (" << file.format()
+                << ")\n";
     }
     return 0;
   };
@@ -268,10 +273,12 @@ command add_verify(CLI::App& app) {
                    "float16, bfloat16, float32 or float64 (for --scheme; 16-bit: i.i.d. "
                    "schemes)")
       ->capture_default_str();
-  command->add_option("--input", o->input,
-                      "Verify the samples in this .npy or .safetensors file (with --expect)");
+  command->add_option(
+      "--input", o->input,
+      "Verify the samples in this file (.npy, .safetensors, .safetensors.index.json, .npz) "
+      "with --expect, or every tensor of this checkpoint with --rules");
   command->add_option("--tensor", o->tensor,
-                      "The tensor of a .safetensors --input (needed when it holds several)");
+                      "The tensor of a checkpoint --input (needed when it holds several)");
   command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
   command->add_option("--rules", o->rules,
                       "A rules file (TOML): verify every tensor of the --input checkpoint "

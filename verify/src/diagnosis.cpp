@@ -74,6 +74,42 @@ std::vector<signature> signatures(const case_result& c) {
   return out;
 }
 
+// The fan a scheme's variance divides by: fan_avg for Xavier/Glorot, a `mode` parameter's,
+// else fan_in (torch_linear, LeCun, Kaiming's default).
+std::optional<double> law_fan(const case_result& c) {
+  if (c.spec.shape.size() < 2 || !c.spec.scheme.info().uses_fans) return std::nullopt;
+  const fans f = compute_fans(c.spec.shape, c.spec.tensor_layout);
+  std::string_view mode = c.spec.scheme.name().starts_with("xavier") ? "fan_avg" : "fan_in";
+  for (const auto& p : c.spec.scheme.params())
+    if (p.key == "mode") mode = p.choice;
+  if (mode == "fan_out") return static_cast<double>(f.fan_out);
+  if (mode == "fan_avg")
+    return (static_cast<double>(f.fan_in) + static_cast<double>(f.fan_out)) / 2;
+  return static_cast<double>(f.fan_in);
+}
+
+// The N(0, 0.02^2) of the Hugging Face / GPT-2 convention: a std within 2% of 0.02, where the
+// law's is not (the commonest re-initialisation in practice, checked before the fan ratios
+// that could match it by chance).
+std::string two_percent(double estimate, double ratio) {
+  if (std::abs(std::log(std::sqrt(estimate) / 0.02)) >= 0.02 || std::abs(std::log(ratio)) < 0.04)
+    return {};
+  return "std " + format(std::sqrt(estimate), 3) +
+         ": the N(0, 0.02^2) of GPT-2/BERT-style _init_weights (a tensor re-initialised by "
+         "another convention)";
+}
+
+// A variance no signature explains, for a law from fans: the fan that would give it.
+std::string unknown_ratio(const case_result& c, double ratio) {
+  const auto fan = law_fan(c);
+  if (!fan) return {};
+  const double implied = *fan / ratio;
+  return "the law's with a fan of " +
+         (implied >= 2 ? "about " + format(std::round(implied), 12) : format(implied, 3)) +
+         " in place of " + format(*fan, 6) +
+         " (a fan from another dimension, e.g. an RNN's input size where its hidden size is due)";
+}
+
 }  // namespace
 
 std::string diagnose(const case_result& c) {
@@ -93,6 +129,10 @@ std::string diagnose(const case_result& c) {
            " times the law's): uninitialised memory?";
   const auto distinct = value_of(support, "distinct_values");
   const auto expected_distinct = value_of(support, "expected_distinct_values");
+  const auto m = value_of(mean, "estimate");
+  if (((distinct && *distinct == 1) || (estimate && *estimate == 0)) && m && *m == 0)
+    return "every value is 0: left at zeros (a bias or weight never initialised, or a buffer "
+           "never filled)";
   if (distinct && *distinct == 1)
     return "every value is the same (one distinct value): a constant, or a buffer never filled";
   if (ratio < 1e-12) return "every value is at the law's mean: a constant";
@@ -109,7 +149,7 @@ std::string diagnose(const case_result& c) {
   };
   std::string shift;
   if (mean != nullptr && !mean->passed) {
-    const auto m = value_of(mean, "estimate"), mu = value_of(mean, "expected");
+    const auto mu = value_of(mean, "expected");
     shift = "mean " + (m ? format(*m) : std::string("?")) + " where " +
             (mu ? format(*mu) : std::string("?")) + " is due (z = " + format(mean->statistic, 3) +
             ")";
@@ -135,7 +175,14 @@ std::string diagnose(const case_result& c) {
           "tails clipped near 3.3 sd: PyTorch's bfloat16 normal_)" +
           (shift.empty() ? "" : "; " + shift));
     std::string text = "variance " + format(ratio) + " times the law's";
-    text += best != nullptr ? ": " + best->meaning : " (no known signature)";
+    if (const std::string convention = two_percent(*estimate, ratio); !convention.empty())
+      text += ": " + convention;
+    else if (best != nullptr)
+      text += ": " + best->meaning;
+    else if (const std::string other = unknown_ratio(c, ratio); !other.empty())
+      text += ": " + other;
+    else
+      text += " (no known signature)";
     return with_outside(shift.empty() ? text : text + "; " + shift);
   }
   if (!outside.empty()) return shift.empty() ? outside : outside + "; " + shift;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "verinit/fill.hpp"
-#include "verinit/io/safetensors.hpp"
+#include "verinit/io/checkpoint.hpp"
 #include "verinit/io/tensor_file.hpp"
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
@@ -241,14 +241,16 @@ PYBIND11_MODULE(_verinit, m) {
       "list_tensors",
       [](const std::filesystem::path& path) {
         py::list out;
-        const auto file = io::safetensors_file::open(path);
+        const auto file = io::checkpoint::open(path);
         for (const auto& e : file.tensors())
           out.append(py::dict(py::arg("name") = e.name, py::arg("dtype") = e.dtype_name,
-                              py::arg("shape") = e.shape, py::arg("bytes") = e.bytes(),
+                              py::arg("shape") = e.shape, py::arg("bytes") = e.bytes,
                               py::arg("weight") = e.type.has_value()));
         return out;
       },
-      py::arg("path"), "The tensors of a .safetensors file: name, dtype, shape, bytes, weight.");
+      py::arg("path"),
+      "The tensors of a checkpoint (.safetensors, .safetensors.index.json, .npz, a "
+      "directory): name, dtype, shape, bytes, weight.");
 
   m.def(
       "canonical", [](const std::string& spec) { return parse_scheme(spec).spec(); },
@@ -272,7 +274,7 @@ PYBIND11_MODULE(_verinit, m) {
       },
       py::arg("shape"), py::arg("layout"), "(fan_in, fan_out, receptive_field) of a shape.");
 
-  py::class_<io::tensor_file>(m, "TensorFile", "One tensor of an .npy or .safetensors file")
+  py::class_<io::tensor_file>(m, "TensorFile", "One tensor of an .npy file or a checkpoint")
       .def_static(
           "open",
           [](const std::filesystem::path& path, const std::string& tensor,

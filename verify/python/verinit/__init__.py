@@ -263,8 +263,8 @@ def verify(
 
     `data`: a numpy array (float16/32/64, or uint16 bit patterns with ``dtype="bfloat16"``), a
     torch tensor (any float dtype, bfloat16 and float16 included; a CUDA tensor is copied to the
-    CPU, with a note), or the path of an .npy or .safetensors file (`tensor` names one of
-    several). The fans come from `shape` (default: the data's shape) in `layout`; an i.i.d.
+    CPU, with a note), or the path of an .npy file or a checkpoint (.safetensors,
+    .safetensors.index.json, .npz; `tensor` names one of several). The fans come from `shape` (default: the data's shape) in `layout`; an i.i.d.
     scheme's data may be any number of elements. `alpha` is the run's family-wise error rate;
     `seed` only matters for tests that draw randomness (fixed default: deterministic).
     float32/float64 data whose every value lies on the bfloat16 or float16 grid is tested

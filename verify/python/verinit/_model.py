@@ -96,9 +96,6 @@ def _tensors(source: Any, who: str) -> list:
 
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if not path.endswith(".safetensors"):
-            raise ValueError(f"{who}: source is '{path}', but a checkpoint path must be a "
-                             ".safetensors file (sharded and .npz checkpoints: not yet)")
         out = []
         for e in _verinit.list_tensors(path):
             data = _verinit.TensorFile.open(path, e["name"]) if e["weight"] else None
@@ -147,7 +144,8 @@ def verify_model(
     family over every test of every tensor) and returns a :class:`verinit.Result` whose cases
     carry `tensor` and `rule`.
 
-    `source`: a .safetensors checkpoint path, a dict of name -> numpy array or torch tensor, or
+    `source`: a checkpoint path (.safetensors, a sharded .safetensors.index.json, .npz, or a
+    directory holding model.safetensors[.index.json]), a dict of name -> numpy array or torch tensor, or
     a torch.nn.Module (its state_dict). `rules`: a TOML path or string, or the same as Python
     data (see verinit._model); None for a module takes ``verinit.torch.default_rules(module)``.
     A tensor no rule matches fails the run and is listed in `Result.unmatched`; integer and bool

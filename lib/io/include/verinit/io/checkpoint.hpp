@@ -1,0 +1,88 @@
+// A model checkpoint: many named tensors in one of the formats frameworks save them in.
+//
+//   .safetensors              one file (safetensors.hpp's reader)
+//   *.safetensors.index.json  sharded safetensors, Hugging Face's index: a JSON object
+//                             {"metadata": {...}, "weight_map": {"<tensor>": "<shard file>"}},
+//                             the shards beside it (transformers' modeling_utils, "sharded
+//                             checkpoints")
+//   .npz                      numpy.savez (zip, stored) or savez_compressed (deflated), each
+//                             member "<tensor>.npy" an .npy array; Zip64 (PKWARE APPNOTE.TXT
+//                             6.3.10, sections 4.3 and 4.5.3)
+//   a directory               its model.safetensors.index.json, else its model.safetensors
+//
+// Every file is memory-mapped, never read whole; a tensor is viewed in the mapping when its
+// bytes are aligned, little-endian and in C order, and copied (inflated, byte-swapped,
+// reordered) into a caller's buffer otherwise, one tensor at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "verinit/tensor.hpp"
+
+namespace verinit::io {
+
+/// One tensor of a checkpoint, as the file describes it.
+struct checkpoint_entry {
+  std::string name;
+  std::string dtype_name;              ///< safetensors' spelling: "BF16", "F32", "I64", "BOOL"
+  std::optional<verinit::dtype> type;  ///< set for the dtypes verinit has (F16, BF16, F32, F64)
+  verinit::tensor_shape shape;         ///< [] is a scalar (1 element); a 0 dim, no elements
+  std::uint64_t bytes = 0;             ///< element count times element size
+  std::filesystem::path file;          ///< the file that holds it (a shard, the .npz)
+};
+
+class checkpoint {
+ public:
+  /// Opens and validates `path` (format by name, above). Everything a header, an index or a
+  /// zip directory says is checked against the file sizes before anything it claims is
+  /// allocated. Throws std::runtime_error, one line, "cannot read '<file>': <problem>", naming
+  /// the file at fault (the index, a shard, the .npz) and the value: a name that is none of
+  /// the formats; a missing file; the safetensors reader's errors; an index that is not a JSON
+  /// object with a "weight_map" object of strings, repeats a key, names a shard by a path
+  /// (not a plain file name beside it), or disagrees with its shards (a tensor missing from
+  /// its shard, a shard tensor the index does not map there); a zip that has no end record,
+  /// spans disks, is encrypted, uses a method other than stored or deflate, has members
+  /// outside the file, overlapping or repeated, a member not named "*.npy", whose local
+  /// header disagrees with the directory, or whose .npy header is bad or does not describe
+  /// exactly the member's size.
+  static checkpoint open(const std::filesystem::path& path);
+
+  checkpoint(checkpoint&& other) noexcept;
+  checkpoint& operator=(checkpoint&& other) noexcept;
+  checkpoint(const checkpoint&) = delete;
+  checkpoint& operator=(const checkpoint&) = delete;
+  ~checkpoint();
+
+  /// Every tensor: a safetensors file's in data order, shards in the order of their names
+  /// then each in data order, an .npz's in its directory order (numpy.savez's argument order).
+  std::span<const checkpoint_entry> tensors() const noexcept;
+  /// The tensor called `name`, or nullptr.
+  const checkpoint_entry* find(std::string_view name) const noexcept;
+  const std::filesystem::path& path() const noexcept;
+  /// "safetensors", "sharded safetensors" or "npz".
+  std::string_view format() const noexcept;
+
+  /// The tensor's elements as a tensor_view of its dtype and shape: in the mapping when they
+  /// can be (aligned, little-endian, C order, stored); otherwise written into `fallback` (its
+  /// type, shape and bytes replaced) and the view is of `fallback`. `bits16` (bfloat16 or
+  /// float16) views 16-bit integer or void bit patterns (U16, I16, V2) as that dtype. A deflated
+  /// member is inflated and its CRC-32 checked. `entry` must be one of tensors(). Throws
+  /// std::runtime_error naming the file and the tensor for a dtype that is not a float one (nor
+  /// bit patterns with `bits16`), or a member whose data are corrupt (inflate error, CRC
+  /// mismatch, a size other than the directory's).
+  verinit::tensor_view view(const checkpoint_entry& entry, verinit::tensor_buffer& fallback,
+                            std::optional<verinit::dtype> bits16 = std::nullopt) const;
+
+ private:
+  struct impl;
+  explicit checkpoint(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace verinit::io

@@ -1,0 +1,230 @@
+// checkpoint: one safetensors file, Hugging Face's sharded safetensors (an index and its
+// shards), or an .npz archive, behind one list of tensors.
+#include "verinit/io/checkpoint.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "npz.hpp"
+#include "text.hpp"
+#include "verinit/io/safetensors.hpp"
+
+namespace verinit::io {
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
+  throw std::runtime_error("cannot read '" + path.string() + "': " + problem);
+}
+
+std::string quote(std::string_view text) { return "'" + text::printable(text, 64) + "'"; }
+
+// The largest index accepted (the safetensors header limit): a real one, for thousands of
+// tensors, is well under a megabyte.
+constexpr std::uintmax_t max_index_size = 100'000'000;
+
+// An index's weight_map, each tensor's shard, in name order; duplicate keys refused.
+std::map<std::string, std::string> read_index(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (error) fail(path, "no such file");
+  if (size > max_index_size)
+    fail(path, "the index has " + std::to_string(size) + " bytes, more than the " +
+                   std::to_string(max_index_size) + " accepted");
+  std::string text(static_cast<std::size_t>(size), '\0');
+  {
+    std::ifstream file(path, std::ios::binary);
+    file.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!file || file.gcount() != static_cast<std::streamsize>(text.size()))
+      fail(path, "cannot read it");
+  }
+  using json = nlohmann::json;
+  std::string duplicate, top_key;
+  std::set<std::string> top_keys, tensor_keys;
+  const json::parser_callback_t spot_duplicates = [&](int depth, json::parse_event_t event,
+                                                      json& parsed) {
+    if (event != json::parse_event_t::key || !parsed.is_string()) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) {
+      top_key = key;
+      if (!top_keys.insert(key).second && duplicate.empty()) duplicate = key;
+    } else if (depth == 2 && top_key == "weight_map") {
+      if (!tensor_keys.insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  json index;
+  try {
+    index = json::parse(text, spot_duplicates);
+  } catch (const json::exception& e) {
+    fail(path, std::string("the index is not valid JSON (") + e.what() + ")");
+  }
+  if (!duplicate.empty()) fail(path, "the index repeats the key " + quote(duplicate));
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    fail(path,
+         "the index must be a JSON object with a \"weight_map\" object (tensor name -> shard "
+         "file), as transformers writes model.safetensors.index.json");
+  std::map<std::string, std::string> weight_map;
+  for (const auto& [tensor, shard] : index["weight_map"].items()) {
+    if (!shard.is_string())
+      fail(path, "weight_map maps tensor " + quote(tensor) + " to a " + shard.type_name() +
+                     ", not a shard file name");
+    const std::string& file = shard.get_ref<const std::string&>();
+    if (file.empty() || file == "." || file == ".." ||
+        file.find_first_of(std::string_view("/\\\0", 3)) != std::string::npos)
+      fail(path, "weight_map maps tensor " + quote(tensor) + " to " + quote(file) +
+                     ", but a shard must be a plain file name beside the index");
+    weight_map.emplace(tensor, file);
+  }
+  if (weight_map.empty()) fail(path, "the index's weight_map maps no tensors");
+  return weight_map;
+}
+
+}  // namespace
+
+struct checkpoint::impl {
+  std::filesystem::path path;
+  std::string_view format;
+  std::vector<checkpoint_entry> entries;
+  std::vector<std::size_t> by_name;  ///< indices of entries in name order, for find()
+  // safetensors: each entry's shard and its index among the shard's tensors.
+  std::vector<safetensors_file> shards;
+  std::vector<std::pair<std::size_t, std::size_t>> places;
+  // npz: entries are its members, in order.
+  std::optional<npz_archive> npz;
+
+  void add_shard(safetensors_file file) {
+    const auto tensors = file.tensors();
+    for (std::size_t k = 0; k < tensors.size(); ++k) {
+      const auto& e = tensors[k];
+      entries.push_back({e.name, e.dtype_name, e.type, e.shape, e.bytes(), file.path()});
+      places.emplace_back(shards.size(), k);
+    }
+    shards.push_back(std::move(file));
+  }
+  void open_index(const std::filesystem::path& index) {
+    const auto weight_map = read_index(index);
+    std::set<std::string> shard_names;
+    for (const auto& [tensor, shard] : weight_map) shard_names.insert(shard);
+    for (const auto& shard : shard_names) {
+      const std::filesystem::path shard_path = index.parent_path() / shard;
+      std::error_code error;
+      if (!std::filesystem::exists(shard_path, error))
+        fail(index, "its shard " + quote(shard) + " is missing (no such file beside the index)");
+      safetensors_file file = safetensors_file::open(shard_path);
+      for (const auto& e : file.tensors()) {
+        const auto listed = weight_map.find(e.name);
+        if (listed == weight_map.end())
+          fail(shard_path, "tensor " + quote(e.name) + " is not in the index " +
+                               quote(index.filename().string()));
+        if (listed->second != shard)
+          fail(shard_path, "tensor " + quote(e.name) + " is mapped by the index to " +
+                               quote(listed->second) + ", not to this shard");
+      }
+      for (const auto& [tensor, in_shard] : weight_map)
+        if (in_shard == shard && file.find(tensor) == nullptr)
+          fail(index, "it maps tensor " + quote(tensor) + " to " + quote(shard) +
+                          ", which does not hold it");
+      add_shard(std::move(file));
+    }
+  }
+  void open_npz(const std::filesystem::path& file) {
+    npz.emplace(npz_archive::open(file));
+    for (const auto& m : npz->members())
+      entries.push_back({m.name, m.dtype_name, m.type, m.shape, m.data_bytes, file});
+  }
+};
+
+checkpoint::checkpoint(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+checkpoint::checkpoint(checkpoint&& other) noexcept = default;
+checkpoint& checkpoint::operator=(checkpoint&& other) noexcept = default;
+checkpoint::~checkpoint() = default;
+
+checkpoint checkpoint::open(const std::filesystem::path& path) {
+  auto state = std::make_unique<impl>();
+  state->path = path;
+  std::filesystem::path file = path;
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    if (std::filesystem::exists(path / "model.safetensors.index.json", error))
+      file = path / "model.safetensors.index.json";
+    else if (std::filesystem::exists(path / "model.safetensors", error))
+      file = path / "model.safetensors";
+    else
+      fail(path, "a directory without model.safetensors.index.json or model.safetensors");
+  }
+  const std::string name = file.filename().string();
+  if (name.ends_with(".index.json")) {
+    state->format = "sharded safetensors";
+    state->open_index(file);
+  } else if (name.ends_with(".safetensors")) {
+    state->format = "safetensors";
+    state->add_shard(safetensors_file::open(file));
+  } else if (name.ends_with(".npz")) {
+    state->format = "npz";
+    state->open_npz(file);
+  } else {
+    fail(path,
+         "not a checkpoint by its name: expected a .safetensors file, a "
+         ".safetensors.index.json index, an .npz archive or a directory holding "
+         "model.safetensors(.index.json)");
+  }
+  auto& entries = state->entries;
+  state->by_name.resize(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) state->by_name[i] = i;
+  std::sort(state->by_name.begin(), state->by_name.end(),
+            [&](std::size_t a, std::size_t b) { return entries[a].name < entries[b].name; });
+  return checkpoint(std::move(state));
+}
+
+std::span<const checkpoint_entry> checkpoint::tensors() const noexcept { return impl_->entries; }
+
+const checkpoint_entry* checkpoint::find(std::string_view name) const noexcept {
+  const auto& entries = impl_->entries;
+  const auto at = std::lower_bound(
+      impl_->by_name.begin(), impl_->by_name.end(), name,
+      [&](std::size_t index, std::string_view key) { return entries[index].name < key; });
+  if (at == impl_->by_name.end() || entries[*at].name != name) return nullptr;
+  return &entries[*at];
+}
+
+const std::filesystem::path& checkpoint::path() const noexcept { return impl_->path; }
+
+std::string_view checkpoint::format() const noexcept { return impl_->format; }
+
+tensor_view checkpoint::view(const checkpoint_entry& entry, tensor_buffer& fallback,
+                             std::optional<dtype> bits16) const {
+  const auto& entries = impl_->entries;
+  if (entries.empty() || &entry < entries.data() || &entry >= entries.data() + entries.size())
+    throw std::invalid_argument("checkpoint::view: tensor " + quote(entry.name) +
+                                " is not one of '" + impl_->path.string() + "'");
+  if (bits16 && info(*bits16).size != 2)
+    throw std::invalid_argument("checkpoint::view: bits16 is " + std::string(to_string(*bits16)) +
+                                ", but must be bfloat16 or "
+                                "float16");
+  const auto index = static_cast<std::size_t>(&entry - entries.data());
+  if (impl_->npz) return impl_->npz->view(impl_->npz->members()[index], fallback, bits16);
+  const auto [shard, k] = impl_->places[index];
+  const safetensors_file& file = impl_->shards[shard];
+  const safetensors_entry& e = file.tensors()[k];
+  if (bits16 && (e.dtype_name == "U16" || e.dtype_name == "I16")) {
+    // Bit patterns: viewed as the named dtype, copied only when misaligned.
+    const auto bytes = file.raw(e);
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 2 == 0)
+      return make_tensor_view(*bits16, e.shape, bytes);
+    fallback = {*bits16, e.shape, std::vector<std::byte>(bytes.begin(), bytes.end())};
+    return fallback.view();
+  }
+  if (bits16 && e.type && *e.type != *bits16)
+    throw std::runtime_error("'" + file.path().string() + "': tensor " + quote(e.name) + " is " +
+                             e.dtype_name + ", not the " + std::string(to_string(*bits16)) +
+                             " it was read as");
+  return file.view(e, fallback);
+}
+
+}  // namespace verinit::io
