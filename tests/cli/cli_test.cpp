@@ -538,6 +538,34 @@ std::vector<float> sampled(const std::string& args, const std::string& npy, std:
   return out;
 }
 
+TEST_F(CliTest, IdentifyRanksTheSchemeThatMadeATensorFirst) {
+  ASSERT_EQ(run("sample --scheme 'kaiming_uniform(mode=fan_out)' --shape 300,200 --out " +
+                out("w.npy"))
+                .status,
+            0);
+  const auto r = run("identify --input " + out("w.npy") + " --top 3 --json " + out("id.json"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("  1  PASS  kaiming_uniform(mode=fan_out)  D "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  2  FAIL  "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("  4  "), std::string::npos) << r.out;  // --top 3
+  std::ifstream json_file(out("id.json"));
+  const auto doc = nlohmann::json::parse(json_file);
+  EXPECT_EQ(doc["candidates"][0]["scheme"], "kaiming_uniform(mode=fan_out)");
+  EXPECT_EQ(doc["candidates"][0]["layout"], "torch");
+  EXPECT_TRUE(doc["candidates"][0]["passed"]);
+  EXPECT_GT(doc["candidates"].size(), 10u);
+  EXPECT_LT(doc["candidates"][0]["statistic"].get<double>(),
+            doc["candidates"][1]["statistic"].get<double>());
+  // Values no scheme makes: exit 1 and says so; bad options exit 2.
+  ASSERT_EQ(run("sample --scheme 'uniform(a=3,b=4)' --shape 300,200 --out " + out("u.npy")).status,
+            0);
+  const auto none = run("identify --input " + out("u.npy"));
+  EXPECT_EQ(none.status, 1) << none.out;
+  EXPECT_NE(none.out.find("no scheme of the catalogue fits"), std::string::npos) << none.out;
+  EXPECT_EQ(run("identify --input " + out("w.npy") + " --top 0").status, 2);
+  EXPECT_EQ(run("identify --input " + out("absent.npy")).status, 2);
+}
+
 TEST_F(CliTest, VerifiesACheckpointByItsRules) {
   const auto weight =
       sampled("--scheme torch_linear --shape 256,512 --seed 1", out("w.npy"), 256 * 512);

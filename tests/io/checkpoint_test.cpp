@@ -266,6 +266,13 @@ TEST_F(CheckpointTest, RefusesBadArchivesWithOneLineNamingTheProblem) {
     cases.emplace_back(b, "w.npy'");
   }
   {
+    std::string b = deflated;  // the directory cuts the deflate stream short
+    const std::size_t size_at = at(b, central) + 20;
+    const auto compressed = static_cast<std::uint32_t>(static_cast<unsigned char>(b[size_at]));
+    b.replace(size_at, 4, le(compressed - 6, 4));
+    cases.emplace_back(b, "truncated");
+  }
+  {
     std::string b = deflated;  // a huge uncompressed size from a few bytes
     b.replace(at(b, central) + 24, 4, le(0xfffffff0, 4));
     cases.emplace_back(b, "beyond deflate's 1032:1");

@@ -18,6 +18,7 @@ command add_list(CLI::App& app);
 command add_demo(CLI::App& app);
 command add_verify(CLI::App& app);
 command add_list_tensors(CLI::App& app);
+command add_identify(CLI::App& app);
 command add_report(CLI::App& app);
 command add_propagate(CLI::App& app);
 

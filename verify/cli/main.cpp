@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::map<const CLI::App*, verinit::cli::command> commands;
   for (auto add : {verinit::cli::add_verify, verinit::cli::add_report, verinit::cli::add_propagate,
                    verinit::cli::add_sample, verinit::cli::add_list, verinit::cli::add_demo,
-                   verinit::cli::add_list_tensors}) {
+                   verinit::cli::add_list_tensors, verinit::cli::add_identify}) {
     auto run = add(app);
     commands[app.get_subcommands({}).back()] = run;
   }

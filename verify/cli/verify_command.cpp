@@ -22,6 +22,7 @@
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/identify.hpp"
 #include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
 
@@ -185,7 +186,8 @@ int run_verify(verify_options o, const CLI::App& command) {
     request.progress = [](std::size_t index, std::size_t total, std::string_view what) {
       std::cerr << "\r[" << index + 1 << "/" << total << "] " << what << "\033[K" << std::flush;
     };
-  const verify::run_result run = verify::run(request);
+  verify::run_result run = verify::run(request);
+  verify::add_identification(run, request);
   if (request.progress) std::cerr << "\r\033[K" << std::flush;
   for (const auto& c : run.cases) print_case(c, std::cout);
   if (run.propagation) print_propagation(*run.propagation, std::cout);

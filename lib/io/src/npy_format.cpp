@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "text.hpp"
+
 namespace verinit::io::npy_format {
 namespace {
 
@@ -159,7 +161,7 @@ std::string dtype_name(std::string_view descr) {
   const std::string_view kind = body(descr);
   for (const auto& [npy, name] : names)
     if (kind == npy) return std::string(name);
-  return std::string(descr);
+  return text::printable(descr, 16);
 }
 
 std::size_t item_size(std::string_view descr) {

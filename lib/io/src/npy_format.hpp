@@ -52,7 +52,7 @@ std::optional<dtype> float_dtype(std::string_view descr);
 bool is_bit_pattern(std::string_view descr);
 
 /// The descr in safetensors' spelling ("F32", "I64", "BOOL", "U16"; "V2" for 16-bit void),
-/// for listings; the descr itself when safetensors has no name for it.
+/// for listings; the descr itself (printable) when safetensors has no name for it.
 std::string dtype_name(std::string_view descr);
 
 /// The size in bytes of one element ('<f4': 4), or 0 when the descr is not a plain scalar.

@@ -90,32 +90,38 @@ class inflater {
       const std::size_t chunk = std::min<std::size_t>(out.size() - done, 1u << 30);
       stream_.next_out = reinterpret_cast<Bytef*>(out.data() + done);
       stream_.avail_out = static_cast<uInt>(chunk);
+      const uInt available = stream_.avail_in;
       const int status = inflate(&stream_, Z_NO_FLUSH);
       const std::size_t produced = chunk - stream_.avail_out;
       crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(out.data() + done), produced);
       done += produced;
       if (status == Z_STREAM_END) {
         ended_ = true;
-      } else if (status == Z_BUF_ERROR && stream_.avail_in == 0 && offset_ == input_.size()) {
-        return "its compressed data are truncated";
       } else if (status != Z_OK && status != Z_BUF_ERROR) {
-        return std::string("its compressed data are corrupt (zlib: ") +
-               (stream_.msg != nullptr ? stream_.msg : "error " + std::to_string(status)) + ")";
+        return corrupt(status);
+      } else if (produced == 0 && stream_.avail_in == available) {
+        // No progress: the input is spent (truncated) or zlib cannot go on.
+        return offset_ == input_.size() && available == 0 ? "its compressed data are truncated"
+                                                          : corrupt(status);
       }
     }
     return {};
   }
-  // Whether the stream ends here (no more output).
-  bool ends() {
-    if (ended_) return true;
+  // Empty if the stream ends here; else the problem (more output, or no end marker).
+  std::string end(std::uint64_t expected) {
+    if (ended_) return {};
     std::byte extra{};
     while (true) {
       refill();
       stream_.next_out = reinterpret_cast<Bytef*>(&extra);
       stream_.avail_out = 1;
+      const uInt available = stream_.avail_in;
       const int status = inflate(&stream_, Z_NO_FLUSH);
-      if (status == Z_STREAM_END && stream_.avail_out == 1) return ended_ = true;
-      if (stream_.avail_out == 0 || status != Z_OK) return false;
+      if (stream_.avail_out == 0)
+        return "it inflates to more than the directory's " + std::to_string(expected) + " bytes";
+      if (status == Z_STREAM_END) return {};
+      if ((status != Z_OK && status != Z_BUF_ERROR) || stream_.avail_in == available)
+        return "its compressed data end without deflate's end of stream (truncated or corrupt)";
     }
   }
   std::uint32_t crc() const { return static_cast<std::uint32_t>(crc_); }
@@ -127,6 +133,11 @@ class inflater {
     stream_.next_in = reinterpret_cast<const Bytef*>(input_.data() + offset_);
     stream_.avail_in = static_cast<uInt>(chunk);
     offset_ += chunk;
+  }
+
+  std::string corrupt(int status) const {
+    return std::string("its compressed data are corrupt (zlib: ") +
+           (stream_.msg != nullptr ? stream_.msg : "error " + std::to_string(status)) + ")";
   }
 
   std::span<const std::byte> input_;
@@ -377,9 +388,7 @@ tensor_view npz_archive::view(const npz_member& member, tensor_buffer& fallback,
     fallback.bytes.resize(static_cast<std::size_t>(member.data_bytes));
     std::string problem = stream.read(head);
     if (problem.empty()) problem = stream.read(fallback.bytes);
-    if (problem.empty() && !stream.ends())
-      problem = "it inflates to more than the directory's " + std::to_string(member.uncompressed) +
-                " bytes";
+    if (problem.empty()) problem = stream.end(member.uncompressed);
     if (problem.empty() && stream.crc() != member.crc)
       problem = "its CRC-32 does not match the directory's (the data are corrupt)";
     if (!problem.empty()) {

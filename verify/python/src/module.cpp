@@ -24,6 +24,7 @@
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/identify.hpp"
 #include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
 #include "verinit/version.hpp"
@@ -144,6 +145,7 @@ run_handle run_without_gil(const verify::run_request& request) {
   run_handle out;
   py::gil_scoped_release release;
   out.result = verify::run(request);
+  verify::add_identification(out.result, request);
   return out;
 }
 

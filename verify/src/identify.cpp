@@ -1,0 +1,126 @@
+#include "verinit/verify/identify.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+
+namespace verinit::verify {
+namespace {
+
+const test_result* find_test(const case_result& c, std::string_view name) {
+  for (const auto& t : c.tests)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+double value_of(const test_result* t, std::string_view key) {
+  if (t != nullptr)
+    for (const auto& [k, v] : t->values)
+      if (k == key) return v;
+  return NAN;
+}
+
+std::string format(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", x);
+  return text;
+}
+
+std::string describe(const candidate& c) {
+  return c.scheme + (c.tensor_layout == layout::keras ? " in keras layout" : "");
+}
+
+}  // namespace
+
+std::vector<std::string> identify_specs(const tensor_shape& shape) {
+  std::vector<std::string> specs;
+  if (shape.size() >= 2)
+    specs = {"torch_linear",
+             "xavier_uniform",
+             "xavier_normal",
+             "kaiming_uniform",
+             "kaiming_uniform(mode=fan_out)",
+             "kaiming_normal",
+             "kaiming_normal(mode=fan_out)",
+             "lecun_uniform",
+             "lecun_normal",
+             "variance_scaling(scale=2,mode=fan_in,distribution=truncated_normal)",
+             "variance_scaling(scale=1,mode=fan_avg,distribution=truncated_normal)",
+             "variance_scaling(scale=1,mode=fan_in,distribution=truncated_normal)",
+             "orthogonal"};
+  for (const char* spec :
+       {"normal(std=0.02)", "normal", "uniform(a=-0.05,b=0.05)", "zeros", "ones"})
+    specs.emplace_back(spec);
+  return specs;
+}
+
+std::vector<candidate> identify(const tensor_view& samples, const tensor_shape& shape,
+                                const run_options& options) {
+  check_options(options);
+  std::vector<candidate> out;
+  std::set<std::string> laws;
+  const bool keras_differs =
+      shape.size() >= 2 && compute_fans(shape, layout::torch).fan_in !=
+                               compute_fans(shape, layout::keras).fan_in;
+  for (const layout l : {layout::torch, layout::keras})
+    for (const auto& spec : identify_specs(shape)) {
+      if (l == layout::keras && !keras_differs) continue;
+      run_request request;
+      request.options = options;
+      request.options.summaries = false;
+      try {
+        request.cases.push_back({case_spec::of(spec, shape, l, samples.type), samples, "identify"});
+        run_result result = run(request);
+        const case_result& c = result.cases.at(0);
+        // The law itself, after the formula's derivation ("...: N(0, 0.0447^2)"): one
+        // candidate per law, the torch spelling first.
+        const auto colon = c.formula.rfind(": ");
+        if (!laws.insert(colon == std::string::npos ? c.formula : c.formula.substr(colon + 2))
+                 .second)
+          continue;
+        const test_result* ks = find_test(c, "ks");
+        const test_result* variance = find_test(c, "variance");
+        candidate k{spec, l, c.formula, 0, 1, NAN, c.passed};
+        if (ks != nullptr) {
+          k.statistic = ks->statistic;
+          k.p_value = ks->p_value;
+        } else {
+          k.statistic = c.passed ? 0 : 1;
+          k.p_value = c.passed ? 1 : 0;
+        }
+        const double estimate = value_of(variance, "estimate");
+        const double expected = value_of(variance, "expected");
+        if (expected > 0) k.variance_ratio = estimate / expected;
+        out.push_back(std::move(k));
+      } catch (const std::invalid_argument&) {
+        // The spec does not fit this shape (orthogonal on a vector) or these samples.
+      }
+    }
+  std::stable_sort(out.begin(), out.end(), [](const candidate& a, const candidate& b) {
+    if (a.passed != b.passed) return a.passed;
+    // NaN distances (non-finite samples) last.
+    if (std::isnan(a.statistic) || std::isnan(b.statistic)) return !std::isnan(a.statistic);
+    return a.statistic < b.statistic;
+  });
+  return out;
+}
+
+void add_identification(run_result& run, const run_request& request) {
+  for (std::size_t i = 0; i < run.cases.size() && i < request.cases.size(); ++i) {
+    case_result& c = run.cases[i];
+    const auto& samples = request.cases[i].samples;
+    if (c.passed || !samples) continue;
+    const auto candidates = identify(*samples, samples->shape, run.options);
+    if (candidates.empty()) continue;
+    const candidate& best = candidates.front();
+    c.diagnosis += best.passed ? "; the samples fit " + describe(best) + " (KS D " +
+                                     format(best.statistic) + ")"
+                               : "; no scheme of the catalogue fits (closest: " + describe(best) +
+                                     ", KS D " + format(best.statistic) + ")";
+  }
+}
+
+}  // namespace verinit::verify
