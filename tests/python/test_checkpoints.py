@@ -191,3 +191,22 @@ def test_bad_checkpoints_raise_oserror(tmp_path):
         verinit.verify_model(str(broken), RULES)
     with pytest.raises(OSError, match="not a checkpoint by its name"):
         verinit.verify_model(str(tmp_path / "model.pt"), RULES)
+
+
+def test_identify_names_the_scheme_and_the_reinitialised_layer(tmp_path):
+    tensors = state()
+    tensors["head.weight"] = np.random.default_rng(3).normal(0, 0.02, (1000, 128)).astype(
+        np.float32)
+    path = save(tmp_path, tensors, "safetensors")
+    listed = verinit.list_tensors(path)
+    assert listed[0] == {"name": "embed.weight", "dtype": "F32", "shape": [1000, 48],
+                         "bytes": 192000, "weight": True}
+    best = verinit.identify(path, tensor="head.weight")[0]
+    assert (best["scheme"], best["passed"]) == ("normal(std=0.02)", True)
+    lstm = verinit.identify(tensors["lstm.weight_hh_l1"])[0]  # U(+-1/sqrt(128)) on (512, 128)
+    assert (lstm["scheme"], lstm["layout"], lstm["passed"]) == ("torch_linear", "torch", True)
+    # The run's diagnosis says the same.
+    r = verinit.verify_model(path, RULES)
+    assert "the samples fit normal(std=0.02)" in r.failed[0].diagnosis
+    with pytest.raises(ValueError, match="alpha"):
+        verinit.identify(tensors["head.weight"], alpha=2)

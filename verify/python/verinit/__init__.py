@@ -39,6 +39,8 @@ __all__ = [
     "fill_",
     "verify",
     "verify_model",
+    "identify",
+    "list_tensors",
     "schemes",
     "canonical",
     "Result",
@@ -283,6 +285,44 @@ def verify(
         "source": source,
     }
     return _run([case], alpha=alpha, seed=seed, threads=threads, memory=memory, notes=[note])
+
+
+def list_tensors(path: "str | os.PathLike[str]") -> list:
+    """The tensors of a checkpoint (.safetensors, a sharded .safetensors.index.json, .npz, or
+    a directory holding model.safetensors[.index.json]), as ``verinit list-tensors`` prints
+    them: dicts of `name`, `dtype` (safetensors' spelling: "F32", "BF16", "I64"), `shape`,
+    `bytes` and `weight` (a float tensor a rule can verify). Raises OSError for a file that
+    cannot be read."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"list_tensors: path is a {type(path).__name__}, but must be a path")
+    return _verinit.list_tensors(os.fspath(path))
+
+
+def identify(
+    data: Any,
+    *,
+    shape: Optional[Sequence[int]] = None,
+    dtype: Optional[str] = None,
+    alpha: float = 1e-6,
+    seed: int = DEFAULT_SEED,
+    threads: int = 0,
+    tensor: Optional[str] = None,
+) -> list:
+    """Which scheme made `data`? The catalogue's schemes (every fan scheme in torch's and
+    Keras's layout, fan modes, gains, torch_linear, Keras's truncated variants, N(0, 0.02^2),
+    the embeddings' defaults, zeros, ones), each verified against `data` like ``verify``,
+    best first: those that pass, then by KS distance. Each entry is a dict with `scheme`,
+    `layout`, `law`, `statistic` (KS D), `p_value`, `variance_ratio` and `passed`. `data`,
+    `shape`, `dtype` and `tensor` as for :func:`verify` (the same as ``verinit identify``).
+
+    Raises ValueError for bad arguments, OSError for a file that cannot be read.
+    """
+    who = "identify"
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
+    array, kind, _source, _note = _as_input(data, dtype, tensor, who)
+    return _verinit.identify(array, kind, None if shape is None else _check_shape(shape, who),
+                             _check_seed(seed, who), float(alpha), _check_threads(threads, who))
 
 
 def _run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Result:
