@@ -539,10 +539,10 @@ std::vector<float> sampled(const std::string& args, const std::string& npy, std:
 }
 
 TEST_F(CliTest, IdentifyRanksTheSchemeThatMadeATensorFirst) {
-  ASSERT_EQ(run("sample --scheme 'kaiming_uniform(mode=fan_out)' --shape 300,200 --out " +
-                out("w.npy"))
-                .status,
-            0);
+  ASSERT_EQ(
+      run("sample --scheme 'kaiming_uniform(mode=fan_out)' --shape 300,200 --out " + out("w.npy"))
+          .status,
+      0);
   const auto r = run("identify --input " + out("w.npy") + " --top 3 --json " + out("id.json"));
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("  1  PASS  kaiming_uniform(mode=fan_out)  D "), std::string::npos) << r.out;

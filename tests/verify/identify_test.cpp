@@ -36,7 +36,8 @@ const verinit::tensor_shape shape{256, 512};
 TEST(IdentifyTest, TheSchemeThatMadeTheTensorRanksFirst) {
   for (const std::string spec :
        {"torch_linear", "kaiming_normal(mode=fan_out)", "xavier_uniform", "lecun_normal",
-        "normal(std=0.02)", "variance_scaling(scale=2,mode=fan_in,distribution=truncated_normal)"}) {
+        "normal(std=0.02)",
+        "variance_scaling(scale=2,mode=fan_in,distribution=truncated_normal)"}) {
     const auto candidates = identify_of(draw(spec, shape), shape);
     ASSERT_FALSE(candidates.empty());
     EXPECT_EQ(candidates.front().scheme, spec);
@@ -51,8 +52,7 @@ TEST(IdentifyTest, KerasFansAreNamedInKerasLayout) {
   // He normal with Keras's fans ([in, out]: fan_in = 256) is kaiming_normal in keras layout,
   // which torch's spelling cannot say on this shape (its fan_in is 512, fan_out 256: the same
   // law as kaiming_normal(mode=fan_out), the torch spelling kept).
-  const auto candidates =
-      identify_of(draw("kaiming_normal", shape, verinit::layout::keras), shape);
+  const auto candidates = identify_of(draw("kaiming_normal", shape, verinit::layout::keras), shape);
   EXPECT_EQ(candidates.front().scheme, "kaiming_normal(mode=fan_out)");
   EXPECT_TRUE(candidates.front().passed);
   // LeCun uniform with Keras's fan_in 256 on [256, 384]: no torch spelling has its law (on

@@ -1,5 +1,5 @@
 // Rules and model plans: globs, the TOML document and its errors, first match, skipped,
-// unmatched, tied and zero-row tensors, fans from another tensor, and the run's verdict.
+// unmatched, tied and zero-row tensors, blocks, fans from another tensor, and the run's verdict.
 #include "verinit/verify/model.hpp"
 
 #include <gtest/gtest.h>
@@ -246,6 +246,92 @@ TEST(ModelPlanTest, InputErrorsNameTheTensor) {
   EXPECT_NE(error_of("[[rule]]\nmatch = 'emb.weight'\nexpect = 'normal'\nzero_rows = [500]\n"
                      "[[rule]]\nmatch = '*'\nskip = true\n")
                 .find("outside tensor 'emb.weight''s 500 rows"),
+            std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// A packed tensor of `rows` x `cols` whose blocks along `axis` hold 0, 1, 2, ... (block k
+// all equal to k).
+std::vector<float> packed(std::int64_t rows, std::int64_t cols, int axis, int blocks) {
+  std::vector<float> out(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c)
+      out[static_cast<std::size_t>(r * cols + c)] =
+          static_cast<float>(axis == 0 ? r / (rows / blocks) : c / (cols / blocks));
+  return out;
+}
+
+const verinit::tensor_shape shape69{6, 9};
+
+TEST(ModelPlanTest, BlocksAreCasesOfTheirOwnAlongEitherAxis) {
+  const std::string along_rows =
+      "[[rule]]\nmatch = 'w'\nblocks = ['zeros', 'ones', 'constant(value=2)']\n";
+  for (const int axis : {0, 1}) {
+    const auto data = packed(6, 9, axis, 3);
+    const std::vector<model_tensor> tensors{
+        {"w", "F32", {6, 9}, verinit::view_of<float>(data, shape69), nullptr}};
+    const std::string rules = along_rows + (axis == 1 ? "axis = -1\n" : "");
+    const model_plan plan = plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m");
+    ASSERT_EQ(plan.cases.size(), 3u);
+    EXPECT_EQ(plan.cases[1].tensor, "w[block 2 of 3]");
+    EXPECT_EQ(plan.cases[1].spec.shape,
+              (axis == 0 ? verinit::tensor_shape{2, 9} : verinit::tensor_shape{6, 3}));
+    // Along the first axis the blocks are views of the tensor; along another, copies.
+    EXPECT_EQ(
+        plan.cases[1].samples->bytes.data() == reinterpret_cast<const std::byte*>(data.data() + 18),
+        axis == 0);
+    verinit::verify::run_request request;
+    add_plan(request, plan);
+    const auto run = verinit::verify::run(request);
+    EXPECT_TRUE(run.passed) << axis;
+    // The blocks in the wrong order: the first two fail, by name.
+    const std::string swapped =
+        "[[rule]]\nmatch = 'w'\nblocks = ['ones', 'zeros', 'constant(value=2)']\n" +
+        std::string(axis == 1 ? "axis = 1\n" : "");
+    verinit::verify::run_request wrong;
+    const model_plan wrong_plan =
+        plan_model(tensors, parse_rules(swapped), verinit::layout::torch, "m");
+    add_plan(wrong, wrong_plan);
+    std::vector<std::string> failed;
+    for (const auto& c : verinit::verify::run(wrong).cases)
+      if (!c.passed) failed.push_back(c.tensor);
+    EXPECT_EQ(failed, (std::vector<std::string>{"w[block 1 of 3]", "w[block 2 of 3]"}));
+  }
+}
+
+TEST(ModelPlanTest, BadBlocksNameTheRuleOrTheTensor) {
+  const auto data = packed(6, 9, 0, 3);
+  const std::vector<model_tensor> tensors{
+      {"w", "F32", {6, 9}, verinit::view_of<float>(data, shape69), nullptr}};
+  const auto plan_error = [&](const std::string& rules) {
+    return message_of(
+        [&] { plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m"); });
+  };
+  EXPECT_NE(plan_error("[[rule]]\nmatch = 'w'\nblocks = ['zeros', 'ones', 'zeros', 'ones']\n")
+                .find("dim 0 (6) does not split into 4 equal blocks"),
+            std::string::npos);
+  EXPECT_NE(plan_error("[[rule]]\nmatch = 'w'\nblocks = ['zeros']\naxis = 2\n")
+                .find("axis 2 is outside tensor 'w''s 2 dims"),
+            std::string::npos);
+  const auto rules_error = [](const std::string& text) {
+    return message_of([&] { parse_rules(text, "r.toml"); });
+  };
+  EXPECT_NE(rules_error("[[rule]]\nmatch = 'w'\nexpect = 'zeros'\nblocks = ['ones']\n")
+                .find("expect and blocks are alternatives"),
+            std::string::npos);
+  EXPECT_NE(rules_error("[[rule]]\nmatch = 'w'\nexpect = 'zeros'\naxis = 1\n")
+                .find("axis is given without blocks"),
+            std::string::npos);
+  EXPECT_NE(rules_error("[[rule]]\nmatch = 'w'\nblocks = []\n").find("non-empty list"),
+            std::string::npos);
+  EXPECT_NE(rules_error("[[rule]]\nmatch = 'w'\nblocks = ['zeros', 'nonsense']\n")
+                .find("rule 1 ('w'): blocks[1]: "),
+            std::string::npos);
+  EXPECT_NE(rules_error("[[rule]]\nmatch = 'w'\nblocks = ['zeros']\nzero_rows = [0]\n")
+                .find("blocks and zero_rows are alternatives"),
             std::string::npos);
 }
 

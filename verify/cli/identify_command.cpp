@@ -43,15 +43,16 @@ int run_identify(const identify_options& o) {
   const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
   const auto candidates = verify::identify(samples, shape, o.run);
   std::cout << "identify " << (o.tensor.empty() ? o.input : o.tensor) << " [" << to_string(shape)
-            << "] " << to_string(samples.type) << ", " << samples.size() << " values: "
-            << candidates.size() << " candidate laws, best first (KS distance D; each verified "
+            << "] " << to_string(samples.type) << ", " << samples.size()
+            << " values: " << candidates.size()
+            << " candidate laws, best first (KS distance D; each verified "
             << "at alpha " << o.run.alpha << ")\n";
   for (std::size_t k = 0; k < candidates.size() && k < o.top; ++k) {
     const auto& c = candidates[k];
     std::cout << "  " << k + 1 << (c.passed ? "  PASS  " : "  FAIL  ") << c.scheme
-              << (c.tensor_layout == layout::keras ? " [keras]" : "") << "  D " << number(c.statistic)
-              << "  p " << number(c.p_value) << "  variance ratio " << number(c.variance_ratio)
-              << "  " << c.law << "\n";
+              << (c.tensor_layout == layout::keras ? " [keras]" : "") << "  D "
+              << number(c.statistic) << "  p " << number(c.p_value) << "  variance ratio "
+              << number(c.variance_ratio) << "  " << c.law << "\n";
   }
   if (candidates.empty() || !candidates.front().passed)
     std::cout << "no scheme of the catalogue fits\n";
@@ -90,8 +91,9 @@ command add_identify(CLI::App& app) {
                    "An .npy file or a checkpoint (.safetensors, .safetensors.index.json, .npz)")
       ->required();
   command->add_option("--tensor", o->tensor, "The tensor of a checkpoint (when it holds several)");
-  command->add_option("--shape", o->shape, "The shape whose fans define the laws (default: the "
-                                           "tensor's)");
+  command->add_option("--shape", o->shape,
+                      "The shape whose fans define the laws (default: the "
+                      "tensor's)");
   command->add_option("--input-dtype", o->input_dtype,
                       "bfloat16 or float16: the format of 16-bit bit patterns");
   command->add_option("--top", o->top, "Candidates to print")->capture_default_str();

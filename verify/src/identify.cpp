@@ -62,9 +62,8 @@ std::vector<candidate> identify(const tensor_view& samples, const tensor_shape& 
   check_options(options);
   std::vector<candidate> out;
   std::set<std::string> laws;
-  const bool keras_differs =
-      shape.size() >= 2 && compute_fans(shape, layout::torch).fan_in !=
-                               compute_fans(shape, layout::keras).fan_in;
+  const bool keras_differs = shape.size() >= 2 && compute_fans(shape, layout::torch).fan_in !=
+                                                      compute_fans(shape, layout::keras).fan_in;
   for (const layout l : {layout::torch, layout::keras})
     for (const auto& spec : identify_specs(shape)) {
       if (l == layout::keras && !keras_differs) continue;

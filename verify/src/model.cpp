@@ -127,7 +127,7 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
     const toml::table* table = item.as_table();
     if (table == nullptr) fail(source, where + " is not a table ([[rule]])");
     tensor_rule rule;
-    bool has_fan_in = false, has_fan_out = false;
+    bool has_fan_in = false, has_fan_out = false, has_axis = false;
     for (const auto& [key, entry] : *table) {
       const std::string k(key.str());
       const toml::node& value = entry;  // lambdas below cannot capture a structured binding
@@ -159,6 +159,19 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       } else if (k == "fan_out") {
         rule.fan_out = count_of();
         has_fan_out = true;
+      } else if (k == "blocks") {
+        const toml::array* specs = value.as_array();
+        if (specs == nullptr || specs->empty())
+          fail(source, where + ": blocks must be a non-empty list of scheme specs");
+        for (const toml::node& spec : *specs) {
+          if (!spec.is_string())
+            fail(source, where + ": blocks must be a non-empty list of scheme specs");
+          rule.blocks.push_back(*spec.value<std::string>());
+        }
+      } else if (k == "axis") {
+        if (!value.is_integer()) fail(source, where + ": axis must be an integer");
+        rule.axis = *value.value<std::int64_t>();
+        has_axis = true;
       } else if (k == "zero_rows") {
         const toml::array* rows = value.as_array();
         if (rows == nullptr) fail(source, where + ": zero_rows must be a list of integers");
@@ -168,12 +181,18 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
         }
       } else {
         fail(source, where + " has key '" + k +
-                         "', but the keys are match, expect, fans_from, fan_in, fan_out, "
-                         "layout, skip, zero_rows");
+                         "', but the keys are match, expect, blocks, axis, fans_from, fan_in, "
+                         "fan_out, layout, skip, zero_rows");
       }
     }
     if (rule.match.empty()) fail(source, where + ": match is missing (a glob)");
-    if (!rule.skip && rule.expect.empty())
+    if (!rule.blocks.empty() && !rule.expect.empty())
+      fail(source, where + " ('" + rule.match + "'): expect and blocks are alternatives");
+    if (!rule.blocks.empty() && !rule.zero_rows.empty())
+      fail(source, where + " ('" + rule.match + "'): blocks and zero_rows are alternatives");
+    if (has_axis && rule.blocks.empty())
+      fail(source, where + " ('" + rule.match + "'): axis is given without blocks");
+    if (!rule.skip && rule.expect.empty() && rule.blocks.empty())
       fail(source, where + " ('" + rule.match +
                        "'): expect is missing (a scheme spec), and skip "
                        "is not true");
@@ -183,11 +202,19 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       fail(source, where + " ('" + rule.match +
                        "'): fans_from and fan_in/fan_out are "
                        "alternatives");
-    if (!rule.skip) {
+    if (!rule.skip && rule.blocks.empty()) {
       try {
         (void)parse_scheme(rule.expect);
       } catch (const std::invalid_argument& error) {
         fail(source, where + " ('" + rule.match + "'): expect: " + error.what());
+      }
+    }
+    for (std::size_t b = 0; b < rule.blocks.size(); ++b) {
+      try {
+        (void)parse_scheme(rule.blocks[b]);
+      } catch (const std::invalid_argument& error) {
+        fail(source,
+             where + " ('" + rule.match + "'): blocks[" + std::to_string(b) + "]: " + error.what());
       }
     }
     out.rules.push_back(std::move(rule));
@@ -223,6 +250,60 @@ std::optional<tensor_shape> fans_shape_of(
                                 "', but there is no such tensor");
   return shape;
 }
+
+namespace {
+
+// blocks: the tensor cut into equal parts along the rule's axis, each a case of its own spec
+// (fans from the block's shape, or the rule's fans for every block). Blocks along axis 0 are
+// views of the tensor; along another axis, gathered into a piece of the plan.
+template <class Add>
+void add_blocks(model_plan& plan, const model_tensor& t, const tensor_rule& rule,
+                const tensor_shape& own, const std::optional<tensor_shape>& fans, const Add& add) {
+  const auto rank = static_cast<std::int64_t>(own.size());
+  const std::int64_t axis = rule.axis < 0 ? rule.axis + rank : rule.axis;
+  const auto count = static_cast<std::int64_t>(rule.blocks.size());
+  if (axis < 0 || axis >= rank)
+    throw std::invalid_argument("rule '" + rule.match + "': axis " + std::to_string(rule.axis) +
+                                " is outside tensor '" + t.name + "''s " + std::to_string(rank) +
+                                " dims");
+  const std::int64_t length = own[static_cast<std::size_t>(axis)];
+  if (length % count != 0)
+    throw std::invalid_argument("rule '" + rule.match + "': tensor '" + t.name + "''s dim " +
+                                std::to_string(axis) + " (" + std::to_string(length) +
+                                ") does not split into " + std::to_string(count) + " equal blocks");
+  std::size_t outer = 1, inner = info(t.values->type).size;
+  for (std::int64_t d = 0; d < axis; ++d)
+    outer *= static_cast<std::size_t>(own[static_cast<std::size_t>(d)]);
+  for (std::int64_t d = axis + 1; d < rank; ++d)
+    inner *= static_cast<std::size_t>(own[static_cast<std::size_t>(d)]);
+  tensor_shape block_shape = own;
+  block_shape[static_cast<std::size_t>(axis)] = length / count;
+  const std::size_t run = inner * static_cast<std::size_t>(length / count);  // bytes per outer
+  const std::size_t stride = inner * static_cast<std::size_t>(length);
+  for (std::int64_t b = 0; b < count; ++b) {
+    const std::string name =
+        t.name + "[block " + std::to_string(b + 1) + " of " + std::to_string(count) + "]";
+    const std::size_t offset = static_cast<std::size_t>(b) * run;
+    tensor_view values;
+    if (outer == 1) {
+      values = {t.values->type, block_shape, t.values->bytes.subspan(offset, run)};
+    } else {
+      auto piece = std::make_unique<tensor_buffer>();
+      piece->type = t.values->type;
+      piece->shape = block_shape;
+      piece->bytes.reserve(outer * run);
+      for (std::size_t o = 0; o < outer; ++o) {
+        const auto* begin = t.values->bytes.data() + o * stride + offset;
+        piece->bytes.insert(piece->bytes.end(), begin, begin + run);
+      }
+      values = piece->view();
+      plan.pieces.push_back(std::move(piece));
+    }
+    add(name, rule.blocks[static_cast<std::size_t>(b)], values, fans.value_or(block_shape));
+  }
+}
+
+}  // namespace
 
 model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& rules,
                       verinit::layout default_layout, std::string_view source) {
@@ -286,6 +367,10 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       c.rule = rule->match;
       plan.cases.push_back(std::move(c));
     };
+    if (!rule->blocks.empty()) {
+      add_blocks(plan, t, *rule, own, fans, add);
+      continue;
+    }
     if (rule->zero_rows.empty()) {
       add(t.name, rule->expect, *t.values, fans.value_or(own));
       continue;

@@ -258,8 +258,8 @@ PYBIND11_MODULE(_verinit, m) {
       "identify",
       [](const py::object& data, const std::string& bits, const py::object& shape,
          std::uint64_t seed, double alpha, int threads) {
-        verify::run_request request = request_with(seed, alpha, threads, std::int64_t{2} << 30,
-                                                   false);
+        verify::run_request request =
+            request_with(seed, alpha, threads, std::int64_t{2} << 30, false);
         std::vector<py::buffer_info> held;
         const tensor_view view = view_of_data(data, bits, "identify", held);
         const tensor_shape fans = shape.is_none() ? view.shape : shape.cast<tensor_shape>();
@@ -270,12 +270,11 @@ PYBIND11_MODULE(_verinit, m) {
         }
         py::list out;
         for (const auto& c : candidates)
-          out.append(py::dict(py::arg("scheme") = c.scheme,
-                              py::arg("layout") = std::string(to_string(c.tensor_layout)),
-                              py::arg("law") = c.law, py::arg("statistic") = c.statistic,
-                              py::arg("p_value") = c.p_value,
-                              py::arg("variance_ratio") = c.variance_ratio,
-                              py::arg("passed") = c.passed));
+          out.append(py::dict(
+              py::arg("scheme") = c.scheme,
+              py::arg("layout") = std::string(to_string(c.tensor_layout)), py::arg("law") = c.law,
+              py::arg("statistic") = c.statistic, py::arg("p_value") = c.p_value,
+              py::arg("variance_ratio") = c.variance_ratio, py::arg("passed") = c.passed));
         return out;
       },
       py::arg("data"), py::arg("dtype"), py::arg("shape"), py::arg("seed"), py::arg("alpha"),

@@ -15,9 +15,9 @@ namespace verinit::verify {
 struct candidate {
   std::string scheme;  ///< the spec as tried ("kaiming_normal(mode=fan_out)")
   layout tensor_layout = layout::torch;
-  std::string law;    ///< the theory's law with its numbers
-  double statistic;   ///< the KS distance D of the samples to the law (0 or 1 for an exact law)
-  double p_value;     ///< KS's p-value (1 or 0 for an exact law)
+  std::string law;        ///< the theory's law with its numbers
+  double statistic;       ///< the KS distance D of the samples to the law (0 or 1 for an exact law)
+  double p_value;         ///< KS's p-value (1 or 0 for an exact law)
   double variance_ratio;  ///< sample variance / the law's; NaN without a variance test
   bool passed;            ///< every test of the case passed, at the options' alpha
 };
@@ -33,8 +33,9 @@ std::vector<std::string> identify_specs(const tensor_shape& shape);
 /// Verifies `samples` (whole tensors of `shape`, or any count for the i.i.d. specs) against
 /// each of identify_specs(shape), in torch's layout and then, where it gives other fans,
 /// Keras's; a spec that does not fit the shape is left out, and of candidates with the same
-/// law (the same distribution and numbers) only the first is kept. Best first: those that pass, then by KS distance. Each candidate is its own
-/// run at options.alpha (its own Holm family). Throws std::invalid_argument for bad options.
+/// law (the same distribution and numbers) only the first is kept. Best first: those that pass,
+/// then by KS distance. Each candidate is its own run at options.alpha (its own Holm family).
+/// Throws std::invalid_argument for bad options.
 std::vector<candidate> identify(const tensor_view& samples, const tensor_shape& shape,
                                 const run_options& options);
 

@@ -14,6 +14,9 @@
 //   # layout = "keras"
 //   # zero_rows = [0]                # rows that must be exactly zero (an Embedding's
 //                                    # padding_idx); the other rows follow `expect`
+//   # blocks = ["zeros", "ones", "zeros", "zeros"]   # instead of expect: a packed tensor in
+//   # axis = 0                       # equal blocks along axis (default 0), each its own spec
+//                                    # (Keras's LSTM bias with unit_forget_bias)
 //   # skip = true                    # deliberately not verified (counters, buffers)
 //
 // A tensor no rule matches fails the run and is listed; an integer or bool tensor must be
@@ -45,6 +48,11 @@ struct tensor_rule {
   std::int64_t fan_in = 0, fan_out = 0;  ///< explicit fans (both > 0) or none (both 0)
   std::optional<verinit::layout> tensor_layout;
   std::vector<std::int64_t> zero_rows;  ///< row indices (negative from the end)
+  /// Per-block specs: the tensor in blocks.size() equal parts along `axis`, each its own case
+  /// ("<name>[block 2 of 4]") with fans from the block's shape (or the rule's fans); instead of
+  /// expect.
+  std::vector<std::string> blocks;
+  std::int64_t axis = 0;  ///< of blocks; negative from the end
 };
 
 struct model_rules {
@@ -55,9 +63,10 @@ struct model_rules {
 /// Parses a rules document (TOML, above); `source` names it in messages (a file name).
 /// Throws std::invalid_argument "<source>: ..." naming the line of a TOML syntax error, or the
 /// rule (1-based) and key of a bad rule: an unknown key, a missing or non-string match, no
-/// expect and no skip, a layout other than torch or keras, fan_in without fan_out, fans below
-/// 1, fans_from with explicit fans, zero_rows not a list of integers, an expect that is not a
-/// valid scheme spec.
+/// expect (nor blocks) and no skip, expect with blocks, blocks with zero_rows, axis without
+/// blocks, blocks not a non-empty list of valid specs, a layout other than torch or keras, fan_in
+/// without fan_out, fans below 1, fans_from with explicit fans, zero_rows not a list of integers,
+/// an expect that is not a valid scheme spec.
 model_rules parse_rules(std::string_view toml, std::string_view source = "rules");
 
 /// Whether the shell glob `pattern` matches all of `name`: * any run of characters (dots
@@ -98,7 +107,8 @@ struct model_plan {
 /// Plans the verification of `tensors` by `rules` (layout: the rule's, else the document's,
 /// else `default_layout`); `source` is each case's source. Throws std::invalid_argument naming
 /// the tensor for a non-float tensor its rule does not skip, zero_rows outside the tensor's
-/// rows, a missing fans_from tensor or a scheme that does not fit.
+/// rows, blocks on an axis outside it or whose dim they do not divide, a missing fans_from tensor
+/// or a scheme that does not fit.
 model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& rules,
                       verinit::layout default_layout, std::string_view source);
 
