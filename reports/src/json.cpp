@@ -230,25 +230,36 @@ verify::propagation_result read_propagation(const reader& r) {
   return p;
 }
 
+json tests_json(const std::vector<verify::test_result>& list) {
+  json tests = json::array();
+  for (const auto& t : list) {
+    json test{{"name", t.name},
+              {"statistic", number(t.statistic)},
+              {"p_value", number(t.p_value)},
+              {"p_adjusted", number(t.adjusted_p_value)},
+              {"passed", t.passed},
+              {"exact", t.exact},
+              {"suspicious", t.suspicious},
+              {"note", t.note}};
+    for (const auto& [key, value] : t.values) test[key] = number(value);
+    tests.push_back(test);
+  }
+  return tests;
+}
+
+json detectable_json(double variance_error, double mean_shift) {
+  return {{"power", 0.99},
+          {"relative_variance_error", number(variance_error)},
+          {"mean_shift_sd", number(mean_shift)}};
+}
+
 }  // namespace
 
 std::string to_json(const verify::run_result& run) {
   json schemes = json::array();
   json case_timing = json::array();
   for (const auto& c : run.cases) {
-    json tests = json::array();
-    for (const auto& t : c.tests) {
-      json test{{"name", t.name},
-                {"statistic", number(t.statistic)},
-                {"p_value", number(t.p_value)},
-                {"p_adjusted", number(t.adjusted_p_value)},
-                {"passed", t.passed},
-                {"exact", t.exact},
-                {"suspicious", t.suspicious},
-                {"note", t.note}};
-      for (const auto& [key, value] : t.values) test[key] = number(value);
-      tests.push_back(test);
-    }
+    const json tests = tests_json(c.tests);
     json entry{{"scheme", c.spec.spelling},
                {"canonical", c.canonical()},
                {"law", c.formula},
@@ -262,9 +273,7 @@ std::string to_json(const verify::run_result& run) {
                {"passed", c.passed},
                {"tests", tests}};
     if (!std::isnan(c.detectable_variance_error))
-      entry["detectable"] = {{"power", 0.99},
-                             {"relative_variance_error", number(c.detectable_variance_error)},
-                             {"mean_shift_sd", number(c.detectable_mean_shift)}};
+      entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
     if (!c.tensor.empty()) entry["tensor"] = c.tensor;
     if (!c.rule.empty()) entry["rule"] = c.rule;
     if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
@@ -277,6 +286,18 @@ std::string to_json(const verify::run_result& run) {
                 {"threads", run.threads_used}, {"family_size", run.family_size},
                 {"schemes", schemes}};
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
+  if (!run.pooled.empty()) {
+    json pooled = json::array();
+    for (const auto& p : run.pooled)
+      pooled.push_back(
+          {{"rule", p.rule},
+           {"tensors", p.tensors},
+           {"n", number(p.n)},
+           {"passed", p.passed},
+           {"tests", tests_json(p.tests)},
+           {"detectable", detectable_json(p.detectable_variance_error, p.detectable_mean_shift)}});
+    document["pooled"] = pooled;
+  }
   if (!run.unmatched.empty()) document["unmatched"] = run.unmatched;
   if (!run.skipped.empty()) document["skipped"] = run.skipped;
   if (!run.tied.empty()) {
@@ -290,6 +311,32 @@ std::string to_json(const verify::run_result& run) {
   document["timing"] = timing;
   return document.dump(2) + "\n";
 }
+
+namespace {
+
+std::vector<verify::test_result> read_tests(const reader& r) {
+  std::vector<verify::test_result> tests;
+  for (const reader& t : r.array("tests")) {
+    verify::test_result out;
+    out.name = t.string("name");
+    out.statistic = t.number("statistic");
+    out.p_value = t.number("p_value");
+    out.adjusted_p_value = t.number("p_adjusted");
+    out.passed = t.boolean("passed");
+    out.exact = t.boolean("exact");
+    out.suspicious = t.boolean("suspicious");
+    out.note = t.string("note");
+    for (const auto& [key, value] : t.raw().items()) {
+      bool known = false;
+      for (const char* k : test_keys) known = known || key == k;
+      if (!known) out.values.emplace_back(key, t.number(key));
+    }
+    tests.push_back(std::move(out));
+  }
+  return tests;
+}
+
+}  // namespace
 
 verify::run_result from_json(std::string_view text) {
   json document;
@@ -339,23 +386,7 @@ verify::run_result from_json(std::string_view text) {
     if (s.has("diagnosis")) c.diagnosis = s.string("diagnosis");
     c.n = s.integer("n");
     c.passed = s.boolean("passed");
-    for (const reader& t : s.array("tests")) {
-      verify::test_result out;
-      out.name = t.string("name");
-      out.statistic = t.number("statistic");
-      out.p_value = t.number("p_value");
-      out.adjusted_p_value = t.number("p_adjusted");
-      out.passed = t.boolean("passed");
-      out.exact = t.boolean("exact");
-      out.suspicious = t.boolean("suspicious");
-      out.note = t.string("note");
-      for (const auto& [key, value] : t.raw().items()) {
-        bool known = false;
-        for (const char* k : test_keys) known = known || key == k;
-        if (!known) out.values.emplace_back(key, t.number(key));
-      }
-      c.tests.push_back(std::move(out));
-    }
+    c.tests = read_tests(s);
     if (s.has("detectable")) {
       const reader d = s.object("detectable");
       c.detectable_variance_error = d.number("relative_variance_error");
@@ -383,6 +414,24 @@ verify::run_result from_json(std::string_view text) {
     }
     return out;
   };
+  if (r.has("pooled")) {
+    for (const reader& p : r.array("pooled")) {
+      verify::pooled_result out;
+      out.rule = p.string("rule");
+      for (const json& v : p.at("tensors", json::value_t::array, "an array of strings")) {
+        if (!v.is_string())
+          throw std::invalid_argument("results JSON: pooled tensors must be strings");
+        out.tensors.push_back(v.get<std::string>());
+      }
+      out.n = p.number("n");
+      out.passed = p.boolean("passed");
+      out.tests = read_tests(p);
+      const reader d = p.object("detectable");
+      out.detectable_variance_error = d.number("relative_variance_error");
+      out.detectable_mean_shift = d.number("mean_shift_sd");
+      run.pooled.push_back(std::move(out));
+    }
+  }
   run.unmatched = strings("unmatched");
   run.skipped = strings("skipped");
   run.notes = strings("notes");

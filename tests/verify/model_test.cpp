@@ -336,3 +336,139 @@ TEST(ModelPlanTest, BadBlocksNameTheRuleOrTheTensor) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ModelPlanTest, LayerInASpecIsTheNamesNumberInAnExpression) {
+  // torchtitan's depth-scaled init: std 0.02 / sqrt(2 (layer + 1)) for each layer's output
+  // projection; layer 3's is 0.02 / sqrt(8).
+  const verinit::tensor_shape shape{64, 64};
+  std::vector<model_tensor> tensors;
+  std::vector<std::vector<float>> data;
+  for (int layer : {0, 3}) {
+    verinit::fill_options options;
+    options.seed = static_cast<std::uint64_t>(layer) + 5;
+    data.push_back(verinit::sample<float>(
+        shape,
+        verinit::parse_scheme("normal(std=" + std::to_string(0.02 / std::sqrt(2.0 * (layer + 1))) +
+                              ")"),
+        options));
+  }
+  for (std::size_t k = 0; k < data.size(); ++k)
+    tensors.push_back({"layers." + std::to_string(k == 0 ? 0 : 3) + ".attention.wo.weight", "F32",
+                       shape, verinit::view_of<float>(data[k], shape), nullptr});
+  const std::string rules =
+      "[[rule]]\nmatch = '*.wo.weight'\nexpect = 'normal(std={0.02 / sqrt(2 * (layer + 1))})'\n";
+  const model_plan plan = plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m");
+  ASSERT_EQ(plan.cases.size(), 2u);
+  EXPECT_DOUBLE_EQ(plan.cases[1].spec.scheme.number("std"), 0.02 / std::sqrt(8.0));
+  EXPECT_DOUBLE_EQ(plan.cases[0].spec.scheme.number("std"), 0.02 / std::sqrt(2.0));
+  run_request request;
+  add_plan(request, plan);
+  EXPECT_TRUE(verinit::verify::run(request).passed);
+  // Without the layer the law is wrong for layer 3: it fails alone.
+  run_request flat;
+  add_plan(flat, plan_model(tensors,
+                            parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={0.02 / "
+                                        "sqrt(2 ** 1)})'\n"),
+                            verinit::layout::torch, "m"));
+  std::vector<std::string> failed;
+  for (const auto& c : verinit::verify::run(flat).cases)
+    if (!c.passed) failed.push_back(c.tensor);
+  EXPECT_EQ(failed, (std::vector<std::string>{"layers.3.attention.wo.weight"}));
+  // Errors: a name without a number, a bad expression, a non-finite value.
+  tensors[0].name = "head.wo.weight";
+  EXPECT_NE(message_of([&] {
+              plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m");
+            }).find("tensor 'head.wo.weight' (rule '*.wo.weight'): the expression"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] {
+              parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={0.02 / (layer})'\n");
+            }).find("a ')' is missing"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] {
+              parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={1 / (layer - 1)})'\n");
+            }).find("not a finite number"),
+            std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// 24 layers' weights of one rule, each scaled by sqrt(1 + error): N(0, 0.02^2) on 256 x 1024
+// (a normal law: a scaled uniform would also show outside its support).
+struct layers {
+  explicit layers(double error) {
+    for (int k = 0; k < 24; ++k) {
+      verinit::fill_options options;
+      options.seed = 100 + static_cast<std::uint64_t>(k);
+      auto w = verinit::sample<float>(shape, verinit::parse_scheme("normal(std=0.02)"), options);
+      for (auto& x : w) x = static_cast<float>(x * std::sqrt(1 + error));
+      data.push_back(std::move(w));
+    }
+    for (int k = 0; k < 24; ++k)
+      tensors.push_back({"h." + std::to_string(k) + ".mlp.weight", "F32", shape,
+                         verinit::view_of<float>(data[static_cast<std::size_t>(k)], shape),
+                         nullptr});
+  }
+  run_result run() const {
+    run_request request;
+    request.options.threads = 2;
+    add_plan(request,
+             plan_model(tensors,
+                        parse_rules("[[rule]]\nmatch = '*.weight'\nexpect = 'normal(std=0.02)'\n"),
+                        verinit::layout::torch, "m"));
+    return verinit::verify::run(request);
+  }
+  const verinit::tensor_shape shape{256, 1024};
+  std::vector<std::vector<float>> data;
+  std::vector<model_tensor> tensors;
+};
+
+TEST(PooledTest, CatchesAVarianceErrorCommonToTheRulesTensorsThatNoneShowsAlone) {
+  // A 0.4% variance error: 1.45 standard errors in one tensor of 262,144 normal weights
+  // (relative se sqrt(2/n) = 0.276%), far below the ~5.8 a Holm family of ~170 tests at
+  // alpha 1e-6 needs; pooled over 24 tensors, 7.1 standard errors.
+  const run_result bad = layers(0.004).run();
+  for (const auto& c : bad.cases) EXPECT_TRUE(c.passed) << c.tensor;
+  ASSERT_EQ(bad.pooled.size(), 1u);
+  const pooled_result& p = bad.pooled[0];
+  EXPECT_EQ(p.rule, "*.weight");
+  EXPECT_EQ(p.tensors.size(), 24u);
+  EXPECT_EQ(p.n, 24.0 * 256 * 1024);
+  ASSERT_EQ(p.tests.size(), 2u);
+  EXPECT_EQ(p.tests[0].name, "pooled_variance");
+  EXPECT_FALSE(p.tests[0].passed);
+  EXPECT_NEAR(p.tests[0].values[0].second, 0.004, 0.0017);  // the pooled estimate, 3 se
+  EXPECT_TRUE(p.tests[1].passed);                           // no mean shift
+  EXPECT_FALSE(p.passed);
+  EXPECT_FALSE(bad.passed);
+  // What it could detect with 99% power: 0.46% (so 0.4% is found with ~90% power: z 7.1
+  // against 5.8), against 2.3% for one tensor.
+  EXPECT_LT(p.detectable_variance_error, 0.005);
+  EXPECT_GT(bad.cases[0].detectable_variance_error, 3 * p.detectable_variance_error);
+  // The correct layers pass, pooled too.
+  const run_result good = layers(0).run();
+  ASSERT_EQ(good.pooled.size(), 1u);
+  EXPECT_TRUE(good.pooled[0].passed);
+  EXPECT_TRUE(good.passed);
+}
+
+TEST(PooledTest, NeedsTwoTensorsWithAVarianceTest) {
+  const verinit::tensor_shape shape{64, 64};
+  const auto w = verinit::sample<float>(shape, verinit::parse_scheme("torch_linear"));
+  const std::vector<float> zeros(64, 0.0f);
+  const std::vector<model_tensor> tensors{
+      {"a.weight", "F32", shape, verinit::view_of<float>(w, shape), nullptr},
+      {"a.bias", "F32", {64}, verinit::view_of<float>(zeros, verinit::tensor_shape{64}), nullptr},
+      {"b.bias", "F32", {64}, verinit::view_of<float>(zeros, verinit::tensor_shape{64}), nullptr}};
+  run_request request;
+  add_plan(request, plan_model(tensors,
+                               parse_rules("[[rule]]\nmatch = '*.bias'\nexpect = 'zeros'\n"
+                                           "[[rule]]\nmatch = '*'\nexpect = 'torch_linear'\n"),
+                               verinit::layout::torch, "m"));
+  EXPECT_TRUE(pool_by_rule(verinit::verify::run(request).cases).empty());
+}
+
+}  // namespace

@@ -197,6 +197,16 @@ int run_verify(verify_options o, const CLI::App& command) {
     for (const auto& name : names) std::cout << " " << name;
     std::cout << "\n";
   };
+  for (const auto& p : run.pooled) {
+    std::cout << (p.passed ? "PASS  " : "FAIL  ") << "pooled rule '" << p.rule << "' over "
+              << p.tensors.size() << " tensors (" << static_cast<std::int64_t>(p.n) << " weights):";
+    for (const auto& t : p.tests)
+      std::cout << " " << t.name << " z " << format_p(t.statistic) << " (p_adj "
+                << format_p(t.adjusted_p_value) << ")";
+    std::cout << "\n      detectable with 99% power: variance error "
+              << format_p(100 * p.detectable_variance_error) << "%, mean shift "
+              << format_p(p.detectable_mean_shift) << " sd, common to the rule's tensors\n";
+  }
   list("FAIL  no rule matches", run.unmatched);
   list("skipped", run.skipped);
   for (const auto& [name, verified] : run.tied)

@@ -3,10 +3,15 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 #include "verinit/scheme.hpp"
 
@@ -52,6 +57,140 @@ verinit::layout layout_of(const toml::node& value, std::string_view source,
   if (!text || (*text != "torch" && *text != "keras"))
     fail(source, where + "layout " + layout_error(value));
   return parse_layout(*text);
+}
+
+// `{...}` in a spec: an arithmetic expression over `layer` (numbers, + - * / ^, parentheses,
+// sqrt), e.g. "normal(std={0.02/sqrt(2*(layer+1))})". Throws std::invalid_argument.
+class expression {
+ public:
+  expression(std::string_view text, std::optional<double> layer) : text_(text), layer_(layer) {}
+
+  double evaluate() {
+    const double value = sum();
+    skip_space();
+    if (at_ < text_.size()) fail("unexpected '" + std::string(1, text_[at_]) + "'");
+    return value;
+  }
+  bool uses_layer() const { return used_layer_; }
+
+ private:
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw std::invalid_argument("the expression {" + std::string(text_) + "}: " + problem);
+  }
+  void skip_space() {
+    while (at_ < text_.size() && text_[at_] == ' ') ++at_;
+  }
+  bool take(std::string_view token) {
+    skip_space();
+    if (text_.substr(at_, token.size()) != token) return false;
+    at_ += token.size();
+    return true;
+  }
+  double sum() {
+    double value = product();
+    while (true) {
+      if (take("+"))
+        value += product();
+      else if (take("-"))
+        value -= product();
+      else
+        return value;
+    }
+  }
+  double product() {
+    double value = power();
+    while (true) {
+      if (take("*")) {  // never "**": power() took that
+        value *= power();
+      } else if (take("/")) {
+        value /= power();
+      } else {
+        return value;
+      }
+    }
+  }
+  double power() {
+    const double base = unary();
+    if (take("^") || take("**")) return std::pow(base, power());
+    return base;
+  }
+  double unary() {
+    if (take("-")) return -unary();
+    if (take("+")) return unary();
+    return primary();
+  }
+  double primary() {
+    if (take("(")) {
+      const double value = sum();
+      if (!take(")")) fail("a ')' is missing");
+      return value;
+    }
+    if (take("sqrt")) {
+      if (!take("(")) fail("sqrt needs '('");
+      const double value = sum();
+      if (!take(")")) fail("a ')' is missing");
+      return std::sqrt(value);
+    }
+    if (take("layer")) {
+      used_layer_ = true;
+      if (!layer_) fail("uses layer, but the tensor's name has no numeric component");
+      return *layer_;
+    }
+    skip_space();
+    double value = 0;
+    const char* first = text_.data() + at_;
+    const auto [end, error] = std::from_chars(first, text_.data() + text_.size(), value);
+    if (error != std::errc{} || end == first)
+      fail(at_ < text_.size() ? "unexpected '" + std::string(1, text_[at_]) + "'"
+                              : "it ends early");
+    at_ += static_cast<std::size_t>(end - first);
+    return value;
+  }
+
+  std::string_view text_;
+  std::optional<double> layer_;
+  std::size_t at_ = 0;
+  bool used_layer_ = false;
+};
+
+// The first component of `name` (split at '.' and '/') that is all digits: its layer.
+std::optional<double> layer_of(std::string_view name) {
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find_first_of("./", start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view part = name.substr(start, end - start);
+    if (!part.empty() && part.size() < 10 &&
+        std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::stod(std::string(part));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// `spec` with each {expression} replaced by its value (17 significant digits).
+std::string expand(std::string_view spec, std::optional<double> layer) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < spec.size()) {
+    const std::size_t open = spec.find('{', at);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = spec.find('}', open);
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("the spec '" + std::string(spec) + "' has a '{' without '}'");
+    out += spec.substr(at, open - at);
+    const double value = expression(spec.substr(open + 1, close - open - 1), layer).evaluate();
+    if (!std::isfinite(value))
+      throw std::invalid_argument("the expression " +
+                                  std::string(spec.substr(open, close - open + 1)) + " is " +
+                                  std::to_string(value) + ", not a finite number");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    out += text;
+    at = close + 1;
+  }
+  out += spec.substr(at);
+  return out;
 }
 
 }  // namespace
@@ -204,14 +343,14 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
                        "alternatives");
     if (!rule.skip && rule.blocks.empty()) {
       try {
-        (void)parse_scheme(rule.expect);
+        (void)parse_scheme(expand(rule.expect, 1.0));
       } catch (const std::invalid_argument& error) {
         fail(source, where + " ('" + rule.match + "'): expect: " + error.what());
       }
     }
     for (std::size_t b = 0; b < rule.blocks.size(); ++b) {
       try {
-        (void)parse_scheme(rule.blocks[b]);
+        (void)parse_scheme(expand(rule.blocks[b], 1.0));
       } catch (const std::invalid_argument& error) {
         fail(source,
              where + " ('" + rule.match + "'): blocks[" + std::to_string(b) + "]: " + error.what());
@@ -360,7 +499,12 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
     const auto add = [&](const std::string& name, const std::string& expect, tensor_view values,
                          const tensor_shape& shape) {
       case_request c;
-      c.spec = case_spec::of(expect, shape, tensor_layout, values.type);
+      try {
+        c.spec = case_spec::of(expand(expect, layer_of(t.name)), shape, tensor_layout, values.type);
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument("tensor '" + name + "' (rule '" + rule->match +
+                                    "'): " + error.what());
+      }
       c.samples = values;
       c.source = std::string(source);
       c.tensor = name;

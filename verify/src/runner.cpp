@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/math/distributions/normal.hpp>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
+#include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/diagnosis.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
@@ -455,14 +457,79 @@ run_result run(const run_request& request) {
     propagation.threads = resolved.threads;
     run.propagation = propagate(standard_propagation_configs(), propagation);
   }
+  run.pooled = pool_by_rule(run.cases);
   decide(run);
   return run;
+}
+
+std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
+  std::vector<pooled_result> out;
+  struct sums {
+    double weighted_z = 0, weights = 0;  // sum z_t / se_t, sum 1 / se_t^2
+    std::size_t count = 0;
+  };
+  std::vector<std::array<sums, 2>> totals;  // [variance, mean] per rule
+  const auto add = [](sums& s, const test_result& t) {
+    if (!std::isfinite(t.statistic) || !(t.standard_error > 0)) return;
+    s.weighted_z += t.statistic / t.standard_error;
+    s.weights += 1 / (t.standard_error * t.standard_error);
+    ++s.count;
+  };
+  for (const auto& c : cases) {
+    if (c.rule.empty()) continue;
+    const test_result* variance = nullptr;
+    const test_result* mean = nullptr;
+    for (const auto& t : c.tests) {
+      if (t.name == "variance") variance = &t;
+      if (t.name == "mean") mean = &t;
+    }
+    if (variance == nullptr || !std::isfinite(variance->statistic)) continue;
+    auto at = std::find_if(out.begin(), out.end(),
+                           [&](const pooled_result& p) { return p.rule == c.rule; });
+    if (at == out.end()) {
+      out.push_back({c.rule, {}, 0, {}, true, NAN, NAN});
+      totals.emplace_back();
+      at = out.end() - 1;
+    }
+    auto& sum = totals[static_cast<std::size_t>(at - out.begin())];
+    at->tensors.push_back(c.tensor);
+    at->n += static_cast<double>(c.n);
+    add(sum[0], *variance);
+    if (mean != nullptr) add(sum[1], *mean);
+  }
+  std::vector<pooled_result> kept;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    if (out[r].tensors.size() < 2) continue;
+    const char* names[] = {"pooled_variance", "pooled_mean"};
+    for (int k = 0; k < 2; ++k) {
+      const sums& s = totals[r][static_cast<std::size_t>(k)];
+      if (s.count < 2) continue;
+      test_result t;
+      t.name = names[k];
+      t.statistic = s.weighted_z / std::sqrt(s.weights);
+      t.p_value = detail::two_sided_normal_p(t.statistic);
+      t.standard_error = 1 / std::sqrt(s.weights);
+      t.detects =
+          k == 0 ? detectable_quantity::relative_variance_error : detectable_quantity::mean_shift;
+      // The precision-weighted estimate of the common error: z times its standard error.
+      t.values = {{"estimate", t.statistic * t.standard_error},
+                  {"tensors", static_cast<double>(s.count)}};
+      t.note = k == 0 ? "the tensors' variance z-tests pooled: a relative variance error common "
+                        "to them"
+                      : "the tensors' mean z-tests pooled: a mean shift (in sd) common to them";
+      out[r].tests.push_back(std::move(t));
+    }
+    kept.push_back(std::move(out[r]));
+  }
+  return kept;
 }
 
 void decide(run_result& run) {
   std::vector<test_result*> all;
   for (auto& c : run.cases)
     for (auto& t : c.tests) all.push_back(&t);
+  for (auto& p : run.pooled)
+    for (auto& t : p.tests) all.push_back(&t);
   run.family_size = holm_bonferroni(all, run.options.alpha);
   // Power: a two-sided z-test at the most stringent Holm level alpha/m has 99% power against
   // an effect of (z_{1 - alpha/(2m)} + z_{0.99}) standard errors.
@@ -475,6 +542,15 @@ void decide(run_result& run) {
   // alpha/m whatever the other p-values (outside it the verdict is FAIL for sure).
   const double band_level = run.options.alpha / m;
   run.passed = (!run.propagation || run.propagation->passed) && run.unmatched.empty();
+  const auto detectable = [effect](const std::vector<test_result>& tests, double& variance,
+                                   double& mean) {
+    for (const auto& t : tests) {
+      if (std::isnan(t.standard_error)) continue;
+      if (t.detects == detectable_quantity::relative_variance_error)
+        variance = effect * t.standard_error;
+      if (t.detects == detectable_quantity::mean_shift) mean = effect * t.standard_error;
+    }
+  };
   for (auto& c : run.cases) {
     if (c.summary && c.summary->independent && c.summary->n() > 0)
       c.summary->ks_critical =
@@ -483,13 +559,13 @@ void decide(run_result& run) {
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;
     c.diagnosis = c.passed ? std::string() : diagnose(c);
-    for (const auto& t : c.tests) {
-      if (std::isnan(t.standard_error)) continue;
-      if (t.detects == detectable_quantity::relative_variance_error)
-        c.detectable_variance_error = effect * t.standard_error;
-      if (t.detects == detectable_quantity::mean_shift)
-        c.detectable_mean_shift = effect * t.standard_error;
-    }
+    detectable(c.tests, c.detectable_variance_error, c.detectable_mean_shift);
+  }
+  for (auto& p : run.pooled) {
+    p.passed =
+        std::all_of(p.tests.begin(), p.tests.end(), [](const test_result& t) { return t.passed; });
+    run.passed = run.passed && p.passed;
+    detectable(p.tests, p.detectable_variance_error, p.detectable_mean_shift);
   }
 }
 

@@ -104,7 +104,7 @@ class Result:
     `passed` (also the truth value: ``assert verinit.verify(w, "he_normal")`` works), `cases`
     (one per scheme or tensor), `tests` (every test of every case, in order), `notes` (what
     the Python side did: a copy from CUDA, skipped and tied tensors), `unmatched` (tensors no
-    rule matched: they fail the run), `to_dict()` (the JSON document, as ``verinit verify
+    rule matched: they fail the run), `pooled` (a model's tests pooled per rule), `to_dict()` (the JSON document, as ``verinit verify
     --json`` writes it), `to_json()`, `write_report(dir)`, and in Jupyter the report inline.
     """
 
@@ -155,6 +155,13 @@ class Result:
                                  "of the verified values (verify them again)")
             self._report_run = full
         return self._report_run
+
+    @property
+    def pooled(self) -> List[Dict[str, Any]]:
+        """A model run's pooled tests, one per rule of two or more tensors: dicts of `rule`,
+        `tensors`, `n`, `passed`, `tests` (pooled_variance, pooled_mean) and `detectable` (the
+        relative variance error and mean shift common to the tensors found with 99% power)."""
+        return list(self._document.get("pooled", []))
 
     @property
     def tests(self) -> List[Test]:

@@ -7,7 +7,10 @@
 //   [[rule]]
 //   match = "*.bias"                 # shell glob on the full name: * (also across dots), ?,
 //                                    # [abc], [a-z], [!abc]
-//   expect = "torch_linear"          # a scheme spec
+//   expect = "torch_linear"          # a scheme spec; {...} in it is an expression over
+//                                    # `layer`, the name's first numeric component
+//                                    # (numbers, + - * / ^ **, parentheses, sqrt):
+//                                    # "normal(std={0.02/sqrt(2*(layer+1))})"
 //   fans_from = "{parent}.weight"    # fans from another tensor's shape; {parent} is the name
 //                                    # without its last .component
 //   # fan_in = 768, fan_out = 3072   # or explicit fans (both)
@@ -63,7 +66,8 @@ struct model_rules {
 /// Parses a rules document (TOML, above); `source` names it in messages (a file name).
 /// Throws std::invalid_argument "<source>: ..." naming the line of a TOML syntax error, or the
 /// rule (1-based) and key of a bad rule: an unknown key, a missing or non-string match, no
-/// expect (nor blocks) and no skip, expect with blocks, blocks with zero_rows, axis without
+/// expect (nor blocks) and no skip, a {...} expression that does not parse or is not finite
+/// (checked with layer = 1), expect with blocks, blocks with zero_rows, axis without
 /// blocks, blocks not a non-empty list of valid specs, a layout other than torch or keras, fan_in
 /// without fan_out, fans below 1, fans_from with explicit fans, zero_rows not a list of integers,
 /// an expect that is not a valid scheme spec.
@@ -107,7 +111,8 @@ struct model_plan {
 /// Plans the verification of `tensors` by `rules` (layout: the rule's, else the document's,
 /// else `default_layout`); `source` is each case's source. Throws std::invalid_argument naming
 /// the tensor for a non-float tensor its rule does not skip, zero_rows outside the tensor's
-/// rows, blocks on an axis outside it or whose dim they do not divide, a missing fans_from tensor
+/// rows, blocks on an axis outside it or whose dim they do not divide, a {layer} expression for
+/// a name without a numeric component or not finite for this one, a missing fans_from tensor
 /// or a scheme that does not fit.
 model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& rules,
                       verinit::layout default_layout, std::string_view source);

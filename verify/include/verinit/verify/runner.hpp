@@ -106,6 +106,22 @@ struct case_result {
   std::string canonical() const { return spec.scheme.spec(); }
 };
 
+/// The tensors of one rule pooled (a model run): each tensor's mean and variance z-tests
+/// combined, weighted by their precision (z = sum(z_t / se_t) / sqrt(sum(1 / se_t^2)), N(0, 1)
+/// for independent tensors of their laws), so that many tensors together detect a common error
+/// none shows alone: the "pooled_variance" test a relative variance error, "pooled_mean" a mean
+/// shift in standard deviations, each of 1 / sqrt(sum(1 / se_t^2)) per standard error. Part of
+/// the run's Holm family.
+struct pooled_result {
+  std::string rule;
+  std::vector<std::string> tensors;  ///< the cases pooled (those with a variance test)
+  double n = 0;                      ///< their samples
+  std::vector<test_result> tests;
+  bool passed = true;
+  /// At 99% power, as for a case.
+  double detectable_variance_error = NAN, detectable_mean_shift = NAN;
+};
+
 struct run_result {
   run_options options;
   int threads_used = 0;
@@ -118,7 +134,13 @@ struct run_result {
   std::vector<std::string> unmatched, skipped;
   std::vector<std::pair<std::string, std::string>> tied;
   std::vector<std::string> notes;
+  /// Per rule with 2 or more cases that have a variance test (a model run).
+  std::vector<pooled_result> pooled;
 };
+
+/// The pooled tests of `cases` (undecided), by rule (pooled_result), in the order the rules
+/// first appear; rules with fewer than two cases with a variance test are left out.
+std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases);
 
 /// The cases of a named battery: "smoke" (CI gate, >= 10^6 per scheme), "standard" (the
 /// README's main job, >= 10^7 per scheme), "large" (10^9 per scheme streaming, and two-level
@@ -133,7 +155,8 @@ run_request battery_request(std::string_view name, const run_options& options);
 /// [0, 4096] or memory below 1 MiB.
 void check_options(const run_options& options);
 
-/// Runs a request: every case, propagation if asked, then decide(). Throws
+/// Runs a request: every case, propagation if asked, the pooled tests of a model's rules
+/// (pool_by_rule), then decide(). Throws
 /// std::invalid_argument for bad options or a case that cannot be verified (a scheme that does
 /// not fit its shape, samples that are not whole tensors of a structured scheme, a non-i.i.d.
 /// case beyond the memory budget), before any work where it can.
@@ -145,7 +168,7 @@ case_result run_case(const case_request& request, const run_options& options);
 
 /// Decides every test of the run (Holm-Bonferroni over all statistical tests at
 /// options.alpha, exact checks by themselves), sets each case's verdict, power statement,
-/// summary's KS band and (when it failed) diagnosis, and the run's.
+/// summary's KS band and (when it failed) diagnosis, the pooled tests' verdicts, and the run's.
 void decide(run_result& run);
 
 }  // namespace verinit::verify
