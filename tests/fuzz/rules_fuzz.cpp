@@ -14,8 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const auto rules = verinit::verify::parse_rules(text, "fuzz.toml");
     for (const auto& rule : rules.rules) {
-      // Every accepted rule has a glob, and an expect unless it skips.
-      if (rule.match.empty() || (!rule.skip && rule.expect.empty())) __builtin_trap();
+      // Every accepted rule has a glob, and an expect or blocks (not both) unless it skips.
+      if (rule.match.empty() || (!rule.skip && rule.expect.empty() && rule.blocks.empty()) ||
+          (!rule.expect.empty() && !rule.blocks.empty()))
+        __builtin_trap();
       (void)verinit::verify::glob_match(rule.match, "transformer.h.11.attn.c_proj.weight");
       (void)verinit::verify::glob_match(rule.match, rule.match);
     }
