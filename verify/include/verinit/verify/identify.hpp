@@ -41,7 +41,8 @@ std::vector<candidate> identify(const tensor_view& samples, const tensor_shape& 
 
 /// For each failed case of `run` with samples in `request` (same order), the best candidate
 /// that passes, appended to its diagnosis ("; the samples fit normal(std=0.02)"), or that none
-/// does. Cases that passed or were sampled by verinit are left alone.
+/// does. Cases that passed, were sampled by verinit or hold more than 2^24 values (where the
+/// candidates' verifications would cost more than the run) are left alone.
 void add_identification(run_result& run, const run_request& request);
 
 }  // namespace verinit::verify
