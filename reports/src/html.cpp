@@ -189,8 +189,10 @@ std::string tests_table(const verify::case_result& c) {
          td(format_number(t.statistic, 6), true) +
          td(t.exact ? "exact" : format_number(t.p_value, 3), true) +
          td(t.exact ? "" : format_number(t.adjusted_p_value, 3), true) +
-         td(t.passed ? (t.suspicious ? "ok (suspicious)" : "ok") : "<b>FAIL</b>") + td(details) +
-         "</tr>\n";
+         td(t.informational ? "information"
+            : t.passed      ? (t.suspicious ? "ok (suspicious)" : "ok")
+                            : "<b>FAIL</b>") +
+         td(details) + "</tr>\n";
   }
   return s + "</table>\n";
 }

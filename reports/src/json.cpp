@@ -171,8 +171,8 @@ class reader {
   std::string path_;
 };
 
-constexpr const char* test_keys[] = {"name",   "statistic", "p_value",    "p_adjusted",
-                                     "passed", "exact",     "suspicious", "note"};
+constexpr const char* test_keys[] = {"name",  "statistic",     "p_value",    "p_adjusted", "passed",
+                                     "exact", "informational", "suspicious", "note"};
 
 verify::sample_summary read_summary(const reader& r) {
   verify::sample_summary s;
@@ -241,10 +241,21 @@ json tests_json(const std::vector<verify::test_result>& list) {
               {"exact", t.exact},
               {"suspicious", t.suspicious},
               {"note", t.note}};
+    if (t.informational) test["informational"] = true;  // only then: older documents lack it
     for (const auto& [key, value] : t.values) test[key] = number(value);
     tests.push_back(test);
   }
   return tests;
+}
+
+json tolerance_json(const verify::tolerance& t) {
+  return {{"variance", number(t.variance)}, {"mean", number(t.mean)}, {"ks", number(t.ks)}};
+}
+
+verify::tolerance read_tolerance(const reader& r) {
+  verify::tolerance t{r.number("variance"), r.number("mean"), r.number("ks")};
+  verify::check_tolerance(t, "results JSON: tolerance");
+  return t;
 }
 
 json detectable_json(double variance_error, double mean_shift) {
@@ -276,6 +287,7 @@ std::string to_json(const verify::run_result& run) {
       entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
     if (!c.tensor.empty()) entry["tensor"] = c.tensor;
     if (!c.rule.empty()) entry["rule"] = c.rule;
+    if (c.tolerance.any()) entry["tolerance"] = tolerance_json(c.tolerance);
     if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
     if (c.summary) entry["summary"] = summary_json(*c.summary);
     schemes.push_back(entry);
@@ -288,14 +300,17 @@ std::string to_json(const verify::run_result& run) {
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
   if (!run.pooled.empty()) {
     json pooled = json::array();
-    for (const auto& p : run.pooled)
-      pooled.push_back(
-          {{"rule", p.rule},
-           {"tensors", p.tensors},
-           {"n", number(p.n)},
-           {"passed", p.passed},
-           {"tests", tests_json(p.tests)},
-           {"detectable", detectable_json(p.detectable_variance_error, p.detectable_mean_shift)}});
+    for (const auto& p : run.pooled) {
+      json entry{
+          {"rule", p.rule},
+          {"tensors", p.tensors},
+          {"n", number(p.n)},
+          {"passed", p.passed},
+          {"tests", tests_json(p.tests)},
+          {"detectable", detectable_json(p.detectable_variance_error, p.detectable_mean_shift)}};
+      if (p.tolerance.any()) entry["tolerance"] = tolerance_json(p.tolerance);
+      pooled.push_back(std::move(entry));
+    }
     document["pooled"] = pooled;
   }
   if (!run.unmatched.empty()) document["unmatched"] = run.unmatched;
@@ -324,6 +339,7 @@ std::vector<verify::test_result> read_tests(const reader& r) {
     out.adjusted_p_value = t.number("p_adjusted");
     out.passed = t.boolean("passed");
     out.exact = t.boolean("exact");
+    out.informational = t.has("informational") && t.boolean("informational");
     out.suspicious = t.boolean("suspicious");
     out.note = t.string("note");
     for (const auto& [key, value] : t.raw().items()) {
@@ -383,6 +399,7 @@ verify::run_result from_json(std::string_view text) {
     c.source = s.string("source");
     if (s.has("tensor")) c.tensor = s.string("tensor");
     if (s.has("rule")) c.rule = s.string("rule");
+    if (s.has("tolerance")) c.tolerance = read_tolerance(s.object("tolerance"));
     if (s.has("diagnosis")) c.diagnosis = s.string("diagnosis");
     c.n = s.integer("n");
     c.passed = s.boolean("passed");
@@ -423,6 +440,7 @@ verify::run_result from_json(std::string_view text) {
           throw std::invalid_argument("results JSON: pooled tensors must be strings");
         out.tensors.push_back(v.get<std::string>());
       }
+      if (p.has("tolerance")) out.tolerance = read_tolerance(p.object("tolerance"));
       out.n = p.number("n");
       out.passed = p.boolean("passed");
       out.tests = read_tests(p);

@@ -72,8 +72,10 @@ std::string to_markdown(const verify::run_result& run) {
         s += "| " + t.name + " | " + format_number(t.statistic, 6) + " | " +
              (t.exact ? "exact" : format_number(t.p_value, 3)) + " | " +
              (t.exact ? "" : format_number(t.adjusted_p_value, 3)) + " | " +
-             (t.passed ? (t.suspicious ? "ok (suspicious)" : "ok") : "**FAIL**") + " | " +
-             cell(t.note) + " |\n";
+             (t.informational ? "information"
+              : t.passed      ? (t.suspicious ? "ok (suspicious)" : "ok")
+                              : "**FAIL**") +
+             " | " + cell(t.note) + " |\n";
     }
   }
   s += "\n---\nTiming: sampling and tests " + format_number(detail::total_seconds(run), 3) + " s";

@@ -33,7 +33,7 @@ inline std::vector<std::size_t> failures_first(const verify::run_result& run) {
 }
 
 /// A case's overview row: its smallest raw and Holm-adjusted p-values over its statistical
-/// tests (NaN if it has none), and its failed tests' names.
+/// tests (NaN if it has none; informational ones not counted), and its failed tests' names.
 struct case_overview {
   double smallest_p = NAN, smallest_adjusted_p = NAN;
   std::string failed_tests;
@@ -41,7 +41,7 @@ struct case_overview {
 inline case_overview overview_of(const verify::case_result& c) {
   case_overview out;
   for (const auto& t : c.tests) {
-    if (!t.exact) {
+    if (!t.exact && !t.informational) {
       if (!(t.p_value >= out.smallest_p)) out.smallest_p = t.p_value;
       if (!(t.adjusted_p_value >= out.smallest_adjusted_p))
         out.smallest_adjusted_p = t.adjusted_p_value;

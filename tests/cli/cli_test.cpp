@@ -413,7 +413,7 @@ nlohmann::json numbers_of(const std::string& path) {
   return doc;
 }
 
-TEST_F(VerifyCliTest, JsonIsTheSameBitsOnOneTwoThreeAndSevenThreads) {
+TEST_F(VerifyCliTest, SlowJsonIsTheSameBitsOnOneTwoThreeAndSevenThreads) {
   // Every number, written with 17 digits: bitwise. For --scheme (streamed too) and --input.
   ASSERT_EQ(run("sample --scheme 'kaiming_uniform(a=0.2)' --shape 64,32,3,3 --out " + out("w.npy"))
                 .status,

@@ -158,10 +158,36 @@ def test_fans_from_another_tensor():
     ([{"match": "*", "expect": "normal", "fan_in": 3}], "together"),
     ([{"match": "*", "expect": "normal", "layout": "tf"}], "layout is 'tf'"),
     ([{"match": "*", "expect": "normal", "fans_from": "{parent}.nothing"}], "no such tensor"),
+    ([{"match": "*", "expect": "normal", "tolerance": {"variance": 2.0}}],
+     r"rule 1: tolerance variance is 2, but must be in \[0, 1\)"),
+    ([{"match": "*", "expect": "normal", "tolerance": {"scale": 0.1}}], "has key 'scale'"),
+    ([{"match": "*", "expect": "normal", "tolerance": {"ks": float("nan")}}], "finite number"),
 ])
 def test_bad_rules(rules, words):
     with pytest.raises(ValueError, match=words):
         verinit.verify_model({"a.weight": np.zeros((4, 4), dtype=np.float32)}, rules)
+
+
+def test_a_tolerance_lets_a_harmless_quirk_pass_and_says_so():
+    # 0.8% too much variance over 4e6 weights: the exact law fails (variance z ~ 11, AD too);
+    # within a rule's tolerance of 1.5% variance and 0.003 KS distance it passes, AD is kept as
+    # information, and the result says what was tolerated.
+    w = verinit.sample((2000, 2000), "he_normal", dtype="float64", seed=7) * np.sqrt(1.008)
+    assert not verinit.verify_model({"w": w}, [{"match": "w", "expect": "he_normal"}]).passed
+    for rules in ([{"match": "w", "expect": "he_normal",
+                    "tolerance": {"variance": 0.015, "ks": 0.003}}],
+                  {"tolerance": {"variance": 0.015, "ks": 0.003},
+                   "rule": [{"match": "w", "expect": "he_normal"}]}):
+        r = verinit.verify_model({"w": w}, rules)
+        assert r.passed, r
+        case = r.cases[0]
+        assert case.tolerance == {"variance": 0.015, "mean": 0.0, "ks": 0.003}
+        ad = next(t for t in case.tests if t.name == "anderson_darling")
+        assert ad.informational and ad.passed and ad.p_value < 1e-6
+        assert r.to_dict()["schemes"][0]["tolerance"]["variance"] == 0.015
+    r = verinit.verify_model({"w": w}, [{"match": "w", "expect": "he_normal",
+                                          "tolerance": {"variance": 0.002, "ks": 0.003}}])
+    assert not r.passed  # 0.6% beyond a 0.2% tolerance
 
 
 def test_dicts_of_numpy_arrays_and_rules_needed():

@@ -412,13 +412,11 @@ struct layers {
                          verinit::view_of<float>(data[static_cast<std::size_t>(k)], shape),
                          nullptr});
   }
-  run_result run() const {
+  run_result run(const std::string& rules =
+                     "[[rule]]\nmatch = '*.weight'\nexpect = 'normal(std=0.02)'\n") const {
     run_request request;
     request.options.threads = 2;
-    add_plan(request,
-             plan_model(tensors,
-                        parse_rules("[[rule]]\nmatch = '*.weight'\nexpect = 'normal(std=0.02)'\n"),
-                        verinit::layout::torch, "m"));
+    add_plan(request, plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m"));
     return verinit::verify::run(request);
   }
   const verinit::tensor_shape shape{256, 1024};
@@ -453,6 +451,55 @@ TEST(PooledTest, CatchesAVarianceErrorCommonToTheRulesTensorsThatNoneShowsAlone)
   ASSERT_EQ(good.pooled.size(), 1u);
   EXPECT_TRUE(good.pooled[0].passed);
   EXPECT_TRUE(good.passed);
+}
+
+TEST(PooledTest, ARulesToleranceMakesItAnEquivalenceCheck) {
+  // The same 0.4% common error, now within a rule's 1% tolerance: pooled passes, and the power
+  // statement counts from the tolerance. A top-level tolerance is every rule's default.
+  for (const std::string& rules :
+       {std::string("[[rule]]\nmatch = '*.weight'\nexpect = 'normal(std=0.02)'\n"
+                    "tolerance = { variance = 0.01 }\n"),
+        std::string("tolerance = { variance = 0.01, ks = 0.01 }\n[[rule]]\nmatch = '*.weight'\n"
+                    "expect = 'normal(std=0.02)'\n")}) {
+    const run_result r = layers(0.004).run(rules);
+    ASSERT_EQ(r.pooled.size(), 1u);
+    EXPECT_EQ(r.pooled[0].tolerance.variance, 0.01) << rules;
+    EXPECT_TRUE(r.pooled[0].passed) << rules;
+    EXPECT_TRUE(r.passed) << rules;
+    EXPECT_GT(r.pooled[0].detectable_variance_error, 0.01);
+    EXPECT_EQ(r.cases[0].tolerance.variance, 0.01);
+  }
+  // A common 0.6% error (pooled z ~ 10) exceeds a 0.1% tolerance by ~9 standard errors: the
+  // pooled test finds it, though no tensor shows it.
+  EXPECT_FALSE(layers(0.006)
+                   .run("[[rule]]\nmatch = '*.weight'\nexpect = 'normal(std=0.02)'\n"
+                        "tolerance = { variance = 0.001 }\n")
+                   .pooled[0]
+                   .passed);
+  // A rule's own tolerance replaces the document's whole.
+  const model_rules rules = parse_rules(
+      "tolerance = { variance = 0.01, ks = 0.002 }\n[[rule]]\nmatch = 'a'\n"
+      "expect = 'normal'\ntolerance = { mean = 0.1 }\n[[rule]]\nmatch = 'b'\n"
+      "expect = 'normal'\n");
+  EXPECT_EQ(rules.tolerance, (verinit::verify::tolerance{0.01, 0, 0.002}));
+  EXPECT_EQ(rules.rules[0].tolerance, (verinit::verify::tolerance{0, 0.1, 0}));
+  EXPECT_FALSE(rules.rules[1].tolerance.has_value());
+}
+
+TEST(RulesTest, BadTolerancesNameTheRuleAndTheKey) {
+  const std::string rule = "[[rule]]\nmatch = '*'\nexpect = 'normal'\n";
+  EXPECT_NE(error_of(rule + "tolerance = 0.01\n").find("rule 1: tolerance must be a table"),
+            std::string::npos);
+  EXPECT_NE(error_of(rule + "tolerance = { scale = 0.01 }\n")
+                .find("rule 1: tolerance has key 'scale', but the keys are variance, mean, ks"),
+            std::string::npos);
+  EXPECT_NE(error_of(rule + "tolerance = { ks = 'big' }\n").find("tolerance ks must be a number"),
+            std::string::npos);
+  EXPECT_EQ(error_of(rule + "tolerance = { variance = 1.5 }\n"),
+            "r.toml: rule 1: tolerance variance is 1.5, but must be in [0, 1)");
+  EXPECT_EQ(error_of("tolerance = { mean = -1 }\n" + rule),
+            "r.toml: tolerance mean is -1, but must be in [0, 1)");
+  EXPECT_NO_THROW(parse_rules(rule + "tolerance = { variance = 0 }\n"));
 }
 
 TEST(PooledTest, NeedsTwoTensorsWithAVarianceTest) {

@@ -78,7 +78,7 @@ run_request small_request(int threads) {
   return request;
 }
 
-TEST(RunnerTest, ResultsAreTheSameBitsOnAnyThreadCount) {
+TEST(RunnerTest, SlowResultsAreTheSameBitsOnAnyThreadCount) {
   const run_result one = run(small_request(1));
   EXPECT_TRUE(one.passed);
   EXPECT_EQ(one.threads_used, 1);

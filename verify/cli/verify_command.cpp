@@ -65,9 +65,12 @@ void print_case(const verify::case_result& c, std::ostream& out) {
     out << "      " << std::left << std::setw(18) << t.name << std::right << std::setw(14)
         << std::setprecision(6) << t.statistic << "  " << std::left << std::setw(12)
         << (t.exact ? std::string("exact") : "p=" + format_p(t.p_value)) << std::right
-        << (t.passed ? (t.suspicious ? "ok (suspicious: p < 1e-3)" : "ok") : "FAIL") << "   "
-        << t.note << "\n";
+        << (t.informational ? "info"
+            : t.passed      ? (t.suspicious ? "ok (suspicious: p < 1e-3)" : "ok")
+                            : "FAIL")
+        << "   " << t.note << "\n";
   }
+  if (c.tolerance.any()) out << "      tolerance: " << verify::to_string(c.tolerance) << "\n";
   if (!c.diagnosis.empty()) out << "      diagnosis: " << c.diagnosis << "\n";
   if (!std::isnan(c.detectable_variance_error))
     out << "      detectable with 99% power: variance error " << std::setprecision(2)
@@ -206,6 +209,8 @@ int run_verify(verify_options o, const CLI::App& command) {
     std::cout << "\n      detectable with 99% power: variance error "
               << format_p(100 * p.detectable_variance_error) << "%, mean shift "
               << format_p(p.detectable_mean_shift) << " sd, common to the rule's tensors\n";
+    if (p.tolerance.any())
+      std::cout << "      tolerance: " << verify::to_string(p.tolerance) << "\n";
   }
   list("FAIL  no rule matches", run.unmatched);
   list("skipped", run.skipped);

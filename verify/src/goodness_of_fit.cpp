@@ -377,6 +377,7 @@ test_result ks_test(std::span<const double> sorted_u) {
   if (std::isnan(r.statistic) || std::isnan(sorted_u.back())) r.statistic = 1;
   r.p_value = cdf(complement(
       kolmogorov_smirnov_distribution(static_cast<std::int64_t>(sorted_u.size())), r.statistic));
+  r.values = {{"n", static_cast<double>(sorted_u.size())}};
   r.note = "sup |F_n - F|, p from the exact law of D_n";
   return r;
 }

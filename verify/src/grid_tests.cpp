@@ -240,6 +240,7 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
     r.name = "ks";
     r.statistic = d;
     r.p_value = cdf(complement(kolmogorov_smirnov_distribution(h.n), d));
+    r.values = {{"n", static_cast<double>(h.n)}};
     r.note = "max |F_n - F| over the grid, p from D_n's continuous law (conservative on a grid)";
     out.push_back(std::move(r));
   }

@@ -60,6 +60,7 @@ test_result ks_exact(const iid_evidence& e) {
   r.name = "ks";
   r.statistic = fit.nan > 0 || std::isnan(fit.d) ? 1.0 : fit.d;  // a NaN sample rejects
   r.p_value = cdf(complement(kolmogorov_smirnov_distribution(fit.n + fit.nan), r.statistic));
+  r.values = {{"n", static_cast<double>(fit.n + fit.nan)}};
   r.note = "sup |F_n - F|, p from the exact law of D_n";
   return r;
 }
@@ -73,7 +74,10 @@ test_result ks_binned(const iid_evidence& e) {
   r.name = "ks";
   r.statistic = low;
   r.p_value = cdf(complement(null, low));
-  r.values = {{"d_low", low}, {"d_high", high}, {"p_at_d_high", cdf(complement(null, high))}};
+  r.values = {{"d_low", low},
+              {"d_high", high},
+              {"p_at_d_high", cdf(complement(null, high))},
+              {"n", static_cast<double>(s.n)}};
   r.note = "streaming, " + std::to_string(e.state.settings().bins) +
            " bins: D bracketed, p at the lower end (conservative)";
   return r;

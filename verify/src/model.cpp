@@ -59,6 +59,32 @@ verinit::layout layout_of(const toml::node& value, std::string_view source,
   return parse_layout(*text);
 }
 
+// `tolerance = { variance = 0.005, mean = 0.01, ks = 0.001 }`: numbers (integers too) in [0, 1).
+verify::tolerance tolerance_of(const toml::node& value, std::string_view source,
+                               const std::string& where) {
+  const toml::table* table = value.as_table();
+  if (table == nullptr)
+    fail(source, where + "tolerance must be a table, e.g. { variance = 0.005, ks = 0.001 }");
+  verify::tolerance out;
+  for (const auto& [key, entry] : *table) {
+    const std::string k(key.str());
+    double* into = k == "variance" ? &out.variance
+                   : k == "mean"   ? &out.mean
+                   : k == "ks"     ? &out.ks
+                                   : nullptr;
+    if (into == nullptr)
+      fail(source, where + "tolerance has key '" + k + "', but the keys are variance, mean, ks");
+    const auto number = entry.value<double>();  // an integer converts
+    if (!number || !(entry.is_floating_point() || entry.is_integer()))
+      fail(source, where + "tolerance " + k + " must be a number in [0, 1)");
+    *into = *number;
+  }
+  // where is "" or "rule 3: ".
+  check_tolerance(
+      out, std::string(source) + (where.empty() ? "" : ": " + where.substr(0, where.size() - 2)));
+  return out;
+}
+
 // `{...}` in a spec: an arithmetic expression over `layer` (numbers, + - * / ^, parentheses,
 // sqrt), e.g. "normal(std={0.02/sqrt(2*(layer+1))})". Throws std::invalid_argument.
 class expression {
@@ -250,9 +276,11 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
   for (const auto& [key, value] : document) {
     if (key.str() == "layout") {
       out.tensor_layout = layout_of(value, source, "");
+    } else if (key.str() == "tolerance") {
+      out.tolerance = tolerance_of(value, source, "");
     } else if (key.str() != "rule") {
       fail(source, "top-level key '" + std::string(key.str()) +
-                       "' is unknown, but must be 'rule' or 'layout'");
+                       "' is unknown, but must be 'rule', 'layout' or 'tolerance'");
     }
   }
   const toml::node* rules = document.get("rule");
@@ -311,6 +339,8 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
         if (!value.is_integer()) fail(source, where + ": axis must be an integer");
         rule.axis = *value.value<std::int64_t>();
         has_axis = true;
+      } else if (k == "tolerance") {
+        rule.tolerance = tolerance_of(value, source, where + ": ");
       } else if (k == "zero_rows") {
         const toml::array* rows = value.as_array();
         if (rows == nullptr) fail(source, where + ": zero_rows must be a list of integers");
@@ -321,7 +351,7 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       } else {
         fail(source, where + " has key '" + k +
                          "', but the keys are match, expect, blocks, axis, fans_from, fan_in, "
-                         "fan_out, layout, skip, zero_rows");
+                         "fan_out, layout, skip, tolerance, zero_rows");
       }
     }
     if (rule.match.empty()) fail(source, where + ": match is missing (a glob)");
@@ -509,6 +539,7 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       c.source = std::string(source);
       c.tensor = name;
       c.rule = rule->match;
+      c.tolerance = rule->tolerance.value_or(rules.tolerance);
       plan.cases.push_back(std::move(c));
     };
     if (!rule->blocks.empty()) {

@@ -8,10 +8,15 @@ namespace verinit::verify {
 std::size_t holm_bonferroni(std::vector<test_result*>& tests, double alpha) {
   std::vector<test_result*> family;
   for (auto* t : tests) {
-    if (t->exact)
+    if (t->informational) {
       t->adjusted_p_value = t->p_value;
-    else
+      t->passed = true;
+      t->suspicious = false;
+    } else if (t->exact) {
+      t->adjusted_p_value = t->p_value;
+    } else {
       family.push_back(t);
+    }
   }
   // NaN p-values sort first and are rejected: a test that could not be computed fails.
   std::stable_sort(family.begin(), family.end(), [](const test_result* a, const test_result* b) {

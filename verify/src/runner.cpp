@@ -405,6 +405,11 @@ void check_options(const run_options& options) {
 
 case_result run_case(const case_request& request, const run_options& options) {
   check_options(options);
+  check_tolerance(request.tolerance, "case '" + request.spec.spelling + "'");
+  if (request.tolerance.any() && !request.samples && request.spec.replications > 1)
+    throw std::invalid_argument("case '" + request.spec.spelling +
+                                "': a tolerance needs one replication, but it has " +
+                                std::to_string(request.spec.replications));
   run_options resolved = options;
   resolved.threads = resolve_threads(options.threads);
   const expectation e = prepare(request, resolved);
@@ -430,6 +435,8 @@ case_result run_case(const case_request& request, const run_options& options) {
   }
   result.tensor = request.tensor;
   result.rule = request.rule;
+  result.tolerance = request.tolerance;
+  apply_tolerance(result.tests, request.tolerance);
   return result;
 }
 
@@ -487,7 +494,7 @@ std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
     auto at = std::find_if(out.begin(), out.end(),
                            [&](const pooled_result& p) { return p.rule == c.rule; });
     if (at == out.end()) {
-      out.push_back({c.rule, {}, 0, {}, true, NAN, NAN});
+      out.push_back({c.rule, c.tolerance, {}, 0, {}, true, NAN, NAN});
       totals.emplace_back();
       at = out.end() - 1;
     }
@@ -519,6 +526,7 @@ std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
                       : "the tensors' mean z-tests pooled: a mean shift (in sd) common to them";
       out[r].tests.push_back(std::move(t));
     }
+    apply_tolerance(out[r].tests, out[r].tolerance);
     kept.push_back(std::move(out[r]));
   }
   return kept;
@@ -542,13 +550,15 @@ void decide(run_result& run) {
   // alpha/m whatever the other p-values (outside it the verdict is FAIL for sure).
   const double band_level = run.options.alpha / m;
   run.passed = (!run.propagation || run.propagation->passed) && run.unmatched.empty();
-  const auto detectable = [effect](const std::vector<test_result>& tests, double& variance,
-                                   double& mean) {
+  // Under a tolerance: beyond it (the equivalence test at a true error tol + effect * se has the
+  // plain test's power at effect * se, less the negligible Q(|z| + tol / se) term's share).
+  const auto detectable = [effect](const std::vector<test_result>& tests, const tolerance& tol,
+                                   double& variance, double& mean) {
     for (const auto& t : tests) {
       if (std::isnan(t.standard_error)) continue;
       if (t.detects == detectable_quantity::relative_variance_error)
-        variance = effect * t.standard_error;
-      if (t.detects == detectable_quantity::mean_shift) mean = effect * t.standard_error;
+        variance = tol.variance + effect * t.standard_error;
+      if (t.detects == detectable_quantity::mean_shift) mean = tol.mean + effect * t.standard_error;
     }
   };
   for (auto& c : run.cases) {
@@ -559,13 +569,13 @@ void decide(run_result& run) {
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;
     c.diagnosis = c.passed ? std::string() : diagnose(c);
-    detectable(c.tests, c.detectable_variance_error, c.detectable_mean_shift);
+    detectable(c.tests, c.tolerance, c.detectable_variance_error, c.detectable_mean_shift);
   }
   for (auto& p : run.pooled) {
     p.passed =
         std::all_of(p.tests.begin(), p.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && p.passed;
-    detectable(p.tests, p.detectable_variance_error, p.detectable_mean_shift);
+    detectable(p.tests, p.tolerance, p.detectable_variance_error, p.detectable_mean_shift);
   }
 }
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from typing import Any, Optional
 
@@ -35,28 +36,41 @@ def _toml_value(value: Any, where: str) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, _np.integer)):
         return str(int(value))
+    if isinstance(value, (float, _np.floating)):
+        if not math.isfinite(value):
+            raise ValueError(f"rules: {where} is {value!r}, but must be a finite number")
+        return repr(float(value))  # Python's repr of a finite float is a TOML float
+    if isinstance(value, dict):  # an inline table: tolerance = {variance = 0.005}
+        for key in value:
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"rules: {where} has key {key!r}, not a name")
+        return "{" + ", ".join(f"{k} = {_toml_value(v, f'{where}.{k}')}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string is a TOML basic string
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
-    raise ValueError(f"rules: {where} is {value!r}, but must be a string, an integer, true/false "
-                     "or a list of integers")
+    raise ValueError(f"rules: {where} is {value!r}, but must be a string, a number, true/false, "
+                     "a list or a table (dict)")
 
 
 def _to_toml(data: Any) -> str:
     """Rules as Python data, written as the TOML document they stand for."""
-    layout = None
+    layout = tolerance = None
     rules = data
     if isinstance(data, dict):
-        unknown = set(data) - {"rule", "layout"}
+        unknown = set(data) - {"rule", "layout", "tolerance"}
         if unknown:
             raise ValueError(f"rules: top-level key '{sorted(unknown)[0]}' is unknown, but must "
-                             "be 'rule' or 'layout'")
+                             "be 'rule', 'layout' or 'tolerance'")
         layout = data.get("layout")
+        tolerance = data.get("tolerance")
         rules = data.get("rule", [])
     if not isinstance(rules, (list, tuple)):
         raise ValueError(f"rules: expected a list of rules, got {type(rules).__name__}")
     lines = [] if layout is None else [f"layout = {_toml_value(layout, 'layout')}"]
+    if tolerance is not None:
+        lines.append(f"tolerance = {_toml_value(tolerance, 'tolerance')}")
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
             raise ValueError(f"rules: rule {i + 1} is {rule!r}, but must be a table (dict)")

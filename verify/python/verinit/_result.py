@@ -21,16 +21,18 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-_TEST_KEYS = ("name", "statistic", "p_value", "p_adjusted", "passed", "exact", "suspicious", "note")
+_TEST_KEYS = ("name", "statistic", "p_value", "p_adjusted", "passed", "exact", "informational",
+              "suspicious", "note")
 
 
 class Test:
     """One test of one case: `name`, `statistic`, `p_value` (raw), `p_adjusted` (Holm over the
-    run), `passed`, `exact` (a deterministic check, no p-value), `note`, and `values` (the
-    test's named extras: expected value, confidence interval, ...)."""
+    run), `passed`, `exact` (a deterministic check, no p-value), `informational` (reported, not
+    decided: a shape test a rule's ks tolerance stands in for), `note`, and `values` (the test's
+    named extras: expected value, confidence interval, tolerance, ...)."""
 
-    __slots__ = ("name", "statistic", "p_value", "p_adjusted", "passed", "exact", "suspicious",
-                 "note", "values")
+    __slots__ = ("name", "statistic", "p_value", "p_adjusted", "passed", "exact", "informational",
+                 "suspicious", "note", "values")
 
     def __init__(self, entry: Dict[str, Any]):
         self.name: str = entry["name"]
@@ -39,6 +41,7 @@ class Test:
         self.p_adjusted: float = _number(entry["p_adjusted"])
         self.passed: bool = bool(entry["passed"])
         self.exact: bool = bool(entry["exact"])
+        self.informational: bool = bool(entry.get("informational", False))
         self.suspicious: bool = bool(entry["suspicious"])
         self.note: str = entry["note"]
         self.values: Dict[str, float] = {
@@ -47,14 +50,15 @@ class Test:
 
     def __repr__(self) -> str:
         p = "exact" if self.exact else f"p={self.p_value:.3g} (adjusted {self.p_adjusted:.3g})"
-        verdict = "ok" if self.passed else "FAIL"
+        verdict = "info" if self.informational else "ok" if self.passed else "FAIL"
         return f"<Test {self.name}: {self.statistic:.6g} {p} {verdict}>"
 
 
 class Case:
     """One verified tensor or scheme: `scheme` (as written), `canonical`, `law`, `tensor` (its
     name in a model, or None), `rule`, `shape`, `layout`, `dtype`, `n`, `passed`, `tests`,
-    `diagnosis` (what a failure looks like; None when it passed)."""
+    `diagnosis` (what a failure looks like; None when it passed), `tolerance` (the rule's
+    equivalence margins, {"variance", "mean", "ks"}, or None: the exact law)."""
 
     def __init__(self, entry: Dict[str, Any]):
         self.scheme: str = entry["scheme"]
@@ -69,6 +73,7 @@ class Case:
         self.n: int = int(entry["n"])
         self.passed: bool = bool(entry["passed"])
         self.diagnosis: Optional[str] = entry.get("diagnosis")
+        self.tolerance: Optional[Dict[str, float]] = entry.get("tolerance")
         self.tests: List[Test] = [Test(t) for t in entry["tests"]]
 
     @property
@@ -86,9 +91,8 @@ class Case:
         ]
         for t in self.tests:
             p = "exact" if t.exact else f"p={t.p_value:.3g} adj={t.p_adjusted:.3g}"
-            lines.append(
-                f"      {t.name:<26}{t.statistic:>14.6g}  {p:<24}{'ok' if t.passed else 'FAIL'}"
-            )
+            verdict = "info" if t.informational else "ok" if t.passed else "FAIL"
+            lines.append(f"      {t.name:<26}{t.statistic:>14.6g}  {p:<24}{verdict}")
         if self.diagnosis:
             lines.append(f"      diagnosis: {self.diagnosis}")
         return "\n".join(lines)

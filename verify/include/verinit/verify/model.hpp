@@ -21,6 +21,10 @@
 //   # axis = 0                       # equal blocks along axis (default 0), each its own spec
 //                                    # (Keras's LSTM bias with unit_forget_bias)
 //   # skip = true                    # deliberately not verified (counters, buffers)
+//   # tolerance = { variance = 0.005, mean = 0.01, ks = 0.001 }   # equivalence margins
+//                                    # (tolerance.hpp): relative variance, mean in sd, KS
+//                                    # distance; a top-level `tolerance` sets every rule's
+//                                    # default (a rule's own replaces it whole)
 //
 // A tensor no rule matches fails the run and is listed; an integer or bool tensor must be
 // skipped by its rule; a tensor on the storage (and shape and dtype) of one already planned is
@@ -55,17 +59,20 @@ struct tensor_rule {
   /// ("<name>[block 2 of 4]") with fans from the block's shape (or the rule's fans); instead of
   /// expect.
   std::vector<std::string> blocks;
-  std::int64_t axis = 0;  ///< of blocks; negative from the end
+  std::int64_t axis = 0;                       ///< of blocks; negative from the end
+  std::optional<verify::tolerance> tolerance;  ///< the rule's own; else the document's
 };
 
 struct model_rules {
   std::optional<verinit::layout> tensor_layout;  ///< the top-level `layout`
+  verify::tolerance tolerance;                   ///< the top-level `tolerance`: the default
   std::vector<tensor_rule> rules;                ///< in order: the first match wins
 };
 
 /// Parses a rules document (TOML, above); `source` names it in messages (a file name).
 /// Throws std::invalid_argument "<source>: ..." naming the line of a TOML syntax error, or the
-/// rule (1-based) and key of a bad rule: an unknown key, a missing or non-string match, no
+/// rule (1-based) and key of a bad rule: an unknown key, a tolerance that is not a table of
+/// variance/mean/ks numbers in [0, 1), a missing or non-string match, no
 /// expect (nor blocks) and no skip, a {...} expression that does not parse or is not finite
 /// (checked with layer = 1), expect with blocks, blocks with zero_rows, axis without
 /// blocks, blocks not a non-empty list of valid specs, a layout other than torch or keras, fan_in

@@ -28,8 +28,11 @@ struct test_result {
   double p_value = 1;           ///< raw p-value under the null (1 or 0 for an exact check)
   double adjusted_p_value = 1;  ///< Holm-adjusted over the run's family (set by the decision)
   bool exact = false;           ///< deterministic check, not part of the multiple-testing family
-  bool passed = true;           ///< the decision
-  bool suspicious = false;      ///< p < 1e-3 without failing
+  /// Reported, not decided (outside the family, always passed): a shape test a rule's ks
+  /// tolerance stands in for (tolerance.hpp).
+  bool informational = false;
+  bool passed = true;       ///< the decision
+  bool suspicious = false;  ///< p < 1e-3 without failing
   /// Named extras (expected value, CI, ...), for people and the JSON: no code reads them back
   /// by name, except the test's own replication rule.
   std::vector<std::pair<std::string, double>> values;

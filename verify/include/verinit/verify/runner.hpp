@@ -24,6 +24,7 @@
 #include "verinit/verify/propagation.hpp"
 #include "verinit/verify/result.hpp"
 #include "verinit/verify/summary.hpp"
+#include "verinit/verify/tolerance.hpp"
 
 namespace verinit::verify {
 
@@ -56,6 +57,8 @@ struct case_request {
   std::string source = "verinit";      ///< where the samples came from (a file name)
   std::string tensor = {};             ///< the tensor's name in a model, if any
   std::string rule = {};               ///< the rule that chose spec for it, if any
+  /// Equivalence margins (tolerance.hpp); none: the exact law. Not with replications > 1.
+  verify::tolerance tolerance = {};
 };
 
 struct run_options {
@@ -89,12 +92,14 @@ struct case_result {
   std::string formula;             ///< the theory's law, with its numbers
   std::string source = "verinit";  ///< "verinit", or the input file
   std::string tensor, rule;        ///< as in the case_request (empty when not given)
+  verify::tolerance tolerance;     ///< as in the case_request, applied to `tests`
   std::int64_t n = 0;              ///< samples tested
   std::vector<test_result> tests;
   bool passed = true;
   double sample_seconds = 0, test_seconds = 0;
   /// What this run could detect with 99% power at its n and alpha (NaN where not applicable):
-  /// a relative variance error and a mean shift in standard deviations.
+  /// a relative variance error and a mean shift in standard deviations (beyond the tolerance,
+  /// which is added).
   double detectable_variance_error = NAN, detectable_mean_shift = NAN;
   /// For reports (run_options::summaries): the samples against the law (the non-zeros of a
   /// sparse scheme, the entries of orthogonal matrices); none for exact schemes.
@@ -111,9 +116,10 @@ struct case_result {
 /// for independent tensors of their laws), so that many tensors together detect a common error
 /// none shows alone: the "pooled_variance" test a relative variance error, "pooled_mean" a mean
 /// shift in standard deviations, each of 1 / sqrt(sum(1 / se_t^2)) per standard error. Part of
-/// the run's Holm family.
+/// the run's Holm family. Under a tolerance (the rule's: its cases'), equivalence tests of it.
 struct pooled_result {
   std::string rule;
+  verify::tolerance tolerance;
   std::vector<std::string> tensors;  ///< the cases pooled (those with a variance test)
   double n = 0;                      ///< their samples
   std::vector<test_result> tests;
