@@ -13,7 +13,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     const auto rules = verinit::verify::parse_rules(text, "fuzz.toml");
+    // Every accepted tolerance is one check_tolerance accepts (in [0, 1), not NaN).
+    const auto in_range = [](const verinit::verify::tolerance& t) {
+      for (const double v : {t.variance, t.mean, t.ks})
+        if (!(v >= 0 && v < 1)) return false;
+      return true;
+    };
+    if (!in_range(rules.tolerance)) __builtin_trap();
     for (const auto& rule : rules.rules) {
+      if (rule.tolerance && !in_range(*rule.tolerance)) __builtin_trap();
       // Every accepted rule has a glob, and an expect or blocks (not both) unless it skips.
       if (rule.match.empty() || (!rule.skip && rule.expect.empty() && rule.blocks.empty()) ||
           (!rule.expect.empty() && !rule.blocks.empty()))

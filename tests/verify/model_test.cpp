@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -397,14 +398,19 @@ TEST(ModelPlanTest, LayerInASpecIsTheNamesNumberInAnExpression) {
 namespace {
 
 // 24 layers' weights of one rule, each scaled by sqrt(1 + error): N(0, 0.02^2) on 256 x 1024
-// (a normal law: a scaled uniform would also show outside its support).
+// (a normal law: a scaled uniform would also show outside its support). With `mixture` > 0,
+// each weight is instead scaled by sqrt(1 - mixture) or sqrt(1 + mixture) at random: a scale
+// mixture of the same variance, a shape error only.
 struct layers {
-  explicit layers(double error) {
+  explicit layers(double error, double mixture = 0) {
+    std::mt19937_64 coin(99);
     for (int k = 0; k < 24; ++k) {
       verinit::fill_options options;
       options.seed = 100 + static_cast<std::uint64_t>(k);
       auto w = verinit::sample<float>(shape, verinit::parse_scheme("normal(std=0.02)"), options);
-      for (auto& x : w) x = static_cast<float>(x * std::sqrt(1 + error));
+      for (auto& x : w)
+        x = static_cast<float>(
+            x * std::sqrt(1 + error + (mixture > 0 && (coin() & 1) != 0 ? mixture : -mixture)));
       data.push_back(std::move(w));
     }
     for (int k = 0; k < 24; ++k)
@@ -435,7 +441,7 @@ TEST(PooledTest, CatchesAVarianceErrorCommonToTheRulesTensorsThatNoneShowsAlone)
   EXPECT_EQ(p.rule, "*.weight");
   EXPECT_EQ(p.tensors.size(), 24u);
   EXPECT_EQ(p.n, 24.0 * 256 * 1024);
-  ASSERT_EQ(p.tests.size(), 2u);
+  ASSERT_EQ(p.tests.size(), 4u);  // and pooled_ks, pooled_anderson_darling
   EXPECT_EQ(p.tests[0].name, "pooled_variance");
   EXPECT_FALSE(p.tests[0].passed);
   EXPECT_NEAR(p.tests[0].values[0].second, 0.004, 0.0017);  // the pooled estimate, 3 se
@@ -451,6 +457,79 @@ TEST(PooledTest, CatchesAVarianceErrorCommonToTheRulesTensorsThatNoneShowsAlone)
   ASSERT_EQ(good.pooled.size(), 1u);
   EXPECT_TRUE(good.pooled[0].passed);
   EXPECT_TRUE(good.passed);
+}
+
+const test_result* pooled_test(const pooled_result& p, const std::string& name) {
+  for (const auto& t : p.tests)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+TEST(PooledTest, ThePooledPitsCatchAShapeErrorCommonToTheRulesTensorsThatNoneShowsAlone) {
+  // Each weight N(0, 0.02^2 (1 +- 0.2)): the variance is exact, the law's shape is not
+  // (sup |F - Phi| = 0.0028). One tensor's KS needs D ~ 0.0062 at Holm's first step (sqrt(n)
+  // D = 1.4 here); the 6.3M pooled transforms have sqrt(N) D = 7.0.
+  const run_result bad = layers(0, 0.2).run();
+  for (const auto& c : bad.cases) EXPECT_TRUE(c.passed) << c.tensor;
+  ASSERT_EQ(bad.pooled.size(), 1u);
+  const pooled_result& p = bad.pooled[0];
+  ASSERT_NE(pooled_test(p, "pooled_ks"), nullptr);
+  ASSERT_NE(pooled_test(p, "pooled_anderson_darling"), nullptr);
+  EXPECT_TRUE(pooled_test(p, "pooled_variance")->passed);
+  EXPECT_FALSE(pooled_test(p, "pooled_ks")->passed);
+  EXPECT_FALSE(pooled_test(p, "pooled_anderson_darling")->passed);
+  EXPECT_NEAR(pooled_test(p, "pooled_ks")->statistic, 0.0028, 0.0012);
+  EXPECT_FALSE(bad.passed);
+  // Correct layers: every pooled test passes.
+  const run_result good = layers(0).run();
+  for (const auto& t : good.pooled[0].tests) EXPECT_TRUE(t.passed) << t.name;
+  EXPECT_EQ(good.pooled[0].tests.size(), 4u);
+}
+
+TEST(PooledTest, Bfloat16TensorsArePooledByTheRandomisedPitAndGiveTheSameBitsOnAnyThreadCount) {
+  // 8 correct bfloat16 tensors, and the same values as float32 (all on bfloat16's grid): both
+  // are discrete, pooled by the randomised PIT, and pass; the numbers do not depend on threads.
+  const verinit::tensor_shape shape{256, 512};
+  std::vector<std::vector<verinit::bfloat16_t>> b;
+  std::vector<std::vector<float>> f;
+  std::vector<model_tensor> tensors;
+  for (int k = 0; k < 8; ++k) {
+    verinit::fill_options options;
+    options.seed = 300 + static_cast<std::uint64_t>(k);
+    b.push_back(
+        verinit::sample<verinit::bfloat16_t>(shape, verinit::parse_scheme("he_normal"), options));
+    f.emplace_back(b.back().begin(), b.back().end());
+  }
+  for (int k = 0; k < 8; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    tensors.push_back({"b." + std::to_string(k) + ".weight", "BF16", shape,
+                       verinit::view_of<verinit::bfloat16_t>(b[i], shape), nullptr});
+    tensors.push_back({"f." + std::to_string(k) + ".weight", "F32", shape,
+                       verinit::view_of<float>(f[i], shape), nullptr});
+  }
+  const auto rules = parse_rules(
+      "[[rule]]\nmatch = 'b.*'\nexpect = 'he_normal'\n[[rule]]\nmatch = 'f.*'\n"
+      "expect = 'he_normal'\n");
+  std::vector<run_result> runs;
+  for (const int threads : {1, 2, 3}) {
+    run_request request;
+    request.options.threads = threads;
+    add_plan(request, plan_model(tensors, rules, verinit::layout::torch, "m"));
+    runs.push_back(verinit::verify::run(request));
+  }
+  ASSERT_EQ(runs[0].pooled.size(), 2u);
+  for (const auto& p : runs[0].pooled) {
+    ASSERT_NE(pooled_test(p, "pooled_ks"), nullptr) << p.rule;
+    EXPECT_TRUE(p.passed) << p.rule;
+    EXPECT_NE(pooled_test(p, "pooled_ks")->note.find("randomised"), std::string::npos);
+  }
+  EXPECT_TRUE(runs[0].passed);
+  for (std::size_t r = 1; r < runs.size(); ++r)
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t t = 0; t < runs[0].pooled[i].tests.size(); ++t) {
+        EXPECT_EQ(runs[r].pooled[i].tests[t].statistic, runs[0].pooled[i].tests[t].statistic);
+        EXPECT_EQ(runs[r].pooled[i].tests[t].p_value, runs[0].pooled[i].tests[t].p_value);
+      }
 }
 
 TEST(PooledTest, ARulesToleranceMakesItAnEquivalenceCheck) {

@@ -204,11 +204,21 @@ int run_verify(verify_options o, const CLI::App& command) {
     std::cout << (p.passed ? "PASS  " : "FAIL  ") << "pooled rule '" << p.rule << "' over "
               << p.tensors.size() << " tensors (" << static_cast<std::int64_t>(p.n) << " weights):";
     for (const auto& t : p.tests)
-      std::cout << " " << t.name << " z " << format_p(t.statistic) << " (p_adj "
-                << format_p(t.adjusted_p_value) << ")";
+      std::cout << " " << t.name
+                << (t.name == "pooled_ks"                 ? " D "
+                    : t.name == "pooled_anderson_darling" ? " A^2 "
+                                                          : " z ")
+                << format_p(t.statistic) << " (p_adj " << format_p(t.adjusted_p_value)
+                << (t.informational ? ", info)"
+                    : t.passed      ? ")"
+                                    : ", FAIL)");
     std::cout << "\n      detectable with 99% power: variance error "
               << format_p(100 * p.detectable_variance_error) << "%, mean shift "
-              << format_p(p.detectable_mean_shift) << " sd, common to the rule's tensors\n";
+              << format_p(p.detectable_mean_shift) << " sd";
+    if (!std::isnan(p.detectable_ks_distance))
+      std::cout << "; for certain: a CDF error of KS distance "
+                << format_p(p.detectable_ks_distance);
+    std::cout << ", common to the rule's tensors\n";
     if (p.tolerance.any())
       std::cout << "      tolerance: " << verify::to_string(p.tolerance) << "\n";
   }

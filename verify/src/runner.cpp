@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "buffer.hpp"
+#include "pooled.hpp"
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
@@ -61,10 +62,6 @@ void check_verifiable(dtype type, const expectation& e, bool streamed) {
     throw_invalid("verify", "samples", std::string(to_string(type)) + " beyond the memory budget",
                   "within it (16-bit weights are not streamed yet: raise --memory)");
 }
-
-// Below this many values a float32/float64 sample all on a 16-bit grid is not taken to be one
-// (a continuous sample of 4096 lands on bfloat16's grid with probability ~2^-65536).
-constexpr std::int64_t grid_detection_min_count = 4096;
 
 // The i.i.d. tests of samples held in memory: the exact KS/A^2 (first: its working copy of
 // the samples is freed before the state's window hashes are kept) and one stream state.
@@ -465,71 +462,9 @@ run_result run(const run_request& request) {
     run.propagation = propagate(standard_propagation_configs(), propagation);
   }
   run.pooled = pool_by_rule(run.cases);
+  detail::add_pit_tests(run.pooled, request, run.cases, resolved);
   decide(run);
   return run;
-}
-
-std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
-  std::vector<pooled_result> out;
-  struct sums {
-    double weighted_z = 0, weights = 0;  // sum z_t / se_t, sum 1 / se_t^2
-    std::size_t count = 0;
-  };
-  std::vector<std::array<sums, 2>> totals;  // [variance, mean] per rule
-  const auto add = [](sums& s, const test_result& t) {
-    if (!std::isfinite(t.statistic) || !(t.standard_error > 0)) return;
-    s.weighted_z += t.statistic / t.standard_error;
-    s.weights += 1 / (t.standard_error * t.standard_error);
-    ++s.count;
-  };
-  for (const auto& c : cases) {
-    if (c.rule.empty()) continue;
-    const test_result* variance = nullptr;
-    const test_result* mean = nullptr;
-    for (const auto& t : c.tests) {
-      if (t.name == "variance") variance = &t;
-      if (t.name == "mean") mean = &t;
-    }
-    if (variance == nullptr || !std::isfinite(variance->statistic)) continue;
-    auto at = std::find_if(out.begin(), out.end(),
-                           [&](const pooled_result& p) { return p.rule == c.rule; });
-    if (at == out.end()) {
-      out.push_back({c.rule, c.tolerance, {}, 0, {}, true, NAN, NAN});
-      totals.emplace_back();
-      at = out.end() - 1;
-    }
-    auto& sum = totals[static_cast<std::size_t>(at - out.begin())];
-    at->tensors.push_back(c.tensor);
-    at->n += static_cast<double>(c.n);
-    add(sum[0], *variance);
-    if (mean != nullptr) add(sum[1], *mean);
-  }
-  std::vector<pooled_result> kept;
-  for (std::size_t r = 0; r < out.size(); ++r) {
-    if (out[r].tensors.size() < 2) continue;
-    const char* names[] = {"pooled_variance", "pooled_mean"};
-    for (int k = 0; k < 2; ++k) {
-      const sums& s = totals[r][static_cast<std::size_t>(k)];
-      if (s.count < 2) continue;
-      test_result t;
-      t.name = names[k];
-      t.statistic = s.weighted_z / std::sqrt(s.weights);
-      t.p_value = detail::two_sided_normal_p(t.statistic);
-      t.standard_error = 1 / std::sqrt(s.weights);
-      t.detects =
-          k == 0 ? detectable_quantity::relative_variance_error : detectable_quantity::mean_shift;
-      // The precision-weighted estimate of the common error: z times its standard error.
-      t.values = {{"estimate", t.statistic * t.standard_error},
-                  {"tensors", static_cast<double>(s.count)}};
-      t.note = k == 0 ? "the tensors' variance z-tests pooled: a relative variance error common "
-                        "to them"
-                      : "the tensors' mean z-tests pooled: a mean shift (in sd) common to them";
-      out[r].tests.push_back(std::move(t));
-    }
-    apply_tolerance(out[r].tests, out[r].tolerance);
-    kept.push_back(std::move(out[r]));
-  }
-  return kept;
 }
 
 void decide(run_result& run) {
@@ -576,6 +511,15 @@ void decide(run_result& run) {
         std::all_of(p.tests.begin(), p.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && p.passed;
     detectable(p.tests, p.tolerance, p.detectable_variance_error, p.detectable_mean_shift);
+    for (const auto& t : p.tests) {
+      if (t.name != "pooled_ks") continue;
+      for (const auto& [key, value] : t.values)
+        if (key == "n" && value >= 1)
+          p.detectable_ks_distance =
+              p.tolerance.ks +
+              quantile(complement(kolmogorov_smirnov_distribution(static_cast<std::int64_t>(value)),
+                                  band_level));
+    }
   }
 }
 

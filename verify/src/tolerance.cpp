@@ -44,11 +44,12 @@ double equivalence_p(double z, double standard_error, double tol) {
 void apply_tolerance(std::vector<test_result>& tests, const tolerance& t) {
   for (test_result& r : tests) {
     if (r.exact || r.informational) continue;
+    const bool ks = r.name == "ks" || r.name == "pooled_ks";
     const double tol = r.detects == detectable_quantity::relative_variance_error ? t.variance
                        : r.detects == detectable_quantity::mean_shift            ? t.mean
-                       : r.name == "ks"                                          ? t.ks
+                       : ks                                                      ? t.ks
                                                                                  : 0.0;
-    if (tol > 0 && r.name == "ks") {
+    if (tol > 0 && ks) {
       const auto n = std::find_if(r.values.begin(), r.values.end(),
                                   [](const auto& v) { return v.first == "n"; });
       if (n == r.values.end() || !(n->second >= 1))
@@ -65,7 +66,8 @@ void apply_tolerance(std::vector<test_result>& tests, const tolerance& t) {
       r.note += "; equivalence: fails only for an error shown beyond +-" +
                 verinit::detail::format_number(tol) +
                 (r.detects == detectable_quantity::mean_shift ? " sd" : " (relative)");
-    } else if (t.ks > 0 && (r.name == "anderson_darling" || r.name == "chi_square")) {
+    } else if (t.ks > 0 && (r.name == "anderson_darling" || r.name == "chi_square" ||
+                            r.name == "pooled_anderson_darling")) {
       r.informational = true;
       r.note += "; information only: the rule's ks tolerance decides the law's shape";
     }

@@ -75,6 +75,10 @@ grid_histogram histogram_of(const tensor_view& x, int threads);
 /// dtype that is not 16-bit or an empty sample.
 std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads);
 
+/// Below this many values a float32/float64 sample all on a 16-bit grid is not taken to be one
+/// (a continuous sample of 4096 lands on bfloat16's grid with probability ~2^-65536).
+inline constexpr std::int64_t grid_detection_min_count = 4096;
+
 /// bfloat16 or float16 if every value of float32/float64 samples is exactly one of its values
 /// and there are at least `min_count` of them (a continuous sample essentially never is);
 /// otherwise nothing. bfloat16 is tried first: most of its values are float16 values too.

@@ -111,12 +111,15 @@ struct case_result {
   std::string canonical() const { return spec.scheme.spec(); }
 };
 
-/// The tensors of one rule pooled (a model run): each tensor's mean and variance z-tests
-/// combined, weighted by their precision (z = sum(z_t / se_t) / sqrt(sum(1 / se_t^2)), N(0, 1)
-/// for independent tensors of their laws), so that many tensors together detect a common error
-/// none shows alone: the "pooled_variance" test a relative variance error, "pooled_mean" a mean
-/// shift in standard deviations, each of 1 / sqrt(sum(1 / se_t^2)) per standard error. Part of
-/// the run's Holm family. Under a tolerance (the rule's: its cases'), equivalence tests of it.
+/// The tensors of one rule pooled (a model run), so that many tensors together detect a common
+/// error none shows alone. Each tensor's mean and variance z-tests combined, weighted by their
+/// precision (z = sum(z_t / se_t) / sqrt(sum(1 / se_t^2)), N(0, 1) for independent tensors of
+/// their laws): "pooled_variance" detects a relative variance error, "pooled_mean" a mean shift
+/// in standard deviations, each of 1 / sqrt(sum(1 / se_t^2)) per standard error. And the
+/// tensors' probability-integral transforms pooled into one sample of U(0, 1) (randomised on a
+/// 16-bit grid; tensors of an i.i.d. law whose samples the request holds): "pooled_ks" and
+/// "pooled_anderson_darling" detect an error of the law's shape common to them. Part of the
+/// run's Holm family. Under a tolerance (the rule's: its cases'), equivalence tests of it.
 struct pooled_result {
   std::string rule;
   verify::tolerance tolerance;
@@ -126,6 +129,9 @@ struct pooled_result {
   bool passed = true;
   /// At 99% power, as for a case.
   double detectable_variance_error = NAN, detectable_mean_shift = NAN;
+  /// The KS distance (beyond the tolerance's) that pooled_ks rejects for certain: its critical
+  /// value at Holm's first step alpha / m. NaN without pooled_ks.
+  double detectable_ks_distance = NAN;
 };
 
 struct run_result {

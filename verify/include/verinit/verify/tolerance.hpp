@@ -50,10 +50,10 @@ std::string to_string(const tolerance& t);
 double equivalence_p(double z, double standard_error, double tol);
 
 /// Turns a sample's tests into the tolerance's equivalence checks (the file comment): the mean
-/// and variance z-tests (by what they detect) and "ks" (its sample count from its value "n")
-/// get their p-value from the tolerance, a value "tolerance" and a note; with a ks tolerance
-/// "anderson_darling" and "chi_square" become informational. Nothing changes where the
-/// tolerance is 0 for that test.
+/// and variance z-tests (by what they detect) and "ks" and "pooled_ks" (the sample count from
+/// their value "n") get their p-value from the tolerance, a value "tolerance" and a note; with a
+/// ks tolerance "anderson_darling", "pooled_anderson_darling" and "chi_square" become
+/// informational. Nothing changes where the tolerance is 0 for that test.
 void apply_tolerance(std::vector<test_result>& tests, const tolerance& t);
 
 }  // namespace verinit::verify

@@ -1,0 +1,232 @@
+// The tensors of one rule pooled: the precision-weighted z-tests (pool_by_rule) and the pooled
+// probability-integral transforms (add_pit_tests).
+#include "pooled.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <boost/math/distributions/uniform.hpp>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "seeds.hpp"
+#include "verinit/philox.hpp"
+#include "verinit/verify/detail/p_values.hpp"
+#include "verinit/verify/grid_tests.hpp"
+#include "verinit/verify/iid_tests.hpp"
+#include "verinit/verify/stream_state.hpp"
+#include "verinit/verify/theory.hpp"
+
+namespace verinit::verify {
+
+std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
+  std::vector<pooled_result> out;
+  struct sums {
+    double weighted_z = 0, weights = 0;  // sum z_t / se_t, sum 1 / se_t^2
+    std::size_t count = 0;
+  };
+  std::vector<std::array<sums, 2>> totals;  // [variance, mean] per rule
+  const auto add = [](sums& s, const test_result& t) {
+    if (!std::isfinite(t.statistic) || !(t.standard_error > 0)) return;
+    s.weighted_z += t.statistic / t.standard_error;
+    s.weights += 1 / (t.standard_error * t.standard_error);
+    ++s.count;
+  };
+  for (const auto& c : cases) {
+    if (c.rule.empty()) continue;
+    const test_result* variance = nullptr;
+    const test_result* mean = nullptr;
+    for (const auto& t : c.tests) {
+      if (t.name == "variance") variance = &t;
+      if (t.name == "mean") mean = &t;
+    }
+    if (variance == nullptr || !std::isfinite(variance->statistic)) continue;
+    auto at = std::find_if(out.begin(), out.end(),
+                           [&](const pooled_result& p) { return p.rule == c.rule; });
+    if (at == out.end()) {
+      out.push_back({c.rule, c.tolerance, {}, 0, {}, true, NAN, NAN});
+      totals.emplace_back();
+      at = out.end() - 1;
+    }
+    auto& sum = totals[static_cast<std::size_t>(at - out.begin())];
+    at->tensors.push_back(c.tensor);
+    at->n += static_cast<double>(c.n);
+    add(sum[0], *variance);
+    if (mean != nullptr) add(sum[1], *mean);
+  }
+  std::vector<pooled_result> kept;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    if (out[r].tensors.size() < 2) continue;
+    const char* names[] = {"pooled_variance", "pooled_mean"};
+    for (int k = 0; k < 2; ++k) {
+      const sums& s = totals[r][static_cast<std::size_t>(k)];
+      if (s.count < 2) continue;
+      test_result t;
+      t.name = names[k];
+      t.statistic = s.weighted_z / std::sqrt(s.weights);
+      t.p_value = detail::two_sided_normal_p(t.statistic);
+      t.standard_error = 1 / std::sqrt(s.weights);
+      t.detects =
+          k == 0 ? detectable_quantity::relative_variance_error : detectable_quantity::mean_shift;
+      // The precision-weighted estimate of the common error: z times its standard error.
+      t.values = {{"estimate", t.statistic * t.standard_error},
+                  {"tensors", static_cast<double>(s.count)}};
+      t.note = k == 0 ? "the tensors' variance z-tests pooled: a relative variance error common "
+                        "to them"
+                      : "the tensors' mean z-tests pooled: a mean shift (in sd) common to them";
+      out[r].tests.push_back(std::move(t));
+    }
+    apply_tolerance(out[r].tests, out[r].tolerance);
+    kept.push_back(std::move(out[r]));
+  }
+  return kept;
+}
+namespace detail {
+namespace {
+
+// Values a PIT piece holds: 8 MB of u.
+constexpr std::int64_t piece_values = std::int64_t{1} << 20;
+
+// V_i ~ U(0, 1), never 0 or 1: 53 bits of Philox4x32-10 at counter (i, stream) under the seed.
+double uniform_at(std::uint64_t i, std::uint64_t stream, const philox4x32::key_type& key) {
+  const auto out = philox4x32::bijection(
+      {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i >> 32),
+       static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
+      key);
+  const std::uint64_t bits = (std::uint64_t{out[0]} << 21) ^ (out[1] >> 11);
+  return (static_cast<double>(bits) + 0.5) * 0x1p-53;
+}
+
+// One tensor's PITs, piece by piece, into the pooled state.
+class pit_source {
+ public:
+  pit_source(const tensor_view& samples, const any_law& law, std::uint64_t stream,
+             std::uint64_t seed, int threads)
+      : samples_(samples), law_(law), stream_(stream), key_(philox4x32::key_of(seed)) {
+    std::optional<dtype> grid;
+    if (info(samples.type).size == 2)
+      grid = samples.type;
+    else
+      grid = coarser_grid_of(samples, grid_detection_min_count, threads);
+    if (grid) {
+      if (grid != samples.type) {
+        converted_ = convert_to_grid(samples, *grid);
+        samples_ = converted_.view();
+      }
+      // F(g-) and P(g) per bit pattern, in the grid's value order; NaN for the non-finite.
+      const rounded_law rounded(law, *grid);
+      below_.assign(65536, NAN);
+      mass_.assign(65536, 0.0);
+      double cumulative = 0;
+      for (const std::uint16_t bits : rounded.order()) {
+        below_[bits] = cumulative;
+        mass_[bits] = rounded.probability(bits);
+        cumulative += mass_[bits];
+      }
+      const std::uint16_t negative_zero = 0x8000;  // -0 is +0's atom, in both 16-bit types
+      below_[negative_zero] = below_[0];
+      mass_[negative_zero] = mass_[0];
+    }
+  }
+
+  std::int64_t size() const { return samples_.size(); }
+
+  // u of values [first, first + out.size()).
+  void fill(std::int64_t first, std::span<double> out, int threads) const {
+    const auto m = static_cast<std::int64_t>(out.size());
+    if (!below_.empty()) {
+      const auto* bytes = samples_.bytes.data();
+#pragma omp parallel for schedule(static) num_threads(threads)
+      for (std::int64_t i = 0; i < m; ++i) {
+        std::uint16_t bits;
+        std::memcpy(&bits, bytes + 2 * (first + i), 2);
+        out[static_cast<std::size_t>(i)] =
+            below_[bits] +
+            uniform_at(static_cast<std::uint64_t>(first + i), stream_, key_) * mass_[bits];
+      }
+      return;
+    }
+    if (samples_.type == dtype::float64) {
+      const auto x = samples_.elements<double>().subspan(static_cast<std::size_t>(first));
+      std::copy_n(x.begin(), m, out.begin());
+    } else {
+      const auto x = samples_.elements<float>().subspan(static_cast<std::size_t>(first));
+      std::copy_n(x.begin(), m, out.begin());
+    }
+    const std::int64_t blocks = (m + 4095) / 4096;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t begin = b * 4096, count = std::min<std::int64_t>(4096, m - begin);
+      law_.cdf_batch(out.data() + begin, out.data() + begin, static_cast<std::size_t>(count));
+    }
+  }
+
+ private:
+  tensor_view samples_;
+  any_law law_;
+  std::uint64_t stream_;
+  philox4x32::key_type key_;
+  tensor_buffer converted_;
+  std::vector<double> below_, mass_;
+};
+
+}  // namespace
+
+void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& request,
+                   const std::vector<case_result>& cases, const run_options& options) {
+  const int threads = std::max(1, options.threads);
+  const any_law uniform(boost::math::uniform_distribution<>(0, 1), "U(0, 1)");
+  for (pooled_result& p : pooled) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < cases.size() && i < request.cases.size(); ++i) {
+      const case_request& c = request.cases[i];
+      if (cases[i].rule != p.rule || !c.samples ||
+          std::find(p.tensors.begin(), p.tensors.end(), cases[i].tensor) == p.tensors.end())
+        continue;
+      if (theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout).kind ==
+          expectation_kind::continuous)
+        members.push_back(i);
+    }
+    if (members.size() < 2) continue;
+    // Bins of ~4 values (2^12 to 2^20): D and A^2 bracketed finely (the p-values at the lower
+    // end are conservative, A^2's the more so for coarser bins), without a pass over 2^20 bins
+    // for a small pool.
+    std::int64_t total = 0;
+    for (const std::size_t i : members) total += request.cases[i].samples->size();
+    const std::int64_t bins = std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(std::bit_floor(static_cast<std::uint64_t>(total / 4 + 1))),
+        std::int64_t{1} << 12, std::int64_t{1} << 20);
+    stream_state state(
+        {uniform, dtype::float64, sample_grouping::of(tensor_shape{1}, layout::torch)}, {bins, 24});
+    std::vector<double> u(static_cast<std::size_t>(piece_values));
+    for (const std::size_t i : members) {
+      const case_request& c = request.cases[i];
+      const expectation e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
+      const pit_source source(*c.samples, *e.law, derived_seed(options.seed, i), options.seed,
+                              threads);
+      for (std::int64_t first = 0; first < source.size(); first += piece_values) {
+        const std::int64_t m = std::min(piece_values, source.size() - first);
+        const std::span<double> piece(u.data(), static_cast<std::size_t>(m));
+        source.fill(first, piece, threads);
+        state.add(std::span<const double>(piece), threads);
+      }
+    }
+    const std::string what = "the " + std::to_string(members.size()) +
+                             " tensors' probability-integral transforms pooled (randomised on a "
+                             "16-bit grid) against U(0, 1): ";
+    std::vector<test_result> pit;
+    for (test_result& t : run_iid_tests({state, nullptr, threads})) {
+      if (t.name != "ks" && t.name != "anderson_darling") continue;
+      t.name = "pooled_" + t.name;
+      t.note = what + t.note;
+      t.values.emplace_back("tensors", static_cast<double>(members.size()));
+      pit.push_back(std::move(t));
+    }
+    apply_tolerance(pit, p.tolerance);  // the z-tests have theirs from pool_by_rule
+    for (auto& t : pit) p.tests.push_back(std::move(t));
+  }
+}
+
+}  // namespace detail
+}  // namespace verinit::verify
