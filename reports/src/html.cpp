@@ -62,6 +62,71 @@ std::string td(const std::string& text, bool number = false) {
   return std::string(number ? "<td class=\"num\">" : "<td>") + text + "</td>";
 }
 
+// A model's overview: every tensor, failures first, linked to its section where it has one.
+std::string model_overview(const verify::run_result& run, const std::vector<bool>& sections) {
+  std::string s =
+      "<table class=\"overview\"><tr><th>Verdict</th><th>Tensor</th><th>Shape</th>"
+      "<th>dtype</th><th>Rule</th><th>Law</th><th>n</th><th>Smallest adjusted p</th>"
+      "<th>Failed tests; diagnosis</th></tr>\n";
+  for (std::size_t i : detail::failures_first(run)) {
+    const auto& c = run.cases[i];
+    const detail::case_overview o = detail::overview_of(c);
+    const std::string name = "<code>" + escape_xml(c.tensor) + "</code>";
+    std::string failed = escape_xml(o.failed_tests);
+    if (!c.diagnosis.empty()) failed += (failed.empty() ? "" : "; ") + escape_xml(c.diagnosis);
+    s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
+         td(sections[i] ? "<a href=\"#case-" + std::to_string(i) + "\">" + name + "</a>" : name) +
+         td(escape_xml(detail::shape_text(c))) + td(std::string(verinit::to_string(c.spec.type))) +
+         td("<code>" + escape_xml(c.rule) + "</code>") + td(escape_xml(c.formula)) +
+         td(std::to_string(c.n), true) + td(smallest_p(o), true) + td(failed) + "</tr>\n";
+  }
+  for (const auto& name : run.unmatched)
+    s += "<tr class=\"failed\">" + td(verdict_badge(false)) +
+         td("<code>" + escape_xml(name) + "</code>") + td("") + td("") + td("") + td("") + td("") +
+         td("") + td("no rule matches: not verified") + "</tr>\n";
+  return s + "</table>\n";
+}
+
+// A model's skipped and tied tensors, notes, and the pooled tests per rule.
+std::string model_lists(const verify::run_result& run) {
+  std::string s;
+  const auto names = [](const std::vector<std::string>& list) {
+    std::string out;
+    for (const auto& n : list)
+      out += (out.empty() ? "" : ", ") + ("<code>" + escape_xml(n) + "</code>");
+    return out;
+  };
+  if (!run.skipped.empty())
+    s += "<p class=\"note\">Skipped by their rules: " + names(run.skipped) + ".</p>\n";
+  if (!run.tied.empty()) {
+    s += "<p class=\"note\">Tied (verified once, as the tensor they share storage with):";
+    for (const auto& [name, verified] : run.tied)
+      s += " <code>" + escape_xml(name) + "</code> = <code>" + escape_xml(verified) + "</code>";
+    s += ".</p>\n";
+  }
+  for (const auto& note : run.notes) s += "<p class=\"note\">" + escape_xml(note) + "</p>\n";
+  if (run.pooled.empty()) return s;
+  s += "<h2>Pooled per rule</h2>\n<p>The tensors of one rule are independent samples of known "
+       "laws: their mean and variance z-tests are pooled by precision, and their "
+       "probability-integral transforms into one sample of U(0, 1) (KS, A<sup>2</sup>), so that "
+       "an error common to them shows though no tensor shows it alone. Part of the run's Holm "
+       "family.</p>\n<table><tr><th>Verdict</th><th>Rule</th><th>Tensors</th><th>n</th>"
+       "<th>Tests</th><th>Detectable (99% power; the KS distance for certain)</th></tr>\n";
+  for (const auto& p : run.pooled) {
+    std::string tests;
+    for (const auto& t : p.tests)
+      tests += (tests.empty() ? "" : "<br/>") + escape_xml(detail::pooled_test_text(t));
+    std::string detectable = escape_xml(detail::pooled_detectable_text(p));
+    if (p.tolerance.any())
+      detectable += "<br/>tolerance: " + escape_xml(verify::to_string(p.tolerance));
+    s += std::string(p.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(p.passed)) +
+         td("<code>" + escape_xml(p.rule) + "</code>") +
+         td(std::to_string(p.tensors.size()), true) + td(format_number(p.n, 6), true) + td(tests) +
+         td(detectable) + "</tr>\n";
+  }
+  return s + "</table>\n";
+}
+
 std::string overview(const verify::run_result& run) {
   std::string s =
       "<table class=\"overview\"><tr><th>Verdict</th><th>Scheme</th><th>Tensor</th><th>Law</th>"
@@ -203,7 +268,11 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
                   id + "\">\n<h3>" + verdict_badge(c.passed) + " <code>" +
                   escape_xml(c.canonical()) + "</code></h3>\n";
   s += "<p>Tensor " + escape_xml(detail::tensor_text(c)) + ", source " + escape_xml(c.source) +
-       ", n = " + std::to_string(c.n) + ". Law: " + escape_xml(c.formula) + ".</p>\n";
+       ", n = " + std::to_string(c.n) + (c.rule.empty() ? "" : ", rule " + escape_xml(c.rule)) +
+       ". Law: " + escape_xml(c.formula) + ".</p>\n";
+  if (c.tolerance.any())
+    s += "<p class=\"note\">Tolerance: " + escape_xml(verify::to_string(c.tolerance)) +
+         " (equivalence tests).</p>\n";
   if (!c.diagnosis.empty())
     s += "<p class=\"note\">Diagnosis: " + escape_xml(c.diagnosis) + "</p>\n";
   if (!std::isnan(c.detectable_variance_error))
@@ -324,11 +393,21 @@ std::string to_html(const verify::run_result& run) {
   if (run.propagation)
     s += " Signal propagation: " + std::string(run.propagation->passed ? "PASS" : "FAIL") + ".";
   s += "</p>\n";
-  if (!run.cases.empty()) s += "<h2>Overview</h2>\n" + overview(run);
+  const std::vector<bool> sections = detail::with_section(run);
+  if (run.is_model()) {
+    s += "<h2>Tensors</h2>\n" + model_overview(run, sections) + model_lists(run);
+  } else if (!run.cases.empty()) {
+    s += "<h2>Overview</h2>\n" + overview(run);
+  }
   if (run.propagation) s += propagation_section(*run.propagation);
   if (!run.cases.empty()) {
-    s += "<h2>Schemes</h2>\n";
-    for (std::size_t i = 0; i < run.cases.size(); ++i) s += case_section(run.cases[i], i);
+    s += run.is_model()
+             ? "<h2>Sections</h2>\n<p class=\"note\">Every failed tensor, and per rule the "
+               "tensor closest to failing (the smallest adjusted p); every tensor is in the table "
+               "above.</p>\n"
+             : "<h2>Schemes</h2>\n";
+    for (std::size_t i = 0; i < run.cases.size(); ++i)
+      if (sections[i]) s += case_section(run.cases[i], i);
   }
   // Timings: the only part that differs between two runs with one seed.
   s += "<footer id=\"timing\"><b>Timing</b>:";

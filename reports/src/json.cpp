@@ -287,6 +287,7 @@ std::string to_json(const verify::run_result& run) {
       entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
     if (!c.tensor.empty()) entry["tensor"] = c.tensor;
     if (!c.rule.empty()) entry["rule"] = c.rule;
+    if (!c.samples_shape.empty()) entry["tensor_shape"] = c.samples_shape;
     if (c.tolerance.any()) entry["tolerance"] = tolerance_json(c.tolerance);
     if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
     if (c.summary) entry["summary"] = summary_json(*c.summary);
@@ -309,6 +310,8 @@ std::string to_json(const verify::run_result& run) {
           {"tests", tests_json(p.tests)},
           {"detectable", detectable_json(p.detectable_variance_error, p.detectable_mean_shift)}};
       if (p.tolerance.any()) entry["tolerance"] = tolerance_json(p.tolerance);
+      if (!std::isnan(p.detectable_ks_distance))
+        entry["detectable"]["ks_distance"] = number(p.detectable_ks_distance);
       pooled.push_back(std::move(entry));
     }
     document["pooled"] = pooled;
@@ -380,10 +383,16 @@ verify::run_result from_json(std::string_view text) {
     const reader& s = schemes[i];
     verify::case_result c;
     c.spec.spelling = s.string("scheme");
-    for (const json& d : s.at("shape", json::value_t::array, "an array of integers")) {
-      if (!d.is_number_integer()) s.fail("shape", "an array of integers");
-      c.spec.shape.push_back(d.get<std::int64_t>());
-    }
+    const auto shape_of = [&](const char* key) {
+      verinit::tensor_shape shape;
+      for (const json& d : s.at(key, json::value_t::array, "an array of integers")) {
+        if (!d.is_number_integer()) s.fail(key, "an array of integers");
+        shape.push_back(d.get<std::int64_t>());
+      }
+      return shape;
+    };
+    c.spec.shape = shape_of("shape");
+    if (s.has("tensor_shape")) c.samples_shape = shape_of("tensor_shape");
     c.spec.tensor_layout = parse_layout(s.string("layout"));
     c.spec.type = parse_dtype(s.string("dtype"));
     c.spec.samples = s.integer("samples");
@@ -447,6 +456,7 @@ verify::run_result from_json(std::string_view text) {
       const reader d = p.object("detectable");
       out.detectable_variance_error = d.number("relative_variance_error");
       out.detectable_mean_shift = d.number("mean_shift_sd");
+      if (d.has("ks_distance")) out.detectable_ks_distance = d.number("ks_distance");
       run.pooled.push_back(std::move(out));
     }
   }

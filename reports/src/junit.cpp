@@ -2,8 +2,13 @@
 //
 // The de-facto schema (Jenkins' junit plugin; GitLab's "JUnit XML" reports): <testsuites>
 // of <testsuite name tests failures errors skipped>, each of <testcase classname name> with an
-// optional <failure message type>text</failure>. No time attributes: timings live in
-// results.json alone, so two runs with one seed write the same file.
+// optional <failure message type>text</failure> or <skipped/>. No time attributes: timings live
+// in results.json alone, so two runs with one seed write the same file.
+//
+// A run of schemes: a suite per case, a testcase per test. A model (a checkpoint with rules): one
+// suite "model" with a testcase per tensor (its failure names the failed tests and the
+// diagnosis), per tensor no rule matches (a failure) and per skipped tensor (skipped), and a
+// suite "pooled" with a testcase per rule.
 #include "overview.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/report.hpp"
@@ -18,12 +23,85 @@ std::string attribute(const std::string& name, const std::string& value) {
   return " " + name + "=\"" + escape_xml(value) + "\"";
 }
 
+// The failure element of a failed list of tests.
+std::string failure_of(const std::vector<verify::test_result>& tests, const std::string& diagnosis,
+                       double alpha) {
+  std::string message, text = diagnosis;
+  for (const auto& t : tests) {
+    if (t.passed) continue;
+    message +=
+        (message.empty() ? "" : "; ") + t.name +
+        (t.exact ? " (exact check)" : " (adjusted p " + format_number(t.adjusted_p_value, 3) + ")");
+    text += (text.empty() ? "" : "\n") + t.name + ": statistic " + format_number(t.statistic, 6) +
+            ", p = " + format_number(t.p_value, 3) + ". " + t.note;
+  }
+  return "\n      <failure" +
+         attribute("message", "failed: " + message + " at alpha " + format_number(alpha, 3)) +
+         attribute("type", "law") + ">" + escape_xml(text) + "</failure>\n    ";
+}
+
+std::string model_suites(const verify::run_result& run, std::size_t& tests, std::size_t& failures) {
+  std::size_t failed = 0, count = 0, skipped = 0;
+  std::string cases;
+  for (const auto& c : run.cases) {
+    ++count;
+    cases += "    <testcase" + attribute("classname", "verinit.model." + c.rule) +
+             attribute("name", c.tensor.empty() ? c.canonical() : c.tensor) + ">";
+    if (!c.passed) {
+      ++failed;
+      cases += failure_of(c.tests, c.diagnosis, run.options.alpha);
+    }
+    cases += "</testcase>\n";
+  }
+  for (const auto& name : run.unmatched) {
+    ++count;
+    ++failed;
+    cases += "    <testcase" + attribute("classname", "verinit.model.unmatched") +
+             attribute("name", name) + ">\n      <failure" +
+             attribute("message", "no rule matches: not verified") +
+             attribute("type", "unmatched") + "/>\n    </testcase>\n";
+  }
+  for (const auto& name : run.skipped) {
+    ++count;
+    ++skipped;
+    cases += "    <testcase" + attribute("classname", "verinit.model.skipped") +
+             attribute("name", name) + ">\n      <skipped" +
+             attribute("message", "skipped by its rule") + "/>\n    </testcase>\n";
+  }
+  tests += count;
+  failures += failed;
+  std::string out =
+      "  <testsuite" + attribute("name", "model") + attribute("tests", std::to_string(count)) +
+      attribute("failures", std::to_string(failed)) + attribute("errors", "0") +
+      attribute("skipped", std::to_string(skipped)) + ">\n" + cases + "  </testsuite>\n";
+  if (run.pooled.empty()) return out;
+  std::size_t pooled_failed = 0;
+  std::string pooled;
+  for (const auto& p : run.pooled) {
+    pooled += "    <testcase" + attribute("classname", "verinit.pooled") +
+              attribute("name", p.rule) + ">";
+    if (!p.passed) {
+      ++pooled_failed;
+      pooled += failure_of(p.tests, "", run.options.alpha);
+    }
+    pooled += "</testcase>\n";
+  }
+  tests += run.pooled.size();
+  failures += pooled_failed;
+  return out + "  <testsuite" + attribute("name", "pooled") +
+         attribute("tests", std::to_string(run.pooled.size())) +
+         attribute("failures", std::to_string(pooled_failed)) + attribute("errors", "0") +
+         attribute("skipped", "0") + ">\n" + pooled + "  </testsuite>\n";
+}
+
 }  // namespace
 
 std::string to_junit(const verify::run_result& run) {
   std::size_t tests = 0, failures = 0;
   std::string suites;
+  if (run.is_model()) suites = model_suites(run, tests, failures);
   for (const auto& c : run.cases) {
+    if (run.is_model()) break;
     std::size_t failed = 0;
     std::string cases;
     const std::string classname = "verinit." + c.canonical();

@@ -48,9 +48,10 @@ TEST(JsonTest, AModelsTensorsRulesAndListsRoundTrip) {
   EXPECT_EQ(back.cases[0].diagnosis, model.cases[0].diagnosis);
 }
 
-TEST(JsonTest, ToleranceAndInformationalTestsRoundTrip) {
+TEST(JsonTest, ToleranceInformationalTestsAndTensorShapesRoundTrip) {
   verinit::verify::run_result model = run();
   model.cases[0].tolerance = {0.005, 0.01, 0.002};
+  model.cases[0].samples_shape = {64};
   model.cases[0].tests[0].informational = true;
   model.pooled.push_back({"*.weight", {0.005, 0, 0}, {"a", "b"}, 2e6, {}, true, 0.01, 0.02});
   const std::string text = to_json(model);
@@ -59,11 +60,14 @@ TEST(JsonTest, ToleranceAndInformationalTestsRoundTrip) {
   EXPECT_EQ(document["schemes"][0]["tests"][0]["informational"], true);
   EXPECT_FALSE(document["schemes"][0]["tests"][1].contains("informational"));  // only when set
   EXPECT_FALSE(document["schemes"][1].contains("tolerance"));                  // only when set
+  EXPECT_EQ(document["schemes"][0]["tensor_shape"], nlohmann::json::array({64}));
+  EXPECT_FALSE(document["schemes"][1].contains("tensor_shape"));
   EXPECT_EQ(document["pooled"][0]["tolerance"]["variance"], 0.005);
   const verinit::verify::run_result back = from_json(text);
   EXPECT_EQ(to_json(back), text);
   EXPECT_EQ(back.cases[0].tolerance, model.cases[0].tolerance);
   EXPECT_TRUE(back.cases[0].tests[0].informational);
+  EXPECT_EQ(back.cases[0].samples_shape, model.cases[0].samples_shape);
   EXPECT_EQ(back.pooled[0].tolerance, model.pooled[0].tolerance);
   // A tolerance outside [0, 1) is not a results document.
   auto bad = document;

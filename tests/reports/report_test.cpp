@@ -12,6 +12,7 @@
 #include "sample_run.hpp"
 #include "verinit/reports/detail/format.hpp"
 #include "verinit/reports/json.hpp"
+#include "verinit/verify/model.hpp"
 #include "xml_check.hpp"
 
 namespace {
@@ -115,6 +116,97 @@ TEST(ReportTest, JunitHasASuitePerSchemeACasePerTestAndFailureDetails) {
   EXPECT_NE(xml.find("Holm-adjusted p = "), std::string::npos);
   EXPECT_NE(xml.find("<testsuites name=\"verinit\" tests=\"" + std::to_string(tests) + "\""),
             std::string::npos);
+}
+
+// A model of 8 weights under one rule (one of them drawn at 1.5 times the law's std), 2 zero
+// biases, a counter the rules skip and a tensor no rule matches.
+const verinit::verify::run_result& model_run() {
+  static const verinit::verify::run_result r = [] {
+    static std::vector<std::vector<float>> data;
+    const verinit::tensor_shape shape{64, 128};
+    std::vector<verinit::verify::model_tensor> tensors;
+    for (int k = 0; k < 8; ++k) {
+      verinit::fill_options o;
+      o.seed = 40 + static_cast<std::uint64_t>(k);
+      data.push_back(verinit::sample<float>(
+          shape, verinit::parse_scheme(k == 5 ? "normal(std=0.03)" : "normal(std=0.02)"), o));
+    }
+    data.emplace_back(64, 0.0f);
+    for (int k = 0; k < 8; ++k)
+      tensors.push_back({"layers." + std::to_string(k) + ".weight", "F32", shape,
+                         verinit::view_of<float>(data[static_cast<std::size_t>(k)], shape),
+                         nullptr});
+    for (int k = 0; k < 2; ++k)
+      tensors.push_back({"layers." + std::to_string(k) + ".bias",
+                         "F32",
+                         {64},
+                         verinit::view_of<float>(data[8], verinit::tensor_shape{64}),
+                         nullptr});
+    static std::int64_t counter = 0;
+    tensors.push_back({"bn.num_batches_tracked", "I64", {}, std::nullopt, &counter});
+    tensors.push_back({"head.weight",
+                       "F32",
+                       {64},
+                       verinit::view_of<float>(data[8], verinit::tensor_shape{64}),
+                       nullptr});
+    const auto rules = verinit::verify::parse_rules(
+        "[[rule]]\nmatch = 'layers.*.weight'\nexpect = 'normal(std=0.02)'\n"
+        "[[rule]]\nmatch = '*.bias'\nexpect = 'zeros'\n"
+        "[[rule]]\nmatch = '*.num_batches_tracked'\nskip = true\n");
+    verinit::verify::run_request request;
+    request.options.summaries = true;
+    verinit::verify::add_plan(
+        request, verinit::verify::plan_model(tensors, rules, verinit::layout::torch, "m"));
+    return verinit::verify::run(request);
+  }();
+  return r;
+}
+
+TEST(ModelReportTest, ATableOfEveryTensorAndSectionsForTheFailedOnesAndOnePerRule) {
+  const auto& r = model_run();
+  ASSERT_EQ(r.cases.size(), 10u);
+  EXPECT_FALSE(r.cases[5].passed);
+  const std::string html = verinit::reports::to_html(r);
+  EXPECT_EQ(verinit::test::xml_error(html), "");
+  for (const auto& c : r.cases)
+    EXPECT_NE(html.find("<code>" + c.tensor + "</code>"), std::string::npos);
+  EXPECT_NE(html.find("head.weight</code></td><td></td>"), std::string::npos);
+  EXPECT_NE(html.find("no rule matches"), std::string::npos);
+  EXPECT_NE(html.find("Skipped by their rules: <code>bn.num_batches_tracked</code>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<h2>Pooled per rule</h2>"), std::string::npos);
+  EXPECT_NE(html.find("pooled_ks D "), std::string::npos);
+  // Sections: the failed layers.5.weight, and per rule the one closest to failing: of the
+  // weights that is layers.5 itself, of the biases one (exact checks only): 2 in all.
+  EXPECT_EQ(count(html, "<section class=\"case"), 2u);
+  EXPECT_NE(html.find("id=\"case-5\""), std::string::npos);
+  // The failed tensor comes first in the table, and links to its section.
+  EXPECT_LT(html.find("#case-5"), html.find("layers.0.weight"));
+  const std::string markdown = verinit::reports::to_markdown(r);
+  EXPECT_NE(markdown.find("## Tensors"), std::string::npos);
+  EXPECT_NE(markdown.find("| ❌ **FAIL** | `head.weight` |"), std::string::npos);
+  EXPECT_NE(markdown.find("## Pooled per rule"), std::string::npos);
+  EXPECT_EQ(count(markdown, "\n### "), 2u);
+}
+
+TEST(ModelReportTest, JunitHasATestcasePerTensor) {
+  const auto& r = model_run();
+  const std::string xml = verinit::reports::to_junit(r);
+  EXPECT_EQ(verinit::test::xml_error(xml), "");
+  EXPECT_EQ(count(xml, "<testsuite "), 2u);  // model, pooled
+  // 10 cases, 1 unmatched, 1 skipped; 1 pooled rule (the weights: the zero biases have no
+  // variance test).
+  EXPECT_EQ(count(xml, "<testcase "), 10u + 1 + 1 + r.pooled.size());
+  EXPECT_NE(xml.find("<testcase classname=\"verinit.model.layers.*.weight\" "
+                     "name=\"layers.5.weight\">\n      <failure message=\"failed: "),
+            std::string::npos);
+  EXPECT_NE(xml.find("name=\"head.weight\">\n      <failure message=\"no rule matches"),
+            std::string::npos);
+  EXPECT_NE(xml.find("<skipped message=\"skipped by its rule\"/>"), std::string::npos);
+  std::size_t failed = 1;  // head.weight
+  for (const auto& c : r.cases) failed += !c.passed;
+  for (const auto& p : r.pooled) failed += !p.passed;
+  EXPECT_EQ(count(xml, "<failure "), failed);
 }
 
 class WriteReportTest : public ::testing::Test {

@@ -176,6 +176,9 @@ TEST(ModelPlanTest, PlansEveryTensorByItsRule) {
     EXPECT_TRUE(c.passed) << c.tensor;
     EXPECT_FALSE(c.rule.empty());
   }
+  // A tensor with another's fans keeps its own shape beside them.
+  EXPECT_EQ(run.cases[1].samples_shape, (verinit::tensor_shape{64}));
+  EXPECT_TRUE(run.cases[0].samples_shape.empty());
 }
 
 TEST(ModelPlanTest, UnmatchedTensorsFailTheRunAndTiedOnesAreVerifiedOnce) {
@@ -247,6 +250,17 @@ TEST(ModelPlanTest, InputErrorsNameTheTensor) {
   EXPECT_NE(error_of("[[rule]]\nmatch = 'emb.weight'\nexpect = 'normal'\nzero_rows = [500]\n"
                      "[[rule]]\nmatch = '*'\nskip = true\n")
                 .find("outside tensor 'emb.weight''s 500 rows"),
+            std::string::npos);
+  // A law the tensor's shape cannot carry (fans of a 1-D tensor) is refused by run(), before
+  // any work, naming the tensor, its rule and the law.
+  run_request request;
+  add_plan(request, plan_model(f.tensors,
+                               parse_rules("[[rule]]\nmatch = '*.bias'\nexpect = 'xavier_normal'\n"
+                                           "[[rule]]\nmatch = '*'\nskip = true\n"),
+                               verinit::layout::torch, "m"));
+  EXPECT_NE(message_of([&] { verinit::verify::run(request); })
+                .find("tensor 'fc.bias' (rule '*.bias', xavier_normal on [64]): theory: a "
+                      "fan-based scheme needs a tensor of >= 2 dims, got 1"),
             std::string::npos);
 }
 

@@ -59,8 +59,10 @@ std::string format_p(double p) {
 
 void print_case(const verify::case_result& c, std::ostream& out) {
   out << (c.passed ? "PASS  " : "FAIL  ") << (c.tensor.empty() ? "" : c.tensor + ": ")
-      << c.canonical() << "  [" << to_string(c.spec.shape) << " " << to_string(c.spec.tensor_layout)
-      << " " << to_string(c.spec.type) << "]  n=" << c.n << "\n      law: " << c.formula << "\n";
+      << c.canonical() << "  ["
+      << (c.samples_shape.empty() ? "" : to_string(c.samples_shape) + ", fans of ")
+      << to_string(c.spec.shape) << " " << to_string(c.spec.tensor_layout) << " "
+      << to_string(c.spec.type) << "]  n=" << c.n << "\n      law: " << c.formula << "\n";
   for (const auto& t : c.tests) {
     out << "      " << std::left << std::setw(18) << t.name << std::right << std::setw(14)
         << std::setprecision(6) << t.statistic << "  " << std::left << std::setw(12)
@@ -185,10 +187,26 @@ int run_verify(verify_options o, const CLI::App& command) {
     request = verify::battery_request(o.battery, o.run);
   }
   request.options = o.run;
-  if (isatty(STDERR_FILENO) != 0)
-    request.progress = [](std::size_t index, std::size_t total, std::string_view what) {
-      std::cerr << "\r[" << index + 1 << "/" << total << "] " << what << "\033[K" << std::flush;
+  if (isatty(STDERR_FILENO) != 0) {
+    // "[3/48] blocks.2.mlp.weight, 96.0 of 768.0 MiB": cases done of all, and of a file's
+    // bytes those before this case.
+    std::vector<double> bytes_before{0};
+    for (const auto& c : request.cases)
+      bytes_before.push_back(bytes_before.back() +
+                             (c.samples ? static_cast<double>(c.samples->bytes.size()) : 0.0));
+    request.progress = [&request, bytes_before](std::size_t index, std::size_t total,
+                                                std::string_view what) {
+      std::cerr << "\r[" << index + 1 << "/" << total << "] ";
+      if (index < request.cases.size() && !request.cases[index].tensor.empty())
+        what = request.cases[index].tensor;
+      std::cerr << what;
+      if (bytes_before.back() > 0)
+        std::cerr << ", " << std::fixed << std::setprecision(1)
+                  << bytes_before[std::min(index, bytes_before.size() - 1)] / 1048576.0 << " of "
+                  << bytes_before.back() / 1048576.0 << " MiB" << std::defaultfloat;
+      std::cerr << "\033[K" << std::flush;
     };
+  }
   verify::run_result run = verify::run(request);
   verify::add_identification(run, request);
   if (request.progress) std::cerr << "\r\033[K" << std::flush;
@@ -233,9 +251,13 @@ int run_verify(verify_options o, const CLI::App& command) {
     tests += c.tests.size();
   }
   std::cout << (run.passed ? "PASSED" : "FAILED") << ": " << run.cases.size() - failed << " of "
-            << run.cases.size() << " schemes passed, " << tests << " tests (Holm-Bonferroni over "
-            << run.family_size << " statistical tests at family-wise alpha " << run.options.alpha
-            << ", seed " << run.options.seed << ")"
+            << run.cases.size() << (run.is_model() ? " tensors passed" : " schemes passed")
+            << (run.unmatched.empty()
+                    ? ""
+                    : ", " + std::to_string(run.unmatched.size()) + " matched no rule")
+            << ", " << tests << " tests (Holm-Bonferroni over " << run.family_size
+            << " statistical tests at family-wise alpha " << run.options.alpha << ", seed "
+            << run.options.seed << ")"
             << (run.propagation ? run.propagation->passed ? "; signal propagation passed"
                                                           : "; signal propagation FAILED"
                                 : "")

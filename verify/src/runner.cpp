@@ -432,6 +432,8 @@ case_result run_case(const case_request& request, const run_options& options) {
   }
   result.tensor = request.tensor;
   result.rule = request.rule;
+  if (request.samples && request.samples->shape != request.spec.shape)
+    result.samples_shape = request.samples->shape;
   result.tolerance = request.tolerance;
   apply_tolerance(result.tests, request.tolerance);
   return result;
@@ -448,7 +450,17 @@ run_result run(const run_request& request) {
   run.notes = request.notes;
   run_options resolved = request.options;
   resolved.threads = run.threads_used;
-  for (const auto& c : request.cases) prepare(c, resolved);  // input errors before any work
+  // Input errors before any work; a model's case names its tensor and rule.
+  for (const auto& c : request.cases) {
+    try {
+      prepare(c, resolved);
+    } catch (const std::invalid_argument& error) {
+      if (c.tensor.empty()) throw;
+      throw std::invalid_argument("tensor '" + c.tensor + "' (rule '" + c.rule + "', " +
+                                  c.spec.spelling + " on [" + verinit::to_string(c.spec.shape) +
+                                  "]): " + error.what());
+    }
+  }
   const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
   for (std::size_t i = 0; i < request.cases.size(); ++i) {
     if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);

@@ -56,7 +56,9 @@ class Test:
 
 class Case:
     """One verified tensor or scheme: `scheme` (as written), `canonical`, `law`, `tensor` (its
-    name in a model, or None), `rule`, `shape`, `layout`, `dtype`, `n`, `passed`, `tests`,
+    name in a model, or None), `rule`, `shape` (whose fans define the law), `tensor_shape` (the
+    tensor's own shape where it differs, e.g. a bias with its weight's fans; else `shape`),
+    `layout`, `dtype`, `n`, `passed`, `tests`,
     `diagnosis` (what a failure looks like; None when it passed), `tolerance` (the rule's
     equivalence margins, {"variance", "mean", "ks"}, or None: the exact law)."""
 
@@ -68,6 +70,7 @@ class Case:
         self.rule: Optional[str] = entry.get("rule")
         self.source: str = entry["source"]
         self.shape: tuple = tuple(entry["shape"])
+        self.tensor_shape: tuple = tuple(entry.get("tensor_shape", entry["shape"]))
         self.layout: str = entry["layout"]
         self.dtype: str = entry["dtype"]
         self.n: int = int(entry["n"])

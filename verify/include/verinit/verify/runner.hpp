@@ -8,6 +8,7 @@
 // count; `threads` is passed into every parallel region, never set as global OpenMP state.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -92,8 +93,11 @@ struct case_result {
   std::string formula;             ///< the theory's law, with its numbers
   std::string source = "verinit";  ///< "verinit", or the input file
   std::string tensor, rule;        ///< as in the case_request (empty when not given)
-  verify::tolerance tolerance;     ///< as in the case_request, applied to `tests`
-  std::int64_t n = 0;              ///< samples tested
+  /// The given samples' own shape where it is not spec.shape (a model's tensor whose fans come
+  /// from another tensor or the rule's fan_in/fan_out: a bias); empty otherwise.
+  tensor_shape samples_shape;
+  verify::tolerance tolerance;  ///< as in the case_request, applied to `tests`
+  std::int64_t n = 0;           ///< samples tested
   std::vector<test_result> tests;
   bool passed = true;
   double sample_seconds = 0, test_seconds = 0;
@@ -148,6 +152,13 @@ struct run_result {
   std::vector<std::string> notes;
   /// Per rule with 2 or more cases that have a variance test (a model run).
   std::vector<pooled_result> pooled;
+
+  /// Whether the run verified a model's named tensors (a checkpoint with rules), not schemes.
+  bool is_model() const noexcept {
+    return !unmatched.empty() || std::any_of(cases.begin(), cases.end(), [](const case_result& c) {
+      return !c.tensor.empty();
+    });
+  }
 };
 
 /// The pooled tests of `cases` (undecided), by rule (pooled_result), in the order the rules
