@@ -66,21 +66,8 @@ test_result ks_exact(const iid_evidence& e) {
 }
 
 test_result ks_binned(const iid_evidence& e) {
-  const fit_bracket b = e.state.bracket();
-  const iid_sums& s = e.state.sums();
-  const kolmogorov_smirnov_distribution null(s.n);
-  const double low = s.nan > 0 ? 1.0 : b.d_low, high = s.nan > 0 ? 1.0 : b.d_high;
-  test_result r;
-  r.name = "ks";
-  r.statistic = low;
-  r.p_value = cdf(complement(null, low));
-  r.values = {{"d_low", low},
-              {"d_high", high},
-              {"p_at_d_high", cdf(complement(null, high))},
-              {"n", static_cast<double>(s.n)}};
-  r.note = "streaming, " + std::to_string(e.state.settings().bins) +
-           " bins: D bracketed, p at the lower end (conservative)";
-  return r;
+  return binned_ks_test(e.state.bracket(), e.state.sums().n, e.state.sums().nan,
+                        e.state.settings().bins);
 }
 
 test_result anderson_darling_exact(const iid_evidence& e) {
@@ -94,18 +81,7 @@ test_result anderson_darling_exact(const iid_evidence& e) {
 }
 
 test_result anderson_darling_binned(const iid_evidence& e) {
-  const fit_bracket b = e.state.bracket();
-  const bool nan = e.state.sums().nan > 0;
-  const double low = nan ? INFINITY : b.a2_low, high = nan ? INFINITY : b.a2_high;
-  test_result r;
-  r.name = "anderson_darling";
-  r.statistic = low;
-  r.p_value = cdf(complement(anderson_darling_distribution{}, low));
-  r.values = {{"a2_low", low},
-              {"a2_high", high},
-              {"p_at_a2_high", cdf(complement(anderson_darling_distribution{}, high))}};
-  r.note = "streaming: A^2 bracketed, p at the lower end (conservative)";
-  return r;
+  return binned_anderson_darling_test(e.state.bracket(), e.state.sums().nan);
 }
 
 // ---- mean and variance -----------------------------------------------------------------------
@@ -355,6 +331,37 @@ std::vector<test_result> run_iid_tests(const iid_evidence& evidence) {
                                                 : test.streaming(evidence));
   }
   return out;
+}
+
+test_result binned_ks_test(const fit_bracket& bracket, std::int64_t n, std::int64_t nan,
+                           std::int64_t bins) {
+  const kolmogorov_smirnov_distribution null(n);
+  const double low = nan > 0 ? 1.0 : bracket.d_low, high = nan > 0 ? 1.0 : bracket.d_high;
+  test_result r;
+  r.name = "ks";
+  r.statistic = low;
+  r.p_value = cdf(complement(null, low));
+  r.values = {{"d_low", low},
+              {"d_high", high},
+              {"p_at_d_high", cdf(complement(null, high))},
+              {"n", static_cast<double>(n)}};
+  r.note = "streaming, " + std::to_string(bins) +
+           " bins: D bracketed, p at the lower end (conservative)";
+  return r;
+}
+
+test_result binned_anderson_darling_test(const fit_bracket& bracket, std::int64_t nan) {
+  const double low = nan > 0 ? INFINITY : bracket.a2_low;
+  const double high = nan > 0 ? INFINITY : bracket.a2_high;
+  test_result r;
+  r.name = "anderson_darling";
+  r.statistic = low;
+  r.p_value = cdf(complement(anderson_darling_distribution{}, low));
+  r.values = {{"a2_low", low},
+              {"a2_high", high},
+              {"p_at_a2_high", cdf(complement(anderson_darling_distribution{}, high))}};
+  r.note = "streaming: A^2 bracketed, p at the lower end (conservative)";
+  return r;
 }
 
 }  // namespace verinit::verify

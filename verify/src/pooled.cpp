@@ -5,17 +5,16 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <boost/math/distributions/uniform.hpp>
 #include <cmath>
 #include <cstring>
 #include <string>
 
+#include "binned_fit.hpp"
 #include "seeds.hpp"
 #include "verinit/philox.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/grid_tests.hpp"
 #include "verinit/verify/iid_tests.hpp"
-#include "verinit/verify/stream_state.hpp"
 #include "verinit/verify/theory.hpp"
 
 namespace verinit::verify {
@@ -85,9 +84,6 @@ std::vector<pooled_result> pool_by_rule(const std::vector<case_result>& cases) {
 namespace detail {
 namespace {
 
-// Values a PIT piece holds: 8 MB of u.
-constexpr std::int64_t piece_values = std::int64_t{1} << 20;
-
 // V_i ~ U(0, 1), never 0 or 1: 53 bits of Philox4x32-10 at counter (i, stream) under the seed.
 double uniform_at(std::uint64_t i, std::uint64_t stream, const philox4x32::key_type& key) {
   const auto out = philox4x32::bijection(
@@ -132,34 +128,30 @@ class pit_source {
 
   std::int64_t size() const { return samples_.size(); }
 
-  // u of values [first, first + out.size()).
-  void fill(std::int64_t first, std::span<double> out, int threads) const {
-    const auto m = static_cast<std::int64_t>(out.size());
+  // The tensor's u, binned into `fit` (made block by block inside its threads: no pass over
+  // memory beyond the samples').
+  void add_to(binned_fit& fit, int threads) const {
     if (!below_.empty()) {
       const auto* bytes = samples_.bytes.data();
-#pragma omp parallel for schedule(static) num_threads(threads)
-      for (std::int64_t i = 0; i < m; ++i) {
-        std::uint16_t bits;
-        std::memcpy(&bits, bytes + 2 * (first + i), 2);
-        out[static_cast<std::size_t>(i)] =
-            below_[bits] +
-            uniform_at(static_cast<std::uint64_t>(first + i), stream_, key_) * mass_[bits];
-      }
+      fit.add(size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
+        for (std::int64_t i = 0; i < count; ++i) {
+          std::uint16_t bits;
+          std::memcpy(&bits, bytes + 2 * (first + i), 2);
+          u[i] = below_[bits] +
+                 uniform_at(static_cast<std::uint64_t>(first + i), stream_, key_) * mass_[bits];
+        }
+      });
       return;
     }
-    if (samples_.type == dtype::float64) {
-      const auto x = samples_.elements<double>().subspan(static_cast<std::size_t>(first));
-      std::copy_n(x.begin(), m, out.begin());
-    } else {
-      const auto x = samples_.elements<float>().subspan(static_cast<std::size_t>(first));
-      std::copy_n(x.begin(), m, out.begin());
-    }
-    const std::int64_t blocks = (m + 4095) / 4096;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::int64_t begin = b * 4096, count = std::min<std::int64_t>(4096, m - begin);
-      law_.cdf_batch(out.data() + begin, out.data() + begin, static_cast<std::size_t>(count));
-    }
+    visit_dtype(samples_.type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const auto x = samples_.elements<T>();
+      fit.add(size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
+        for (std::int64_t i = 0; i < count; ++i)
+          u[i] = to_double(x[static_cast<std::size_t>(first + i)]);
+        law_.cdf_batch(u, u, static_cast<std::size_t>(count));
+      });
+    });
   }
 
  private:
@@ -176,7 +168,6 @@ class pit_source {
 void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& request,
                    const std::vector<case_result>& cases, const run_options& options) {
   const int threads = std::max(1, options.threads);
-  const any_law uniform(boost::math::uniform_distribution<>(0, 1), "U(0, 1)");
   for (pooled_result& p : pooled) {
     std::vector<std::size_t> members;
     for (std::size_t i = 0; i < cases.size() && i < request.cases.size(); ++i) {
@@ -197,31 +188,25 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
     const std::int64_t bins = std::clamp<std::int64_t>(
         static_cast<std::int64_t>(std::bit_floor(static_cast<std::uint64_t>(total / 4 + 1))),
         std::int64_t{1} << 12, std::int64_t{1} << 20);
-    stream_state state(
-        {uniform, dtype::float64, sample_grouping::of(tensor_shape{1}, layout::torch)}, {bins, 24});
-    std::vector<double> u(static_cast<std::size_t>(piece_values));
+    binned_fit fit(bins);
     for (const std::size_t i : members) {
       const case_request& c = request.cases[i];
       const expectation e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
-      const pit_source source(*c.samples, *e.law, derived_seed(options.seed, i), options.seed,
-                              threads);
-      for (std::int64_t first = 0; first < source.size(); first += piece_values) {
-        const std::int64_t m = std::min(piece_values, source.size() - first);
-        const std::span<double> piece(u.data(), static_cast<std::size_t>(m));
-        source.fill(first, piece, threads);
-        state.add(std::span<const double>(piece), threads);
-      }
+      pit_source(*c.samples, *e.law, derived_seed(options.seed, i), options.seed, threads)
+          .add_to(fit, threads);
     }
+    std::int64_t ranked = 0;
+    for (const std::uint64_t count : fit.counts) ranked += static_cast<std::int64_t>(count);
+    const fit_bracket bracket = fit.bracket();
     const std::string what = "the " + std::to_string(members.size()) +
                              " tensors' probability-integral transforms pooled (randomised on a "
                              "16-bit grid) against U(0, 1): ";
-    std::vector<test_result> pit;
-    for (test_result& t : run_iid_tests({state, nullptr, threads})) {
-      if (t.name != "ks" && t.name != "anderson_darling") continue;
+    std::vector<test_result> pit{binned_ks_test(bracket, total, total - ranked, bins),
+                                 binned_anderson_darling_test(bracket, total - ranked)};
+    for (test_result& t : pit) {
       t.name = "pooled_" + t.name;
       t.note = what + t.note;
       t.values.emplace_back("tensors", static_cast<double>(members.size()));
-      pit.push_back(std::move(t));
     }
     apply_tolerance(pit, p.tolerance);  // the z-tests have theirs from pool_by_rule
     for (auto& t : pit) p.tests.push_back(std::move(t));

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "anderson_darling_pieces.hpp"
+#include "binned_fit.hpp"
 #include "buffer.hpp"
 #include "repeated_windows.hpp"
 #include "vector_clones.hpp"
@@ -278,79 +278,14 @@ void add_column_groups(std::span<const T> x, const iid_context& context, int thr
 
 // ---- binned fit ------------------------------------------------------------------------------
 
-struct binned_fit {
-  std::vector<std::uint64_t> counts;        // K bins of u
-  std::vector<double> low_tail, high_tail;  // exact u in the outer bins, sorted
-  bool low_overflow = false, high_overflow = false;
-
-  void drop_overflowing_tails() {
-    for (auto [tail, overflow] :
-         {std::pair{&low_tail, &low_overflow}, std::pair{&high_tail, &high_overflow}}) {
-      if (*overflow || tail->size() > stream_state::tail_capacity) {
-        *overflow = true;
-        std::vector<double>().swap(*tail);
-      }
-    }
-  }
-
-  // Adds sorted outer-bin values (the tails stay sorted).
-  void merge_tails(const std::vector<double>& low, const std::vector<double>& high) {
-    for (auto [mine, theirs] : {std::pair{&low_tail, &low}, std::pair{&high_tail, &high}}) {
-      const auto middle = static_cast<std::ptrdiff_t>(mine->size());
-      mine->insert(mine->end(), theirs->begin(), theirs->end());
-      std::inplace_merge(mine->begin(), mine->begin() + middle, mine->end());
-    }
-    drop_overflowing_tails();
-  }
-
-  void merge(const binned_fit& other) {
-    for (std::size_t b = 0; b < counts.size(); ++b) counts[b] += other.counts[b];
-    low_overflow = low_overflow || other.low_overflow;
-    high_overflow = high_overflow || other.high_overflow;
-    merge_tails(other.low_tail, other.high_tail);
-  }
-};
-
+// u = F(x) in blocks, so that a normal's erfc runs on vectors (law_points.hpp's cdf_batch).
 template <class T>
-void add_bins(std::span<const T> x, const any_law& law, int threads, binned_fit& out) {
-  const auto n = static_cast<std::int64_t>(x.size());
-  const auto bins = static_cast<std::int64_t>(out.counts.size());
-  const double k = static_cast<double>(bins);
-  std::vector<std::vector<std::uint64_t>> local(static_cast<std::size_t>(threads));
-  std::vector<std::vector<double>> low(local.size()), high(local.size());
-#pragma omp parallel num_threads(threads)
-  {
-    const auto t = static_cast<std::size_t>(omp_get_thread_num());
-    auto& counts = local[t];
-    counts.assign(static_cast<std::size_t>(bins), 0);
-    // u in blocks, so a normal's erfc runs on vectors (law_points.hpp's cdf_batch).
-    constexpr std::int64_t block = 1024;
-    double u[block];
-#pragma omp for schedule(static)
-    for (std::int64_t first = 0; first < n; first += block) {
-      const std::int64_t end = std::min(n, first + block);
-      for (std::int64_t i = first; i < end; ++i) u[i - first] = to_double(x[i]);
-      law.cdf_batch(u, u, static_cast<std::size_t>(end - first));
-      for (std::int64_t i = 0; i < end - first; ++i) {
-        if (std::isnan(u[i])) continue;  // NaN samples: counted by the block sums
-        const double position = u[i] * k;
-        const std::int64_t bin = position >= k ? bins - 1 : static_cast<std::int64_t>(position);
-        ++counts[static_cast<std::size_t>(bin)];
-        if (bin == 0) low[t].push_back(u[i]);
-        if (bin == bins - 1) high[t].push_back(u[i]);
-      }
-    }
-  }
-  std::vector<double> lows, highs;
-  for (std::size_t t = 0; t < local.size(); ++t) {
-    if (local[t].empty()) continue;
-    for (std::int64_t b = 0; b < bins; ++b) out.counts[b] += local[t][b];
-    lows.insert(lows.end(), low[t].begin(), low[t].end());
-    highs.insert(highs.end(), high[t].begin(), high[t].end());
-  }
-  std::sort(lows.begin(), lows.end());
-  std::sort(highs.begin(), highs.end());
-  out.merge_tails(lows, highs);
+void add_bins(std::span<const T> x, const any_law& law, int threads, detail::binned_fit& out) {
+  out.add(static_cast<std::int64_t>(x.size()), threads,
+          [&](std::int64_t first, std::int64_t count, double* u) {
+            for (std::int64_t i = 0; i < count; ++i) u[i] = to_double(x[first + i]);
+            law.cdf_batch(u, u, static_cast<std::size_t>(count));
+          });
 }
 
 // ---- bytes -----------------------------------------------------------------------------------
@@ -454,12 +389,10 @@ struct stream_state::impl {
   std::array<double, 3> head_value{}, tail_value{};
   std::array<std::uint64_t, 3> head_bits{}, tail_bits{};
   detail::repeated_windows windows;
-  binned_fit fit;
+  detail::binned_fit fit;
 
   impl(iid_context c, stream_state::options o)
-      : context(std::move(c)), settings(o), windows(o.window_bits) {
-    fit.counts.assign(static_cast<std::size_t>(o.bins), 0);
-  }
+      : context(std::move(c)), settings(o), windows(o.window_bits), fit(o.bins) {}
   int boundary_count() const { return static_cast<int>(std::min<std::int64_t>(3, sums.n)); }
 
   // The stream may go on only from a tensor's end: the homogeneity groups never straddle.
@@ -628,83 +561,9 @@ const iid_sums& stream_state::sums() const noexcept { return impl_->sums; }
 window_repeats stream_state::repeats(int threads) const { return impl_->windows.count(threads); }
 
 fit_bracket stream_state::bracket() const {
-  using detail::ad_first_piece;
-  using detail::ad_highest;
-  using detail::ad_last_piece;
-  using detail::ad_lowest;
-  using detail::ad_piece;
-  const impl& s = *impl_;
-  if (s.settings.bins == 0) throw std::logic_error("stream_state::bracket: a state without bins");
-  const auto& counts = s.fit.counts;
-  const std::int64_t ranked = s.sums.n - s.sums.nan;
-  fit_bracket out;
-  if (ranked == 0) return out;
-  const std::int64_t bins = s.settings.bins;
-  const double n = static_cast<double>(ranked), k = static_cast<double>(bins);
-  // Exact terms of the values with ranks first.. in a sorted run of u.
-  double d_exact = 0, a2_exact = 0;
-  const auto exact_run = [&](const std::vector<double>& u, std::int64_t first) {
-    for (std::size_t i = 0; i < u.size(); ++i) {
-      const double r = static_cast<double>(first + static_cast<std::int64_t>(i));
-      d_exact = std::max({d_exact, (r + 1) / n - u[i], u[i] - r / n});
-      if (i > 0) a2_exact += ad_piece(r / n, u[i - 1], u[i]);
-    }
-  };
-  // First bin [0, 1/K): exact from 0 to its last value, then F_n is constant to 1/K.
-  const auto first_count = static_cast<std::int64_t>(counts.front());
-  double a2_infinite = 0;  // an overflowed outer bin: A^2's upper end is unbounded
-  if (s.fit.low_overflow) {
-    const double c1 = static_cast<double>(first_count) / n;
-    d_exact = std::max({d_exact, c1, 1 / k});  // ECDF 0 -> c1 while F 0 -> 1/K
-    a2_infinite = INFINITY;
-  } else {
-    const auto& lows = s.fit.low_tail;
-    exact_run(lows, 0);
-    if (!lows.empty()) {
-      a2_exact += ad_first_piece(lows.front());
-      a2_exact += ad_piece(static_cast<double>(first_count) / n, lows.back(), 1 / k);
-    } else {
-      a2_exact += ad_piece(0, ad_lowest, 1 / k);  // F_n = 0 on [0, 1/K)
-    }
-  }
-  // Last bin [1 - 1/K, 1]: F_n constant from 1 - 1/K to its first value, then exact.
-  const auto last_first = ranked - static_cast<std::int64_t>(counts.back());
-  if (s.fit.high_overflow) {
-    const double c0 = static_cast<double>(last_first) / n;
-    d_exact = std::max({d_exact, 1 - c0, 1 / k});  // ECDF c0 -> 1 while F 1 - 1/K -> 1
-    a2_infinite = INFINITY;
-  } else {
-    const auto& highs = s.fit.high_tail;
-    exact_run(highs, last_first);
-    if (!highs.empty()) {
-      a2_exact += ad_piece(static_cast<double>(last_first) / n, 1 - 1 / k, highs.front());
-      a2_exact += ad_last_piece(highs.back());
-    } else {
-      a2_exact += ad_piece(1, 1 - 1 / k, ad_highest);
-    }
-  }
-  // The ECDF at the bin edges is known exactly: D_low, and the pieces' brackets between.
-  // (With an overflowed outer bin d_exact holds that bin's upper bound: D_low starts lower.)
-  double d_low = s.fit.low_overflow || s.fit.high_overflow ? 0 : d_exact, d_high = d_exact;
-  double a2_low = a2_exact, a2_high = a2_exact + a2_infinite;
-  std::int64_t before = first_count;  // samples with u < j/K
-  for (std::int64_t j = 1; j + 1 < bins; ++j) {
-    const double a = static_cast<double>(j) / k, b = static_cast<double>(j + 1) / k;
-    const double c0 = static_cast<double>(before) / n;
-    before += static_cast<std::int64_t>(counts[static_cast<std::size_t>(j)]);
-    const double c1 = static_cast<double>(before) / n;
-    d_low = std::max(d_low, std::abs(c0 - a));
-    d_high = std::max({d_high, c1 - a, b - c0});
-    // Largest integrand: the farther of c0 and c1 from t; smallest: 0 inside [c0, c1].
-    const double middle = std::clamp((c0 + c1) / 2, a, b);
-    a2_high += ad_piece(c1, a, middle) + ad_piece(c0, middle, b);
-    if (a < c0) a2_low += ad_piece(c0, a, std::min(b, c0));
-    if (c1 < b) a2_low += ad_piece(c1, std::max(a, c1), b);
-  }
-  d_low = std::max(d_low, std::abs(static_cast<double>(before) / n - (1 - 1 / k)));
-  d_low = std::max(d_low, std::abs(static_cast<double>(first_count) / n - 1 / k));
-  out = {d_low, std::max(d_high, d_low), n * a2_low, n * a2_high};
-  return out;
+  if (impl_->settings.bins == 0)
+    throw std::logic_error("stream_state::bracket: a state without bins");
+  return impl_->fit.bracket();
 }
 
 std::vector<std::byte> stream_state::to_bytes() const {

@@ -58,4 +58,11 @@ std::span<const iid_test> iid_plan() noexcept;
 /// else in its streaming form.
 std::vector<test_result> run_iid_tests(const iid_evidence& evidence);
 
+/// The streaming forms of "ks" and "anderson_darling" from a binned fit's bracket of n values,
+/// `nan` of them NaN (a NaN rejects), in `bins` bins: the p-value at the lower end of the
+/// statistic's bracket (conservative), both ends in the result's values.
+test_result binned_ks_test(const fit_bracket& bracket, std::int64_t n, std::int64_t nan,
+                           std::int64_t bins);
+test_result binned_anderson_darling_test(const fit_bracket& bracket, std::int64_t nan);
+
 }  // namespace verinit::verify
