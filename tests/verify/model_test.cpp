@@ -546,6 +546,42 @@ TEST(PooledTest, Bfloat16TensorsArePooledByTheRandomisedPitAndGiveTheSameBitsOnA
       }
 }
 
+TEST(PooledTest, ALargeBfloat16PoolIsRandomisedFromItsHistogramAndPasses) {
+  // 3 x 2048 x 4096 bfloat16 weights of one law: 25M values against 2^20 bins, so the pooled
+  // PITs are drawn from the summed histogram (binned_fit::add_atoms, binomials over the bins
+  // each atom spans) instead of value by value. Correct weights pass; the numbers do not depend
+  // on threads.
+  const verinit::tensor_shape shape{2048, 4096};
+  std::vector<std::vector<verinit::bfloat16_t>> b;
+  std::vector<model_tensor> tensors;
+  for (int k = 0; k < 3; ++k) {
+    verinit::fill_options options;
+    options.seed = 700 + static_cast<std::uint64_t>(k);
+    b.push_back(verinit::sample<verinit::bfloat16_t>(
+        shape, verinit::parse_scheme("normal(std=0.02)"), options));
+    tensors.push_back({"l." + std::to_string(k) + ".weight", "BF16", shape,
+                       verinit::view_of<verinit::bfloat16_t>(b.back(), shape), nullptr});
+  }
+  const auto rules = parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std=0.02)'\n");
+  std::vector<run_result> runs;
+  for (const int threads : {1, 2}) {
+    run_request request;
+    request.options.threads = threads;
+    add_plan(request, plan_model(tensors, rules, verinit::layout::torch, "m"));
+    runs.push_back(verinit::verify::run(request));
+  }
+  ASSERT_EQ(runs[0].pooled.size(), 1u);
+  const pooled_result& p = runs[0].pooled[0];
+  ASSERT_NE(pooled_test(p, "pooled_ks"), nullptr);
+  EXPECT_TRUE(p.passed);
+  EXPECT_TRUE(runs[0].passed);
+  EXPECT_GT(pooled_test(p, "pooled_ks")->p_value, 1e-4);
+  for (std::size_t t = 0; t < p.tests.size(); ++t) {
+    EXPECT_EQ(runs[1].pooled[0].tests[t].statistic, p.tests[t].statistic);
+    EXPECT_EQ(runs[1].pooled[0].tests[t].p_value, p.tests[t].p_value);
+  }
+}
+
 TEST(PooledTest, ARulesToleranceMakesItAnEquivalenceCheck) {
   // The same 0.4% common error, now within a rule's 1% tolerance: pooled passes, and the power
   // statement counts from the tolerance. A top-level tolerance is every rule's default.

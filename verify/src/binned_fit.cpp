@@ -1,6 +1,8 @@
 // The binned fit of u = F(x) (binned_fit.hpp).
 #include "binned_fit.hpp"
 
+#include <boost/random/binomial_distribution.hpp>
+#include <boost/random/uniform_01.hpp>
 #include <numeric>
 #include <utility>
 
@@ -25,6 +27,46 @@ void binned_fit::merge_tails(const std::vector<double>& low, const std::vector<d
     std::inplace_merge(mine->begin(), mine->begin() + middle, mine->end());
   }
   drop_overflowing_tails();
+}
+
+void binned_fit::add_atoms(std::span<const atom> atoms, philox4x32& engine) {
+  const auto bins = static_cast<std::int64_t>(counts.size());
+  const double k = static_cast<double>(bins);
+  const auto bin_of = [&](double u) {
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(u * k), 0, bins - 1);
+  };
+  std::vector<double> lows, highs;
+  // x values uniform on [from, to) of an outer bin: kept exactly.
+  const auto draw_into = [&](std::vector<double>& tail, std::uint64_t x, double from, double to) {
+    boost::random::uniform_01<double> v;
+    for (std::uint64_t i = 0; i < x; ++i) tail.push_back(from + (to - from) * v(engine));
+  };
+  for (const atom& a : atoms) {
+    if (a.count == 0 || !std::isfinite(a.below)) continue;
+    const double low = std::clamp(a.below, 0.0, 1.0);
+    const double high = std::clamp(a.below + std::max(0.0, a.mass), low, 1.0);
+    const std::int64_t first = bin_of(low), last = high > low ? bin_of(high) : first;
+    std::uint64_t left = a.count;
+    double share_left = 1;  // of the atom's interval, in bins not yet drawn
+    for (std::int64_t b = first; b <= last && left > 0; ++b) {
+      const double from = std::max(low, static_cast<double>(b) / k);
+      const double to = std::min(high, static_cast<double>(b + 1) / k);
+      std::uint64_t x = left;  // the last bin takes what is left
+      if (b < last) {
+        const double share = high > low ? (to - from) / (high - low) : 1;
+        const double p = std::clamp(share / share_left, 0.0, 1.0);
+        x = static_cast<std::uint64_t>(boost::random::binomial_distribution<std::int64_t, double>(static_cast<std::int64_t>(left), p)(engine));
+        share_left -= share;
+      }
+      counts[static_cast<std::size_t>(b)] += x;
+      left -= x;
+      if (b == 0) draw_into(lows, x, from, to);
+      if (b == bins - 1) draw_into(highs, x, from, to);
+    }
+  }
+  std::sort(lows.begin(), lows.end());
+  std::sort(highs.begin(), highs.end());
+  merge_tails(lows, highs);
 }
 
 void binned_fit::merge(const binned_fit& other) {

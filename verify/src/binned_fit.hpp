@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
+#include "verinit/philox.hpp"
 #include "verinit/verify/stream_state.hpp"
 
 namespace verinit::verify::detail {
@@ -30,6 +32,19 @@ struct binned_fit {
   /// counts NaNs: the bins hold the ranked values).
   template <class Make>
   void add(std::int64_t n, int threads, const Make& make);
+
+  /// `count` values of a discrete law's randomised PIT: each u uniform on [below, below + mass)
+  /// (a point when mass is 0).
+  struct atom {
+    double below, mass;
+    std::uint64_t count;
+  };
+  /// Adds the randomised PITs of `atoms` without drawing each value: the counts an atom puts in
+  /// the bins it spans are multinomial, drawn as successive binomials (Boost.Random's, from
+  /// `engine`); only the values that land in the two outer bins are drawn one by one, since
+  /// their exact u are kept. Its cost is the bins the atoms span, not their counts; it runs on
+  /// one thread, so the result depends on `engine` alone.
+  void add_atoms(std::span<const atom> atoms, philox4x32& engine);
 
   /// Adds the next values' fit.
   void merge(const binned_fit& other);

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "binned_fit.hpp"
@@ -94,74 +95,109 @@ double uniform_at(std::uint64_t i, std::uint64_t stream, const philox4x32::key_t
   return (static_cast<double>(bits) + 0.5) * 0x1p-53;
 }
 
-// One tensor's PITs, piece by piece, into the pooled state.
-class pit_source {
- public:
-  pit_source(const tensor_view& samples, const any_law& law, std::uint64_t stream,
-             std::uint64_t seed, int threads)
-      : samples_(samples), law_(law), stream_(stream), key_(philox4x32::key_of(seed)) {
-    std::optional<dtype> grid;
+// A 16-bit grid law's randomised PIT per bit pattern: F(g-) and P(g) (-0 is +0's atom; NaN
+// F for the non-finite patterns, whose u is NaN).
+struct grid_pit {
+  dtype type;
+  std::vector<double> below, mass;
+
+  grid_pit(const any_law& law, dtype grid) : type(grid), below(65536, NAN), mass(65536, 0.0) {
+    const rounded_law rounded(law, grid);
+    double cumulative = 0;
+    for (const std::uint16_t bits : rounded.order()) {
+      below[bits] = cumulative;
+      mass[bits] = rounded.probability(bits);
+      cumulative += mass[bits];
+    }
+    const std::uint16_t negative_zero = 0x8000;  // in both 16-bit types
+    below[negative_zero] = below[0];
+    mass[negative_zero] = mass[0];
+  }
+  // The same law, bit for bit (NaN included, so not the vectors' ==).
+  bool same_as(const grid_pit& other) const {
+    return type == other.type &&
+           std::memcmp(below.data(), other.below.data(), 65536 * sizeof(double)) == 0 &&
+           std::memcmp(mass.data(), other.mass.data(), 65536 * sizeof(double)) == 0;
+  }
+};
+
+// A tensor's samples as the PITs see them: on a 16-bit grid (its own, or float32/float64 values
+// all on one, converted) or continuous.
+struct pit_samples {
+  tensor_view view;
+  tensor_buffer converted;
+  std::optional<dtype> grid;
+
+  pit_samples(const tensor_view& samples, int threads) : view(samples) {
     if (info(samples.type).size == 2)
       grid = samples.type;
     else
       grid = coarser_grid_of(samples, grid_detection_min_count, threads);
-    if (grid) {
-      if (grid != samples.type) {
-        converted_ = convert_to_grid(samples, *grid);
-        samples_ = converted_.view();
-      }
-      // F(g-) and P(g) per bit pattern, in the grid's value order; NaN for the non-finite.
-      const rounded_law rounded(law, *grid);
-      below_.assign(65536, NAN);
-      mass_.assign(65536, 0.0);
-      double cumulative = 0;
-      for (const std::uint16_t bits : rounded.order()) {
-        below_[bits] = cumulative;
-        mass_[bits] = rounded.probability(bits);
-        cumulative += mass_[bits];
-      }
-      const std::uint16_t negative_zero = 0x8000;  // -0 is +0's atom, in both 16-bit types
-      below_[negative_zero] = below_[0];
-      mass_[negative_zero] = mass_[0];
+    if (grid && *grid != samples.type) {
+      converted = convert_to_grid(samples, *grid);
+      view = converted.view();
     }
   }
-
-  std::int64_t size() const { return samples_.size(); }
-
-  // The tensor's u, binned into `fit` (made block by block inside its threads: no pass over
-  // memory beyond the samples').
-  void add_to(binned_fit& fit, int threads) const {
-    if (!below_.empty()) {
-      const auto* bytes = samples_.bytes.data();
-      fit.add(size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
-        for (std::int64_t i = 0; i < count; ++i) {
-          std::uint16_t bits;
-          std::memcpy(&bits, bytes + 2 * (first + i), 2);
-          u[i] = below_[bits] +
-                 uniform_at(static_cast<std::uint64_t>(first + i), stream_, key_) * mass_[bits];
-        }
-      });
-      return;
-    }
-    visit_dtype(samples_.type, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const auto x = samples_.elements<T>();
-      fit.add(size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
-        for (std::int64_t i = 0; i < count; ++i)
-          u[i] = to_double(x[static_cast<std::size_t>(first + i)]);
-        law_.cdf_batch(u, u, static_cast<std::size_t>(count));
-      });
-    });
-  }
-
- private:
-  tensor_view samples_;
-  any_law law_;
-  std::uint64_t stream_;
-  philox4x32::key_type key_;
-  tensor_buffer converted_;
-  std::vector<double> below_, mass_;
 };
+
+// Randomised PITs of a tensor on a grid, value by value: u_i = F(g_i-) + V_i P(g_i) with V_i
+// from Philox at counter (i, stream).
+void add_values(binned_fit& fit, const tensor_view& x, const grid_pit& pit, std::uint64_t stream,
+                const philox4x32::key_type& key, int threads) {
+  const auto* bytes = x.bytes.data();
+  fit.add(x.size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::uint16_t bits;
+      std::memcpy(&bits, bytes + 2 * (first + i), 2);
+      u[i] = pit.below[bits] +
+             uniform_at(static_cast<std::uint64_t>(first + i), stream, key) * pit.mass[bits];
+    }
+  });
+}
+
+// PITs u = F(x) of continuous samples.
+void add_values(binned_fit& fit, const tensor_view& samples, const any_law& law, int threads) {
+  visit_dtype(samples.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const auto x = samples.elements<T>();
+    fit.add(samples.size(), threads, [&](std::int64_t first, std::int64_t count, double* u) {
+      for (std::int64_t i = 0; i < count; ++i)
+        u[i] = to_double(x[static_cast<std::size_t>(first + i)]);
+      law.cdf_batch(u, u, static_cast<std::size_t>(count));
+    });
+  });
+}
+
+// The grid tensors of a rule that share one rounded law: their histograms summed.
+struct grid_group {
+  grid_pit pit;
+  std::array<std::uint64_t, 65536> counts{};
+  std::int64_t values = 0;
+  std::vector<std::size_t> members;  // case indices
+};
+
+// Adds a group's PITs from its histogram when that is cheaper than value by value: binomial
+// draws over the bins each atom spans (binned_fit::add_atoms) against Philox and a bin per
+// value (a draw costs about as much as 16 values). The values one by one otherwise.
+void add_group(binned_fit& fit, const grid_group& group, const run_request& request,
+               const run_options& options, int threads) {
+  std::vector<binned_fit::atom> atoms;  // a non-finite pattern's NaN u is left unranked
+  for (std::size_t bits = 0; bits < 65536; ++bits)
+    if (group.counts[bits] > 0)
+      atoms.push_back({group.pit.below[bits], group.pit.mass[bits], group.counts[bits]});
+  const auto bins = static_cast<std::int64_t>(fit.counts.size());
+  if (group.values >= 16 * (bins + static_cast<std::int64_t>(atoms.size()))) {
+    // Its own stream: the per-value streams are derived_seed(seed, case) at counters (i, .).
+    philox4x32 engine(options.seed, derived_seed(~options.seed, group.members.front()));
+    fit.add_atoms(atoms, engine);
+    return;
+  }
+  const auto key = philox4x32::key_of(options.seed);
+  for (const std::size_t i : group.members) {
+    const pit_samples samples(*request.cases[i].samples, threads);
+    add_values(fit, samples.view, group.pit, derived_seed(options.seed, i), key, threads);
+  }
+}
 
 }  // namespace
 
@@ -189,12 +225,29 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
         static_cast<std::int64_t>(std::bit_floor(static_cast<std::uint64_t>(total / 4 + 1))),
         std::int64_t{1} << 12, std::int64_t{1} << 20);
     binned_fit fit(bins);
+    std::vector<grid_group> groups;
     for (const std::size_t i : members) {
       const case_request& c = request.cases[i];
       const expectation e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
-      pit_source(*c.samples, *e.law, derived_seed(options.seed, i), options.seed, threads)
-          .add_to(fit, threads);
+      const pit_samples samples(*c.samples, threads);
+      if (!samples.grid) {
+        add_values(fit, samples.view, *e.law, threads);
+        continue;
+      }
+      grid_pit pit(*e.law, *samples.grid);
+      auto group = std::find_if(groups.begin(), groups.end(),
+                                [&](const grid_group& g) { return g.pit.same_as(pit); });
+      if (group == groups.end()) {
+        groups.push_back({std::move(pit), {}, 0, {}});
+        group = groups.end() - 1;
+      }
+      const grid_histogram h = histogram_of(samples.view, threads);
+      for (std::size_t b = 0; b < 65536; ++b)
+        group->counts[b] += static_cast<std::uint64_t>(h.counts[b]);
+      group->values += h.n;
+      group->members.push_back(i);
     }
+    for (const grid_group& group : groups) add_group(fit, group, request, options, threads);
     std::int64_t ranked = 0;
     for (const std::uint64_t count : fit.counts) ranked += static_cast<std::int64_t>(count);
     const fit_bracket bracket = fit.bracket();

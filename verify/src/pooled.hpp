@@ -12,7 +12,10 @@ namespace verinit::verify::detail {
 /// transforms u = F_t(x) of the rule's tensors (those of an i.i.d. law with their samples in
 /// the request; a tensor on a 16-bit grid, or of float32 values all on one, by the randomised
 /// PIT u = F_t(g-) + V P_t(g), V ~ U(0, 1) from Philox keyed by the run's seed and the case,
-/// exactly U(0, 1) under the null) pooled into one sample, tested against U(0, 1) with KS and
+/// exactly U(0, 1) under the null; the grid tensors of one rounded law are drawn together from
+/// their summed histogram, binomials over the bins each atom spans, when that is cheaper than
+/// value by value: a 10^8-weight bfloat16 rule costs its histograms, not 10^8 draws) pooled
+/// into one sample, tested against U(0, 1) with KS and
 /// A^2 bracketed over bins of ~4 values, 2^12 to 2^20 (stream_state.hpp), the p-value at the
 /// bracket's lower end (conservative). Where fewer than two of a rule's tensors qualify, nothing is
 /// added. The rule's tolerance applies (tolerance.hpp). The same bits on any thread count.
