@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using verinit::io::checkpoint;
+using verinit::io::checkpoint_views;
 
 template <class T>
 std::string bytes_of(const std::vector<T>& values) {
@@ -194,6 +195,51 @@ TEST_F(CheckpointTest, ViewsAnAlignedStoredMemberInPlace) {
   const auto view = file.view(file.tensors()[0], fallback);
   EXPECT_TRUE(fallback.bytes.empty());
   EXPECT_EQ(std::memcmp(view.bytes.data(), weights_.data(), 24), 0);
+}
+
+TEST_F(CheckpointTest, ViewsEveryTensorWithinAMemoryBudgetSpillingTheRestToATemporaryFile) {
+  // Three deflated float tensors (24 bytes each once inflated), an integer one and an aligned
+  // stored one: the stored one is viewed in the mapping, the deflated ones copied, into memory
+  // while the copies total at most the budget and beyond it into an unlinked temporary file;
+  // the values are the same wherever they are held.
+  std::vector<member> members;
+  std::vector<std::vector<float>> values;
+  members.push_back({"ab.npy", npy("<f4", "(6,)", bytes_of(weights_))});  // aligned, stored
+  for (int k = 0; k < 3; ++k) {
+    values.push_back(weights_);
+    for (float& v : values.back()) v += static_cast<float>(k);
+    members.push_back({"d" + std::to_string(k) + ".npy",
+                       npy("<f4", "(2, 3)", bytes_of(values.back())), true});
+  }
+  members.push_back({"count.npy", npy("<i8", "()", bytes_of(count_))});
+  const auto path = write("m.npz", zip(members));
+  const auto file = checkpoint::open(path);
+  const fs::path spill = dir_ / "spill";
+  fs::create_directories(spill);
+  for (const std::int64_t budget : {std::int64_t{0}, std::int64_t{30}, std::int64_t{1} << 20}) {
+    const checkpoint_views views(file, budget, spill);
+    EXPECT_EQ(views.bytes_in_memory(), budget == 0 ? 0u : budget == 30 ? 24u : 72u) << budget;
+    EXPECT_EQ(views.bytes_spilled() > 0, budget < 72) << budget;
+    ASSERT_TRUE(views[0].has_value());
+    EXPECT_EQ(std::memcmp(views[0]->bytes.data(), weights_.data(), 24), 0);
+    for (std::size_t k = 0; k < 3; ++k) {
+      ASSERT_TRUE(views[k + 1].has_value());
+      EXPECT_EQ(views[k + 1]->shape, (verinit::tensor_shape{2, 3}));
+      const auto got = views[k + 1]->elements<float>();
+      EXPECT_EQ(std::vector<float>(got.begin(), got.end()), values[k]) << budget << " " << k;
+    }
+    EXPECT_FALSE(views[4].has_value());
+    // The temporary file is never linked into the directory.
+    EXPECT_TRUE(fs::is_empty(spill));
+  }
+  // Where nothing can be written: one line naming the directory.
+  try {
+    const checkpoint_views views(file, 0, dir_ / "missing");
+    ADD_FAILURE() << "spilled into a missing directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot write a temporary file in '" +
+                                    (dir_ / "missing").string() + "'"));
+  }
 }
 
 TEST_F(CheckpointTest, ByteSwapsAndReordersWhatIsNotLittleEndianCOrder) {

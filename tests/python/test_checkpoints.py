@@ -184,6 +184,26 @@ def test_the_command_line_reads_every_format(tmp_path, cli):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_a_compressed_npz_beyond_the_memory_budget_is_spilled_with_the_same_results(tmp_path, cli):
+    # --memory 1M holds 512 KiB of inflated copies; the model's ~1.3 MB of deflated members go
+    # beyond it into an unlinked temporary file (checkpoint_views): every number is the same.
+    path = save(tmp_path, state(), "npz_compressed")
+    documents = []
+    for memory in ["2G", "1M"]:
+        out = tmp_path / f"{memory}.json"
+        run = subprocess.run([cli, "verify", "--input", path, "--rules", RULES, "--memory", memory,
+                              "--json", str(out)], capture_output=True, text=True,
+                             env={**os.environ, "TMPDIR": str(tmp_path)})
+        assert run.returncode == 0, run.stdout + run.stderr
+        document = json.loads(out.read_text())
+        document.pop("timing")
+        documents.append(document)
+    assert documents[0] == documents[1]
+    # Nothing left behind in the temporary directory but the JSON files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["1M.json", "2G.json", os.path.basename(path)])
+
+
 def test_bad_checkpoints_raise_oserror(tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 not really a zip")

@@ -150,19 +150,18 @@ int run_verify(verify_options o, const CLI::App& command) {
   // --input: read (or mapped) before any work, held through the run.
   std::optional<io::tensor_file> file;
   std::optional<io::checkpoint> checkpoint;
-  std::vector<std::unique_ptr<tensor_buffer>> fallbacks;  // misaligned tensors' copies
+  std::optional<io::checkpoint_views> views;  // a checkpoint's tensors, held through the run
   verify::model_plan plan;
   if (model) {
     const verify::model_rules rules = verify::parse_rules(read_text(o.rules), o.rules);
     checkpoint = io::checkpoint::open(o.input);
+    // Copies (inflated, swapped) within half the budget (the tests' working memory is the other
+    // half), the rest in a temporary file: a checkpoint larger than --memory is fine.
+    views.emplace(*checkpoint, o.run.memory_bytes / 2);
     std::vector<verify::model_tensor> tensors;
-    for (const auto& e : checkpoint->tensors()) {
-      verify::model_tensor t{e.name, e.dtype_name, e.shape, std::nullopt, nullptr};
-      if (e.type) {
-        fallbacks.push_back(std::make_unique<tensor_buffer>());
-        t.values = checkpoint->view(e, *fallbacks.back());
-      }
-      tensors.push_back(std::move(t));
+    for (std::size_t i = 0; i < checkpoint->tensors().size(); ++i) {
+      const auto& e = checkpoint->tensors()[i];
+      tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], nullptr});
     }
     plan = verify::plan_model(tensors, rules, tensor_layout, o.input);
     verify::add_plan(request, plan);

@@ -3,6 +3,7 @@
 #include "verinit/io/checkpoint.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "mapped_file.hpp"
 #include "npz.hpp"
 #include "text.hpp"
 #include "verinit/io/safetensors.hpp"
@@ -225,6 +227,78 @@ tensor_view checkpoint::view(const checkpoint_entry& entry, tensor_buffer& fallb
                              e.dtype_name + ", not the " + std::string(to_string(*bits16)) +
                              " it was read as");
   return file.view(e, fallback);
+}
+
+// ---- checkpoint_views ------------------------------------------------------------------------
+
+namespace {
+
+// `directory`, or the system's temporary directory ($TMPDIR, else /tmp) if it is empty.
+std::filesystem::path spill_directory_or_temporary(const std::filesystem::path& directory) {
+  if (!directory.empty()) return directory;
+  std::error_code error;
+  auto temporary = std::filesystem::temp_directory_path(error);
+  if (!error) return temporary;
+  const char* named = std::getenv("TMPDIR");
+  throw std::runtime_error(std::string("cannot write a temporary file in '") +
+                           (named != nullptr ? named : "/tmp") + "': " + error.message());
+}
+
+}  // namespace
+
+struct checkpoint_views::impl {
+  std::vector<std::optional<tensor_view>> views;
+  std::vector<tensor_buffer> held;  // copies in memory
+  std::optional<spill_file> spill;
+  std::uint64_t in_memory = 0;
+};
+
+checkpoint_views::checkpoint_views(const checkpoint& file, std::int64_t memory_bytes,
+                                   const std::filesystem::path& spill_directory)
+    : impl_(std::make_unique<impl>()) {
+  const auto entries = file.tensors();
+  impl_->views.resize(entries.size());
+  impl_->held.reserve(entries.size());  // views of held copies stay valid
+  std::vector<std::pair<std::size_t, std::size_t>> spilled;  // (tensor, copy)
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].type) continue;
+    tensor_buffer copy;
+    const tensor_view view = file.view(entries[i], copy);
+    if (view.size() == 0) {  // a 0 dim: nothing to hold
+      impl_->views[i] = tensor_view{view.type, view.shape, {}};
+      continue;
+    }
+    if (copy.bytes.empty()) {  // in the mapping
+      impl_->views[i] = view;
+      continue;
+    }
+    if (impl_->in_memory + copy.bytes.size() <= static_cast<std::uint64_t>(memory_bytes)) {
+      impl_->in_memory += copy.bytes.size();
+      impl_->held.push_back(std::move(copy));
+      impl_->views[i] = impl_->held.back().view();
+      continue;
+    }
+    if (!impl_->spill) impl_->spill.emplace(spill_directory_or_temporary(spill_directory));
+    spilled.emplace_back(i, impl_->spill->add(copy.bytes));
+    impl_->views[i] = tensor_view{copy.type, copy.shape, {}};  // bytes once mapped
+  }
+  if (!impl_->spill) return;
+  impl_->spill->map();
+  for (const auto& [i, k] : spilled) impl_->views[i]->bytes = impl_->spill->copy(k);
+}
+
+checkpoint_views::checkpoint_views(checkpoint_views&&) noexcept = default;
+checkpoint_views& checkpoint_views::operator=(checkpoint_views&&) noexcept = default;
+checkpoint_views::~checkpoint_views() = default;
+
+const std::optional<tensor_view>& checkpoint_views::operator[](std::size_t index) const {
+  return impl_->views.at(index);
+}
+
+std::uint64_t checkpoint_views::bytes_in_memory() const noexcept { return impl_->in_memory; }
+
+std::uint64_t checkpoint_views::bytes_spilled() const noexcept {
+  return impl_->spill ? impl_->spill->size() : 0;
 }
 
 }  // namespace verinit::io

@@ -85,4 +85,32 @@ class checkpoint {
   std::unique_ptr<impl> impl_;
 };
 
+/// Every float tensor of a checkpoint viewed at once, for one run over them all, within a memory
+/// budget. A tensor is viewed in the file's mapping where it can be (checkpoint::view); the others
+/// (deflated, byte-swapped, Fortran-ordered, misaligned) are copied one at a time: into memory
+/// while the copies total at most `memory_bytes`, and beyond that into an unlinked temporary file
+/// in `spill_directory` (empty: the system's, $TMPDIR or /tmp, looked up only then), mapped back. Its pages are the page cache's, written back and dropped
+/// under memory pressure, so a checkpoint of deflated members larger than memory is read with
+/// about one tensor of the process's own memory (and its inflated size on that disk).
+class checkpoint_views {
+ public:
+  /// Throws what checkpoint::view throws, and std::runtime_error "cannot write a temporary file
+  /// in '<directory>': <problem>" (a full disk).
+  checkpoint_views(const checkpoint& file, std::int64_t memory_bytes,
+                   const std::filesystem::path& spill_directory = {});
+  checkpoint_views(checkpoint_views&&) noexcept;
+  checkpoint_views& operator=(checkpoint_views&&) noexcept;
+  ~checkpoint_views();
+
+  /// The view of file.tensors()[index]; nothing for a tensor of another dtype (I64, BOOL, ...).
+  const std::optional<verinit::tensor_view>& operator[](std::size_t index) const;
+  /// Bytes copied into memory, and into the temporary file.
+  std::uint64_t bytes_in_memory() const noexcept;
+  std::uint64_t bytes_spilled() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 }  // namespace verinit::io
