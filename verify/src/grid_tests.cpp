@@ -12,6 +12,7 @@
 #include <bit>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -135,6 +136,8 @@ rounded_law::rounded_law(const any_law& law, dtype type) : type_(type), probabil
       const double overflow = max + (max - value_of<T>(order_[count - 2])) / 2;
       const double median = law.quantile(0.5);
       const auto support = law.support();
+      centre_ = law.moments().mean;
+      unbounded_ = std::isinf(support.second);
       // F below the median and 1 - F above it, so that tail atoms keep their relative precision.
       const auto mass_between = [&](double low, double high) {
         if (high <= median) return law.cdf(high) - law.cdf(low);
@@ -204,6 +207,50 @@ grid_histogram histogram_of(const tensor_view& x, int threads) {
 }
 
 // ---- the tests -------------------------------------------------------------------------------
+
+namespace {
+
+// M = max |x - c| against its exact law on the grid: P(M <= m) = (1 - P(|X - c| > m))^n and
+// P(M >= m) = 1 - (1 - P(|X - c| >= m))^n, the tail masses summed from the outermost atom in
+// (relative precision where they are tiny). Two-sided, as the continuous samples' extreme test.
+template <class Value>
+test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, const Value& value) {
+  const double c = law.centre();
+  double largest = 0;
+  bool finite = true;
+  for (std::size_t b = 0; b < 65536; ++b) {
+    if (h.counts[b] == 0) continue;
+    const double v = value(static_cast<std::uint16_t>(b));
+    if (!std::isfinite(v)) finite = false;
+    largest = std::max(largest, std::abs(v - c));
+  }
+  std::vector<std::pair<double, double>> atoms;  // (|g - c|, P(g)), farthest first
+  for (const std::uint16_t b : law.order())
+    if (law.probability(b) > 0) atoms.emplace_back(std::abs(value(b) - c), law.probability(b));
+  std::sort(atoms.begin(), atoms.end(), std::greater<>());
+  double beyond = 0, at_or_beyond = 0;  // P(|X - c| > M), P(|X - c| >= M)
+  for (const auto& [distance, p] : atoms) {
+    if (distance > largest) beyond += p;
+    if (distance >= largest) at_or_beyond += p;
+  }
+  const auto n = static_cast<double>(h.n);
+  const double p_heavy = std::clamp(-std::expm1(n * std::log1p(-std::min(1.0, at_or_beyond))),
+                                    0.0, 1.0);
+  const double p_light = std::clamp(std::exp(n * std::log1p(-std::min(1.0, beyond))), 0.0, 1.0);
+  test_result r;
+  r.name = "extreme";
+  r.statistic = finite ? largest : INFINITY;
+  r.p_value = finite ? detail::two_sided(p_light, p_heavy) : 0;
+  r.values = {{"centre", c},
+              {"tail_probability", at_or_beyond},
+              {"p_too_heavy", p_heavy},
+              {"p_too_light", p_light}};
+  r.note = "max |x - centre| against its exact law on the grid, (P(|X - centre| <= t))^n, "
+           "two-sided";
+  return r;
+}
+
+}  // namespace
 
 std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads) {
   check_grid_dtype("grid_tests", x.type);
@@ -314,6 +361,7 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
   out.push_back(
       detail::variance_z_test(s2 / n, sigma2, law.fourth_central_moment() / (sigma2 * sigma2), n));
   for (auto it = out.end() - 2; it != out.end(); ++it) it->note += ", the rounded law's moments";
+  if (law.unbounded()) out.push_back(extreme_on_grid(h, law, value));
   {
     test_result r;
     r.name = "autocorrelation";

@@ -16,6 +16,9 @@
 //                    lattice, missing atoms or clipped tails
 //   mean, variance   z-tests against the rounded law's exact moments (from its atoms, not
 //                    F's); the variance's standard error from its exact fourth moment
+//   extreme          for an unbounded law: M = max |x - c| (c the law's mean) against its
+//                    exact law on the grid, P(M <= m) = P(|X - c| <= m)^n, two-sided: too
+//                    heavy a tail, or too light (Box-Muller in bfloat16 clips at 3.3 sigma)
 //   autocorrelation  lag-1: z = sum (x_i - mu)(x_{i+1} - mu) / (sigma^2 sqrt(n - 1))
 // Every sum is over fixed blocks added in block order, and the histogram is integers: the
 // results are the same bits on any thread count.
@@ -51,6 +54,10 @@ class rounded_law {
   double mean() const noexcept { return mean_; }
   double variance() const noexcept { return variance_; }
   double fourth_central_moment() const noexcept { return fourth_; }
+  /// The continuous law's mean, about which the extreme test measures, and whether the law is
+  /// unbounded above (the test applies only then, as for continuous samples).
+  double centre() const noexcept { return centre_; }
+  bool unbounded() const noexcept { return unbounded_; }
   /// The number of values of positive probability.
   std::int64_t atoms() const noexcept { return atoms_; }
   const std::string& description() const noexcept { return description_; }
@@ -59,7 +66,8 @@ class rounded_law {
   dtype type_;
   std::vector<double> probability_;
   std::vector<std::uint16_t> order_;
-  double mean_ = 0, variance_ = 0, fourth_ = 0;
+  double mean_ = 0, variance_ = 0, fourth_ = 0, centre_ = 0;
+  bool unbounded_ = false;
   std::int64_t atoms_ = 0;
   std::string description_;
 };
