@@ -252,19 +252,40 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
 
 }  // namespace
 
-std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads) {
-  check_grid_dtype("grid_tests", x.type);
-  if (x.type != law.type())
-    throw_invalid("grid_tests", "dtype", std::string(to_string(x.type)),
-                  "the rounded law's, " + std::string(to_string(law.type())));
-  if (x.size() < 2) throw_invalid("grid_tests", "sample count", std::to_string(x.size()), ">= 2");
+// ---- grid_stream -----------------------------------------------------------------------------
+
+grid_stream::grid_stream(const rounded_law& law) : law_(law) {}
+
+void grid_stream::add(const tensor_view& piece, int threads) {
+  check_grid_dtype("grid_stream::add", piece.type);
+  if (piece.type != law_.type())
+    throw_invalid("grid_stream::add", "dtype", std::string(to_string(piece.type)),
+                  "the rounded law's, " + std::string(to_string(law_.type())));
+  if (piece.size() == 0) return;
   threads = threads > 0 ? threads : omp_get_max_threads();
-  const grid_histogram h = histogram_of(x, threads);
+  const grid_histogram h = histogram_of(piece, threads);
+  for (std::size_t b = 0; b < 65536; ++b) histogram_.counts[b] += h.counts[b];
+  histogram_.n += h.n;
+  // The lag-1 sum: the piece's own, then the join with the piece before (in stream order).
+  const auto* bits = reinterpret_cast<const std::uint16_t*>(piece.bytes.data());
+  const auto value = [&](std::uint16_t b) {
+    return piece.type == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
+  };
+  const double mean = law_.mean();
+  if (last_) lagged_ += (value(*last_) - mean) * (value(bits[0]) - mean);
+  lagged_ += lag1_sum(piece, mean, threads);
+  last_ = bits[piece.size() - 1];
+}
+
+std::vector<test_result> grid_stream::tests() const {
+  const grid_histogram& h = histogram_;
+  const rounded_law& law = law_;
+  if (h.n < 2) throw_invalid("grid_tests", "sample count", std::to_string(h.n), ">= 2");
   const auto n = static_cast<double>(h.n);
   std::vector<test_result> out;
 
   const auto value = [&](std::uint16_t b) {
-    return x.type == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
+    return law.type() == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
   };
 
   // support: observed patterns of probability 0 (NaN and infinities have none).
@@ -365,7 +386,7 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
   {
     test_result r;
     r.name = "autocorrelation";
-    const double s = lag1_sum(x, law.mean(), threads);
+    const double s = lagged_;
     r.statistic = s / (sigma2 * std::sqrt(n - 1));
     r.p_value = detail::two_sided_normal_p(r.statistic);
     r.values = {{"r", s / (sigma2 * (n - 1))}};
@@ -373,6 +394,14 @@ std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law
     out.push_back(std::move(r));
   }
   return out;
+}
+
+std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads) {
+  check_grid_dtype("grid_tests", x.type);
+  if (x.size() < 2) throw_invalid("grid_tests", "sample count", std::to_string(x.size()), ">= 2");
+  grid_stream stream(law);
+  stream.add(x, threads);
+  return stream.tests();
 }
 
 // ---- float32/float64 samples on a coarser grid ------------------------------------------------

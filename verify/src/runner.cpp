@@ -49,18 +49,15 @@ std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
 }
 
 // 16-bit samples are judged against the law rounded to their grid (grid_tests.hpp), which the
-// verifier has for i.i.d. schemes held in memory.
+// verifier has for i.i.d. schemes, in memory or streamed (grid_stream).
 bool on_grid(dtype type) { return info(type).size == 2; }
 
-void check_verifiable(dtype type, const expectation& e, bool streamed) {
+void check_verifiable(dtype type, const expectation& e) {
   if (!on_grid(type)) return;
   if (e.kind != expectation_kind::continuous)
     throw_invalid("verify", "dtype", std::string(to_string(type)),
                   "float32 or float64 for a scheme that is not i.i.d. (16-bit weights are "
                   "verified for i.i.d. schemes only, so far)");
-  if (streamed)
-    throw_invalid("verify", "samples", std::string(to_string(type)) + " beyond the memory budget",
-                  "within it (16-bit weights are not streamed yet: raise --memory)");
 }
 
 // The i.i.d. tests of samples held in memory: the exact KS/A^2 (first: its working copy of
@@ -176,12 +173,28 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
   result.n = tensors * numel;
   if (2 * bytes > static_cast<double>(options.memory_bytes)) {
     // Streaming: pieces of whole tensors, a quarter of the budget each, in stream order.
-    const std::optional<any_law> law = summary_law_for(e);
-    stream_state state({*e.law, spec.type, sample_grouping::of(spec.shape, spec.tensor_layout)},
-                       {std::int64_t{1} << 20, stream_state::window_bits_for(result.n)});
     const std::int64_t per_piece = std::max<std::int64_t>(
         1, options.memory_bytes / 4 / static_cast<std::int64_t>(element) / numel);
     const sample_buffer piece(spec.type, per_piece * numel);
+    if (on_grid(spec.type)) {  // the grid's tests read a histogram and a lag-1 sum
+      grid_stream stream(rounded_law(*e.law, spec.type));
+      double sampling = 0;
+      const auto test_start = clock_type::now();
+      for (std::int64_t k = 0; k < tensors; k += per_piece) {
+        const mutable_tensor_view w = piece.view(std::min(per_piece, tensors - k) * numel);
+        const auto sample_start = clock_type::now();
+        sample_tensors(w, spec, first + k, options.seed, threads);
+        sampling += seconds_since(sample_start);
+        stream.add(w, threads);
+      }
+      result.tests = stream.tests();
+      result.sample_seconds = sampling;
+      result.test_seconds = seconds_since(test_start) - sampling;
+      return result;
+    }
+    const std::optional<any_law> law = summary_law_for(e);
+    stream_state state({*e.law, spec.type, sample_grouping::of(spec.shape, spec.tensor_layout)},
+                       {std::int64_t{1} << 20, stream_state::window_bits_for(result.n)});
     double sampling = 0;
     const auto test_start = clock_type::now();
     for (std::int64_t k = 0; k < tensors; k += per_piece) {
@@ -278,7 +291,7 @@ expectation prepare(const case_request& request, const run_options& options) {
   const std::int64_t numel = element_count(spec.shape);
   expectation e = theory_for(spec.scheme, spec.shape, spec.tensor_layout);
   if (request.samples) {
-    check_verifiable(request.samples->type, e, false);
+    check_verifiable(request.samples->type, e);
     if (request.samples->size() < 1) throw_invalid("verify", "sample count", "0", ">= 1");
     // For i.i.d. schemes the shape only fixes the fans; structured ones need whole tensors.
     if (e.kind != expectation_kind::continuous && request.samples->size() % numel != 0)
@@ -288,7 +301,7 @@ expectation prepare(const case_request& request, const run_options& options) {
     const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
     const double bytes =
         static_cast<double>(tensors) * static_cast<double>(numel) * info(spec.type).size;
-    check_verifiable(spec.type, e, 2 * bytes > static_cast<double>(options.memory_bytes));
+    check_verifiable(spec.type, e);
     if (e.kind != expectation_kind::continuous &&
         2 * bytes > static_cast<double>(options.memory_bytes))
       throw_invalid("verify", "samples", std::to_string(tensors * numel),

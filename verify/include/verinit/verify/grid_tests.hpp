@@ -79,6 +79,26 @@ struct grid_histogram {
 };
 grid_histogram histogram_of(const tensor_view& x, int threads);
 
+/// What the tests read of 16-bit samples, gathered piece by piece (a stream of pieces beyond the
+/// memory budget): the histogram, and the lag-1 sum about the law's mean with the join of each
+/// piece to the one before. The pieces' sums are added in stream order: for the same pieces, the
+/// same bits on any thread count; one piece gives grid_tests' numbers exactly.
+class grid_stream {
+ public:
+  explicit grid_stream(const rounded_law& law);
+  /// Appends `piece` (of the law's dtype; std::invalid_argument otherwise).
+  void add(const tensor_view& piece, int threads);
+  std::int64_t count() const noexcept { return histogram_.n; }
+  /// The tests of the samples so far; std::invalid_argument for fewer than 2.
+  std::vector<test_result> tests() const;
+
+ private:
+  rounded_law law_;
+  grid_histogram histogram_;
+  double lagged_ = 0;
+  std::optional<std::uint16_t> last_;
+};
+
 /// The tests above on 16-bit samples `x` against `law`. Throws std::invalid_argument for a
 /// dtype that is not 16-bit or an empty sample.
 std::vector<test_result> grid_tests(const tensor_view& x, const rounded_law& law, int threads);
