@@ -12,17 +12,20 @@
 #include <bit>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
-#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include <Eigen/Dense>
+#include <numbers>
+
 #include "moment_tests.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
+#include "verinit/verify/distributions/weighted_chi_square.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -211,7 +214,7 @@ grid_histogram histogram_of(const tensor_view& x, int threads) {
 namespace {
 
 // M = max |x - c| against its exact law on the grid: P(M <= m) = (1 - P(|X - c| > m))^n and
-// P(M >= m) = 1 - (1 - P(|X - c| >= m))^n, the tail masses summed from the outermost atom in
+// P(M >= m) = 1 - (1 - P(|X - c| >= m))^n, the tail masses summed from the outermost atoms in
 // (relative precision where they are tiny). Two-sided, as the continuous samples' extreme test.
 template <class Value>
 test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, const Value& value) {
@@ -224,15 +227,20 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
     if (!std::isfinite(v)) finite = false;
     largest = std::max(largest, std::abs(v - c));
   }
-  std::vector<std::pair<double, double>> atoms;  // (|g - c|, P(g)), farthest first
-  for (const std::uint16_t b : law.order())
-    if (law.probability(b) > 0) atoms.emplace_back(std::abs(value(b) - c), law.probability(b));
-  std::sort(atoms.begin(), atoms.end(), std::greater<>());
+  // The atoms beyond M from both ends of the grid inward (farthest first: the small tail masses
+  // are added before the larger ones).
   double beyond = 0, at_or_beyond = 0;  // P(|X - c| > M), P(|X - c| >= M)
-  for (const auto& [distance, p] : atoms) {
-    if (distance > largest) beyond += p;
-    if (distance >= largest) at_or_beyond += p;
-  }
+  const auto& order = law.order();
+  const auto add = [&](std::uint16_t b) {
+    const double distance = std::abs(value(b) - c);
+    if (distance < largest) return false;
+    if (distance > largest) beyond += law.probability(b);
+    at_or_beyond += law.probability(b);
+    return true;
+  };
+  std::size_t low = 0, high = order.size();
+  while (low < high && value(order[low]) <= c && add(order[low])) ++low;
+  while (high > low && value(order[high - 1]) > c && add(order[high - 1])) --high;
   const auto n = static_cast<double>(h.n);
   const double p_heavy = std::clamp(-std::expm1(n * std::log1p(-std::min(1.0, at_or_beyond))),
                                     0.0, 1.0);
@@ -247,6 +255,85 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
               {"p_too_light", p_light}};
   r.note = "max |x - centre| against its exact law on the grid, (P(|X - centre| <= t))^n, "
            "two-sided";
+  return r;
+}
+
+// Anderson-Darling for a discrete null (V. Choulakian, R. A. Lockhart & M. A. Stephens, Canad.
+// J. Statist. 22, 1994, section 2): adjacent atoms in k groups, Z_j = S_j - n H_j (observed less
+// expected below the end of group j), A^2 = n^-1 sum_{j < k} Z_j^2 p_j / (H_j (1 - H_j)); its
+// limit is sum_i lambda_i chi-square(1), lambda the eigenvalues of D^(1/2) S D^(1/2) with
+// S_ij = H_min(i,j) - H_i H_j (the covariance of Z / sqrt(n)) and D = diag(p_j / (H_j (1 - H_j))).
+// The groups end where H passes (1 - cos(pi m / G)) / 2, m = 1..G - 1 (closer together in the
+// tails, where A^2 looks) and expect at least 10 samples each: at most G = 32 groups, so the
+// eigenvalues (Eigen) and Imhof's integral (weighted_chi_square.hpp) cost a few milliseconds.
+test_result anderson_darling_on_grid(const grid_histogram& h, const rounded_law& law) {
+  constexpr int target_groups = 32;
+  constexpr double min_expected = 10;
+  const auto n = static_cast<double>(h.n);
+  std::vector<double> p_group, observed;  // per group
+  double p = 0, o = 0, cumulative = 0;
+  int level = 1;
+  const auto level_at = [](int m) {
+    return (1 - std::cos(std::numbers::pi * m / target_groups)) / 2;
+  };
+  for (const std::uint16_t b : law.order()) {
+    p += law.probability(b);
+    o += static_cast<double>(h.counts[b]);
+    cumulative += law.probability(b);
+    if (level < target_groups && cumulative >= level_at(level) && n * p >= min_expected) {
+      p_group.push_back(p);
+      observed.push_back(o);
+      p = o = 0;
+      while (level < target_groups && cumulative >= level_at(level)) ++level;
+    }
+  }
+  if (p > 0 || o > 0) {
+    if (!p_group.empty() && n * p < min_expected) {  // a short last group joins the one before
+      p_group.back() += p;
+      observed.back() += o;
+    } else {
+      p_group.push_back(p);
+      observed.push_back(o);
+    }
+  }
+  test_result r;
+  r.name = "anderson_darling";
+  const auto k = static_cast<Eigen::Index>(p_group.size());
+  if (k < 2) {
+    r.note = "not computed: too few samples for two groups of >= 10 expected";
+    return r;
+  }
+  std::vector<double> cum(static_cast<std::size_t>(k));  // H_j
+  double a2 = 0, s = 0, hj = 0;
+  Eigen::VectorXd root_d(k - 1);
+  for (Eigen::Index j = 0; j + 1 < k; ++j) {
+    const auto u = static_cast<std::size_t>(j);
+    hj += p_group[u];
+    s += observed[u];
+    cum[u] = hj;
+    const double weight = p_group[u] / (hj * (1 - hj));
+    const double z = s - n * hj;
+    a2 += z * z * weight;
+    root_d(j) = std::sqrt(weight);
+  }
+  a2 /= n;
+  Eigen::MatrixXd m(k - 1, k - 1);
+  for (Eigen::Index i = 0; i + 1 < k; ++i)
+    for (Eigen::Index j = 0; j + 1 < k; ++j) {
+      const double hi = cum[static_cast<std::size_t>(i)], hk = cum[static_cast<std::size_t>(j)];
+      m(i, j) = root_d(i) * (std::min(hi, hk) - hi * hk) * root_d(j);
+    }
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(m, Eigen::EigenvaluesOnly);
+  std::vector<double> weights;
+  const double largest = solver.eigenvalues().maxCoeff();
+  for (const double lambda : solver.eigenvalues())
+    if (lambda > 1e-12 * largest) weights.push_back(lambda);
+  r.statistic = a2;
+  r.p_value = cdf(complement(weighted_chi_square_distribution(std::move(weights)), a2));
+  r.values = {{"groups", static_cast<double>(k)}};
+  r.note = "A^2 for a discrete null over " + std::to_string(k) +
+           " groups of adjacent values (Choulakian, Lockhart & Stephens 1994), p from its "
+           "limiting law sum lambda_i chi-square(1) (Imhof)";
   return r;
 }
 
@@ -368,6 +455,8 @@ std::vector<test_result> grid_stream::tests() const {
     }
     out.push_back(std::move(r));
   }
+
+  out.push_back(anderson_darling_on_grid(h, law));
 
   // mean and variance from the histogram (a fixed order of bins: the same bits always).
   double s1 = 0, s2 = 0;

@@ -101,8 +101,8 @@ struct grid_pit {
   dtype type;
   std::vector<double> below, mass;
 
-  grid_pit(const any_law& law, dtype grid) : type(grid), below(65536, NAN), mass(65536, 0.0) {
-    const rounded_law rounded(law, grid);
+  explicit grid_pit(const rounded_law& rounded)
+      : type(rounded.type()), below(65536, NAN), mass(65536, 0.0) {
     double cumulative = 0;
     for (const std::uint16_t bits : rounded.order()) {
       below[bits] = cumulative;
@@ -202,7 +202,8 @@ void add_group(binned_fit& fit, const grid_group& group, const run_request& requ
 }  // namespace
 
 void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& request,
-                   const std::vector<case_result>& cases, const run_options& options) {
+                   const std::vector<case_result>& cases, const run_options& options,
+                   rounded_laws& laws) {
   const int threads = std::max(1, options.threads);
   for (pooled_result& p : pooled) {
     std::vector<std::size_t> members;
@@ -234,7 +235,7 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
         add_values(fit, samples.view, *e.law, threads);
         continue;
       }
-      grid_pit pit(*e.law, *samples.grid);
+      grid_pit pit(laws.of(c.spec, *e.law, *samples.grid));
       auto group = std::find_if(groups.begin(), groups.end(),
                                 [&](const grid_group& g) { return g.pit.same_as(pit); });
       if (group == groups.end()) {

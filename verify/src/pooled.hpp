@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "rounded_laws.hpp"
 #include "verinit/verify/runner.hpp"
 
 namespace verinit::verify::detail {
@@ -19,7 +20,9 @@ namespace verinit::verify::detail {
 /// A^2 bracketed over bins of ~4 values, 2^12 to 2^20 (stream_state.hpp), the p-value at the
 /// bracket's lower end (conservative). Where fewer than two of a rule's tensors qualify, nothing is
 /// added. The rule's tolerance applies (tolerance.hpp). The same bits on any thread count.
+/// `laws` holds the run's rounded laws (built for the cases' tests).
 void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& request,
-                   const std::vector<case_result>& cases, const run_options& options);
+                   const std::vector<case_result>& cases, const run_options& options,
+                   rounded_laws& laws);
 
 }  // namespace verinit::verify::detail

@@ -13,6 +13,7 @@
 
 #include "buffer.hpp"
 #include "pooled.hpp"
+#include "rounded_laws.hpp"
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
@@ -72,15 +73,17 @@ std::vector<test_result> iid_tests_in_memory(const tensor_view& x, const any_law
 
 // Runs the expectation's tests on `tensors` consecutive tensors of `shape`; summarizes the
 // samples against the law too if asked.
-void run_tests(const tensor_view& w, std::span<const std::int64_t> shape, layout layout,
-               const expectation& e, std::int64_t tensors, bool summaries, int threads,
+void run_tests(const tensor_view& w, const case_spec& spec, const expectation& e,
+               std::int64_t tensors, bool summaries, int threads, detail::rounded_laws& laws,
                case_result& result) {
+  const std::span<const std::int64_t> shape = spec.shape;
+  const layout layout = spec.tensor_layout;
   auto& out = result.tests;
   const std::optional<any_law> law = summary_law_for(e);
   switch (e.kind) {
     case expectation_kind::continuous:
       if (on_grid(w.type)) {
-        out = grid_tests(w, rounded_law(*e.law, w.type), threads);
+        out = grid_tests(w, laws.of(spec, *e.law, w.type), threads);
         return;  // the report's summaries are of continuous samples
       }
       out = iid_tests_in_memory(w, *e.law, sample_grouping::of(shape, layout), threads);
@@ -161,7 +164,7 @@ void sample_tensors(const mutable_tensor_view& w, const case_spec& spec, std::in
 
 // One replication of a sampled case: its tensors from seed index `first`.
 case_result sample_case(const case_spec& spec, const expectation& e, const run_options& options,
-                        std::int64_t first) {
+                        std::int64_t first, detail::rounded_laws& laws) {
   case_result result;
   result.spec = spec;
   result.formula = e.formula;
@@ -177,7 +180,7 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
         1, options.memory_bytes / 4 / static_cast<std::int64_t>(element) / numel);
     const sample_buffer piece(spec.type, per_piece * numel);
     if (on_grid(spec.type)) {  // the grid's tests read a histogram and a lag-1 sum
-      grid_stream stream(rounded_law(*e.law, spec.type));
+      grid_stream stream(laws.of(spec, *e.law, spec.type));
       double sampling = 0;
       const auto test_start = clock_type::now();
       for (std::int64_t k = 0; k < tensors; k += per_piece) {
@@ -223,15 +226,14 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
   sample_tensors(weights, spec, first, options.seed, threads);
   result.sample_seconds = seconds_since(start);
   const auto test_start = clock_type::now();
-  run_tests(weights, spec.shape, spec.tensor_layout, e, tensors, options.summaries, threads,
-            result);
+  run_tests(weights, spec, e, tensors, options.summaries, threads, laws, result);
   result.test_seconds = seconds_since(test_start);
   return result;
 }
 
 // Samples made by anything else.
 case_result check_case(const case_request& request, const expectation& e,
-                       const run_options& options) {
+                       const run_options& options, detail::rounded_laws& laws) {
   const tensor_view& samples = *request.samples;
   case_result result;
   result.spec = request.spec;
@@ -253,9 +255,8 @@ case_result check_case(const case_request& request, const expectation& e,
     converted = convert_to_grid(tested, *grid);
     tested = converted.view();
   }
-  run_tests(tested, request.spec.shape, request.spec.tensor_layout, e,
-            std::max<std::int64_t>(1, result.n / numel), options.summaries, options.threads,
-            result);
+  run_tests(tested, request.spec, e, std::max<std::int64_t>(1, result.n / numel),
+            options.summaries, options.threads, laws, result);
   if (grid && !result.tests.empty())
     result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
                                  " value: tested against the law rounded to " +
@@ -413,7 +414,10 @@ void check_options(const run_options& options) {
     throw_invalid("verify", "memory", std::to_string(options.memory_bytes), ">= 1 MiB (1048576)");
 }
 
-case_result run_case(const case_request& request, const run_options& options) {
+namespace {
+
+case_result run_case(const case_request& request, const run_options& options,
+                     detail::rounded_laws& laws) {
   check_options(options);
   check_tolerance(request.tolerance, "case '" + request.spec.spelling + "'");
   if (request.tolerance.any() && !request.samples && request.spec.replications > 1)
@@ -433,14 +437,14 @@ case_result run_case(const case_request& request, const run_options& options) {
       static_cast<int>(std::clamp<std::int64_t>(values / 16384, 1, std::max(1, resolved.threads)));
   case_result result;
   if (request.samples) {
-    result = check_case(request, e, resolved);
+    result = check_case(request, e, resolved, laws);
   } else {
     const case_spec& spec = request.spec;
     const std::int64_t numel = element_count(spec.shape);
     const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
     std::vector<case_result> parts;
     for (std::int64_t r = 0; r < spec.replications; ++r)
-      parts.push_back(sample_case(spec, e, resolved, r * tensors));
+      parts.push_back(sample_case(spec, e, resolved, r * tensors, laws));
     result = parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
   }
   result.tensor = request.tensor;
@@ -450,6 +454,13 @@ case_result run_case(const case_request& request, const run_options& options) {
   result.tolerance = request.tolerance;
   apply_tolerance(result.tests, request.tolerance);
   return result;
+}
+
+}  // namespace
+
+case_result run_case(const case_request& request, const run_options& options) {
+  detail::rounded_laws laws;
+  return run_case(request, options, laws);
 }
 
 run_result run(const run_request& request) {
@@ -474,10 +485,11 @@ run_result run(const run_request& request) {
                                   "]): " + error.what());
     }
   }
+  detail::rounded_laws laws;  // shared by the cases and the pooled tests
   const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
   for (std::size_t i = 0; i < request.cases.size(); ++i) {
     if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
-    run.cases.push_back(run_case(request.cases[i], resolved));
+    run.cases.push_back(run_case(request.cases[i], resolved, laws));
   }
   if (request.propagation) {
     if (request.progress) request.progress(request.cases.size(), total, "signal propagation");
@@ -487,7 +499,7 @@ run_result run(const run_request& request) {
     run.propagation = propagate(standard_propagation_configs(), propagation);
   }
   run.pooled = pool_by_rule(run.cases);
-  detail::add_pit_tests(run.pooled, request, run.cases, resolved);
+  detail::add_pit_tests(run.pooled, request, run.cases, resolved, laws);
   decide(run);
   return run;
 }
