@@ -199,6 +199,12 @@ def test_a_compressed_npz_beyond_the_memory_budget_is_spilled_with_the_same_resu
         document.pop("timing")
         documents.append(document)
     assert documents[0] == documents[1]
+    # It did spill: with no temporary directory to write to, the same run is refused by name.
+    refused = subprocess.run([cli, "verify", "--input", path, "--rules", RULES, "--memory", "1M"],
+                             capture_output=True, text=True,
+                             env={**os.environ, "TMPDIR": str(tmp_path / "missing")})
+    assert refused.returncode == 2
+    assert f"cannot write a temporary file in '{tmp_path / 'missing'}'" in refused.stderr
     # Nothing left behind in the temporary directory but the JSON files.
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["1M.json", "2G.json", os.path.basename(path)])

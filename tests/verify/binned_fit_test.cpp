@@ -52,6 +52,35 @@ TEST(BinnedFitTest, AtomsKeepTheirCountsInTheirBinsAndTheOuterBinsExact) {
   EXPECT_LT(fit.high_tail.back(), 1.0);
 }
 
+TEST(BinnedFitTest, AnOuterBinBeyondItsCapacityOverflowsWithoutHoldingItsValues) {
+  // Values far from the law (every u near 0) fill the first bin beyond tail_capacity: the tail
+  // overflows (A^2 unbounded above, D from the counts), by values and by atoms, on any thread
+  // count, and neither path keeps (or draws) more than the capacity plus one per thread.
+  const std::int64_t n = verinit::verify::stream_state::tail_capacity + 1000;
+  for (const int threads : {1, 2, 3}) {
+    binned_fit fit(4096);
+    fit.add(n, threads, [](std::int64_t, std::int64_t count, double* u) {
+      for (std::int64_t i = 0; i < count; ++i) u[i] = 1e-9;
+    });
+    EXPECT_TRUE(fit.low_overflow) << threads;
+    EXPECT_TRUE(fit.low_tail.empty());
+    EXPECT_EQ(fit.counts[0], static_cast<std::uint64_t>(n));
+    EXPECT_TRUE(std::isinf(fit.bracket().a2_high));
+  }
+  binned_fit fit(4096);
+  philox4x32 engine(1, 2);
+  fit.add_atoms(std::vector<binned_fit::atom>{{0.0, 1e-6, static_cast<std::uint64_t>(n)}}, engine);
+  EXPECT_TRUE(fit.low_overflow);
+  EXPECT_TRUE(fit.low_tail.empty());
+  EXPECT_EQ(fit.counts[0], static_cast<std::uint64_t>(n));
+  // At the capacity itself, every value is kept.
+  binned_fit full(4096);
+  const auto capacity = static_cast<std::uint64_t>(verinit::verify::stream_state::tail_capacity);
+  full.add_atoms(std::vector<binned_fit::atom>{{0.0, 1e-6, capacity}}, engine);
+  EXPECT_FALSE(full.low_overflow);
+  EXPECT_EQ(full.low_tail.size(), capacity);
+}
+
 TEST(BinnedFitTest, AtomsGiveTheSameBitsForTheSameEngine) {
   const std::vector<binned_fit::atom> atoms{{0.1, 0.3, 100000}, {0.4, 0.6, 200000}};
   binned_fit a(4096), b(4096);

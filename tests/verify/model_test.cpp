@@ -576,6 +576,8 @@ TEST(PooledTest, ALargeBfloat16PoolIsRandomisedFromItsHistogramAndPasses) {
   EXPECT_TRUE(p.passed);
   EXPECT_TRUE(runs[0].passed);
   EXPECT_GT(pooled_test(p, "pooled_ks")->p_value, 1e-4);
+  ASSERT_EQ(runs[1].pooled.size(), 1u);
+  ASSERT_EQ(runs[1].pooled[0].tests.size(), p.tests.size());
   for (std::size_t t = 0; t < p.tests.size(); ++t) {
     EXPECT_EQ(runs[1].pooled[0].tests[t].statistic, p.tests[t].statistic);
     EXPECT_EQ(runs[1].pooled[0].tests[t].p_value, p.tests[t].p_value);

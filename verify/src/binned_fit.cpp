@@ -2,7 +2,6 @@
 #include "binned_fit.hpp"
 
 #include <boost/random/binomial_distribution.hpp>
-#include <boost/random/uniform_01.hpp>
 #include <numeric>
 #include <utility>
 
@@ -35,12 +34,12 @@ void binned_fit::add_atoms(std::span<const atom> atoms, philox4x32& engine) {
   const auto bin_of = [&](double u) {
     return std::clamp<std::int64_t>(static_cast<std::int64_t>(u * k), 0, bins - 1);
   };
-  std::vector<double> lows, highs;
-  // x values uniform on [from, to) of an outer bin: kept exactly.
-  const auto draw_into = [&](std::vector<double>& tail, std::uint64_t x, double from, double to) {
-    boost::random::uniform_01<double> v;
-    for (std::uint64_t i = 0; i < x; ++i) tail.push_back(from + (to - from) * v(engine));
+  // The outer bins' values to draw once their counts are known: (from, to, how many).
+  struct pending {
+    double from, to;
+    std::uint64_t count;
   };
+  std::vector<pending> low_draws, high_draws;
   for (const atom& a : atoms) {
     if (a.count == 0 || !std::isfinite(a.below)) continue;
     const double low = std::clamp(a.below, 0.0, 1.0);
@@ -55,15 +54,34 @@ void binned_fit::add_atoms(std::span<const atom> atoms, philox4x32& engine) {
       if (b < last) {
         const double share = high > low ? (to - from) / (high - low) : 1;
         const double p = std::clamp(share / share_left, 0.0, 1.0);
-        x = static_cast<std::uint64_t>(boost::random::binomial_distribution<std::int64_t, double>(static_cast<std::int64_t>(left), p)(engine));
+        x = static_cast<std::uint64_t>(boost::random::binomial_distribution<std::int64_t, double>(
+            static_cast<std::int64_t>(left), p)(engine));
         share_left -= share;
       }
       counts[static_cast<std::size_t>(b)] += x;
       left -= x;
-      if (b == 0) draw_into(lows, x, from, to);
-      if (b == bins - 1) draw_into(highs, x, from, to);
+      if (b == 0 && x > 0) low_draws.push_back({from, to, x});
+      if (b == bins - 1 && x > 0) high_draws.push_back({from, to, x});
     }
   }
+  // u on [from, to) from a 53-bit uniform on (0, 1).
+  const auto draw = [&](const std::vector<pending>& draws, bool& overflow, std::uint64_t in_bin,
+                        std::vector<double>& out) {
+    if (overflow || in_bin > stream_state::tail_capacity) {
+      overflow = true;
+      return;
+    }
+    for (const pending& d : draws)
+      for (std::uint64_t i = 0; i < d.count; ++i) {
+        const std::uint64_t high_word = engine(), low_word = engine();
+        const double v =
+            (static_cast<double>((high_word << 21) ^ (low_word >> 11)) + 0.5) * 0x1p-53;
+        out.push_back(d.from + (d.to - d.from) * v);
+      }
+  };
+  std::vector<double> lows, highs;
+  draw(low_draws, low_overflow, counts.front(), lows);
+  draw(high_draws, high_overflow, counts.back(), highs);
   std::sort(lows.begin(), lows.end());
   std::sort(highs.begin(), highs.end());
   merge_tails(lows, highs);

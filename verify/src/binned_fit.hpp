@@ -41,9 +41,10 @@ struct binned_fit {
   };
   /// Adds the randomised PITs of `atoms` without drawing each value: the counts an atom puts in
   /// the bins it spans are multinomial, drawn as successive binomials (Boost.Random's, from
-  /// `engine`); only the values that land in the two outer bins are drawn one by one, since
-  /// their exact u are kept. Its cost is the bins the atoms span, not their counts; it runs on
-  /// one thread, so the result depends on `engine` alone.
+  /// `engine`); only the values that land in the two outer bins are drawn one by one (53-bit
+  /// uniforms), since their exact u are kept — unless that bin holds more than tail_capacity
+  /// values, when it overflows without a draw. Its cost is the bins the atoms span, not their
+  /// counts; it runs on one thread, so the result depends on `engine` alone.
   void add_atoms(std::span<const atom> atoms, philox4x32& engine);
 
   /// Adds the next values' fit.
@@ -65,6 +66,11 @@ void binned_fit::add(std::int64_t n, int threads, const Make& make) {
   const double k = static_cast<double>(bins);
   std::vector<std::vector<std::uint64_t>> local(static_cast<std::size_t>(threads));
   std::vector<std::vector<double>> low(local.size()), high(local.size());
+  // A thread keeps at most tail_capacity + 1 outer-bin values: one that has more makes the whole
+  // tail overflow (merge_tails drops it), so what is kept depends on the counts alone, and the
+  // memory stays bounded however far the values are from the law.
+  const bool keep_low = !low_overflow, keep_high = !high_overflow;
+  const std::size_t most = stream_state::tail_capacity + 1;
 #pragma omp parallel num_threads(threads)
   {
     const auto t = static_cast<std::size_t>(omp_get_thread_num());
@@ -80,8 +86,8 @@ void binned_fit::add(std::int64_t n, int threads, const Make& make) {
         const double position = u[i] * k;
         const std::int64_t bin = position >= k ? bins - 1 : static_cast<std::int64_t>(position);
         ++mine[static_cast<std::size_t>(bin)];
-        if (bin == 0) low[t].push_back(u[i]);
-        if (bin == bins - 1) high[t].push_back(u[i]);
+        if (bin == 0 && keep_low && low[t].size() < most) low[t].push_back(u[i]);
+        if (bin == bins - 1 && keep_high && high[t].size() < most) high[t].push_back(u[i]);
       }
     }
   }

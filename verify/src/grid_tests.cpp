@@ -95,8 +95,8 @@ class grid_values {
   std::vector<float> table_;
 };
 
-// sum (x_i - mean)(x_{i+1} - mean) over fixed blocks, each summed in eight lanes (i mod 8)
-// added in lane order: an order fixed by the code, so the same bits on any thread count, and
+// sum (x_i - mean)(x_{i+1} - mean) over fixed blocks, each summed in eight lanes (i mod 8 from
+// the block's start; a block's last few products in the first lane) added in lane order: an order fixed by the code, so the same bits on any thread count, and
 // one that vectorises.
 double lag1_sum(const tensor_view& x, double mean, int threads) {
   const auto* bits = reinterpret_cast<const std::uint16_t*>(x.bytes.data());
@@ -259,13 +259,15 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
 }
 
 // Anderson-Darling for a discrete null (V. Choulakian, R. A. Lockhart & M. A. Stephens, Canad.
-// J. Statist. 22, 1994, section 2): adjacent atoms in k groups, Z_j = S_j - n H_j (observed less
-// expected below the end of group j), A^2 = n^-1 sum_{j < k} Z_j^2 p_j / (H_j (1 - H_j)); its
-// limit is sum_i lambda_i chi-square(1), lambda the eigenvalues of D^(1/2) S D^(1/2) with
-// S_ij = H_min(i,j) - H_i H_j (the covariance of Z / sqrt(n)) and D = diag(p_j / (H_j (1 - H_j))).
-// The groups end where H passes (1 - cos(pi m / G)) / 2, m = 1..G - 1 (closer together in the
-// tails, where A^2 looks) and expect at least 10 samples each: at most G = 32 groups, so the
-// eigenvalues (Eigen) and Imhof's integral (weighted_chi_square.hpp) cost a few milliseconds.
+// J. Statist. 22, 1994, section 2): adjacent atoms in k groups of probabilities p_j, Z_j = S_j -
+// n H_j (observed less expected up to the end of group j), t_j = (p_j + p_{j+1}) / 2,
+// A^2 = n^-1 sum_{j < k} Z_j^2 t_j / (H_j (1 - H_j)); its limit is sum_i lambda_i chi-square(1),
+// lambda the eigenvalues of D^(1/2) S D^(1/2) with S_ij = H_min(i,j) - H_i H_j (the covariance
+// of Z / sqrt(n)) and D = diag(t_j / (H_j (1 - H_j))). The groups end where H passes
+// (1 - cos(pi m / G)) / 2, m = 1..G - 1 (closer together in the tails, where A^2 looks), and
+// expect at least 10 samples each: at most G = 32 groups, so the eigenvalues (Eigen) and Imhof's
+// integral (weighted_chi_square.hpp) cost a few milliseconds; at least 9 (a sample of ~100
+// values or more), so that the integrand falls fast enough for the integral to be quick.
 test_result anderson_darling_on_grid(const grid_histogram& h, const rounded_law& law) {
   constexpr int target_groups = 32;
   constexpr double min_expected = 10;
@@ -299,8 +301,10 @@ test_result anderson_darling_on_grid(const grid_histogram& h, const rounded_law&
   test_result r;
   r.name = "anderson_darling";
   const auto k = static_cast<Eigen::Index>(p_group.size());
-  if (k < 2) {
-    r.note = "not computed: too few samples for two groups of >= 10 expected";
+  constexpr Eigen::Index min_groups = 9;
+  if (k < min_groups) {
+    r.note = "not computed: too few samples for " + std::to_string(min_groups) +
+             " groups of >= 10 expected";
     return r;
   }
   std::vector<double> cum(static_cast<std::size_t>(k));  // H_j
@@ -311,7 +315,7 @@ test_result anderson_darling_on_grid(const grid_histogram& h, const rounded_law&
     hj += p_group[u];
     s += observed[u];
     cum[u] = hj;
-    const double weight = p_group[u] / (hj * (1 - hj));
+    const double weight = (p_group[u] + p_group[u + 1]) / 2 / (hj * (1 - hj));
     const double z = s - n * hj;
     a2 += z * z * weight;
     root_d(j) = std::sqrt(weight);

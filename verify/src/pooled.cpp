@@ -171,7 +171,7 @@ void add_values(binned_fit& fit, const tensor_view& samples, const any_law& law,
 // The grid tensors of a rule that share one rounded law: their histograms summed.
 struct grid_group {
   grid_pit pit;
-  std::array<std::uint64_t, 65536> counts{};
+  std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(65536);
   std::int64_t values = 0;
   std::vector<std::size_t> members;  // case indices
 };
@@ -239,7 +239,7 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
       auto group = std::find_if(groups.begin(), groups.end(),
                                 [&](const grid_group& g) { return g.pit.same_as(pit); });
       if (group == groups.end()) {
-        groups.push_back({std::move(pit), {}, 0, {}});
+        groups.push_back({std::move(pit), std::vector<std::uint64_t>(65536), 0, {}});
         group = groups.end() - 1;
       }
       const grid_histogram h = histogram_of(samples.view, threads);

@@ -239,9 +239,13 @@ std::filesystem::path spill_directory_or_temporary(const std::filesystem::path& 
   std::error_code error;
   auto temporary = std::filesystem::temp_directory_path(error);
   if (!error) return temporary;
-  const char* named = std::getenv("TMPDIR");
-  throw std::runtime_error(std::string("cannot write a temporary file in '") +
-                           (named != nullptr ? named : "/tmp") + "': " + error.message());
+  std::string named = "/tmp";  // what temp_directory_path reads, in its order
+  for (const char* variable : {"TMPDIR", "TMP", "TEMP", "TEMPDIR"})
+    if (const char* value = std::getenv(variable); value != nullptr) {
+      named = value;
+      break;
+    }
+  throw std::runtime_error("cannot write a temporary file in '" + named + "': " + error.message());
 }
 
 }  // namespace

@@ -65,7 +65,9 @@ mapped_file::~mapped_file() {
 spill_file::spill_file(const std::filesystem::path& directory) : directory_(directory) {
   // O_TMPFILE: never linked, gone with the descriptor; where the file system lacks it, a named
   // file unlinked at once.
+#ifdef O_TMPFILE
   fd_ = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
   if (fd_ < 0) {
     std::string name = (directory / "verinit-spill-XXXXXX").string();
     fd_ = ::mkostemp(name.data(), O_CLOEXEC);

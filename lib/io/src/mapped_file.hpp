@@ -34,8 +34,9 @@ class mapped_file {
 };
 
 /// An unlinked temporary file: copies written to it with write(2) (a full disk is an error, not
-/// a SIGBUS from a mapping), then mapped read-only. Its pages are the page cache's, which the
-/// kernel writes back and drops under memory pressure, not the process's anonymous memory.
+/// a SIGBUS from a mapping), then mapped read-only. On a disk-backed file system its pages are the
+/// page cache's, which the kernel writes back and drops under memory pressure, not the process's
+/// anonymous memory (on tmpfs they are memory or swap all the same).
 class spill_file {
  public:
   /// Creates the file in `directory`. Throws std::runtime_error "cannot write a temporary file

@@ -74,7 +74,7 @@ class rounded_law {
 
 /// Counts of each bit pattern of 16-bit samples (x.type float16 or bfloat16), -0 counted as +0.
 struct grid_histogram {
-  std::array<std::int64_t, 65536> counts{};
+  std::vector<std::int64_t> counts = std::vector<std::int64_t>(65536);  ///< on the heap: 512 KiB
   std::int64_t n = 0;
 };
 grid_histogram histogram_of(const tensor_view& x, int threads);

@@ -89,9 +89,11 @@ class checkpoint {
 /// budget. A tensor is viewed in the file's mapping where it can be (checkpoint::view); the others
 /// (deflated, byte-swapped, Fortran-ordered, misaligned) are copied one at a time: into memory
 /// while the copies total at most `memory_bytes`, and beyond that into an unlinked temporary file
-/// in `spill_directory` (empty: the system's, $TMPDIR or /tmp, looked up only then), mapped back. Its pages are the page cache's, written back and dropped
-/// under memory pressure, so a checkpoint of deflated members larger than memory is read with
-/// about one tensor of the process's own memory (and its inflated size on that disk).
+/// in `spill_directory` (empty: the system's, $TMPDIR or /tmp, looked up only then), mapped
+/// back. On a disk-backed directory its pages are the page cache's, written back and dropped under
+/// memory pressure, so a checkpoint of deflated members larger than memory is read with about one
+/// tensor of the process's own memory (and its inflated size on that disk); on tmpfs the spilled
+/// bytes are memory (or swap) all the same.
 class checkpoint_views {
  public:
   /// Throws what checkpoint::view throws, and std::runtime_error "cannot write a temporary file
