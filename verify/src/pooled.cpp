@@ -113,12 +113,6 @@ struct grid_pit {
     below[negative_zero] = below[0];
     mass[negative_zero] = mass[0];
   }
-  // The same law, bit for bit (NaN included, so not the vectors' ==).
-  bool same_as(const grid_pit& other) const {
-    return type == other.type &&
-           std::memcmp(below.data(), other.below.data(), 65536 * sizeof(double)) == 0 &&
-           std::memcmp(mass.data(), other.mass.data(), 65536 * sizeof(double)) == 0;
-  }
 };
 
 // A tensor's samples as the PITs see them: on a 16-bit grid (its own, or float32/float64 values
@@ -168,34 +162,43 @@ void add_values(binned_fit& fit, const tensor_view& samples, const any_law& law,
   });
 }
 
-// The grid tensors of a rule that share one rounded law: their histograms summed.
+// The grid tensors of a rule that share one rounded law (the run's cached one: the same law of
+// the same spec, shape, layout and dtype).
 struct grid_group {
-  grid_pit pit;
-  std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(65536);
+  const rounded_law* law;
   std::int64_t values = 0;
   std::vector<std::size_t> members;  // case indices
 };
 
-// Adds a group's PITs from its histogram when that is cheaper than value by value: binomial
-// draws over the bins each atom spans (binned_fit::add_atoms) against Philox and a bin per
-// value (a draw costs about as much as 16 values). The values one by one otherwise.
+// Adds a group's PITs. From its summed histogram when that is cheaper than value by value:
+// binomial draws over the bins each atom spans (binned_fit::add_atoms) against Philox and a bin
+// per value (a draw costs about as much as 16 values). The values one by one otherwise. One
+// group's histogram and table at a time: a rule of many laws holds no more.
 void add_group(binned_fit& fit, const grid_group& group, const run_request& request,
                const run_options& options, int threads) {
-  std::vector<binned_fit::atom> atoms;  // a non-finite pattern's NaN u is left unranked
-  for (std::size_t bits = 0; bits < 65536; ++bits)
-    if (group.counts[bits] > 0)
-      atoms.push_back({group.pit.below[bits], group.pit.mass[bits], group.counts[bits]});
+  const grid_pit pit(*group.law);
   const auto bins = static_cast<std::int64_t>(fit.counts.size());
-  if (group.values >= 16 * (bins + static_cast<std::int64_t>(atoms.size()))) {
-    // Its own stream: the per-value streams are derived_seed(seed, case) at counters (i, .).
-    philox4x32 engine(options.seed, derived_seed(~options.seed, group.members.front()));
-    fit.add_atoms(atoms, engine);
-    return;
+  if (group.values >= 16 * bins) {
+    std::vector<std::uint64_t> counts(65536);
+    for (const std::size_t i : group.members) {
+      const pit_samples samples(*request.cases[i].samples, threads);
+      const grid_histogram h = histogram_of(samples.view, threads);
+      for (std::size_t b = 0; b < 65536; ++b) counts[b] += static_cast<std::uint64_t>(h.counts[b]);
+    }
+    std::vector<binned_fit::atom> atoms;  // a non-finite pattern's NaN u is left unranked
+    for (std::size_t bits = 0; bits < 65536; ++bits)
+      if (counts[bits] > 0) atoms.push_back({pit.below[bits], pit.mass[bits], counts[bits]});
+    if (group.values >= 16 * (bins + static_cast<std::int64_t>(atoms.size()))) {
+      // Its own stream: the per-value streams are derived_seed(seed, case) at counters (i, .).
+      philox4x32 engine(options.seed, derived_seed(~options.seed, group.members.front()));
+      fit.add_atoms(atoms, engine);
+      return;
+    }
   }
   const auto key = philox4x32::key_of(options.seed);
   for (const std::size_t i : group.members) {
     const pit_samples samples(*request.cases[i].samples, threads);
-    add_values(fit, samples.view, group.pit, derived_seed(options.seed, i), key, threads);
+    add_values(fit, samples.view, pit, derived_seed(options.seed, i), key, threads);
   }
 }
 
@@ -230,22 +233,22 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
     for (const std::size_t i : members) {
       const case_request& c = request.cases[i];
       const expectation e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
-      const pit_samples samples(*c.samples, threads);
-      if (!samples.grid) {
-        add_values(fit, samples.view, *e.law, threads);
+      const tensor_view& x = *c.samples;
+      const std::optional<dtype> grid =
+          info(x.type).size == 2 ? std::optional<dtype>(x.type)
+                                 : coarser_grid_of(x, grid_detection_min_count, threads);
+      if (!grid) {
+        add_values(fit, x, *e.law, threads);
         continue;
       }
-      grid_pit pit(laws.of(c.spec, *e.law, *samples.grid));
+      const rounded_law* law = &laws.of(c.spec, *e.law, *grid);
       auto group = std::find_if(groups.begin(), groups.end(),
-                                [&](const grid_group& g) { return g.pit.same_as(pit); });
+                                [&](const grid_group& g) { return g.law == law; });
       if (group == groups.end()) {
-        groups.push_back({std::move(pit), std::vector<std::uint64_t>(65536), 0, {}});
+        groups.push_back({law, 0, {}});
         group = groups.end() - 1;
       }
-      const grid_histogram h = histogram_of(samples.view, threads);
-      for (std::size_t b = 0; b < 65536; ++b)
-        group->counts[b] += static_cast<std::uint64_t>(h.counts[b]);
-      group->values += h.n;
+      group->values += x.size();
       group->members.push_back(i);
     }
     for (const grid_group& group : groups) add_group(fit, group, request, options, threads);
