@@ -14,6 +14,9 @@
 //   chi_square       Pearson's X^2 over cells of adjacent values pooled to an expectation
 //                    >= 50 (Cochran 1954 asks 5: a margin), df = cells - 1: what sees a
 //                    lattice, missing atoms or clipped tails
+//   anderson_darling A^2 for a discrete null (Choulakian, Lockhart & Stephens 1994) over at
+//                    most 32 groups of adjacent values (at least 9: from ~100 values), p from
+//                    its limit sum lambda_i chi-square(1) (weighted_chi_square.hpp)
 //   mean, variance   z-tests against the rounded law's exact moments (from its atoms, not
 //                    F's); the variance's standard error from its exact fourth moment
 //   extreme          for an unbounded law: M = max |x - c| (c the law's mean) against its
