@@ -208,8 +208,8 @@ TEST_F(CheckpointTest, ViewsEveryTensorWithinAMemoryBudgetSpillingTheRestToATemp
   for (int k = 0; k < 3; ++k) {
     values.push_back(weights_);
     for (float& v : values.back()) v += static_cast<float>(k);
-    members.push_back({"d" + std::to_string(k) + ".npy",
-                       npy("<f4", "(2, 3)", bytes_of(values.back())), true});
+    members.push_back(
+        {"d" + std::to_string(k) + ".npy", npy("<f4", "(2, 3)", bytes_of(values.back())), true});
   }
   members.push_back({"count.npy", npy("<i8", "()", bytes_of(count_))});
   const auto path = write("m.npz", zip(members));

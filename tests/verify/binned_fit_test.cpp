@@ -26,12 +26,12 @@ TEST(BinnedFitTest, AtomsKeepTheirCountsInTheirBinsAndTheOuterBinsExact) {
   binned_fit fit(64);
   philox4x32 engine(7, 1);
   const std::vector<binned_fit::atom> atoms{
-      {0.0, 0.05, 1000},          // bins 0-3, the low tail exact
-      {0.05, 0.5, 5000},          // bins 3-35
-      {0.55, 0.0, 17},            // a point: all in bin 35
-      {NAN, 0.0, 9},              // a non-finite value: not ranked
-      {0.55, 0.44, 0},            // nothing to add
-      {0.99, 0.01, 300},          // bins 63 (and 0.99 * 64 = 63.36): the high tail exact
+      {0.0, 0.05, 1000},  // bins 0-3, the low tail exact
+      {0.05, 0.5, 5000},  // bins 3-35
+      {0.55, 0.0, 17},    // a point: all in bin 35
+      {NAN, 0.0, 9},      // a non-finite value: not ranked
+      {0.55, 0.44, 0},    // nothing to add
+      {0.99, 0.01, 300},  // bins 63 (and 0.99 * 64 = 63.36): the high tail exact
   };
   fit.add_atoms(atoms, engine);
   EXPECT_EQ(total(fit), 1000u + 5000 + 17 + 300);

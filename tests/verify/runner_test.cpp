@@ -105,9 +105,9 @@ TEST(RunnerTest, SixteenBitCasesBeyondTheBudgetAreStreamedWithTheInMemoryNumbers
   // the same bits on 1 and 3 threads.
   for (const auto type : {verinit::dtype::float16, verinit::dtype::bfloat16}) {
     run_request request;
-    request.cases.push_back({case_spec::of("he_normal", {100, 1000}, verinit::layout::torch, type,
-                                           3'000'000),
-                             std::nullopt, "verinit"});
+    request.cases.push_back(
+        {case_spec::of("he_normal", {100, 1000}, verinit::layout::torch, type, 3'000'000),
+         std::nullopt, "verinit"});
     request.options.threads = 1;
     const run_result in_memory = run(request);
     request.options.memory_bytes = 1 << 20;

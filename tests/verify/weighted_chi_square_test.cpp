@@ -15,9 +15,7 @@ namespace {
 
 using verinit::verify::weighted_chi_square_distribution;
 
-double upper(const weighted_chi_square_distribution& d, double x) {
-  return cdf(complement(d, x));
-}
+double upper(const weighted_chi_square_distribution& d, double x) { return cdf(complement(d, x)); }
 
 TEST(WeightedChiSquareTest, EqualWeightsAreAScaledChiSquare) {
   // w chi-square(2m): P(> x) = e^-y sum_{j < m} y^j / j!, y = x / (2w). Six and eight equal
@@ -26,8 +24,7 @@ TEST(WeightedChiSquareTest, EqualWeightsAreAScaledChiSquare) {
     const weighted_chi_square_distribution d(std::vector<double>(2 * m, 0.25));
     for (const double x : {0.05, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0}) {
       const double y = x / 0.5;
-      const double exact =
-          std::exp(-y) * (1 + y + y * y / 2 + (m == 4 ? y * y * y / 6 : 0.0));
+      const double exact = std::exp(-y) * (1 + y + y * y / 2 + (m == 4 ? y * y * y / 6 : 0.0));
       EXPECT_NEAR(upper(d, x), exact, 1e-12) << m << " " << x;
     }
     EXPECT_NEAR(cdf(d, 1.0) + upper(d, 1.0), 1.0, 1e-15);
@@ -43,7 +40,8 @@ TEST(WeightedChiSquareTest, TheAndersonDarlingWeightsGiveTheAndersonDarlingLaw) 
   const weighted_chi_square_distribution d(w);
   EXPECT_NEAR(d.mean(), 1.0, 3e-3);
   const verinit::verify::anderson_darling_distribution ad;
-  for (const double z : {0.2, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 24.0, 30.0}) {
+  for (const double z :
+       {0.2, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 24.0, 30.0}) {
     const double reference = cdf(complement(ad, z));
     const double p = upper(d, z);
     EXPECT_NEAR(p, reference, 3e-3) << z;

@@ -8,18 +8,17 @@
 
 #include <omp.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <bit>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
+#include <numbers>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-
-#include <Eigen/Dense>
-#include <numbers>
 
 #include "moment_tests.hpp"
 #include "verinit/detail/check.hpp"
@@ -96,8 +95,8 @@ class grid_values {
 };
 
 // sum (x_i - mean)(x_{i+1} - mean) over fixed blocks, each summed in eight lanes (i mod 8 from
-// the block's start; a block's last few products in the first lane) added in lane order: an order fixed by the code, so the same bits on any thread count, and
-// one that vectorises.
+// the block's start; a block's last few products in the first lane) added in lane order: an order
+// fixed by the code, so the same bits on any thread count, and one that vectorises.
 double lag1_sum(const tensor_view& x, double mean, int threads) {
   const auto* bits = reinterpret_cast<const std::uint16_t*>(x.bytes.data());
   const auto n = static_cast<std::int64_t>(x.size());
@@ -242,8 +241,8 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
   while (low < high && value(order[low]) <= c && add(order[low])) ++low;
   while (high > low && value(order[high - 1]) > c && add(order[high - 1])) --high;
   const auto n = static_cast<double>(h.n);
-  const double p_heavy = std::clamp(-std::expm1(n * std::log1p(-std::min(1.0, at_or_beyond))),
-                                    0.0, 1.0);
+  const double p_heavy =
+      std::clamp(-std::expm1(n * std::log1p(-std::min(1.0, at_or_beyond))), 0.0, 1.0);
   const double p_light = std::clamp(std::exp(n * std::log1p(-std::min(1.0, beyond))), 0.0, 1.0);
   test_result r;
   r.name = "extreme";
@@ -253,8 +252,9 @@ test_result extreme_on_grid(const grid_histogram& h, const rounded_law& law, con
               {"tail_probability", at_or_beyond},
               {"p_too_heavy", p_heavy},
               {"p_too_light", p_light}};
-  r.note = "max |x - centre| against its exact law on the grid, (P(|X - centre| <= t))^n, "
-           "two-sided";
+  r.note =
+      "max |x - centre| against its exact law on the grid, (P(|X - centre| <= t))^n, "
+      "two-sided";
   return r;
 }
 

@@ -234,9 +234,9 @@ void add_pit_tests(std::vector<pooled_result>& pooled, const run_request& reques
       const case_request& c = request.cases[i];
       const expectation e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
       const tensor_view& x = *c.samples;
-      const std::optional<dtype> grid =
-          info(x.type).size == 2 ? std::optional<dtype>(x.type)
-                                 : coarser_grid_of(x, grid_detection_min_count, threads);
+      const std::optional<dtype> grid = info(x.type).size == 2
+                                            ? std::optional<dtype>(x.type)
+                                            : coarser_grid_of(x, grid_detection_min_count, threads);
       if (!grid) {
         add_values(fit, x, *e.law, threads);
         continue;

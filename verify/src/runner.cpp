@@ -255,8 +255,8 @@ case_result check_case(const case_request& request, const expectation& e,
     converted = convert_to_grid(tested, *grid);
     tested = converted.view();
   }
-  run_tests(tested, request.spec, e, std::max<std::int64_t>(1, result.n / numel),
-            options.summaries, options.threads, laws, result);
+  run_tests(tested, request.spec, e, std::max<std::int64_t>(1, result.n / numel), options.summaries,
+            options.threads, laws, result);
   if (grid && !result.tests.empty())
     result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
                                  " value: tested against the law rounded to " +

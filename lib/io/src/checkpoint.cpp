@@ -262,7 +262,7 @@ checkpoint_views::checkpoint_views(const checkpoint& file, std::int64_t memory_b
     : impl_(std::make_unique<impl>()) {
   const auto entries = file.tensors();
   impl_->views.resize(entries.size());
-  impl_->held.reserve(entries.size());  // views of held copies stay valid
+  impl_->held.reserve(entries.size());                       // views of held copies stay valid
   std::vector<std::pair<std::size_t, std::size_t>> spilled;  // (tensor, copy)
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (!entries[i].type) continue;
