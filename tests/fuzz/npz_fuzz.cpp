@@ -1,12 +1,14 @@
 // libFuzzer target for the .npz reader (checkpoint::open on a zip): any bytes must give a
 // checkpoint whose every float tensor can be viewed, or a std::runtime_error; never a crash, a
 // sanitizer report, or an allocation the file's size does not justify (a deflated member is
-// at most 1032 times its compressed size).
+// at most 1032 times its compressed size). checkpoint_views with no memory budget (every copy
+// spilled to a temporary file) must give the same bytes.
 // Build and run (clang): cmake --preset fuzz && cmake --build --preset fuzz &&
 //   build/fuzz/tests/fuzz/npz_fuzz -max_total_time=600 -rss_limit_mb=512 tests/fuzz/corpus_npz
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -37,6 +39,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } catch (const std::runtime_error&) {
         }
       }
+    }
+    // Every tensor at once with no memory budget: each copy spilled to a temporary file and
+    // mapped back, the same bytes as viewed one by one.
+    try {
+      const verinit::io::checkpoint_views views(file, 0);
+      for (std::size_t i = 0; i < file.tensors().size(); ++i) {
+        const auto& e = file.tensors()[i];
+        if (views[i].has_value() != e.type.has_value()) __builtin_trap();
+        if (!views[i]) continue;
+        verinit::tensor_buffer fallback;
+        const verinit::tensor_view one = file.view(e, fallback);
+        if (views[i]->bytes.size() != one.bytes.size() || views[i]->shape != one.shape ||
+            views[i]->type != one.type ||
+            (!one.bytes.empty() &&
+             std::memcmp(views[i]->bytes.data(), one.bytes.data(), one.bytes.size()) != 0))
+          __builtin_trap();
+      }
+    } catch (const std::runtime_error&) {
     }
   } catch (const std::runtime_error&) {
   }
