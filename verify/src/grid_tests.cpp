@@ -57,6 +57,11 @@ double value_of(std::uint16_t bits) {
   return to_double(T::from_bits(bits));
 }
 
+// The value of a pattern of a 16-bit dtype.
+double value_in(dtype type, std::uint16_t bits) {
+  return type == dtype::float16 ? value_of<float16_t>(bits) : value_of<bfloat16_t>(bits);
+}
+
 // Sum over fixed blocks in block order of f(block_begin, block_end).
 template <class F>
 double block_sum(std::int64_t n, int threads, F f) {
@@ -359,9 +364,7 @@ void grid_stream::add(const tensor_view& piece, int threads) {
   histogram_.n += h.n;
   // The lag-1 sum: the piece's own, then the join with the piece before (in stream order).
   const auto* bits = reinterpret_cast<const std::uint16_t*>(piece.bytes.data());
-  const auto value = [&](std::uint16_t b) {
-    return piece.type == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
-  };
+  const auto value = [&](std::uint16_t b) { return value_in(piece.type, b); };
   const double mean = law_.mean();
   if (last_) lagged_ += (value(*last_) - mean) * (value(bits[0]) - mean);
   lagged_ += lag1_sum(piece, mean, threads);
@@ -375,9 +378,7 @@ std::vector<test_result> grid_stream::tests() const {
   const auto n = static_cast<double>(h.n);
   std::vector<test_result> out;
 
-  const auto value = [&](std::uint16_t b) {
-    return law.type() == dtype::float16 ? value_of<float16_t>(b) : value_of<bfloat16_t>(b);
-  };
+  const auto value = [&](std::uint16_t b) { return value_in(law.type(), b); };
 
   // support: observed patterns of probability 0 (NaN and infinities have none).
   std::int64_t outside = 0, distinct = 0;

@@ -115,20 +115,15 @@ struct grid_pit {
   }
 };
 
-// A tensor's samples as the PITs see them: on a 16-bit grid (its own, or float32/float64 values
-// all on one, converted) or continuous.
-struct pit_samples {
+// A tensor's samples on `grid` (found when the rule's tensors were grouped): its own 16-bit
+// values, or float32/float64 values all on that grid, converted.
+struct grid_samples {
   tensor_view view;
   tensor_buffer converted;
-  std::optional<dtype> grid;
 
-  pit_samples(const tensor_view& samples, int threads) : view(samples) {
-    if (info(samples.type).size == 2)
-      grid = samples.type;
-    else
-      grid = coarser_grid_of(samples, grid_detection_min_count, threads);
-    if (grid && *grid != samples.type) {
-      converted = convert_to_grid(samples, *grid);
+  grid_samples(const tensor_view& samples, dtype grid) : view(samples) {
+    if (samples.type != grid) {
+      converted = convert_to_grid(samples, grid);
       view = converted.view();
     }
   }
@@ -181,7 +176,7 @@ void add_group(binned_fit& fit, const grid_group& group, const run_request& requ
   if (group.values >= 16 * bins) {
     std::vector<std::uint64_t> counts(65536);
     for (const std::size_t i : group.members) {
-      const pit_samples samples(*request.cases[i].samples, threads);
+      const grid_samples samples(*request.cases[i].samples, group.law->type());
       const grid_histogram h = histogram_of(samples.view, threads);
       for (std::size_t b = 0; b < 65536; ++b) counts[b] += static_cast<std::uint64_t>(h.counts[b]);
     }
@@ -197,7 +192,7 @@ void add_group(binned_fit& fit, const grid_group& group, const run_request& requ
   }
   const auto key = philox4x32::key_of(options.seed);
   for (const std::size_t i : group.members) {
-    const pit_samples samples(*request.cases[i].samples, threads);
+    const grid_samples samples(*request.cases[i].samples, group.law->type());
     add_values(fit, samples.view, pit, derived_seed(options.seed, i), key, threads);
   }
 }
