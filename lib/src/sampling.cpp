@@ -14,6 +14,13 @@
 #include <bit>
 #include <boost/math/tools/roots.hpp>
 #include <cmath>
+#include <cstring>
+// GCC 12's AVX-512 intrinsics read a self-initialised `_mm512_undefined_epi32()` and warn about
+// it at their own lines (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
 #include <limits>
 
 namespace verinit::detail {
@@ -25,11 +32,12 @@ namespace {
 // 32x32->64 multiplies into vpmuludq; target_clones picks the widest ISA at load time. Integer
 // arithmetic only, so every clone returns the same bits.
 constexpr std::size_t lanes = 16;
+constexpr std::uint32_t philox_m0 = 0xD2511F53u, philox_m1 = 0xCD9E8D57u;
+constexpr std::uint32_t philox_w0 = 0x9E3779B9u, philox_w1 = 0xBB67AE85u;
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void philox_lanes(
+[[gnu::target_clones("avx2", "default")]] void philox_lanes_portable(
     philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo, std::uint32_t stream_hi,
     std::uint32_t* out, std::size_t groups) noexcept {
-  constexpr std::uint64_t m0 = 0xD2511F53u, m1 = 0xCD9E8D57u;
   for (std::size_t base = 0; base < groups; base += lanes) {
     std::uint32_t x0[lanes], x1[lanes], x2[lanes], x3[lanes];
     const auto position_hi = static_cast<std::uint32_t>((first + base) >> 32);
@@ -42,8 +50,8 @@ constexpr std::size_t lanes = 16;
     std::uint32_t k0 = key[0], k1 = key[1];
     for (int round = 0; round < 10; ++round) {
       for (std::size_t l = 0; l < lanes; ++l) {
-        const std::uint64_t p0 = m0 * x0[l];
-        const std::uint64_t p1 = m1 * x2[l];
+        const std::uint64_t p0 = std::uint64_t{philox_m0} * x0[l];
+        const std::uint64_t p1 = std::uint64_t{philox_m1} * x2[l];
         const auto y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1[l] ^ k0;
         const auto y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3[l] ^ k1;
         x1[l] = static_cast<std::uint32_t>(p1);
@@ -51,8 +59,8 @@ constexpr std::size_t lanes = 16;
         x0[l] = y0;
         x2[l] = y2;
       }
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
+      k0 += philox_w0;
+      k1 += philox_w1;
     }
     const std::size_t count = std::min(lanes, groups - base);
     for (std::size_t l = 0; l < count; ++l) {
@@ -63,6 +71,85 @@ constexpr std::size_t lanes = 16;
       group[3] = x3[l];
     }
   }
+}
+
+// The same 16 lanes written with AVX-512 intrinsics: GCC builds the lane-wise loop's 32x32->64
+// products as full 64x64 multiplies (three vpmuludq each) and spends as much again moving
+// halves; here each product is two vpmuludq (even and odd lanes) and two blends, the three-way
+// xors are one vpternlogd, and the 4x16 words are transposed into counter order in registers.
+// Measured on the fill of 10^7 float32 normals (fill_bench BM_Fill_Normal/1): see the README.
+// (p >> 32, p mod 2^32) of the 32x32->64 products x[l] * m, lane by lane.
+[[gnu::target("avx512f"), gnu::always_inline]] inline void multiply_lanes(__m512i x, __m512i m,
+                                                                          __m512i& high,
+                                                                          __m512i& low) noexcept {
+  constexpr __mmask16 odd = 0xAAAA;
+  const __m512i even = _mm512_mul_epu32(x, m);
+  const __m512i odds = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+  high = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(even, 32), odds);
+  low = _mm512_mask_blend_epi32(odd, even, _mm512_slli_epi64(odds, 32));
+}
+
+[[gnu::target("avx512f")]] void philox_lanes_avx512(philox4x32::key_type key, std::uint64_t first,
+                                                    std::uint32_t stream_lo,
+                                                    std::uint32_t stream_hi, std::uint32_t* out,
+                                                    std::size_t groups) noexcept {
+  const __m512i m0 = _mm512_set1_epi64(philox_m0);
+  const __m512i m1 = _mm512_set1_epi64(philox_m1);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (std::size_t base = 0; base < groups; base += lanes) {
+    __m512i x0 = _mm512_add_epi32(
+        _mm512_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(first + base))), iota);
+    __m512i x1 =
+        _mm512_set1_epi32(static_cast<int>(static_cast<std::uint32_t>((first + base) >> 32)));
+    __m512i x2 = _mm512_set1_epi32(static_cast<int>(stream_lo));
+    __m512i x3 = _mm512_set1_epi32(static_cast<int>(stream_hi));
+    std::uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; ++round) {
+      __m512i high0, low0, high1, low1;
+      multiply_lanes(x0, m0, high0, low0);
+      multiply_lanes(x2, m1, high1, low1);
+      // 0x96: a ^ b ^ c.
+      x0 = _mm512_ternarylogic_epi32(high1, x1, _mm512_set1_epi32(static_cast<int>(k0)), 0x96);
+      x2 = _mm512_ternarylogic_epi32(high0, x3, _mm512_set1_epi32(static_cast<int>(k1)), 0x96);
+      x1 = low1;
+      x3 = low0;
+      k0 += philox_w0;
+      k1 += philox_w1;
+    }
+    // Transpose: within each 128-bit lane k, u_j holds group 4k + j; then regroup the lanes.
+    const __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
+    const __m512i t2 = _mm512_unpacklo_epi32(x2, x3), t3 = _mm512_unpackhi_epi32(x2, x3);
+    const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
+    const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
+    const __m512i a = _mm512_shuffle_i32x4(u0, u1, 0x88);  // groups 0, 8, 1, 9
+    const __m512i b = _mm512_shuffle_i32x4(u0, u1, 0xDD);  // 4, 12, 5, 13
+    const __m512i c = _mm512_shuffle_i32x4(u2, u3, 0x88);  // 2, 10, 3, 11
+    const __m512i d = _mm512_shuffle_i32x4(u2, u3, 0xDD);  // 6, 14, 7, 15
+    const __m512i ordered[4] = {_mm512_shuffle_i32x4(a, c, 0x88), _mm512_shuffle_i32x4(b, d, 0x88),
+                                _mm512_shuffle_i32x4(a, c, 0xDD), _mm512_shuffle_i32x4(b, d, 0xDD)};
+    const std::size_t count = std::min(lanes, groups - base);
+    std::uint32_t* dst = out + 4 * base;
+    if (count == lanes) {
+      for (int v = 0; v < 4; ++v) _mm512_storeu_si512(dst + 16 * v, ordered[v]);
+    } else {
+      alignas(64) std::uint32_t words[4 * lanes];
+      for (int v = 0; v < 4; ++v) _mm512_store_si512(words + 16 * v, ordered[v]);
+      std::copy_n(words, 4 * count, dst);
+    }
+  }
+}
+
+bool has_avx512f() noexcept {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+void philox_lanes(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
+                  std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept {
+  if (has_avx512f())
+    philox_lanes_avx512(key, first, stream_lo, stream_hi, out, groups);
+  else
+    philox_lanes_portable(key, first, stream_lo, stream_hi, out, groups);
 }
 
 // ---- Ziggurat tables ------------------------------------------------------------------------
@@ -171,31 +258,234 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
   }
 }
 
-// Rounds n doubles to a 16-bit dtype: the one rounding of the 16-bit kernels, in vector
-// registers (its 64-bit integer compares need AVX2 to vectorise). Integer arithmetic and exact
-// double operations only, so every clone returns the same bits.
+// ---- 16-bit kernels: one word per sample, a second where the first does not decide ---------
+//
+// A 16-bit sample is a value computed in double at 53 bits, rounded once to nearest even (the
+// law of issue 11: F rounded to T). The fast passes below take one word per sample: its bits
+// name a cell of 53-bit abscissae (the top 23 bits of the ziggurat's u, the top 32 of the
+// uniform's), and where every abscissa of the cell gives the same rounded value (and, for the
+// ziggurat, is accepted by the fast test and lies within the truncation) that value is the
+// sample of all of them, so it is written at once. The other cells -- those across a rounding
+// boundary of T or ending on one (a few in 10^4 for a normal), those below T's smallest normal
+// or across zero, across the acceptance edge, in a wedge or the tail (~1%), or across a
+// truncation bound -- draw a second word for the abscissa's low bits, in index order, and are
+// finished at 53 bits. The output's law is therefore exactly that of the 53-bit sampler, at
+// about half its words.
+
+// Whether every double between a and b (either order) rounds to one value of T, and that
+// value's bits. In a double's bits, T's normal values are the multiples of 2^s (s = 52 - F) and
+// the midpoints between neighbours the odd multiples of 2^(s-1), in every binade alike (and the
+// midpoint above T's largest value is where rounding overflows). So two doubles of one sign, at
+// least T's smallest normal, round alike when (m + 2^(s-1)) >> s agrees for their magnitudes m
+// and neither is a midpoint (a tie, which rounds to even). The value is then that shift less
+// T's exponent re-bias, capped at infinity: Format::round's result without its tie and
+// subnormal cases, which an undecided cell leaves to Format::round at 53 bits.
+template <class Format>
+struct cell_rounding {
+  static constexpr int shift = 52 - Format::fraction_bits;
+  static constexpr std::uint64_t half = std::uint64_t{1} << (shift - 1);
+  static constexpr std::uint64_t below = (std::uint64_t{1} << shift) - 1;
+  static constexpr std::uint64_t magnitude_mask = ~(std::uint64_t{1} << 63);
+  static constexpr std::uint64_t smallest_normal = std::uint64_t{1023 + Format::min_exponent} << 52;
+  static constexpr std::uint64_t rebias = std::uint64_t{1023 - Format::bias}
+                                          << Format::fraction_bits;
+
+  [[gnu::always_inline]] static bool decide(double a, double b, std::uint16_t& bits) noexcept {
+    const std::uint64_t ba = std::bit_cast<std::uint64_t>(a), bb = std::bit_cast<std::uint64_t>(b);
+    const std::uint64_t ma = ba & magnitude_mask, mb = bb & magnitude_mask;
+    const std::uint64_t ka = (ma + half) >> shift, kb = (mb + half) >> shift;
+    bits = static_cast<std::uint16_t>(((ba >> 48) & 0x8000) |
+                                      std::min<std::uint64_t>(ka - rebias, Format::infinity_bits));
+    return ((ba ^ bb) >> 63 == 0) & (ma >= smallest_normal) & (mb >= smallest_normal) & (ka == kb) &
+           ((ma & below) != half) & ((mb & below) != half);
+  }
+};
+
 template <class T>
-[[gnu::always_inline]] inline void round_chunk_body(const double* __restrict in, std::size_t n,
-                                                    T* __restrict out) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = round_to<T>(in[i]);
-}
-[[gnu::target_clones("avx512f", "avx2", "default")]] void round_chunk(
-    const double* __restrict in, std::size_t n, bfloat16_t* __restrict out) noexcept {
-  round_chunk_body(in, n, out);
-}
-[[gnu::target_clones("avx512f", "avx2", "default")]] void round_chunk(
-    const double* __restrict in, std::size_t n, float16_t* __restrict out) noexcept {
-  round_chunk_body(in, n, out);
+void ziggurat_cells_loop(const std::uint32_t* __restrict words, std::size_t n,
+                         const double* __restrict x, const double* __restrict ratio,
+                         const normal_map& map, T* __restrict out,
+                         std::uint8_t* __restrict ok) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t bits = words[i];
+    const std::uint32_t layer = bits & 0xff;
+    const double u_low = static_cast<double>(bits >> 9) * 0x1p-23;
+    const double u_high = u_low + 0x1p-23;
+    const double sign = (bits & 0x100) != 0 ? -1.0 : 1.0;
+    // The cell's ends, in either order (by the sign).
+    const double z_low = sign * (u_low * x[layer]), z_high = sign * (u_high * x[layer]);
+    const bool inside =
+        z_low >= map.alpha && z_low <= map.beta && z_high >= map.alpha && z_high <= map.beta;
+    const bool decided =
+        cell_rounding<typename T::format>::decide(map(z_low), map(z_high), out[i].bits);
+    ok[i] = u_high <= ratio[layer] && inside && decided;
+  }
 }
 
-// Stores n values computed in double as T: rounded once (to nearest even).
 template <class T>
-void store(const double* values, std::size_t n, T* out) noexcept {
-  if constexpr (std::is_floating_point_v<T>) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(values[i]);
-  } else {
-    round_chunk(values, n, out);
+void uniform_cells_loop(const std::uint32_t* __restrict words, std::size_t n, uniform_map map,
+                        T* __restrict out, std::uint8_t* __restrict ok) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u_low = static_cast<double>(words[i]) * 0x1p-32;
+    ok[i] = cell_rounding<typename T::format>::decide(
+        map.a + map.width * u_low, map.a + map.width * (u_low + 0x1p-32), out[i].bits);
   }
+}
+
+// The cell passes in AVX-512, 8 samples a step: GCC 12 does not vectorise the loops above (the
+// mix of double and 64-bit integer lanes defeats it: -fopt-info-vec), so these do the same
+// operations lane by lane, without fused multiply-adds: the same bits and flags as the loops
+// (SamplingTest.VectorCellPassesEqualThePortableLoops compares them).
+
+// cell_rounding::decide on 8 lanes: T's bits as 64-bit integers, and the decided lanes.
+template <class Format>
+[[gnu::target("avx512f"), gnu::always_inline]] inline __mmask8 decide_lanes(
+    __m512d a, __m512d b, __m512i& bits) noexcept {
+  using c = cell_rounding<Format>;
+  const __m512i ba = _mm512_castpd_si512(a), bb = _mm512_castpd_si512(b);
+  const __m512i magnitude_mask = _mm512_set1_epi64(static_cast<long long>(c::magnitude_mask));
+  const __m512i ma = _mm512_and_si512(ba, magnitude_mask),
+                mb = _mm512_and_si512(bb, magnitude_mask);
+  const __m512i half = _mm512_set1_epi64(c::half);
+  const __m512i ka = _mm512_srli_epi64(_mm512_add_epi64(ma, half), c::shift);
+  const __m512i kb = _mm512_srli_epi64(_mm512_add_epi64(mb, half), c::shift);
+  const __m512i sign = _mm512_and_si512(_mm512_srli_epi64(ba, 48), _mm512_set1_epi64(0x8000));
+  bits = _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(ka, _mm512_set1_epi64(c::rebias)),
+                                                _mm512_set1_epi64(Format::infinity_bits)));
+  const __m512i smallest_normal = _mm512_set1_epi64(c::smallest_normal);
+  const __m512i below = _mm512_set1_epi64(c::below);
+  return _mm512_cmpeq_epi64_mask(_mm512_srli_epi64(_mm512_xor_si512(ba, bb), 63),
+                                 _mm512_setzero_si512()) &
+         _mm512_cmpge_epu64_mask(ma, smallest_normal) &
+         _mm512_cmpge_epu64_mask(mb, smallest_normal) & _mm512_cmpeq_epi64_mask(ka, kb) &
+         _mm512_cmpneq_epi64_mask(_mm512_and_si512(ma, below), half) &
+         _mm512_cmpneq_epi64_mask(_mm512_and_si512(mb, below), half);
+}
+
+// Stores 8 lanes' bits of T and their ok flags.
+[[gnu::target("avx512f"), gnu::always_inline]] inline void store_lanes(__m512i bits, __mmask8 good,
+                                                                       void* out,
+                                                                       std::uint8_t* ok) noexcept {
+  _mm_storeu_si128(static_cast<__m128i*>(out), _mm512_cvtepi64_epi16(bits));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(ok),
+                   _mm512_cvtepi64_epi8(_mm512_maskz_set1_epi64(good, 1)));
+}
+
+// normal_map on 8 lanes: min then max is the clamp for a value that is not NaN.
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d map_lanes(const normal_map& map,
+                                                                        __m512d z) noexcept {
+  const __m512d v =
+      _mm512_add_pd(_mm512_set1_pd(map.mean), _mm512_mul_pd(_mm512_set1_pd(map.std), z));
+  return _mm512_max_pd(_mm512_min_pd(v, _mm512_set1_pd(map.high)), _mm512_set1_pd(map.low));
+}
+
+template <class T>
+[[gnu::target("avx512f")]] void ziggurat_cells_avx512(const std::uint32_t* __restrict words,
+                                                      std::size_t n, const double* __restrict x,
+                                                      const double* __restrict ratio,
+                                                      const normal_map& map, T* __restrict out,
+                                                      std::uint8_t* __restrict ok) noexcept {
+  const __m512d alpha = _mm512_set1_pd(map.alpha), beta = _mm512_set1_pd(map.beta);
+  const __m512d cell = _mm512_set1_pd(0x1p-23);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
+    const __m256i layer = _mm256_and_si256(w, _mm256_set1_epi32(0xff));
+    const __m512d x_layer = _mm512_i32gather_pd(layer, x, 8);
+    const __m512d ratio_layer = _mm512_i32gather_pd(layer, ratio, 8);
+    const __m512d u_low = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), cell);
+    const __m512d u_high = _mm512_add_pd(u_low, cell);
+    // The sign bit moved into the double's: the loop's multiplication by -1 or 1, exactly.
+    const __m512i sign =
+        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_and_si256(w, _mm256_set1_epi32(0x100))), 55);
+    const __m512d z_low = _mm512_castsi512_pd(
+        _mm512_xor_si512(_mm512_castpd_si512(_mm512_mul_pd(u_low, x_layer)), sign));
+    const __m512d z_high = _mm512_castsi512_pd(
+        _mm512_xor_si512(_mm512_castpd_si512(_mm512_mul_pd(u_high, x_layer)), sign));
+    __m512i bits;
+    const __mmask8 decided =
+        decide_lanes<typename T::format>(map_lanes(map, z_low), map_lanes(map, z_high), bits);
+    const __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LE_OQ) &
+                          _mm512_cmp_pd_mask(z_low, alpha, _CMP_GE_OQ) &
+                          _mm512_cmp_pd_mask(z_low, beta, _CMP_LE_OQ) &
+                          _mm512_cmp_pd_mask(z_high, alpha, _CMP_GE_OQ) &
+                          _mm512_cmp_pd_mask(z_high, beta, _CMP_LE_OQ) & decided;
+    store_lanes(bits, good, out + i, ok + i);
+  }
+  ziggurat_cells_loop(words + i, n - i, x, ratio, map, out + i, ok + i);
+}
+
+template <class T>
+[[gnu::target("avx512f")]] void uniform_cells_avx512(const std::uint32_t* __restrict words,
+                                                     std::size_t n, uniform_map map,
+                                                     T* __restrict out,
+                                                     std::uint8_t* __restrict ok) noexcept {
+  const __m512d a = _mm512_set1_pd(map.a), width = _mm512_set1_pd(map.width);
+  const __m512d cell = _mm512_set1_pd(0x1p-32);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
+    const __m512d u_low = _mm512_mul_pd(_mm512_cvtepu32_pd(w), cell);
+    __m512i bits;
+    const __mmask8 decided = decide_lanes<typename T::format>(
+        _mm512_add_pd(a, _mm512_mul_pd(width, u_low)),
+        _mm512_add_pd(a, _mm512_mul_pd(width, _mm512_add_pd(u_low, cell))), bits);
+    store_lanes(bits, decided, out + i, ok + i);
+  }
+  uniform_cells_loop(words + i, n - i, map, out + i, ok + i);
+}
+
+}  // namespace
+
+ziggurat_layers ziggurat_layer_table() noexcept {
+  const auto& t = table();
+  return {t.x, t.ratio};
+}
+
+template <class T>
+void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, const double* ratio,
+                    const normal_map& map, T* out, std::uint8_t* ok, bool vector) noexcept {
+  if (vector && has_avx512f())
+    ziggurat_cells_avx512(words, n, x, ratio, map, out, ok);
+  else
+    ziggurat_cells_loop(words, n, x, ratio, map, out, ok);
+}
+
+template <class T>
+void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T* out,
+                   std::uint8_t* ok, bool vector) noexcept {
+  if (vector && has_avx512f())
+    uniform_cells_avx512(words, n, map, out, ok);
+  else
+    uniform_cells_loop(words, n, map, out, ok);
+}
+
+template void ziggurat_cells(const std::uint32_t*, std::size_t, const double*, const double*,
+                             const normal_map&, bfloat16_t*, std::uint8_t*, bool) noexcept;
+template void ziggurat_cells(const std::uint32_t*, std::size_t, const double*, const double*,
+                             const normal_map&, float16_t*, std::uint8_t*, bool) noexcept;
+template void uniform_cells(const std::uint32_t*, std::size_t, uniform_map, bfloat16_t*,
+                            std::uint8_t*, bool) noexcept;
+template void uniform_cells(const std::uint32_t*, std::size_t, uniform_map, float16_t*,
+                            std::uint8_t*, bool) noexcept;
+
+namespace {
+
+// Calls fix(i), in index order, for each i < n whose ok[i] is 0. Nearly every flag is set, so
+// eight are compared at a time: a branch per flag cost a quarter of the bfloat16 normal fill.
+template <class F>
+[[gnu::always_inline]] inline void for_each_unset(const std::uint8_t* ok, std::size_t n, F&& fix) {
+  constexpr std::uint64_t all_set = 0x0101010101010101;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t group;
+    std::memcpy(&group, ok + i, sizeof group);
+    if (group == all_set) continue;
+    for (std::size_t j = i; j < i + 8; ++j)
+      if (ok[j] == 0) fix(j);
+  }
+  for (; i < n; ++i)
+    if (ok[i] == 0) fix(i);
 }
 
 // Fills z[0..n) (n <= chunk_size) with standard normals: the fast pass, then the slow path
@@ -211,8 +501,7 @@ void standard_normal_chunk(std::size_t n, word_source& source, word_reader& extr
     ziggurat_fast32(words, n, t.x.data(), t.ratio.data(), z, ok);
   else
     ziggurat_fast64(words, n, t.x.data(), t.ratio.data(), z, ok);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ok[i]) continue;
+  for_each_unset(ok, n, [&](std::size_t i) {
     // Recover (layer, u) from the word: the slow path continues that same point.
     std::uint64_t bits = words[words_per * i];
     if constexpr (words_per == 2) bits |= std::uint64_t{words[2 * i + 1]} << 32;
@@ -221,7 +510,32 @@ void standard_normal_chunk(std::size_t n, word_source& source, word_reader& extr
                                     : (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;
     const double magnitude = ziggurat_slow(layer, u, extra);
     z[i] = (bits & 0x100) != 0 ? -magnitude : magnitude;
-  }
+  });
+}
+
+// Fills out[0..n) (n <= chunk_size) with 16-bit samples of map(z), z a standard normal within
+// [map.alpha, map.beta]: the one-word cell pass, then the cells it could not decide, in index
+// order, at 53 bits: u = (m 2^30 + r + 1/2) 2^-53 with m the word's 23-bit abscissa and r 30
+// bits of the next word from `extra` (the midpoint convention of the 53-bit pass), then the
+// ziggurat's fast test or slow path, then rejection from the whole normal until z is within.
+template <class T>
+void rounded_normal_chunk(std::size_t n, word_source& source, word_reader& extra,
+                          const normal_map& map, T* out) {
+  const ziggurat_table& t = table();
+  std::uint32_t words[chunk_size];
+  std::uint8_t ok[chunk_size];
+  source.generate(std::span(words, n));
+  ziggurat_cells(words, n, t.x.data(), t.ratio.data(), map, out, ok);
+  for_each_unset(ok, n, [&](std::size_t i) {
+    const std::uint32_t bits = words[i];
+    const int layer = static_cast<int>(bits & 0xff);
+    const std::uint64_t k = std::uint64_t{bits >> 9} << 30 | extra.next() >> 2;
+    const double u = (static_cast<double>(k) + 0.5) * 0x1p-53;
+    const double magnitude = u < t.ratio[layer] ? u * t.x[layer] : ziggurat_slow(layer, u, extra);
+    double z = (bits & 0x100) != 0 ? -magnitude : magnitude;
+    while (z < map.alpha || z > map.beta) z = extra.standard_normal();
+    out[i] = round_to<T>(map(z));
+  });
 }
 
 // ---- Truncated normal -----------------------------------------------------------------------
@@ -329,21 +643,24 @@ double word_reader::standard_normal() {
 
 // ---- kernels --------------------------------------------------------------------------------
 
-// The 16-bit dtypes' uniform: U[a, b) at 53 bits, computed in double, rounded once.
+// The 16-bit dtypes' uniform: U[a, b) at 53 bits, u = k 2^-53, computed in double and rounded
+// once; one word (k's top 32 bits) where it decides the rounded value, the next word's top 21
+// bits for k's low bits where it does not.
 template <class T>
 void sample_uniform_rounded(std::span<T> out, double a, double b, word_source& source) {
-  const double width = b - a;
-  std::uint32_t words[2 * chunk_size];
-  double values[chunk_size];
+  const uniform_map map{a, b - a};
+  word_reader extra(source);
+  std::uint32_t words[chunk_size];
+  std::uint8_t ok[chunk_size];
   for (std::size_t start = 0; start < out.size(); start += chunk_size) {
     const std::size_t n = std::min(chunk_size, out.size() - start);
-    source.generate(std::span(words, 2 * n));
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t bits = std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]}
-                                                                   << 32;
-      values[i] = a + width * (static_cast<double>(bits >> 11) * 0x1p-53);
-    }
-    store(values, n, out.data() + start);
+    T* dst = out.data() + start;
+    source.generate(std::span(words, n));
+    uniform_cells(words, n, map, dst, ok);
+    for_each_unset(ok, n, [&](std::size_t i) {
+      const std::uint64_t k = std::uint64_t{words[i]} << 21 | extra.next() >> 11;
+      dst[i] = round_to<T>(map.a + map.width * (static_cast<double>(k) * 0x1p-53));
+    });
   }
 }
 
@@ -382,17 +699,21 @@ void sample_uniform(std::span<T> out, double a, double b, word_source& source) {
 template <class T>
 void sample_normal(std::span<T> out, double mean, double std, word_source& source) {
   word_reader extra(source);
-  double z[chunk_size];
-  std::uint8_t ok[chunk_size];
-  for (std::size_t start = 0; start < out.size(); start += chunk_size) {
-    const std::size_t n = std::min(chunk_size, out.size() - start);
-    standard_normal_chunk<T>(n, source, extra, z, ok);
-    T* dst = out.data() + start;
-    if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (!std::is_floating_point_v<T>) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const normal_map map{mean, std, -inf, inf, -inf, inf};
+    for (std::size_t start = 0; start < out.size(); start += chunk_size) {
+      const std::size_t n = std::min(chunk_size, out.size() - start);
+      rounded_normal_chunk(n, source, extra, map, out.data() + start);
+    }
+  } else {
+    double z[chunk_size];
+    std::uint8_t ok[chunk_size];
+    for (std::size_t start = 0; start < out.size(); start += chunk_size) {
+      const std::size_t n = std::min(chunk_size, out.size() - start);
+      standard_normal_chunk<T>(n, source, extra, z, ok);
+      T* dst = out.data() + start;
       for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(mean + std * z[i]);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) z[i] = mean + std * z[i];
-      store(z, n, dst);
     }
   }
 }
@@ -410,24 +731,25 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
                                   : 1 - upper_tail(beta) - upper_tail(-alpha);
   word_reader extra(source);
   if (mass >= 0.3) {  // plain rejection from the ziggurat: at most 1/0.3 normals per sample
-    double z[chunk_size];
-    std::uint8_t ok[chunk_size];
-    for (std::size_t start = 0; start < out.size(); start += chunk_size) {
-      const std::size_t n = std::min(chunk_size, out.size() - start);
-      standard_normal_chunk<T>(n, source, extra, z, ok);
-      for (std::size_t i = 0; i < n; ++i)
-        while (z[i] < alpha || z[i] > beta) z[i] = extra.standard_normal();
-      T* dst = out.data() + start;
-      if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (!std::is_floating_point_v<T>) {
+      // Rounding is monotone: clamping in double to the bounds' values of T, then rounding,
+      // is rounding then clamping.
+      const normal_map map{law.mean, law.std, alpha, beta, to_double(low), to_double(high)};
+      for (std::size_t start = 0; start < out.size(); start += chunk_size) {
+        const std::size_t n = std::min(chunk_size, out.size() - start);
+        rounded_normal_chunk(n, source, extra, map, out.data() + start);
+      }
+    } else {
+      double z[chunk_size];
+      std::uint8_t ok[chunk_size];
+      for (std::size_t start = 0; start < out.size(); start += chunk_size) {
+        const std::size_t n = std::min(chunk_size, out.size() - start);
+        standard_normal_chunk<T>(n, source, extra, z, ok);
+        for (std::size_t i = 0; i < n; ++i)
+          while (z[i] < alpha || z[i] > beta) z[i] = extra.standard_normal();
+        T* dst = out.data() + start;
         for (std::size_t i = 0; i < n; ++i)
           dst[i] = clamp_to<T>(law.mean + law.std * z[i], low, high);
-      } else {
-        // Rounding is monotone: clamping in double to the bounds' values of T, then rounding,
-        // is rounding then clamping.
-        const double low_value = to_double(low), high_value = to_double(high);
-        for (std::size_t i = 0; i < n; ++i)
-          z[i] = std::clamp(law.mean + law.std * z[i], low_value, high_value);
-        store(z, n, dst);
       }
     }
     return;

@@ -6,6 +6,7 @@
 // draw further words from the same source after that chunk.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -23,11 +24,12 @@ namespace verinit::detail {
 inline constexpr std::size_t chunk_size = 256;
 
 /// 32-bit words a kernel's fast path takes per sample of T: one carries float32's 24
-/// significant bits, two carry float64's 53. The 16-bit dtypes take two: they are sampled at
-/// float64's resolution and rounded once, because 24 bits alias with their grid near zero
-/// (float16's subnormal cells are 2^-24 wide: a 24-bit uniform's lattice is as coarse).
+/// significant bits, two carry float64's 53. The 16-bit dtypes take one too, but are sampled
+/// at float64's resolution and rounded once: where the word's cell of 53-bit values does not
+/// decide the rounded value (24 bits alias with their grid near zero: float16's subnormal cells
+/// are 2^-24 wide), a second word from the slow-path reader refines it (sampling.cpp).
 template <class T>
-inline constexpr std::size_t words_per_sample = std::is_same_v<T, float> ? 1 : 2;
+inline constexpr std::size_t words_per_sample = std::is_same_v<T, double> ? 2 : 1;
 
 /// The Philox4x32-10 stream (seed, stream) as a word_source, generated many counters at a time.
 class philox_stream final : public word_source {
@@ -47,6 +49,40 @@ class philox_stream final : public word_source {
 /// (4 words each). Vectorised; `first` must not wrap within the call.
 void philox_groups(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
                    std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept;
+
+/// The value map of the 16-bit normal kernels: a standard normal z within [alpha, beta] gives
+/// mean + std z, clamped to [low, high] (T's values of the truncation bounds; +-inf for none).
+struct normal_map {
+  double mean, std, alpha, beta, low, high;
+  [[gnu::always_inline]] double operator()(double z) const noexcept {
+    return std::clamp(mean + std * z, low, high);
+  }
+};
+
+/// The 16-bit uniform's value a + width u, for u = k 2^-53 (k < 2^53).
+struct uniform_map {
+  double a, width;
+};
+
+/// The one-word passes of the 16-bit kernels (sampling.cpp): for each word, T's bits of the
+/// value at the low end of the word's cell of 53-bit abscissae, and ok = 1 where every abscissa
+/// of the cell gives that value (and, for the ziggurat, is accepted by the fast test and lies in
+/// [alpha, beta]). The ziggurat's cells take x and ratio, its layer table. `vector` selects the
+/// AVX-512 version where the CPU has it; false forces the portable loop (the same bits: tests
+/// compare the two).
+template <class T>
+void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, const double* ratio,
+                    const normal_map& map, T* out, std::uint8_t* ok, bool vector = true) noexcept;
+template <class T>
+void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T* out,
+                   std::uint8_t* ok, bool vector = true) noexcept;
+
+/// The ziggurat's layer table (256 layers): x[0..256] the layers' abscissae, ratio[0..255]
+/// x[i+1]/x[i], below which a point of layer i is under the curve. For the cell passes' tests.
+struct ziggurat_layers {
+  std::span<const double> x, ratio;
+};
+ziggurat_layers ziggurat_layer_table() noexcept;
 
 /// Buffered single-word reads from a word_source (for slow paths).
 class word_reader {

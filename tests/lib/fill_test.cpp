@@ -264,13 +264,12 @@ class SixteenBitFillTest : public ::testing::Test {};
 using SixteenBitTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
 TYPED_TEST_SUITE(SixteenBitFillTest, SixteenBitTypes);
 
-TYPED_TEST(SixteenBitFillTest, IsTheFloat64SampleRoundedOnce) {
-  // Both fills compute each value in double from the same 53 random bits; float64 keeps it,
-  // the 16-bit fill rounds it once to T. (float64's uniform clamps x >= b below b, and both
-  // clamp a truncated normal to its bounds: rounding is monotone, so the T values agree.)
-  for (const char* spec : {"normal(std=0.7)", "he_uniform", "truncated_normal(std=0.5)",
-                           "variance_scaling", "sparse(sparsity=0.25)", "orthogonal",
-                           "uniform(a=-1,b=1)", "truncated_normal(std=0.02,a=0.05,b=0.07)"}) {
+TYPED_TEST(SixteenBitFillTest, OrthogonalIsTheFloat64MatrixRoundedOnce) {
+  // The orthogonal matrix is computed in double and rounded once to T. (The sampled schemes
+  // draw their 16-bit values from one word where it decides the rounded value and a second
+  // where it does not, so their words differ from float64's: SamplingTest's cell-pass tests
+  // show they are the 53-bit values rounded once.)
+  for (const char* spec : {"orthogonal", "orthogonal(gain=2)"}) {
     const tensor_shape shape{300, 1000};
     const auto f64 = sample<double>(spec, shape, 11);
     const auto t = sample<TypeParam>(spec, shape, 11);

@@ -13,7 +13,12 @@
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#include "verinit/dtype.hpp"
 
 namespace {
 
@@ -132,6 +137,169 @@ TEST(SamplingTest, BoundedIntegersAreUnbiased) {
   double chi2 = 0;
   for (const double c : counts) chi2 += (c - 1e5) * (c - 1e5) / 1e5;
   EXPECT_LT(chi2, 35.9);
+}
+
+// ---- The 16-bit cell passes ----------------------------------------------------------------
+//
+// The 16-bit kernels write, from one word, the value of every 53-bit abscissa in the word's
+// cell where the cell decides it, and refine the others with a second word. These tests check
+// the two claims that make the output exactly the 53-bit sampler rounded once: a decided cell
+// really gives that value at every abscissa in it, and the AVX-512 pass decides exactly what
+// the portable loop decides (else the words consumed, and so the bits, would depend on the CPU).
+
+struct cell_case {
+  const char* name;
+  verinit::detail::normal_map map;
+  double min_decided;  // the share of words the one-word pass must decide
+};
+
+std::vector<std::uint32_t> test_words(std::size_t n) {
+  // Random words, then crafted ones: every layer at the cell nearest 0 and the last cell, both
+  // signs.
+  std::vector<std::uint32_t> words(n);
+  philox_stream source(99, 3);
+  source.generate(words);
+  for (std::uint32_t layer = 0; layer < 256; ++layer)
+    for (const std::uint32_t sign : {0u, 0x100u})
+      for (const std::uint32_t m : {0u, 1u, (1u << 23) - 1}) words.push_back(layer | sign | m << 9);
+  return words;
+}
+
+template <class T>
+std::vector<cell_case> normal_cases() {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  using verinit::to_double;
+  const auto value = [](double x) { return to_double(verinit::round_to<T>(x)); };
+  // In float16, normal(0, 1e-6) lies among the subnormals (below 2^-14), which the one-word
+  // pass leaves to the second word: correct, at two words a sample.
+  const double subnormal_share = std::is_same_v<T, verinit::float16_t> ? 0.0 : 0.97;
+  return {
+      {"normal(0, 1)", {0, 1, -inf, inf, -inf, inf}, 0.97},
+      {"normal(0, 0.02)", {0, 0.02, -inf, inf, -inf, inf}, 0.97},
+      {"normal(0, 1e-6): float16's subnormals", {0, 1e-6, -inf, inf, -inf, inf}, subnormal_share},
+      {"normal(0.5, 1e-3): a few values of T", {0.5, 1e-3, -inf, inf, -inf, inf}, 0.97},
+      {"normal(-3, 0.7): across zero", {-3, 0.7, -inf, inf, -inf, inf}, 0.97},
+      {"truncated_normal(0, 1, -2, 2)", {0, 1, -2, 2, value(-2), value(2)}, 0.92},
+      {"truncated_normal(0, 0.02, -0.04, 0.05)",
+       {0, 0.02, -2, 2.5, value(-0.04), value(0.05)},
+       0.92},
+  };
+}
+
+template <class T>
+class CellPassTest : public ::testing::Test {};
+using CellTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
+TYPED_TEST_SUITE(CellPassTest, CellTypes);
+
+TYPED_TEST(CellPassTest, VectorCellPassesEqualThePortableLoops) {
+  const auto words = test_words(100'000);
+  const auto table = verinit::detail::ziggurat_layer_table();
+  for (const auto& c : normal_cases<TypeParam>()) {
+    // Whole runs and a short one (the vector pass's scalar tail).
+    for (const std::size_t n : {words.size(), std::size_t{13}}) {
+      std::vector<TypeParam> vec_out(n), loop_out(n);
+      std::vector<std::uint8_t> vec_ok(n), loop_ok(n);
+      verinit::detail::ziggurat_cells(words.data(), n, table.x.data(), table.ratio.data(), c.map,
+                                      vec_out.data(), vec_ok.data(), true);
+      verinit::detail::ziggurat_cells(words.data(), n, table.x.data(), table.ratio.data(), c.map,
+                                      loop_out.data(), loop_ok.data(), false);
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(vec_ok[i], loop_ok[i]) << c.name << " word " << words[i];
+        if (loop_ok[i] != 0) ASSERT_EQ(vec_out[i], loop_out[i]) << c.name << " word " << words[i];
+      }
+    }
+  }
+  for (const auto& [a, b] : {std::pair{-1.0, 1.0}, {0.0, 1e-4}, {-3e-5, 2e-5}, {0.25, 0.2500001}}) {
+    const verinit::detail::uniform_map map{a, b - a};
+    const std::size_t n = words.size();
+    std::vector<TypeParam> vec_out(n), loop_out(n);
+    std::vector<std::uint8_t> vec_ok(n), loop_ok(n);
+    verinit::detail::uniform_cells(words.data(), n, map, vec_out.data(), vec_ok.data(), true);
+    verinit::detail::uniform_cells(words.data(), n, map, loop_out.data(), loop_ok.data(), false);
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(vec_ok[i], loop_ok[i]) << "uniform " << a << " " << b << " word " << words[i];
+      if (loop_ok[i] != 0) ASSERT_EQ(vec_out[i], loop_out[i]) << "uniform word " << words[i];
+    }
+  }
+}
+
+TYPED_TEST(CellPassTest, ADecidedZigguratCellGivesItsValueAtEveryAbscissa) {
+  // For each decided word, abscissae u = (m 2^30 + r + 1/2) 2^-53 across the cell (r = 0, 1,
+  // random, 2^30 - 1) must all pass the fast test, lie within [alpha, beta] and round to the
+  // value written. Also: undecided cells are rare where T's grid is finer than the cells.
+  const auto words = test_words(200'000);
+  const auto table = verinit::detail::ziggurat_layer_table();
+  philox_stream source(5, 5);
+  verinit::detail::word_reader reader(source);
+  for (const auto& c : normal_cases<TypeParam>()) {
+    std::vector<TypeParam> out(words.size());
+    std::vector<std::uint8_t> ok(words.size());
+    verinit::detail::ziggurat_cells(words.data(), words.size(), table.x.data(), table.ratio.data(),
+                                    c.map, out.data(), ok.data());
+    std::size_t decided = 0;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (ok[i] == 0) continue;
+      ++decided;
+      const std::uint32_t w = words[i];
+      const std::uint32_t layer = w & 0xff;
+      for (const std::uint64_t r :
+           {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{reader.next() >> 2},
+            (std::uint64_t{1} << 30) - 1}) {
+        const double u = (static_cast<double>(std::uint64_t{w >> 9} << 30 | r) + 0.5) * 0x1p-53;
+        ASSERT_LT(u, table.ratio[layer]) << c.name << " word " << w;
+        const double z = (w & 0x100) != 0 ? -(u * table.x[layer]) : u * table.x[layer];
+        ASSERT_TRUE(z >= c.map.alpha && z <= c.map.beta) << c.name << " word " << w;
+        ASSERT_EQ(verinit::round_to<TypeParam>(c.map(z)), out[i]) << c.name << " word " << w;
+      }
+    }
+    // The fast test alone refuses ~1.2% (wedges and tail), the crafted words ~0.5% more, and
+    // truncation to [-2, 2] ~4.6%.
+    EXPECT_GE(static_cast<double>(decided) / static_cast<double>(words.size()), c.min_decided)
+        << c.name;
+  }
+}
+
+TYPED_TEST(CellPassTest, ADecidedUniformCellGivesItsValueAtEveryAbscissa) {
+  const auto words = test_words(200'000);
+  philox_stream source(6, 6);
+  verinit::detail::word_reader reader(source);
+  for (const auto& [a, b] : {std::pair{-1.0, 1.0}, {0.0, 1e-4}, {-3e-5, 2e-5}, {0.25, 0.2500001}}) {
+    const verinit::detail::uniform_map map{a, b - a};
+    std::vector<TypeParam> out(words.size());
+    std::vector<std::uint8_t> ok(words.size());
+    verinit::detail::uniform_cells(words.data(), words.size(), map, out.data(), ok.data());
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (ok[i] == 0) continue;
+      for (const std::uint64_t r :
+           {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{reader.next() >> 11},
+            (std::uint64_t{1} << 21) - 1}) {
+        const double u = static_cast<double>(std::uint64_t{words[i]} << 21 | r) * 0x1p-53;
+        ASSERT_EQ(verinit::round_to<TypeParam>(map.a + map.width * u), out[i])
+            << "uniform(" << a << ", " << b << ") word " << words[i];
+      }
+    }
+  }
+}
+
+TEST(SamplingTest, CellRoundingRefusesTiesAndCellsAcrossAMidpoint) {
+  // bfloat16 around 1: values 1 and 1 + 2^-7, midpoint 1 + 2^-8 (a tie, rounding to even 1).
+  std::vector<std::uint32_t> words{0};
+  const auto decide = [&](double a, double b) {
+    // Word 0's cell is [a, a + width 2^-32]: a width of 2^32 (b - a) makes it [a, b].
+    const verinit::detail::uniform_map map{a, (b - a) * 0x1p32};
+    verinit::bfloat16_t out;
+    std::uint8_t ok = 0;
+    verinit::detail::uniform_cells(words.data(), 1, map, &out, &ok, false);
+    return ok != 0;
+  };
+  const double mid = 1 + 0x1p-8;
+  EXPECT_TRUE(decide(1.0, std::nextafter(mid, 0.0)));
+  EXPECT_FALSE(decide(1.0, mid));                                            // ends on the tie
+  EXPECT_FALSE(decide(mid, std::nextafter(mid, 2.0)));                       // starts on it
+  EXPECT_FALSE(decide(std::nextafter(mid, 0.0), std::nextafter(mid, 2.0)));  // across it
+  EXPECT_TRUE(decide(std::nextafter(mid, 2.0), 1 + 0x1p-7));
+  EXPECT_FALSE(decide(-0x1p-130, 0x1p-130));  // across zero
+  EXPECT_FALSE(decide(0x1p-130, 0x1p-129));   // below the smallest normal
 }
 
 }  // namespace

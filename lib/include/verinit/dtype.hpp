@@ -109,6 +109,7 @@ using bfloat16_format = binary16_format<8, 7>;
 /// A 16-bit floating-point storage type: the bit pattern of Format.
 template <class Format, class Tag>
 struct binary16 {
+  using format = Format;
   std::uint16_t bits = 0;
 
   /// The nearest value (ties to even) of x.
