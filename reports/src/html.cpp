@@ -164,7 +164,8 @@ std::string histogram_plot(const std::string& id, const verify::sample_summary& 
                 {0, top > 0 ? top : 1, false, "density"});
   plot.bars(edges, heights, "#1f77b4",
             "samples (" + std::to_string(s.counts.size()) + " bins, all n)");
-  plot.line(s.density_x, s.density, "#d62728", "law's pdf");
+  plot.line(s.density_x, s.density, "#d62728",
+            s.grid.empty() ? "law's pdf" : "law's mass per bin (" + s.grid + " atoms)");
   return plot.str();
 }
 
@@ -180,8 +181,8 @@ std::string ecdf_plot(const std::string& id, const verify::sample_summary& s) {
   }
   extent = extent > 0 ? extent * 1.25 : 1e-3;
   const double low = xs.empty() ? s.low : xs.front(), high = xs.empty() ? s.high : xs.back();
-  svg_plot plot(id + "-ecdf", "ECDF minus CDF", {low, high, false, "x"},
-                {-extent, extent, false, "F_n(x) - F(x)"});
+  svg_plot plot(id + "-ecdf", s.grid.empty() ? "ECDF minus CDF" : "ECDF minus step CDF at atoms",
+                {low, high, false, "x"}, {-extent, extent, false, "F_n(x) - F(x)"});
   if (s.ks_critical > 0) {
     const std::vector<double> band_x{low, high}, lower(2, -s.ks_critical), upper(2, s.ks_critical);
     plot.band(band_x, lower, upper, "#2ca02c",
@@ -211,6 +212,28 @@ std::string qq_plot(const std::string& id, const verify::sample_summary& s,
                 {low, high, false, "sample quantile"});
   plot.line({low, high}, {low, high}, "#777", "y = x", true);
   plot.points(theory, sample, "#1f77b4", "samples");
+  return plot.str();
+}
+
+// A discrete law's atoms around its most probable one: the law's probability of each (a stem) and
+// the share of samples on it. A lattice or a missing atom shows as points off their stems.
+std::string atoms_plot(const std::string& id, const verify::sample_summary& s) {
+  const double n = s.sums.n;
+  double top = 0;
+  std::vector<double> shares;
+  for (std::size_t k = 0; k < s.atom_values.size(); ++k) {
+    shares.push_back(static_cast<double>(s.atom_counts[k]) / n);
+    top = std::max({top, shares.back(), s.atom_probabilities[k]});
+  }
+  double low = s.atom_values.front(), high = s.atom_values.back();
+  const double pad = high > low ? (high - low) * 0.03 : 0.5;
+  svg_plot plot(id + "-atoms", "The grid's most probable atoms",
+                {low - pad, high + pad, false, "x"},
+                {0, top > 0 ? top * 1.12 : 1, false, "probability"});
+  for (std::size_t k = 0; k < s.atom_values.size(); ++k)
+    plot.line({s.atom_values[k], s.atom_values[k]}, {0, s.atom_probabilities[k]}, "#d62728",
+              k == 0 ? "law's P(x) (" + std::to_string(s.atom_values.size()) + " atoms)" : "");
+  plot.points(s.atom_values, shares, "#1f77b4", "share of samples");
   return plot.str();
 }
 
@@ -290,9 +313,18 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
       law.reset();  // a document edited by hand: draw what needs no law
     }
     s += "<p class=\"note\">Plotted against " + escape_xml(sum.law) +
-         (sum.independent ? "" : " (entries of one matrix are dependent: no KS band)") +
-         ".</p>\n<div class=\"plots\">\n" + histogram_plot(id, sum) + ecdf_plot(id, sum) +
-         (law ? qq_plot(id, sum, *law) : "") + "</div>\n" + moments_table(sum);
+         (sum.independent ? "" : " (entries of one matrix are dependent: no KS band)") + ".";
+    if (sum.grid.empty()) {
+      s += "</p>\n<div class=\"plots\">\n" + histogram_plot(id, sum) + ecdf_plot(id, sum) +
+           (law ? qq_plot(id, sum, *law) : "") + "</div>\n";
+    } else {
+      // A discrete law: its atoms, not a density's quantiles.
+      s += " Distinct values: " + std::to_string(sum.distinct) + " seen, " +
+           format_number(sum.expected_distinct, 6) + " expected under the law.</p>\n" +
+           "<div class=\"plots\">\n" + histogram_plot(id, sum) + ecdf_plot(id, sum) +
+           (sum.atom_values.empty() ? "" : atoms_plot(id, sum)) + "</div>\n";
+    }
+    s += moments_table(sum);
   }
   s += tests_table(c);
   return s + "</section>\n";

@@ -39,37 +39,46 @@ json numbers(const std::vector<double>& values) {
 
 json summary_json(const verify::sample_summary& s) {
   const verify::sample_moments m = verify::moments_of(s);
-  return {{"law", s.law},
-          {"independent", s.independent},
-          {"ks_critical", number(s.ks_critical)},
-          {"moments",
-           {{"mean", number(m.mean)},
-            {"variance", number(m.variance)},
-            {"skewness", number(m.skewness)},
-            {"kurtosis", number(m.kurtosis)}}},
-          {"expected",
-           {{"mean", number(s.expected.mean)},
-            {"variance", number(s.expected.variance)},
-            {"skewness", number(s.expected.skewness)},
-            {"kurtosis", number(s.expected.kurtosis)}}},
-          {"power_sums",
-           {{"centre", number(s.expected.mean)},
-            {"n", number(s.sums.n)},
-            {"s1", number(s.sums.s1)},
-            {"s2", number(s.sums.s2)},
-            {"s3", number(s.sums.s3)},
-            {"s4", number(s.sums.s4)}}},
-          {"histogram",
-           {{"low", number(s.low)},
-            {"high", number(s.high)},
-            {"counts", s.counts},
-            {"below", s.below},
-            {"above", s.above}}},
-          {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
-          {"ecdf",
-           {{"levels", numbers(s.levels)},
-            {"quantiles", numbers(s.quantiles)},
-            {"at_or_below", s.at_or_below}}}};
+  json out = {{"law", s.law},
+              {"independent", s.independent},
+              {"ks_critical", number(s.ks_critical)},
+              {"moments",
+               {{"mean", number(m.mean)},
+                {"variance", number(m.variance)},
+                {"skewness", number(m.skewness)},
+                {"kurtosis", number(m.kurtosis)}}},
+              {"expected",
+               {{"mean", number(s.expected.mean)},
+                {"variance", number(s.expected.variance)},
+                {"skewness", number(s.expected.skewness)},
+                {"kurtosis", number(s.expected.kurtosis)}}},
+              {"power_sums",
+               {{"centre", number(s.expected.mean)},
+                {"n", number(s.sums.n)},
+                {"s1", number(s.sums.s1)},
+                {"s2", number(s.sums.s2)},
+                {"s3", number(s.sums.s3)},
+                {"s4", number(s.sums.s4)}}},
+              {"histogram",
+               {{"low", number(s.low)},
+                {"high", number(s.high)},
+                {"counts", s.counts},
+                {"below", s.below},
+                {"above", s.above}}},
+              {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
+              {"ecdf",
+               {{"levels", numbers(s.levels)},
+                {"quantiles", numbers(s.quantiles)},
+                {"at_or_below", s.at_or_below}}}};
+  if (!s.grid.empty())
+    out["grid"] = {{"dtype", s.grid},
+                   {"distinct", s.distinct},
+                   {"expected_distinct", number(s.expected_distinct)},
+                   {"atoms",
+                    {{"values", numbers(s.atom_values)},
+                     {"probabilities", numbers(s.atom_probabilities)},
+                     {"counts", s.atom_counts}}}};
+  return out;
 }
 
 json propagation_json(const verify::propagation_result& p) {
@@ -198,8 +207,20 @@ verify::sample_summary read_summary(const reader& r) {
   s.levels = c.numbers("levels");
   s.quantiles = c.numbers("quantiles");
   s.at_or_below = c.integers("at_or_below");
+  if (r.has("grid")) {
+    const reader g = r.object("grid");
+    s.grid = g.string("dtype");
+    s.distinct = g.integer("distinct");
+    s.expected_distinct = g.number("expected_distinct");
+    const reader a = g.object("atoms");
+    s.atom_values = a.numbers("values");
+    s.atom_probabilities = a.numbers("probabilities");
+    s.atom_counts = a.integers("counts");
+  }
   if (s.density_x.size() != s.density.size() || s.levels.size() != s.quantiles.size() ||
-      s.levels.size() != s.at_or_below.size() || s.counts.empty())
+      s.levels.size() != s.at_or_below.size() || s.counts.empty() ||
+      s.atom_values.size() != s.atom_probabilities.size() ||
+      s.atom_values.size() != s.atom_counts.size())
     throw std::invalid_argument("results JSON: a summary's arrays differ in length");
   return s;
 }

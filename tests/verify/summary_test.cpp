@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/uniform.hpp>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <cmath>
 
@@ -132,6 +134,86 @@ TEST(SummaryTest, RejectsBadArguments) {
   const std::vector<float> x{1, 2};
   EXPECT_THROW(summary_of(x, unit_normal, 0), std::invalid_argument);
   EXPECT_THROW(summary_of(x, unit_normal, 80, 0), std::invalid_argument);
+}
+
+// ---- Samples on a 16-bit grid ----------------------------------------------------------------
+
+std::vector<verinit::bfloat16_t> bfloat16_samples(const char* scheme, std::size_t n,
+                                                  std::uint64_t seed) {
+  std::vector<verinit::bfloat16_t> x(n);
+  verinit::fill_options fill;
+  fill.seed = seed;
+  verinit::fill(std::span<verinit::bfloat16_t>(x),
+                verinit::tensor_shape{static_cast<std::int64_t>(n)}, verinit::parse_scheme(scheme),
+                fill);
+  return x;
+}
+
+grid_histogram histogram_of_bits(const std::vector<verinit::bfloat16_t>& x) {
+  return histogram_of(
+      verinit::view_of(std::span<const verinit::bfloat16_t>(x),
+                       std::vector<std::int64_t>{static_cast<std::int64_t>(x.size())}),
+      2);
+}
+
+TEST(GridSummaryTest, CountsMomentsAndTheStepCdfOfCorrectSamples) {
+  const auto x = bfloat16_samples("normal(std=0.02)", 1'000'000, 5);
+  const rounded_law law(boost::math::normal_distribution<>(0.0, 0.02), verinit::dtype::bfloat16);
+  const sample_summary s = summarize_grid(law, histogram_of_bits(x));
+  EXPECT_EQ(s.grid, "bfloat16");
+  EXPECT_EQ(s.n(), 1'000'000);
+  std::int64_t total = s.below + s.above;
+  for (const auto c : s.counts) total += c;
+  EXPECT_EQ(total, s.n());
+  // The law's exact moments, and the samples' (brute force, about the law's mean).
+  EXPECT_EQ(s.expected.mean, law.mean());
+  EXPECT_EQ(s.expected.variance, law.variance());
+  double s2 = 0;
+  for (const auto v : x)
+    s2 += (verinit::to_double(v) - law.mean()) * (verinit::to_double(v) - law.mean());
+  EXPECT_NEAR(s.sums.s2, s2, 1e-9 * s2);
+  // The law's mass per bin is a density: it integrates to the mass inside the range.
+  double mass = 0;
+  for (std::size_t k = 0; k + 1 < s.density_x.size(); k += 2)
+    mass += s.density[k] * (s.density_x[k + 1] - s.density_x[k]);
+  EXPECT_GT(mass, 1 - 3e-5);
+  EXPECT_LE(mass, 1 + 1e-12);
+  // The step CDF at atoms: levels increase, and F_n - F stays within the KS 1e-6 band.
+  ASSERT_FALSE(s.levels.empty());
+  for (std::size_t k = 0; k < s.levels.size(); ++k) {
+    if (k > 0) EXPECT_GT(s.quantiles[k], s.quantiles[k - 1]);
+    EXPECT_LT(std::abs(static_cast<double>(s.at_or_below[k]) / 1e6 - s.levels[k]), 0.0027);
+  }
+  // 41 atoms around the most probable one, every one seen at this n.
+  ASSERT_EQ(s.atom_values.size(), 41u);
+  for (const double p : s.atom_probabilities) EXPECT_LE(p, s.atom_probabilities[20]);
+  for (const auto c : s.atom_counts) EXPECT_GT(c, 0);
+  // Distinct values: a count whose variance is below its mean, so 6 sqrt(mean) is a wide margin.
+  EXPECT_NEAR(static_cast<double>(s.distinct), s.expected_distinct,
+              6 * std::sqrt(s.expected_distinct));
+}
+
+TEST(GridSummaryTest, ALatticeShowsAsMissingDistinctValuesAndAtoms) {
+  // bfloat16 uniform(-1, 1) made from 256 values only (k / 128 - 1: PyTorch 1.13's bfloat16
+  // uniform_ has this lattice): far fewer distinct values than the law's ~2,200 expected.
+  const auto correct = bfloat16_samples("uniform(a=-1,b=1)", 200'000, 8);
+  std::vector<verinit::bfloat16_t> lattice(correct.size());
+  for (std::size_t i = 0; i < lattice.size(); ++i) {
+    const double v = verinit::to_double(correct[i]);
+    lattice[i] = verinit::round_to<verinit::bfloat16_t>(std::floor((v + 1) * 128) / 128 - 1);
+  }
+  const rounded_law law(boost::math::uniform_distribution<>(-1.0, 1.0), verinit::dtype::bfloat16);
+  const sample_summary good = summarize_grid(law, histogram_of_bits(correct));
+  const sample_summary bad = summarize_grid(law, histogram_of_bits(lattice));
+  EXPECT_NEAR(static_cast<double>(good.distinct), good.expected_distinct,
+              6 * std::sqrt(good.expected_distinct));
+  EXPECT_GT(good.expected_distinct, 1000);
+  EXPECT_LE(bad.distinct, 257);  // k / 128 - 1 for k = 0..256 (1 is round(b))
+  // Among the most probable atoms the lattice leaves most atoms empty: visible in the atoms plot.
+  int empty = 0;
+  for (const auto c : bad.atom_counts) empty += c == 0 ? 1 : 0;
+  EXPECT_GE(empty, 20);  // bfloat16 has 256 values in [0.5, 1), the lattice 128: every other one
+  for (const auto c : good.atom_counts) EXPECT_GT(c, 0);
 }
 
 }  // namespace

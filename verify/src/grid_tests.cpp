@@ -129,6 +129,8 @@ double lag1_sum(const tensor_view& x, double mean, int threads) {
 
 // ---- rounded_law -----------------------------------------------------------------------------
 
+double rounded_law::value(std::uint16_t bits) const noexcept { return value_in(type_, bits); }
+
 rounded_law::rounded_law(const any_law& law, dtype type) : type_(type), probability_(65536, 0.0) {
   check_grid_dtype("rounded_law", type);
   visit_dtype(type, [&](auto tag) {

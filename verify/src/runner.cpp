@@ -83,8 +83,10 @@ void run_tests(const tensor_view& w, const case_spec& spec, const expectation& e
   switch (e.kind) {
     case expectation_kind::continuous:
       if (on_grid(w.type)) {
-        out = grid_tests(w, laws.of(spec, *e.law, w.type), threads);
-        return;  // the report's summaries are of continuous samples
+        const rounded_law& rounded = laws.of(spec, *e.law, w.type);
+        out = grid_tests(w, rounded, threads);
+        if (summaries) result.summary = summarize_grid(rounded, histogram_of(w, threads));
+        return;
       }
       out = iid_tests_in_memory(w, *e.law, sample_grouping::of(shape, layout), threads);
       break;
@@ -191,6 +193,7 @@ case_result sample_case(const case_spec& spec, const expectation& e, const run_o
         stream.add(w, threads);
       }
       result.tests = stream.tests();
+      if (options.summaries) result.summary = summarize_grid(stream.law(), stream.histogram());
       result.sample_seconds = sampling;
       result.test_seconds = seconds_since(test_start) - sampling;
       return result;

@@ -177,6 +177,121 @@ std::pair<double, double> variance_interval(const sample_summary& s) {
   return {estimate - detail::z_975 * standard_error, estimate + detail::z_975 * standard_error};
 }
 
+sample_summary summarize_grid(const rounded_law& law, const grid_histogram& histogram, int bins) {
+  if (bins < 1) throw std::invalid_argument("summarize_grid: bins must be >= 1");
+  if (histogram.n < 1) throw std::invalid_argument("summarize_grid: no samples");
+  const std::vector<std::uint16_t>& order = law.order();
+  const auto count_of = [&](std::uint16_t bits) {
+    // -0 is counted on +0's pattern (grid_histogram), where the law puts its mass too.
+    return histogram.counts[bits];
+  };
+  sample_summary s;
+  s.law = law.description() + ", rounded to " + std::string(to_string(law.type()));
+  s.grid = std::string(to_string(law.type()));
+  const double n = static_cast<double>(histogram.n);
+  // The law's exact moments; its third central moment from the atoms.
+  exact_sum third;
+  for (const std::uint16_t g : order) {
+    const double d = law.value(g) - law.mean();
+    third += law.probability(g) * d * d * d;
+  }
+  const double variance = law.variance();
+  s.expected = {law.mean(), variance, law.fourth_central_moment() / (variance * variance),
+                third.value() / (variance * std::sqrt(variance))};
+  // Sums of powers about the law's mean, added exactly over the patterns.
+  exact_sum sums[4];
+  for (std::size_t bits = 0; bits < histogram.counts.size(); ++bits) {
+    const std::int64_t c = histogram.counts[bits];
+    if (c == 0) continue;
+    const double d = law.value(static_cast<std::uint16_t>(bits)) - law.mean();
+    const double weight = static_cast<double>(c);
+    sums[0] += weight * d;
+    sums[1] += weight * d * d;
+    sums[2] += weight * d * d * d;
+    sums[3] += weight * d * d * d * d;
+  }
+  s.sums = {n, sums[0].value(), sums[1].value(), sums[2].value(), sums[3].value()};
+  // Range: the atoms at the 1e-5 and 1 - 1e-5 points of the law.
+  std::vector<double> cdf(order.size());
+  double running = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) cdf[k] = running += law.probability(order[k]);
+  std::size_t first = 0, last = order.size() - 1;
+  while (first + 1 < order.size() && (law.probability(order[first]) == 0 || cdf[first] < 1e-5))
+    ++first;
+  while (last > first && (law.probability(order[last]) == 0 || cdf[last - 1] > 1 - 1e-5)) --last;
+  s.low = law.value(order[first]);
+  s.high = law.value(order[last]);
+  if (!(s.low < s.high)) {  // one atom: a unit-wide range around it
+    s.low -= 0.5;
+    s.high += 0.5;
+  }
+  const double scale = bins / (s.high - s.low);
+  const auto bin_of = [&](double v) {
+    return std::min(bins - 1, static_cast<int>((v - s.low) * scale));
+  };
+  s.counts.assign(static_cast<std::size_t>(bins), 0);
+  std::vector<double> mass(static_cast<std::size_t>(bins), 0.0);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const double v = law.value(order[k]);
+    const std::int64_t c = count_of(order[k]);
+    if (v < s.low) {
+      s.below += c;
+    } else if (v > s.high) {
+      s.above += c;
+    } else {
+      s.counts[static_cast<std::size_t>(bin_of(v))] += c;
+      mass[static_cast<std::size_t>(bin_of(v))] += law.probability(order[k]);
+    }
+  }
+  // Samples off the law's finite values (NaN, infinities) are outside the histogram too.
+  std::int64_t on_finite = 0;
+  for (const std::uint16_t g : order) on_finite += count_of(g);
+  s.above += histogram.n - on_finite;
+  const double width = (s.high - s.low) / bins;
+  for (int b = 0; b < bins; ++b) {
+    const double height = mass[static_cast<std::size_t>(b)] / width;
+    for (const double x : {s.low + width * b, s.low + width * (b + 1)}) {
+      s.density_x.push_back(x);
+      s.density.push_back(height);
+    }
+  }
+  // The step CDF at atoms: the first atom at or past each probability level, once each.
+  std::int64_t at_or_below = 0;
+  std::size_t k = 0;
+  for (const double level : probability_levels()) {
+    while (k < order.size() && cdf[k] < level) at_or_below += count_of(order[k++]);
+    if (k == order.size()) break;
+    if (!s.quantiles.empty() && s.quantiles.back() == law.value(order[k])) continue;
+    s.levels.push_back(cdf[k]);
+    s.quantiles.push_back(law.value(order[k]));
+    s.at_or_below.push_back(at_or_below + count_of(order[k]));
+  }
+  // The atoms around the most probable one (the first of equals). Not the median: near zero a
+  // float grid's atoms are dense and nearly massless.
+  std::size_t mode = 0;
+  for (std::size_t j = 1; j < order.size(); ++j)
+    if (law.probability(order[j]) > law.probability(order[mode])) mode = j;
+  std::vector<std::size_t> window{mode};
+  for (std::size_t j = mode; j > 0 && window.size() < 21;)
+    if (law.probability(order[--j]) > 0) window.insert(window.begin(), j);
+  for (std::size_t j = mode + 1; j < order.size() && window.size() < 41; ++j)
+    if (law.probability(order[j]) > 0) window.push_back(j);
+  for (const std::size_t j : window) {
+    s.atom_values.push_back(law.value(order[j]));
+    s.atom_probabilities.push_back(law.probability(order[j]));
+    s.atom_counts.push_back(count_of(order[j]));
+  }
+  // Distinct values (bit patterns, -0 as +0): seen, and expected, sum of 1 - (1 - p)^n.
+  for (const std::int64_t c : histogram.counts) s.distinct += c > 0 ? 1 : 0;
+  exact_sum expected;
+  for (const std::uint16_t g : order) {
+    const double p = law.probability(g);
+    if (p > 0) expected += -std::expm1(n * std::log1p(-p));
+  }
+  s.expected_distinct = expected.value();
+  return s;
+}
+
 sample_summary summarize(const tensor_view& samples, const any_law& law, int threads, int bins) {
   if (threads < 1) throw std::invalid_argument("summarize: threads must be >= 1");
   return visit_dtype(samples.type, [&](auto tag) {

@@ -51,6 +51,8 @@ class rounded_law {
   dtype type() const noexcept { return type_; }
   /// P(value = g) for the pattern's value (-0 has 0: its mass is on +0's pattern 0x0000).
   double probability(std::uint16_t bits) const noexcept { return probability_[bits]; }
+  /// The value of a bit pattern of the law's dtype.
+  double value(std::uint16_t bits) const noexcept;
   /// The finite patterns in increasing value order (-0 left out).
   const std::vector<std::uint16_t>& order() const noexcept { return order_; }
   /// Exact moments of the discrete law.
@@ -92,6 +94,8 @@ class grid_stream {
   /// Appends `piece` (of the law's dtype; std::invalid_argument otherwise).
   void add(const tensor_view& piece, int threads);
   std::int64_t count() const noexcept { return histogram_.n; }
+  const rounded_law& law() const noexcept { return law_; }
+  const grid_histogram& histogram() const noexcept { return histogram_; }
   /// The tests of the samples so far; std::invalid_argument for fewer than 2.
   std::vector<test_result> tests() const;
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "verinit/tensor.hpp"
+#include "verinit/verify/grid_tests.hpp"
 #include "verinit/verify/law.hpp"
 #include "verinit/verify/theory.hpp"
 
@@ -52,6 +53,17 @@ struct sample_summary {
   /// number of samples x <= x_k: the ECDF at x_k is at_or_below[k] / n.
   std::vector<double> levels, quantiles;
   std::vector<std::int64_t> at_or_below;
+  /// Samples on a 16-bit grid (summarize_grid) name it here ("bfloat16", "float16"); empty for
+  /// a continuous law. Then `density` is each bin's probability under the rounded law over its
+  /// width (a step line, two points a bin), the ECDF levels are the step CDF at atoms, and:
+  std::string grid;
+  /// the law's atoms around its most probable one (at most 41), their probabilities and the
+  /// samples on each;
+  std::vector<double> atom_values, atom_probabilities;
+  std::vector<std::int64_t> atom_counts;
+  /// the distinct values among the samples, beside the number expected under the law.
+  std::int64_t distinct = 0;
+  double expected_distinct = 0;
 
   std::int64_t n() const { return static_cast<std::int64_t>(sums.n); }
 };
@@ -71,6 +83,13 @@ std::pair<double, double> variance_interval(const sample_summary& summary);
 /// the result does not depend on their number). Throws std::invalid_argument for bins < 1.
 sample_summary summarize(const tensor_view& samples, const any_law& law, int threads,
                          int bins = 80);
+
+/// Summarizes 16-bit samples from their histogram against the continuous law rounded to their
+/// grid, with `bins` equal-width bins between the atoms at the law's 1e-5 and 1 - 1e-5
+/// points (its outermost atoms where it has less in the tails). Exact: integer counts, the
+/// law's atoms and exactly added sums. Throws std::invalid_argument for bins < 1 or no samples.
+sample_summary summarize_grid(const rounded_law& law, const grid_histogram& histogram,
+                              int bins = 80);
 
 /// Adds `more` (a summary of other samples against the same law and grid) into `total`.
 /// Throws std::invalid_argument if the grids differ.
