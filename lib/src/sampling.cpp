@@ -275,16 +275,16 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
 // Whether every double between a and b (either order) rounds to one value of T, and that
 // value's bits. In a double's bits, T's normal values are the multiples of 2^s (s = 52 - F) and
 // the midpoints between neighbours the odd multiples of 2^(s-1), in every binade alike (and the
-// midpoint above T's largest value is where rounding overflows). So two doubles of one sign, at
-// least T's smallest normal, round alike when (m + 2^(s-1)) >> s agrees for their magnitudes m
-// and neither is a midpoint (a tie, which rounds to even). The value is then that shift less
-// T's exponent re-bias, capped at infinity: Format::round's result without its tie and
-// subnormal cases, which an undecided cell leaves to Format::round at 53 bits.
+// midpoint above T's largest value is where rounding overflows). floor((m + 2^(s-1)) / 2^s)
+// steps up at each midpoint m, so for magnitudes lo <= hi of one sign, at least T's smallest
+// normal, no midpoint lies in [lo, hi] (neither inside nor at an end, where a tie rounds to
+// even) exactly when it agrees for hi and for lo - 1. Every double in between then rounds to
+// that number less T's exponent re-bias, capped at infinity: Format::round's result without
+// its tie and subnormal cases, which an undecided cell leaves to Format::round at 53 bits.
 template <class Format>
 struct cell_rounding {
   static constexpr int shift = 52 - Format::fraction_bits;
   static constexpr std::uint64_t half = std::uint64_t{1} << (shift - 1);
-  static constexpr std::uint64_t below = (std::uint64_t{1} << shift) - 1;
   static constexpr std::uint64_t magnitude_mask = ~(std::uint64_t{1} << 63);
   static constexpr std::uint64_t smallest_normal = std::uint64_t{1023 + Format::min_exponent} << 52;
   static constexpr std::uint64_t rebias = std::uint64_t{1023 - Format::bias}
@@ -292,16 +292,18 @@ struct cell_rounding {
 
   [[gnu::always_inline]] static bool decide(double a, double b, std::uint16_t& bits) noexcept {
     const std::uint64_t ba = std::bit_cast<std::uint64_t>(a), bb = std::bit_cast<std::uint64_t>(b);
-    const std::uint64_t ma = ba & magnitude_mask, mb = bb & magnitude_mask;
-    const std::uint64_t ka = (ma + half) >> shift, kb = (mb + half) >> shift;
-    bits = static_cast<std::uint16_t>(((ba >> 48) & 0x8000) |
-                                      std::min<std::uint64_t>(ka - rebias, Format::infinity_bits));
-    return ((ba ^ bb) >> 63 == 0) & (ma >= smallest_normal) & (mb >= smallest_normal) & (ka == kb) &
-           ((ma & below) != half) & ((mb & below) != half);
+    const std::uint64_t lo = std::min(ba & magnitude_mask, bb & magnitude_mask);
+    const std::uint64_t hi = std::max(ba & magnitude_mask, bb & magnitude_mask);
+    const std::uint64_t k_lo = (lo + half - 1) >> shift, k_hi = (hi + half) >> shift;
+    bits = static_cast<std::uint16_t>(
+        ((ba >> 48) & 0x8000) | std::min<std::uint64_t>(k_hi - rebias, Format::infinity_bits));
+    return ((ba ^ bb) >> 63 == 0) & (lo >= smallest_normal) & (k_lo == k_hi);
   }
 };
 
-template <class T>
+// Bounded: the map clamps and truncates. Without bounds (alpha, beta, low, high infinite) the
+// clamp and the range test change nothing for finite values and are left out.
+template <class T, bool Bounded>
 void ziggurat_cells_loop(const std::uint32_t* __restrict words, std::size_t n,
                          const double* __restrict x, const double* __restrict ratio,
                          const normal_map& map, T* __restrict out,
@@ -314,11 +316,17 @@ void ziggurat_cells_loop(const std::uint32_t* __restrict words, std::size_t n,
     const double sign = (bits & 0x100) != 0 ? -1.0 : 1.0;
     // The cell's ends, in either order (by the sign).
     const double z_low = sign * (u_low * x[layer]), z_high = sign * (u_high * x[layer]);
-    const bool inside =
-        z_low >= map.alpha && z_low <= map.beta && z_high >= map.alpha && z_high <= map.beta;
-    const bool decided =
-        cell_rounding<typename T::format>::decide(map(z_low), map(z_high), out[i].bits);
-    ok[i] = u_high <= ratio[layer] && inside && decided;
+    bool decided;
+    if constexpr (Bounded) {
+      const bool inside =
+          z_low >= map.alpha && z_low <= map.beta && z_high >= map.alpha && z_high <= map.beta;
+      decided =
+          cell_rounding<typename T::format>::decide(map(z_low), map(z_high), out[i].bits) && inside;
+    } else {
+      decided = cell_rounding<typename T::format>::decide(map.mean + map.std * z_low,
+                                                          map.mean + map.std * z_high, out[i].bits);
+    }
+    ok[i] = u_high <= ratio[layer] && decided;
   }
 }
 
@@ -344,22 +352,21 @@ template <class Format>
   using c = cell_rounding<Format>;
   const __m512i ba = _mm512_castpd_si512(a), bb = _mm512_castpd_si512(b);
   const __m512i magnitude_mask = _mm512_set1_epi64(static_cast<long long>(c::magnitude_mask));
-  const __m512i ma = _mm512_and_si512(ba, magnitude_mask),
-                mb = _mm512_and_si512(bb, magnitude_mask);
-  const __m512i half = _mm512_set1_epi64(c::half);
-  const __m512i ka = _mm512_srli_epi64(_mm512_add_epi64(ma, half), c::shift);
-  const __m512i kb = _mm512_srli_epi64(_mm512_add_epi64(mb, half), c::shift);
+  const __m512i ma = _mm512_and_si512(ba, magnitude_mask);
+  const __m512i mb = _mm512_and_si512(bb, magnitude_mask);
+  const __m512i lo = _mm512_min_epu64(ma, mb), hi = _mm512_max_epu64(ma, mb);
+  const __m512i k_lo =
+      _mm512_srli_epi64(_mm512_add_epi64(lo, _mm512_set1_epi64(c::half - 1)), c::shift);
+  const __m512i k_hi =
+      _mm512_srli_epi64(_mm512_add_epi64(hi, _mm512_set1_epi64(c::half)), c::shift);
   const __m512i sign = _mm512_and_si512(_mm512_srli_epi64(ba, 48), _mm512_set1_epi64(0x8000));
-  bits = _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(ka, _mm512_set1_epi64(c::rebias)),
-                                                _mm512_set1_epi64(Format::infinity_bits)));
-  const __m512i smallest_normal = _mm512_set1_epi64(c::smallest_normal);
-  const __m512i below = _mm512_set1_epi64(c::below);
-  return _mm512_cmpeq_epi64_mask(_mm512_srli_epi64(_mm512_xor_si512(ba, bb), 63),
-                                 _mm512_setzero_si512()) &
-         _mm512_cmpge_epu64_mask(ma, smallest_normal) &
-         _mm512_cmpge_epu64_mask(mb, smallest_normal) & _mm512_cmpeq_epi64_mask(ka, kb) &
-         _mm512_cmpneq_epi64_mask(_mm512_and_si512(ma, below), half) &
-         _mm512_cmpneq_epi64_mask(_mm512_and_si512(mb, below), half);
+  bits =
+      _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(k_hi, _mm512_set1_epi64(c::rebias)),
+                                             _mm512_set1_epi64(Format::infinity_bits)));
+  // One sign: the xor's sign bit clear, a signed xor >= 0.
+  return _mm512_cmpge_epi64_mask(_mm512_xor_si512(ba, bb), _mm512_setzero_si512()) &
+         _mm512_cmpge_epu64_mask(lo, _mm512_set1_epi64(c::smallest_normal)) &
+         _mm512_cmpeq_epi64_mask(k_lo, k_hi);
 }
 
 // Stores 8 lanes' bits of T and their ok flags.
@@ -379,12 +386,13 @@ template <class Format>
   return _mm512_max_pd(_mm512_min_pd(v, _mm512_set1_pd(map.high)), _mm512_set1_pd(map.low));
 }
 
-template <class T>
+template <class T, bool Bounded>
 [[gnu::target("avx512f")]] void ziggurat_cells_avx512(const std::uint32_t* __restrict words,
                                                       std::size_t n, const double* __restrict x,
                                                       const double* __restrict ratio,
                                                       const normal_map& map, T* __restrict out,
                                                       std::uint8_t* __restrict ok) noexcept {
+  const __m512d mean = _mm512_set1_pd(map.mean), std = _mm512_set1_pd(map.std);
   const __m512d alpha = _mm512_set1_pd(map.alpha), beta = _mm512_set1_pd(map.beta);
   const __m512d cell = _mm512_set1_pd(0x1p-23);
   std::size_t i = 0;
@@ -403,16 +411,22 @@ template <class T>
     const __m512d z_high = _mm512_castsi512_pd(
         _mm512_xor_si512(_mm512_castpd_si512(_mm512_mul_pd(u_high, x_layer)), sign));
     __m512i bits;
-    const __mmask8 decided =
-        decide_lanes<typename T::format>(map_lanes(map, z_low), map_lanes(map, z_high), bits);
-    const __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LE_OQ) &
-                          _mm512_cmp_pd_mask(z_low, alpha, _CMP_GE_OQ) &
-                          _mm512_cmp_pd_mask(z_low, beta, _CMP_LE_OQ) &
-                          _mm512_cmp_pd_mask(z_high, alpha, _CMP_GE_OQ) &
-                          _mm512_cmp_pd_mask(z_high, beta, _CMP_LE_OQ) & decided;
+    __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LE_OQ);
+    if constexpr (Bounded) {
+      good &=
+          decide_lanes<typename T::format>(map_lanes(map, z_low), map_lanes(map, z_high), bits) &
+          _mm512_cmp_pd_mask(z_low, alpha, _CMP_GE_OQ) &
+          _mm512_cmp_pd_mask(z_low, beta, _CMP_LE_OQ) &
+          _mm512_cmp_pd_mask(z_high, alpha, _CMP_GE_OQ) &
+          _mm512_cmp_pd_mask(z_high, beta, _CMP_LE_OQ);
+    } else {
+      good &=
+          decide_lanes<typename T::format>(_mm512_add_pd(mean, _mm512_mul_pd(std, z_low)),
+                                           _mm512_add_pd(mean, _mm512_mul_pd(std, z_high)), bits);
+    }
     store_lanes(bits, good, out + i, ok + i);
   }
-  ziggurat_cells_loop(words + i, n - i, x, ratio, map, out + i, ok + i);
+  ziggurat_cells_loop<T, Bounded>(words + i, n - i, x, ratio, map, out + i, ok + i);
 }
 
 template <class T>
@@ -445,10 +459,19 @@ ziggurat_layers ziggurat_layer_table() noexcept {
 template <class T>
 void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, const double* ratio,
                     const normal_map& map, T* out, std::uint8_t* ok, bool vector) noexcept {
-  if (vector && has_avx512f())
-    ziggurat_cells_avx512(words, n, x, ratio, map, out, ok);
-  else
-    ziggurat_cells_loop(words, n, x, ratio, map, out, ok);
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const bool bounded = map.alpha != -inf || map.beta != inf || map.low != -inf || map.high != inf;
+  if (vector && has_avx512f()) {
+    if (bounded)
+      ziggurat_cells_avx512<T, true>(words, n, x, ratio, map, out, ok);
+    else
+      ziggurat_cells_avx512<T, false>(words, n, x, ratio, map, out, ok);
+  } else {
+    if (bounded)
+      ziggurat_cells_loop<T, true>(words, n, x, ratio, map, out, ok);
+    else
+      ziggurat_cells_loop<T, false>(words, n, x, ratio, map, out, ok);
+  }
 }
 
 template <class T>
