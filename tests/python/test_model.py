@@ -54,6 +54,17 @@ def test_a_fresh_module_verifies_with_one_call(kind):
     assert all(c.rule for c in r.cases)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("kind", list(fresh_modules()))
+def test_a_fresh_16_bit_module_verifies_with_one_call(kind, dtype):
+    # Initialised in float32 and cast: every tensor is its law rounded once to the dtype, and
+    # the constants (LayerNorm's ones, biases' zeros, the padding row) are exact in it.
+    module = fresh_modules()[kind].to(getattr(torch, dtype))
+    r = verinit.verify_model(module)
+    assert r.passed, repr(r)
+    assert not r.unmatched
+
+
 def test_a_reinitialised_layer_is_named():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 256))

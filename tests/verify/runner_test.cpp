@@ -253,14 +253,14 @@ TEST(RunnerTest, InputErrorsComeBeforeAnyWork) {
                        std::nullopt, "verinit"});
   bad.options.memory_bytes = 4 << 20;
   expect_error(bad, "not i.i.d.");
-  // 16-bit samples of a structured scheme: not verified yet.
+  // 16-bit samples of a sparse scheme: not verified yet.
   const std::vector<verinit::bfloat16_t> brain(1000);
   bad = small_request(1);
-  bad.cases.push_back({case_spec::of("eye", {10, 100}),
+  bad.cases.push_back({case_spec::of("sparse(sparsity=0.1)", {10, 100}),
                        verinit::view_of(std::span<const verinit::bfloat16_t>(brain),
                                         std::vector<std::int64_t>{1000}),
                        "b.safetensors"});
-  expect_error(bad, "i.i.d. schemes only");
+  expect_error(bad, "float32 or float64 for sparse");
   // Structured schemes need whole tensors.
   const std::vector<float> seven(7);
   bad = small_request(1);

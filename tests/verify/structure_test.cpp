@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
 
 #include "verinit/fill.hpp"
 
@@ -75,6 +78,56 @@ TEST(StructureTest, ChecksWorkOnEveryDtype) {
   for (int i = 0; i < 3; ++i)
     eye[static_cast<std::size_t>(4 * i)] = verinit::float16_t::round_from(1.0);
   EXPECT_TRUE(identity_check(flat(eye), shape, verinit::layout::torch, e).passed);
+}
+
+template <class T>
+class SixteenBitStructureTest : public ::testing::Test {};
+using SixteenBitTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
+TYPED_TEST_SUITE(SixteenBitStructureTest, SixteenBitTypes);
+
+TYPED_TEST(SixteenBitStructureTest, GramCheckHasTheRoundingBoundAndStillSeesDefects) {
+  // Correct 16-bit orthogonal matrices pass within the rounding's bound; a 1% gain error and a
+  // matrix that was never orthogonalised (normal entries) fail. Square and wide, several gains.
+  for (const auto& [rows, cols, gain] : {std::tuple{64, 64, 1.0}, {32, 256, 2.0}, {256, 48, 0.5}}) {
+    const verinit::tensor_shape shape{rows, cols};
+    const std::string spec = "orthogonal(gain=" + std::to_string(gain) + ")";
+    std::vector<TypeParam> q;
+    for (std::uint64_t seed = 0; seed < 5; ++seed) {
+      verinit::fill_options options;
+      options.seed = seed;
+      const auto one = verinit::sample<TypeParam>(shape, verinit::parse_scheme(spec), options);
+      q.insert(q.end(), one.begin(), one.end());
+    }
+    const test_result good = gram_check(flat(q), 5, rows, cols, gain);
+    EXPECT_TRUE(good.passed) << spec << " " << rows << "x" << cols << ": " << good.statistic
+                             << " > " << good.values.front().second;
+    EXPECT_FALSE(gram_check(flat(q), 5, rows, cols, gain * 1.01).passed) << spec;
+    const auto normal = verinit::sample<TypeParam>(
+        shape,
+        verinit::parse_scheme(
+            "normal(std=" + std::to_string(gain / std::sqrt(std::max(rows, cols))) + ")"),
+        {});
+    EXPECT_FALSE(gram_check(flat(normal), 1, rows, cols, gain).passed) << spec;
+  }
+}
+
+TYPED_TEST(SixteenBitStructureTest, HaarEntryTestIsUniformOnTheRoundedLaw) {
+  // 2,000 correct 16x16 orthogonal matrices in T: the randomised PIT of the corner entry makes
+  // the KS test exact for the rounded law. The p-value must not be small (alpha 1e-3 here: a
+  // fixed seed, so deterministic), and the same entries against a wrong gain fail.
+  const verinit::tensor_shape shape{16, 16};
+  std::vector<TypeParam> q;
+  for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+    verinit::fill_options options;
+    options.seed = seed;
+    const auto one =
+        verinit::sample<TypeParam>(shape, verinit::parse_scheme("orthogonal"), options);
+    q.insert(q.end(), one.begin(), one.end());
+  }
+  const auto tests = haar_tests(flat(q), 2000, 16, 16, 1.0);
+  ASSERT_EQ(tests.front().name, "haar_entry");
+  EXPECT_GT(tests.front().p_value, 1e-3);
+  EXPECT_LT(haar_tests(flat(q), 2000, 16, 16, 1.3).front().p_value, 1e-6);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
+#include "seeds.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
@@ -116,6 +118,25 @@ test_result sparse_typed(std::span<const T> w, std::span<const std::int64_t> sha
   return r;
 }
 
+// How far |Gram - gain^2 I| may be from 0 for a correct matrix stored in `type`. float32 and
+// float64: rounding each entry perturbs a dot product of length n = max(rows, cols) by about
+// eps sqrt(n) gain^2, and 100x that is far below any real defect (a dropped sign or
+// normalisation gives errors of order gain^2). The 16-bit dtypes, whose eps is large, get a
+// bound instead: an entry rounded to nearest moves by at most u |q| + s/2 (u = eps/2, s the
+// smallest subnormal), so by Cauchy-Schwarz over rows (or columns) of norm gain an entry of
+// the Gram matrix moves by at most (2u + u^2) gain^2 + s sqrt(n) gain (1 + u) + n s^2 / 4;
+// float64's own allowance covers the matrix as computed before rounding.
+double gram_tolerance(dtype type, std::int64_t rows, std::int64_t cols, double gain) {
+  const double n = static_cast<double>(std::max(rows, cols));
+  const auto heuristic = [&](dtype t) {
+    return 100 * info(t).epsilon * std::sqrt(n) * gain * gain;
+  };
+  if (info(type).size != 2) return heuristic(type);
+  const double u = info(type).epsilon / 2, s = info(type).smallest_subnormal;
+  return (2 * u + u * u) * gain * gain + s * std::sqrt(n) * gain * (1 + u) + n * s * s / 4 +
+         heuristic(dtype::float64);
+}
+
 template <class T>
 test_result gram_typed(std::span<const T> matrices, std::int64_t count, std::int64_t rows,
                        std::int64_t cols, double gain) {
@@ -132,11 +153,7 @@ test_result gram_typed(std::span<const T> matrices, std::int64_t count, std::int
         (gram - gain * gain * Eigen::MatrixXd::Identity(dim, dim)).cwiseAbs().maxCoeff();
     worst = std::isnan(error) ? INFINITY : std::max(worst, error);
   }
-  // Rounding each entry to T perturbs a dot product of length max(rows, cols) by about
-  // eps sqrt(max) gain^2; 100x that is far below any real defect (a dropped sign or
-  // normalisation gives errors of order gain^2).
-  const double tolerance = 100 * info(dtype_of<T>).epsilon *
-                           std::sqrt(static_cast<double>(std::max(rows, cols))) * gain * gain;
+  const double tolerance = gram_tolerance(dtype_of<T>, rows, cols, gain);
   test_result r = exact("gram", worst <= tolerance ? 0 : 1, "");
   r.statistic = worst;
   r.values = {{"tolerance", tolerance}, {"matrices", static_cast<double>(count)}};
@@ -153,16 +170,34 @@ std::vector<test_result> haar_typed(std::span<const T> matrices, std::int64_t co
   double trace_sum = 0;
   for (std::int64_t m = 0; m < count; ++m) {
     const T* q = matrices.data() + m * size;
-    corner[m] = (to_double(q[0]) / gain + 1) / 2;
+    corner[m] = to_double(q[0]);
     for (std::int64_t i = 0; i < dim; ++i) trace_sum += to_double(q[i * cols + i]) / gain;
   }
   std::vector<test_result> results;
   if (big >= 2) {
     const boost::math::beta_distribution<> law((big - 1) / 2, (big - 1) / 2);
+    const auto pit = [&](double q) {
+      return boost::math::cdf(law, std::clamp((q / gain + 1) / 2, 0.0, 1.0));
+    };
     std::vector<double> u(corner.size());
-    for (std::size_t i = 0; i < u.size(); ++i)
-      u[i] =
-          std::isfinite(corner[i]) ? boost::math::cdf(law, std::clamp(corner[i], 0.0, 1.0)) : NAN;
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      if (!std::isfinite(corner[i])) {
+        u[i] = NAN;
+      } else if constexpr (std::is_floating_point_v<T>) {
+        u[i] = pit(corner[i]);
+      } else {
+        // A 16-bit entry is the Haar entry rounded to T: its value g stands for the cell
+        // between the midpoints to its neighbours, and a point drawn uniformly in the cell's
+        // probability (Brockwell 2007's randomised PIT) is exactly uniform under the rounded
+        // law, where the continuous CDF at g would be off by half an atom. The draw is fixed
+        // by the matrix's index.
+        const T g = round_to<T>(corner[i]);
+        const double low = (to_double(next_down(g)) + corner[i]) / 2;
+        const double high = (to_double(next_up(g)) + corner[i]) / 2;
+        const double v = static_cast<double>(detail::derived_seed(0x4a17e5ull, i) >> 11) * 0x1p-53;
+        u[i] = pit(low) + v * (pit(high) - pit(low));
+      }
+    }
     std::sort(u.begin(), u.end());
     test_result r = ks_test(u);
     r.name = "haar_entry";
