@@ -210,6 +210,26 @@ def test_a_compressed_npz_beyond_the_memory_budget_is_spilled_with_the_same_resu
         ["1M.json", "2G.json", os.path.basename(path)])
 
 
+def test_verify_model_reads_a_path_as_the_command_line_does(tmp_path, monkeypatch):
+    # verinit.verify_model(path) holds the checkpoint through checkpoint_views too: memory="1M"
+    # spills the inflated members beyond 512 KiB to a temporary file, with the same numbers.
+    path = save(tmp_path, state(), "npz_compressed")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    documents = []
+    for memory in ["2G", "1M"]:
+        r = verinit.verify_model(path, RULES, memory=memory)
+        assert r.passed, repr(r)
+        document = r.to_dict()
+        document.pop("timing")
+        documents.append(document)
+    assert documents[0] == documents[1]
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    with pytest.raises(OSError, match="cannot write a temporary file in"):
+        verinit.verify_model(path, RULES, memory="1M")
+    verinit.verify_model(path, RULES)  # within the budget: nothing to spill
+    assert sorted(p.name for p in tmp_path.iterdir()) == [os.path.basename(path)]
+
+
 def test_bad_checkpoints_raise_oserror(tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 not really a zip")

@@ -11,6 +11,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -216,6 +217,34 @@ run_handle verify_model_cases(const py::list& items, const verify::model_rules& 
   return run_without_gil(request);
 }
 
+/// A checkpoint verified whole as `verinit verify --input PATH --rules R` does it: its tensors
+/// mapped where they can be read in place, copies (inflated, byte-swapped) kept in memory
+/// within half of `memory_bytes` and the rest spilled to an unlinked temporary file
+/// (io::checkpoint_views), all held through the run.
+run_handle verify_model_path(const std::filesystem::path& path, const verify::model_rules& rules,
+                             const std::string& layout_name, const std::string& source,
+                             std::uint64_t seed, double alpha, int threads,
+                             std::int64_t memory_bytes, bool summaries) {
+  verify::run_request request = request_with(seed, alpha, threads, memory_bytes, summaries);
+  const io::checkpoint checkpoint = io::checkpoint::open(path);
+  if (checkpoint.tensors().empty())
+    throw std::invalid_argument("verify_model: the source holds no tensors");
+  std::optional<io::checkpoint_views> views;
+  {
+    py::gil_scoped_release release;  // inflating a deflated .npz can take seconds
+    views.emplace(checkpoint, memory_bytes / 2);
+  }
+  std::vector<verify::model_tensor> tensors;
+  for (std::size_t i = 0; i < checkpoint.tensors().size(); ++i) {
+    const auto& e = checkpoint.tensors()[i];
+    tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], nullptr});
+  }
+  const verify::model_plan plan =
+      verify::plan_model(tensors, rules, parse_layout(layout_name), source);
+  verify::add_plan(request, plan);
+  return run_without_gil(request);
+}
+
 }  // namespace
 }  // namespace verinit::python
 
@@ -381,6 +410,11 @@ PYBIND11_MODULE(_verinit, m) {
         py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
         py::arg("memory"), py::arg("summaries"),
         "Plans a model's tensors by the rules and runs them as one verification.");
+
+  m.def("verify_model_path", &verify_model_path, py::arg("path"), py::arg("rules"),
+        py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
+        py::arg("memory"), py::arg("summaries"),
+        "Verifies a checkpoint file by the rules, its tensors held within the memory budget.");
 
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),
         py::arg("threads"), py::arg("memory"), py::arg("summaries"),

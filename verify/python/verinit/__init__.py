@@ -326,7 +326,8 @@ def identify(
 
 
 def _run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Result:
-    """One run of `cases` (or of a model: `model` = (rules, layout, source))."""
+    """One run of `cases` (or of a model: `model` = (rules, layout, source), `cases` its
+    tensors or a checkpoint's path)."""
     who = "verify"
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
@@ -336,6 +337,8 @@ def _run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Resu
     def call(summaries: bool):
         if model is None:
             return _verinit.verify_cases(cases, *options, summaries)
+        if isinstance(cases, str):  # a checkpoint's path
+            return _verinit.verify_model_path(cases, *model, *options, summaries)
         return _verinit.verify_model_cases(cases, *model, *options, summaries)
 
     # Without the samples' summaries (histogram, density, quantiles: 0.25 ms even for a small

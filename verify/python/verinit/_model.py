@@ -108,14 +108,6 @@ def _tensors(source: Any, who: str) -> list:
     """The model's tensors as verify_model_cases takes them."""
     from . import _as_input
 
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        out = []
-        for e in _verinit.list_tensors(path):
-            data = _verinit.TensorFile.open(path, e["name"]) if e["weight"] else None
-            out.append({"name": e["name"], "data": data, "dtype": "", "dtype_name": e["dtype"],
-                        "shape": list(e["shape"]), "storage": 0})
-        return out
     if _is_torch_module(source):
         source = source.state_dict()
     if not isinstance(source, dict):
@@ -178,11 +170,15 @@ def verify_model(
 
         rules = _vtorch.default_rules(source)
     parsed = load_rules(rules)
+    options = dict(alpha=alpha, seed=DEFAULT_SEED if seed is None else seed, threads=threads,
+                   memory=memory)
+    if isinstance(source, (str, os.PathLike)):
+        # As the command line reads it: mapped, copies within half of `memory`, the rest
+        # spilled to a temporary file (see the README's "Whole models").
+        path = os.fspath(source)
+        return _run(path, **options, model=(parsed, _check_text(layout, "layout", who), path))
     tensors = _tensors(source, who)
     if not tensors:
         raise ValueError(f"{who}: the source holds no tensors")
-    where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "python"
-    return _run(tensors, alpha=alpha, seed=DEFAULT_SEED if seed is None else seed,
-                threads=threads, memory=memory,
-                notes=[t["note"] for t in tensors if "note" in t],
-                model=(parsed, _check_text(layout, "layout", who), where))
+    return _run(tensors, **options, notes=[t["note"] for t in tensors if "note" in t],
+                model=(parsed, _check_text(layout, "layout", who), "python"))

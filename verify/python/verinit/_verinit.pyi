@@ -32,3 +32,9 @@ class Run:
 
 def verify_cases(cases: List[Dict[str, Any]], seed: int, alpha: float, threads: int,
                  memory: int, summaries: bool) -> Run: ...
+def verify_model_cases(tensors: List[Dict[str, Any]], rules: Rules, layout: str, source: str,
+                       seed: int, alpha: float, threads: int, memory: int,
+                       summaries: bool) -> Run: ...
+def verify_model_path(path: Union[str, PathLike[str]], rules: Rules, layout: str, source: str,
+                      seed: int, alpha: float, threads: int, memory: int,
+                      summaries: bool) -> Run: ...
