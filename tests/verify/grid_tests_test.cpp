@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -338,6 +339,28 @@ TEST(TorchReferenceTest, TruncNormalAndUniformInBfloat16Fail) {
     EXPECT_LT(t.at("ks").p_value, 1e-100) << name;
     EXPECT_EQ(t.at("support").values[1].second, 256.0) << name;  // distinct values
   }
+}
+
+TEST(RoundedLawTest, WithoutZeroIsTheLawConditionedOnANonZeroValue) {
+  // N(0, 1e-6) in float16: 0 takes P(|x| <= 2^-25) ~ 2.4% of the mass.
+  const verify::rounded_law law(boost::math::normal_distribution<>(0.0, 1e-6), dtype::float16);
+  const verify::rounded_law off = law.without_zero();
+  const double p0 = law.probability(0);
+  EXPECT_GT(p0, 0.02);
+  EXPECT_LT(p0, 0.03);
+  EXPECT_EQ(off.probability(0), 0.0);
+  double total = 0;
+  for (const std::uint16_t b : off.order()) {
+    total += off.probability(b);
+    if (b != 0) {
+      EXPECT_NEAR(off.probability(b), law.probability(b) / (1 - p0), 1e-15);
+    }
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_EQ(off.atoms(), law.atoms() - 1);
+  EXPECT_NEAR(off.variance(), law.variance() / (1 - p0), 1e-9 * law.variance());
+  const verify::rounded_law point(boost::math::normal_distribution<>(0.0, 1e-12), dtype::float16);
+  EXPECT_THROW((void)point.without_zero(), std::invalid_argument);  // all its mass is on 0
 }
 
 }  // namespace torch_reference

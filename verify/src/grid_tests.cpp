@@ -174,16 +174,33 @@ rounded_law::rounded_law(const any_law& law, dtype type) : type_(type), probabil
                       "the law's mass on " + std::string(to_string(type)) + "'s finite values",
                       verinit::detail::format_number(total), "> 0");
       for (const std::uint16_t b : order_) probability_[b] /= total;
-      for (const std::uint16_t b : order_) mean_ += probability_[b] * value_of<T>(b);
-      for (const std::uint16_t b : order_) {
-        const double d = value_of<T>(b) - mean_;
-        variance_ += probability_[b] * d * d;
-        fourth_ += probability_[b] * d * d * d * d;
-        atoms_ += probability_[b] > 0;
-      }
     }
   });
+  set_moments();
   description_ = law.description() + " rounded to " + std::string(to_string(type));
+}
+
+void rounded_law::set_moments() {
+  mean_ = variance_ = fourth_ = 0;
+  atoms_ = 0;
+  for (const std::uint16_t b : order_) mean_ += probability_[b] * value(b);
+  for (const std::uint16_t b : order_) {
+    const double d = value(b) - mean_;
+    variance_ += probability_[b] * d * d;
+    fourth_ += probability_[b] * d * d * d * d;
+    atoms_ += probability_[b] > 0;
+  }
+}
+
+rounded_law rounded_law::without_zero() const {
+  const double rest = 1 - probability_[0];
+  if (!(rest > 0)) throw_invalid("rounded_law", "the mass off 0 of " + description_, "0", "> 0");
+  rounded_law out = *this;
+  out.probability_[0] = 0;
+  for (const std::uint16_t b : out.order_) out.probability_[b] /= rest;
+  out.set_moments();
+  out.description_ += ", conditioned on != 0";
+  return out;
 }
 
 // ---- histogram -------------------------------------------------------------------------------

@@ -52,17 +52,10 @@ std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t k) {
 // 16-bit samples of i.i.d. schemes are judged against the law rounded to their grid
 // (grid_tests.hpp), in memory or streamed (grid_stream); constants, eye and dirac exactly
 // against their values rounded to the dtype; orthogonal matrices by the Gram check with the
-// rounding's bound and the Haar tests on the rounded entry law (structure.cpp).
+// rounding's bound and the Haar tests on the rounded entry law; sparse tensors by their zero
+// pattern (allowing non-zeros that round to 0) and their non-zeros against the rounded law
+// conditioned on != 0 (structure.cpp).
 bool on_grid(dtype type) { return info(type).size == 2; }
-
-void check_verifiable(dtype type, const expectation& e) {
-  if (!on_grid(type)) return;
-  // A sparse tensor's zeros are its pattern, but a float16 non-zero can round to zero too.
-  if (e.kind == expectation_kind::sparse)
-    throw_invalid("verify", "dtype", std::string(to_string(type)),
-                  "float32 or float64 for sparse (its zero pattern is not separated from "
-                  "non-zeros that round to zero in 16 bits, so far)");
-}
 
 // The i.i.d. tests of samples held in memory: the exact KS/A^2 (first: its working copy of
 // the samples is freed before the state's window hashes are kept) and one stream state.
@@ -105,13 +98,19 @@ void run_tests(const tensor_view& w, const case_spec& spec, const expectation& e
       out.push_back(sparse_pattern_check(w, shape, layout, e, nonzeros));
       // sparsity = 1 leaves no non-zeros: the pattern check alone decides. The non-zeros,
       // unit by unit, are grouped in blocks of consecutive values.
-      if (!nonzeros.bytes.empty()) {
-        for (auto& t :
-             iid_tests_in_memory(nonzeros.view(), *e.law,
-                                 sample_grouping::of(nonzeros.shape, layout::torch), threads))
-          out.push_back(std::move(t));
-        if (summaries) result.summary = summarize(nonzeros.view(), *law, threads);
+      if (nonzeros.bytes.empty()) return;
+      if (on_grid(w.type)) {  // the non-zeros' law: the rounded law conditioned on != 0
+        const rounded_law rounded = laws.of(spec, *e.law, w.type).without_zero();
+        for (auto& t : grid_tests(nonzeros.view(), rounded, threads)) out.push_back(std::move(t));
+        if (summaries)
+          result.summary = summarize_grid(rounded, histogram_of(nonzeros.view(), threads));
+        return;
       }
+      for (auto& t :
+           iid_tests_in_memory(nonzeros.view(), *e.law,
+                               sample_grouping::of(nonzeros.shape, layout::torch), threads))
+        out.push_back(std::move(t));
+      if (summaries) result.summary = summarize(nonzeros.view(), *law, threads);
       return;
     }
     case expectation_kind::orthogonal:
@@ -298,7 +297,6 @@ expectation prepare(const case_request& request, const run_options& options) {
   const std::int64_t numel = element_count(spec.shape);
   expectation e = theory_for(spec.scheme, spec.shape, spec.tensor_layout);
   if (request.samples) {
-    check_verifiable(request.samples->type, e);
     if (request.samples->size() < 1) throw_invalid("verify", "sample count", "0", ">= 1");
     // For i.i.d. schemes the shape only fixes the fans; structured ones need whole tensors.
     if (e.kind != expectation_kind::continuous && request.samples->size() % numel != 0)
@@ -308,7 +306,6 @@ expectation prepare(const case_request& request, const run_options& options) {
     const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
     const double bytes =
         static_cast<double>(tensors) * static_cast<double>(numel) * info(spec.type).size;
-    check_verifiable(spec.type, e);
     if (e.kind != expectation_kind::continuous &&
         2 * bytes > static_cast<double>(options.memory_bytes))
       throw_invalid("verify", "samples", std::to_string(tensors * numel),

@@ -47,6 +47,9 @@ class rounded_law {
   /// that rounds to an infinity (at most 2^-53 for a law the fill accepts) is dropped and the
   /// rest renormalised.
   rounded_law(const any_law& law, dtype type);
+  /// This law conditioned on a value other than 0 (a sparse tensor's non-zeros): 0's mass
+  /// removed and the rest renormalised. std::invalid_argument if 0 is all the mass.
+  rounded_law without_zero() const;
 
   dtype type() const noexcept { return type_; }
   /// P(value = g) for the pattern's value (-0 has 0: its mass is on +0's pattern 0x0000).
@@ -68,13 +71,16 @@ class rounded_law {
   const std::string& description() const noexcept { return description_; }
 
  private:
-  dtype type_;
+  dtype type_ = dtype::bfloat16;
   std::vector<double> probability_;
   std::vector<std::uint16_t> order_;
   double mean_ = 0, variance_ = 0, fourth_ = 0, centre_ = 0;
   bool unbounded_ = false;
   std::int64_t atoms_ = 0;
   std::string description_;
+
+  rounded_law() = default;
+  void set_moments();  // mean_, variance_, fourth_ and atoms_ from probability_
 };
 
 /// Counts of each bit pattern of 16-bit samples (x.type float16 or bfloat16), -0 counted as +0.
