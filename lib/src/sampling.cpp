@@ -326,7 +326,7 @@ void ziggurat_cells_loop(const std::uint32_t* __restrict words, std::size_t n,
       decided = cell_rounding<typename T::format>::decide(map.mean + map.std * z_low,
                                                           map.mean + map.std * z_high, out[i].bits);
     }
-    ok[i] = u_high <= ratio[layer] && decided;
+    ok[i] = u_high < ratio[layer] && decided;
   }
 }
 
@@ -420,7 +420,7 @@ template <class T, bool Bounded>
     const __m512d z_high = _mm512_castsi512_pd(
         _mm512_xor_si512(_mm512_castpd_si512(_mm512_mul_pd(u_high, x_layer)), sign));
     __m512i bits;
-    __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LE_OQ);
+    __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LT_OQ);
     if constexpr (Bounded) {
       good &=
           decide_lanes<typename T::format>(map_lanes(map, z_low), map_lanes(map, z_high), bits) &
@@ -548,8 +548,10 @@ void standard_normal_chunk(std::size_t n, word_source& source, word_reader& extr
 // Fills out[0..n) (n <= chunk_size) with 16-bit samples of map(z), z a standard normal within
 // [map.alpha, map.beta]: the one-word cell pass, then the cells it could not decide, in index
 // order, at 53 bits: u = (m 2^30 + r + 1/2) 2^-53 with m the word's 23-bit abscissa and r 30
-// bits of the next word from `extra` (the midpoint convention of the 53-bit pass), then the
-// ziggurat's fast test or slow path, then rejection from the whole normal until z is within.
+// bits of the next word from `extra` (the midpoint convention of the 53-bit pass; for u >= 1/2
+// the + 1/2 rounds, so u can reach the cell's upper end (m + 1) 2^-23, which is why the cell pass
+// accepts only cells whose upper end is below the ratio, strictly), then the ziggurat's fast test
+// or slow path, then rejection from the whole normal until z is within.
 template <class T>
 void rounded_normal_chunk(std::size_t n, word_source& source, word_reader& extra,
                           const normal_map& map, T* out) {
@@ -624,9 +626,15 @@ philox_stream::philox_stream(std::uint64_t seed, std::uint64_t stream) noexcept
       stream_hi_(static_cast<std::uint32_t>(stream >> 32)) {}
 
 void philox_groups(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
-                   std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept {
-  philox_lanes(key, first, stream_lo, stream_hi, out, groups);
+                   std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups,
+                   bool vector) noexcept {
+  if (vector)
+    philox_lanes(key, first, stream_lo, stream_hi, out, groups);
+  else
+    philox_lanes_portable(key, first, stream_lo, stream_hi, out, groups);
 }
+
+bool has_avx512() noexcept { return has_avx512f(); }
 
 void philox_stream::generate(std::span<std::uint32_t> words) {
   std::size_t done = 0;

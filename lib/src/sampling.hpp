@@ -47,8 +47,13 @@ class philox_stream final : public word_source {
 
 /// Writes the outputs of counters {first + j, stream_lo, stream_hi} for j < groups
 /// (4 words each). Vectorised; `first` must not wrap within the call.
+/// `vector` selects the AVX-512 kernel where the CPU has it; false forces the portable loop (the
+/// same words: tests compare the two).
 void philox_groups(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
-                   std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups) noexcept;
+                   std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups,
+                   bool vector = true) noexcept;
+/// Whether the CPU runs the AVX-512 kernels (the `vector` versions above and below).
+bool has_avx512() noexcept;
 
 /// The value map of the 16-bit normal kernels: a standard normal z within [alpha, beta] gives
 /// mean + std z, clamped to [low, high] (T's values of the truncation bounds; +-inf for none).

@@ -63,6 +63,11 @@ void BM_Fill_Normal_BFloat16(benchmark::State& state) {
 void BM_Fill_TruncatedNormal_BFloat16(benchmark::State& state) {
   fill_benchmark<verinit::bfloat16_t>(state, "truncated_normal(std=0.02,a=-2,b=2)", dense);
 }
+// truncated_normal's default, [-2, 2] at std 1: the bounds at +-2 sd, where truncation works.
+void BM_Fill_TruncatedNormal2Sd_BFloat16(benchmark::State& state) {
+  fill_benchmark<verinit::bfloat16_t>(state, "truncated_normal", dense);
+}
+// torch.nn.init.trunc_normal_(std=0.02)'s bounds are at +-100 sd: no value is ever cut.
 void BM_Fill_TruncatedNormal002(benchmark::State& state) {
   fill_benchmark(state, "truncated_normal(std=0.02,a=-2,b=2)", dense);
 }
@@ -89,6 +94,7 @@ VERINIT_FILL_BENCHMARK(BM_Fill_Uniform_BFloat16);
 VERINIT_FILL_BENCHMARK(BM_Fill_Normal_BFloat16);
 VERINIT_FILL_BENCHMARK(BM_Fill_TruncatedNormal002);
 VERINIT_FILL_BENCHMARK(BM_Fill_TruncatedNormal_BFloat16);
+VERINIT_FILL_BENCHMARK(BM_Fill_TruncatedNormal2Sd_BFloat16);
 VERINIT_FILL_BENCHMARK(BM_Fill_Uniform_Float16);
 VERINIT_FILL_BENCHMARK(BM_Fill_Normal_Float16);
 

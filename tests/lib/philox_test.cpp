@@ -96,23 +96,27 @@ TEST(PhiloxTest, VectorKernelEqualsTheBijectionForEveryGroupCount) {
   // give the scalar bijection of each counter in order, with the stream in counter words 2-3.
   const auto key = philox4x32::key_of(0x5eed);
   const std::uint32_t stream_lo = 0x89abcdefu, stream_hi = 0x01234567u;
-  for (const std::uint64_t first : {0ULL, 12345ULL, (7ULL << 32) + 100}) {
-    for (std::size_t groups = 1; groups <= 50; ++groups) {
-      std::vector<std::uint32_t> words(4 * groups + 4, 0xdeadbeefu);
-      verinit::detail::philox_groups(key, first, stream_lo, stream_hi, words.data(), groups);
-      for (std::size_t g = 0; g < groups; ++g) {
-        const std::uint64_t counter = first + g;
-        const auto block =
-            philox4x32::bijection({static_cast<std::uint32_t>(counter),
-                                   static_cast<std::uint32_t>(counter >> 32), stream_lo, stream_hi},
-                                  key);
-        for (std::size_t j = 0; j < 4; ++j)
-          ASSERT_EQ(words[4 * g + j], block[j]) << "first " << first << " groups " << groups;
+  // Both kernels: the portable loop always, the AVX-512 one where the CPU has it.
+  for (const bool vector : {false, true})
+    for (const std::uint64_t first : {0ULL, 12345ULL, (7ULL << 32) + 100}) {
+      for (std::size_t groups = 1; groups <= 50; ++groups) {
+        std::vector<std::uint32_t> words(4 * groups + 4, 0xdeadbeefu);
+        verinit::detail::philox_groups(key, first, stream_lo, stream_hi, words.data(), groups,
+                                       vector);
+        for (std::size_t g = 0; g < groups; ++g) {
+          const std::uint64_t counter = first + g;
+          const auto block = philox4x32::bijection(
+              {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32),
+               stream_lo, stream_hi},
+              key);
+          for (std::size_t j = 0; j < 4; ++j)
+            ASSERT_EQ(words[4 * g + j], block[j])
+                << "vector " << vector << " first " << first << " groups " << groups;
+        }
+        for (std::size_t j = 4 * groups; j < words.size(); ++j)
+          ASSERT_EQ(words[j], 0xdeadbeefu) << "wrote past the last group";
       }
-      for (std::size_t j = 4 * groups; j < words.size(); ++j)
-        ASSERT_EQ(words[j], 0xdeadbeefu) << "wrote past the last group";
     }
-  }
 }
 
 TEST(PhiloxTest, WorksAsABoostRandomEngine) {

@@ -192,6 +192,7 @@ using CellTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
 TYPED_TEST_SUITE(CellPassTest, CellTypes);
 
 TYPED_TEST(CellPassTest, VectorCellPassesEqualThePortableLoops) {
+  if (!verinit::detail::has_avx512()) GTEST_SKIP() << "no AVX-512: only the portable loops run";
   const auto words = test_words(100'000);
   const auto table = verinit::detail::ziggurat_layer_table();
   for (const auto& c : normal_cases<TypeParam>()) {

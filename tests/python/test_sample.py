@@ -43,7 +43,7 @@ def test_bfloat16_is_the_cli_bits_as_uint16(cli, tmp_path):
     got = verinit.sample((300, 200), "normal(std=0.02)", dtype="bfloat16", seed=5)
     assert got.dtype == np.uint16
     assert got.tobytes() == expected.tobytes()
-    # bfloat16 bits are float32's top half: the values are those of the float64 sample rounded.
+    # bfloat16 bits are float32's top half: read as float32, the values have the law's std.
     as_float = (got.astype(np.uint32) << 16).view(np.float32)
     assert abs(float(as_float.std()) - 0.02) < 0.001
 

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/math/distributions/beta.hpp>
 #include <cmath>
 #include <string>
 #include <tuple>
 
 #include "verinit/fill.hpp"
+#include "verinit/verify/goodness_of_fit.hpp"
 
 namespace {
 
@@ -109,6 +111,33 @@ TYPED_TEST(SixteenBitStructureTest, GramCheckHasTheRoundingBoundAndStillSeesDefe
         {});
     EXPECT_FALSE(gram_check(flat(normal), 1, rows, cols, gain).passed) << spec;
   }
+}
+
+TEST(StructureTest, HaarEntryPitIsRandomisedOverTheRoundingCell) {
+  // 2 x 2 rotations in bfloat16: the corner entry is arcsine-distributed, with atoms near +-1
+  // of ~1% of the mass each. KS of the continuous CDF at the atoms (the naive PIT) fails on
+  // correct matrices at n = 10^5; the randomised PIT passes.
+  constexpr std::int64_t count = 100'000;
+  std::vector<verinit::bfloat16_t> q;
+  q.reserve(4 * count);
+  for (std::int64_t m = 0; m < count; ++m) {
+    verinit::fill_options options;
+    options.seed = static_cast<std::uint64_t>(m);
+    const auto one = verinit::sample<verinit::bfloat16_t>(
+        verinit::tensor_shape{2, 2}, verinit::parse_scheme("orthogonal"), options);
+    q.insert(q.end(), one.begin(), one.end());
+  }
+  const auto tests = haar_tests(flat(q), count, 2, 2, 1.0);
+  ASSERT_EQ(tests.front().name, "haar_entry");
+  EXPECT_GT(tests.front().p_value, 1e-3);
+  const boost::math::beta_distribution<> arcsine(0.5, 0.5);
+  std::vector<double> naive;
+  for (std::int64_t m = 0; m < count; ++m)
+    naive.push_back(boost::math::cdf(
+        arcsine,
+        std::clamp((verinit::to_double(q[static_cast<std::size_t>(4 * m)]) + 1) / 2, 0.0, 1.0)));
+  std::sort(naive.begin(), naive.end());
+  EXPECT_LT(ks_test(naive).p_value, 1e-6);
 }
 
 TYPED_TEST(SixteenBitStructureTest, HaarEntryTestIsUniformOnTheRoundedLaw) {

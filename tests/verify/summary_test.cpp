@@ -193,6 +193,30 @@ TEST(GridSummaryTest, CountsMomentsAndTheStepCdfOfCorrectSamples) {
               6 * std::sqrt(s.expected_distinct));
 }
 
+TEST(GridSummaryTest, MergingAddsAtomCountsAndDistinctCounts) {
+  // Replications merge: the atoms' counts add up, and so do the distinct counts and their
+  // expectations (distinct values themselves do not add, per-sample counts do).
+  const rounded_law law(boost::math::normal_distribution<>(0.0, 0.02), verinit::dtype::bfloat16);
+  const sample_summary a =
+      summarize_grid(law, histogram_of_bits(bfloat16_samples("normal(std=0.02)", 100'000, 1)));
+  const sample_summary b =
+      summarize_grid(law, histogram_of_bits(bfloat16_samples("normal(std=0.02)", 100'000, 2)));
+  sample_summary total = a;
+  merge_into(total, b);
+  EXPECT_EQ(total.n(), 200'000);
+  for (std::size_t k = 0; k < total.atom_counts.size(); ++k)
+    EXPECT_EQ(total.atom_counts[k], a.atom_counts[k] + b.atom_counts[k]);
+  EXPECT_EQ(total.distinct, a.distinct + b.distinct);
+  EXPECT_EQ(total.expected_distinct, a.expected_distinct + b.expected_distinct);
+  const rounded_law other(boost::math::normal_distribution<>(0.0, 0.02), verinit::dtype::float16);
+  std::vector<verinit::float16_t> halves(1000, verinit::float16_t::round_from(0.01));
+  sample_summary c = summarize_grid(
+      other, histogram_of(verinit::view_of(std::span<const verinit::float16_t>(halves),
+                                           std::vector<std::int64_t>{1000}),
+                          1));
+  EXPECT_THROW(merge_into(total, c), std::invalid_argument);
+}
+
 TEST(GridSummaryTest, ALatticeShowsAsMissingDistinctValuesAndAtoms) {
   // bfloat16 uniform(-1, 1) made from 256 values only (k / 128 - 1: PyTorch 1.13's bfloat16
   // uniform_ has this lattice): far fewer distinct values than the law's ~2,200 expected.

@@ -186,7 +186,7 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
     return histogram.counts[bits];
   };
   sample_summary s;
-  s.law = law.description() + ", rounded to " + std::string(to_string(law.type()));
+  s.law = law.description();
   s.grid = std::string(to_string(law.type()));
   const double n = static_cast<double>(histogram.n);
   // The law's exact moments; its third central moment from the atoms.
@@ -198,7 +198,8 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   const double variance = law.variance();
   s.expected = {law.mean(), variance, law.fourth_central_moment() / (variance * variance),
                 third.value() / (variance * std::sqrt(variance))};
-  // Sums of powers about the law's mean, added exactly over the patterns.
+  // Sums of powers about the law's mean, added exactly over the patterns (as summarize does,
+  // a NaN or an infinity among the samples makes them, and so the moments, NaN or infinite).
   exact_sum sums[4];
   for (std::size_t bits = 0; bits < histogram.counts.size(); ++bits) {
     const std::int64_t c = histogram.counts[bits];
@@ -310,6 +311,13 @@ void merge_into(sample_summary& total, const sample_summary& more) {
   total.above += more.above;
   for (std::size_t k = 0; k < total.at_or_below.size(); ++k)
     total.at_or_below[k] += more.at_or_below[k];
+  if (total.grid != more.grid || total.atom_values != more.atom_values)
+    throw std::invalid_argument("merge_into: summaries of different grids");
+  for (std::size_t k = 0; k < total.atom_counts.size(); ++k)
+    total.atom_counts[k] += more.atom_counts[k];
+  // Distinct values do not add up across samples; their per-sample counts and expectations do.
+  total.distinct += more.distinct;
+  total.expected_distinct += more.expected_distinct;
   total.sums.n += more.sums.n;
   total.sums.s1 += more.sums.s1;
   total.sums.s2 += more.sums.s2;

@@ -61,7 +61,8 @@ struct sample_summary {
   /// samples on each;
   std::vector<double> atom_values, atom_probabilities;
   std::vector<std::int64_t> atom_counts;
-  /// the distinct values among the samples, beside the number expected under the law.
+  /// the distinct values among the samples, beside the number expected under the law (summed
+  /// over the samples merged: replications).
   std::int64_t distinct = 0;
   double expected_distinct = 0;
 
