@@ -166,8 +166,10 @@ class Result:
     @property
     def pooled(self) -> List[Dict[str, Any]]:
         """A model run's pooled tests, one per rule of two or more tensors: dicts of `rule`,
-        `tensors`, `n`, `passed`, `tests` (pooled_variance, pooled_mean) and `detectable` (the
-        relative variance error and mean shift common to the tensors found with 99% power)."""
+        `tensors`, `n`, `passed`, `tests` (pooled_variance, pooled_mean, and for i.i.d. laws
+        pooled_ks and pooled_anderson_darling of the tensors' pooled probability-integral
+        transforms) and `detectable` (the relative variance error and mean shift common to the
+        tensors found with 99% power)."""
         return list(self._document.get("pooled", []))
 
     @property
