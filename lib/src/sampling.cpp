@@ -28,12 +28,13 @@ namespace {
 
 // ---- Philox ---------------------------------------------------------------------------------
 
-// Lanes per vector step. The loops below are written lane-wise so the compiler turns the
-// 32x32->64 multiplies into vpmuludq; target_clones picks the widest ISA at load time. Integer
-// arithmetic only, so every clone returns the same bits.
+// Lanes per vector step. The portable loop is written lane-wise so the compiler turns the
+// 32x32->64 multiplies into vpmuludq (target_clones: AVX2 where the CPU has it); AVX-512 CPUs
+// run the intrinsics version below. Integer arithmetic only, so every version returns the
+// same bits.
 constexpr std::size_t lanes = 16;
-constexpr std::uint32_t philox_m0 = 0xD2511F53u, philox_m1 = 0xCD9E8D57u;
-constexpr std::uint32_t philox_w0 = 0x9E3779B9u, philox_w1 = 0xBB67AE85u;
+constexpr std::uint32_t philox_m0 = philox4x32::multiplier0, philox_m1 = philox4x32::multiplier1;
+constexpr std::uint32_t philox_w0 = philox4x32::key_step0, philox_w1 = philox4x32::key_step1;
 
 [[gnu::target_clones("avx2", "default")]] void philox_lanes_portable(
     philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo, std::uint32_t stream_hi,
@@ -572,6 +573,15 @@ void rounded_normal_chunk(std::size_t n, word_source& source, word_reader& extra
   });
 }
 
+// Fills `out` with 16-bit samples of map(z), chunk by chunk (rounded_normal_chunk).
+template <class T>
+void rounded_normal_fill(std::span<T> out, const normal_map& map, word_source& source,
+                         word_reader& extra) {
+  for (std::size_t start = 0; start < out.size(); start += chunk_size)
+    rounded_normal_chunk(std::min(chunk_size, out.size() - start), source, extra, map,
+                         out.data() + start);
+}
+
 // ---- Truncated normal -----------------------------------------------------------------------
 
 // Upper-tail probability Q(x) = P(Z > x), accurate for large x.
@@ -741,11 +751,7 @@ void sample_normal(std::span<T> out, double mean, double std, word_source& sourc
   word_reader extra(source);
   if constexpr (!std::is_floating_point_v<T>) {
     constexpr double inf = std::numeric_limits<double>::infinity();
-    const normal_map map{mean, std, -inf, inf, -inf, inf};
-    for (std::size_t start = 0; start < out.size(); start += chunk_size) {
-      const std::size_t n = std::min(chunk_size, out.size() - start);
-      rounded_normal_chunk(n, source, extra, map, out.data() + start);
-    }
+    rounded_normal_fill(out, {mean, std, -inf, inf, -inf, inf}, source, extra);
   } else {
     double z[chunk_size];
     std::uint8_t ok[chunk_size];
@@ -774,11 +780,8 @@ void sample_truncated_normal(std::span<T> out, const truncated_normal_law& law,
     if constexpr (!std::is_floating_point_v<T>) {
       // Rounding is monotone: clamping in double to the bounds' values of T, then rounding,
       // is rounding then clamping.
-      const normal_map map{law.mean, law.std, alpha, beta, to_double(low), to_double(high)};
-      for (std::size_t start = 0; start < out.size(); start += chunk_size) {
-        const std::size_t n = std::min(chunk_size, out.size() - start);
-        rounded_normal_chunk(n, source, extra, map, out.data() + start);
-      }
+      rounded_normal_fill(out, {law.mean, law.std, alpha, beta, to_double(low), to_double(high)},
+                          source, extra);
     } else {
       double z[chunk_size];
       std::uint8_t ok[chunk_size];

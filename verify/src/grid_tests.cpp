@@ -181,12 +181,13 @@ rounded_law::rounded_law(const any_law& law, dtype type) : type_(type), probabil
 }
 
 void rounded_law::set_moments() {
-  mean_ = variance_ = fourth_ = 0;
+  mean_ = variance_ = third_ = fourth_ = 0;
   atoms_ = 0;
   for (const std::uint16_t b : order_) mean_ += probability_[b] * value(b);
   for (const std::uint16_t b : order_) {
     const double d = value(b) - mean_;
     variance_ += probability_[b] * d * d;
+    third_ += probability_[b] * d * d * d;
     fourth_ += probability_[b] * d * d * d * d;
     atoms_ += probability_[b] > 0;
   }

@@ -181,23 +181,15 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   if (bins < 1) throw std::invalid_argument("summarize_grid: bins must be >= 1");
   if (histogram.n < 1) throw std::invalid_argument("summarize_grid: no samples");
   const std::vector<std::uint16_t>& order = law.order();
-  const auto count_of = [&](std::uint16_t bits) {
-    // -0 is counted on +0's pattern (grid_histogram), where the law puts its mass too.
-    return histogram.counts[bits];
-  };
+  // -0 is counted on +0's pattern (grid_histogram), where the law puts its mass too.
+  const std::vector<std::int64_t>& count_of = histogram.counts;
   sample_summary s;
   s.law = law.description();
   s.grid = std::string(to_string(law.type()));
   const double n = static_cast<double>(histogram.n);
-  // The law's exact moments; its third central moment from the atoms.
-  exact_sum third;
-  for (const std::uint16_t g : order) {
-    const double d = law.value(g) - law.mean();
-    third += law.probability(g) * d * d * d;
-  }
   const double variance = law.variance();
   s.expected = {law.mean(), variance, law.fourth_central_moment() / (variance * variance),
-                third.value() / (variance * std::sqrt(variance))};
+                law.third_central_moment() / (variance * std::sqrt(variance))};
   // Sums of powers about the law's mean, added exactly over the patterns (as summarize does,
   // a NaN or an infinity among the samples makes them, and so the moments, NaN or infinite).
   exact_sum sums[4];
@@ -234,7 +226,7 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   std::vector<double> mass(static_cast<std::size_t>(bins), 0.0);
   for (std::size_t k = 0; k < order.size(); ++k) {
     const double v = law.value(order[k]);
-    const std::int64_t c = count_of(order[k]);
+    const std::int64_t c = count_of[order[k]];
     if (v < s.low) {
       s.below += c;
     } else if (v > s.high) {
@@ -246,7 +238,7 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   }
   // Samples off the law's finite values (NaN, infinities) are outside the histogram too.
   std::int64_t on_finite = 0;
-  for (const std::uint16_t g : order) on_finite += count_of(g);
+  for (const std::uint16_t g : order) on_finite += count_of[g];
   s.above += histogram.n - on_finite;
   const double width = (s.high - s.low) / bins;
   for (int b = 0; b < bins; ++b) {
@@ -260,12 +252,12 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   std::int64_t at_or_below = 0;
   std::size_t k = 0;
   for (const double level : probability_levels()) {
-    while (k < order.size() && cdf[k] < level) at_or_below += count_of(order[k++]);
+    while (k < order.size() && cdf[k] < level) at_or_below += count_of[order[k++]];
     if (k == order.size()) break;
     if (!s.quantiles.empty() && s.quantiles.back() == law.value(order[k])) continue;
     s.levels.push_back(cdf[k]);
     s.quantiles.push_back(law.value(order[k]));
-    s.at_or_below.push_back(at_or_below + count_of(order[k]));
+    s.at_or_below.push_back(at_or_below + count_of[order[k]]);
   }
   // The atoms around the most probable one (the first of equals). Not the median: near zero a
   // float grid's atoms are dense and nearly massless.
@@ -280,7 +272,7 @@ sample_summary summarize_grid(const rounded_law& law, const grid_histogram& hist
   for (const std::size_t j : window) {
     s.atom_values.push_back(law.value(order[j]));
     s.atom_probabilities.push_back(law.probability(order[j]));
-    s.atom_counts.push_back(count_of(order[j]));
+    s.atom_counts.push_back(count_of[order[j]]);
   }
   // Distinct values (bit patterns, -0 as +0): seen, and expected, sum of 1 - (1 - p)^n.
   for (const std::int64_t c : histogram.counts) s.distinct += c > 0 ? 1 : 0;

@@ -26,17 +26,20 @@ class philox4x32 {
   using counter_type = std::array<std::uint32_t, 4>;
   using key_type = std::array<std::uint32_t, 2>;
 
+  /// Philox4x32's round multipliers and key increments (Salmon et al. 2011, Random123), shared
+  /// with the fill's vectorised kernels.
+  static constexpr std::uint32_t multiplier0 = 0xD2511F53u, multiplier1 = 0xCD9E8D57u;
+  static constexpr std::uint32_t key_step0 = 0x9E3779B9u, key_step1 = 0xBB67AE85u;
+
   /// The keyed bijection: 10 Philox rounds of `counter` under `key`.
   static constexpr counter_type bijection(counter_type counter, key_type key) noexcept {
-    constexpr std::uint64_t m0 = 0xD2511F53u, m1 = 0xCD9E8D57u;
-    constexpr std::uint32_t w0 = 0x9E3779B9u, w1 = 0xBB67AE85u;
     for (int round = 0; round < 10; ++round) {
       if (round > 0) {
-        key[0] += w0;
-        key[1] += w1;
+        key[0] += key_step0;
+        key[1] += key_step1;
       }
-      const std::uint64_t p0 = m0 * counter[0];
-      const std::uint64_t p1 = m1 * counter[2];
+      const std::uint64_t p0 = std::uint64_t{multiplier0} * counter[0];
+      const std::uint64_t p1 = std::uint64_t{multiplier1} * counter[2];
       counter = {static_cast<std::uint32_t>(p1 >> 32) ^ counter[1] ^ key[0],
                  static_cast<std::uint32_t>(p1),
                  static_cast<std::uint32_t>(p0 >> 32) ^ counter[3] ^ key[1],

@@ -61,6 +61,7 @@ class rounded_law {
   /// Exact moments of the discrete law.
   double mean() const noexcept { return mean_; }
   double variance() const noexcept { return variance_; }
+  double third_central_moment() const noexcept { return third_; }
   double fourth_central_moment() const noexcept { return fourth_; }
   /// The continuous law's mean, about which the extreme test measures, and whether the law is
   /// unbounded above (the test applies only then, as for continuous samples).
@@ -74,13 +75,13 @@ class rounded_law {
   dtype type_ = dtype::bfloat16;
   std::vector<double> probability_;
   std::vector<std::uint16_t> order_;
-  double mean_ = 0, variance_ = 0, fourth_ = 0, centre_ = 0;
+  double mean_ = 0, variance_ = 0, third_ = 0, fourth_ = 0, centre_ = 0;
   bool unbounded_ = false;
   std::int64_t atoms_ = 0;
   std::string description_;
 
   rounded_law() = default;
-  void set_moments();  // mean_, variance_, fourth_ and atoms_ from probability_
+  void set_moments();  // mean_, variance_, third_, fourth_ and atoms_ from probability_
 };
 
 /// Counts of each bit pattern of 16-bit samples (x.type float16 or bfloat16), -0 counted as +0.
