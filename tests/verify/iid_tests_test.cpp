@@ -124,6 +124,55 @@ TEST(IidTestsTest, SupportBoundsAreRoundedOutwardInTheSampleType) {
   EXPECT_EQ(value(r, "non_finite"), 1.0);
 }
 
+TEST(IidTestsTest, AllEqualValuesUnderAContinuousLawFailTheSupportCheck) {
+  // 26 zeros under U(+-0.1) (a bias left at zero): P(all equal) <= (largest atom)^25, the
+  // atom at most a float32 cell of width ~1.5e-8 times the density 5: far below 1e-12.
+  const any_law law = boost::math::uniform_distribution<>(-0.1, 0.1);
+  auto r = named(tests_of(std::vector<float>(26, 0.0f), law), "support");
+  EXPECT_FALSE(r.passed);
+  EXPECT_LT(value(r, "all_equal_probability_bound"), 1e-12);
+  EXPECT_NE(r.note.find("all 26 values equal 0"), std::string::npos) << r.note;
+  // Not at the mean either: eight values 0.05 under N(0, 1).
+  r = named(tests_of(std::vector<float>(8, 0.05f), unit_normal), "support");
+  EXPECT_FALSE(r.passed);
+  // Two equal float32 values under N(0, 1) are rare (an atom ~1e-7), not impossible: passes,
+  // as do distinct values. Three equal ones (P ~1e-14) are beyond what the bound proves
+  // within its budget, so they pass too; from four on the check fails.
+  EXPECT_TRUE(named(tests_of({0.5f, 0.5f}, unit_normal), "support").passed);
+  EXPECT_TRUE(named(tests_of({0.5f, 0.25f, 0.5f}, unit_normal), "support").passed);
+  EXPECT_TRUE(named(tests_of({0.5f, 0.5f, 0.5f}, unit_normal), "support").passed);
+  EXPECT_FALSE(named(tests_of({0.5f, 0.5f, 0.5f, 0.5f}, unit_normal), "support").passed);
+  // The check is exact: a Holm family of any size leaves it failed (r.exact).
+  EXPECT_TRUE(r.exact);
+  // Streamed in pieces, the same.
+  EXPECT_FALSE(
+      named(streamed(std::vector<float>(40'000, 1.0f), unit_normal, 10'000), "support").passed);
+  EXPECT_TRUE(named(streamed(draw("normal", 40'000), unit_normal, 10'000), "support").passed);
+}
+
+TEST(IidTestsTest, ExtremeTestsTruncatedLawsWhoseBoundsLieFarOut) {
+  // PyTorch's trunc_normal_(std=0.02) on [-2, 2] (100 sd): the maximum stays near 5 sd, so
+  // the extreme test applies, and one value at -2 (the clamp atom of pytorch#155588) or at
+  // 20 sd fails it however large the run's family; correct samples pass.
+  const any_law law = truncated_normal_distribution(0.0, 0.02, -2.0, 2.0);
+  auto x = draw("truncated_normal(std=0.02,a=-2,b=2)", 1'000'000);
+  const auto clean = named(tests_of(x, law), "extreme");
+  EXPECT_GT(clean.p_value, 1e-6);
+  x[4242] = -2.0f;
+  auto r = named(tests_of(x, law), "extreme");
+  EXPECT_LT(r.p_value, 1e-300);
+  EXPECT_NE(r.note.find("pytorch#155588"), std::string::npos) << r.note;
+  EXPECT_TRUE(named(tests_of(x, law), "support").passed);  // -2 is in the support
+  x[4242] = 0.4f;                                          // 20 sd
+  r = named(tests_of(x, law), "extreme");
+  EXPECT_LT(r.p_value, 1e-80);
+  EXPECT_EQ(r.note.find("pytorch#155588"), std::string::npos);
+  // A +-2 sd truncated normal keeps no extreme test (its maximum sits at the bound's grid).
+  const any_law near = truncated_normal_distribution(0.0, 1.0, -2.0, 2.0);
+  EXPECT_THROW(named(tests_of(draw("truncated_normal", 100'000), near), "extreme"),
+               std::runtime_error);
+}
+
 TEST(IidTestsTest, NanSamplesFailKsAndAndersonDarling) {
   auto x = draw("normal", 100'000);
   x[10] = NAN;

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
+#include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "moment_tests.hpp"
 #include "verinit/detail/check.hpp"
@@ -33,13 +36,72 @@ std::pair<double, double> rounded_support(const iid_context& c) {
 
 // ---- support ---------------------------------------------------------------------------------
 
+// An upper bound on the largest probability any one value of the dtype has under the law
+// rounded to it, shown below `target` if it can be. The values in [x, y] have rounding cells
+// inside [x - w, y + w], w the dtype's spacing at max(|x|, |y|), so F(y + w) - F(x - w) <
+// target over intervals covering the law's effective support ([quantile(1e-16), quantile(1 -
+// 1e-16)] for an unbounded law; the tails beyond hold 1e-16 each) proves it. Bisects where
+// the bound is not yet below the target, within a budget of cdf evaluations (each interval
+// holds mass >= target until proved, so ~1/target intervals are needed: targets below ~1e-5,
+// three equal float32 values, are not proved); returns the largest bound proved, 1 when the
+// budget ran out or a single cell may hold the target.
+double largest_atom_bound(const iid_context& c, double target) {
+  const any_law& law = c.law;
+  const auto [support_low, support_high] = law.support();
+  constexpr double edge = 1e-16;
+  const double low = std::isfinite(support_low) ? support_low : law.quantile(edge);
+  const double high = std::isfinite(support_high) ? support_high : law.quantile(1 - edge);
+  if (!(high > low)) return 1;
+  const auto spacing = [&](double magnitude) {
+    return visit_dtype(c.type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T m = round_to<T>(magnitude);
+      return to_double(next_up(m)) - to_double(m);
+    });
+  };
+  std::vector<std::pair<double, double>> todo{{low, high}};
+  double proved = std::isfinite(support_low) && std::isfinite(support_high) ? 0 : edge;
+  for (int evaluations = 0; !todo.empty(); evaluations += 2) {
+    if (evaluations > 400000) return 1;
+    const auto [x, y] = todo.back();
+    todo.pop_back();
+    const double w = spacing(std::max(std::abs(x), std::abs(y)));
+    if (!std::isfinite(w)) return 1;
+    const double mass = law.cdf(y + w) - law.cdf(x - w);
+    if (mass < target) {
+      proved = std::max(proved, mass);
+    } else if (y - x <= w) {
+      return 1;  // one cell may hold the target
+    } else {
+      const double middle = x + (y - x) / 2;
+      todo.push_back({x, middle});
+      todo.push_back({middle, y});
+    }
+  }
+  return proved;
+}
+
+// n >= 2 values all equal: under a law whose largest atom on the dtype's grid is p, P(all
+// equal) = sum_g p_g^n <= p^(n-1). Below 1e-12 the sample is impossible whatever the run's
+// family size (a bias left at zeros under a continuous law), so the exact support check fails.
+constexpr double impossible = 1e-12;
+
 test_result support(const iid_evidence& e) {
   const iid_sums& s = e.state.sums();
   const auto [low, high] = rounded_support(e.state.context());
   test_result r;
   r.name = "support";
   r.exact = true;
-  r.statistic = static_cast<double>(s.outside + s.at_excluded + s.non_finite);
+  const bool all_equal = s.n >= 2 && s.nan == 0 && s.lowest == s.highest;
+  double equal_bound = 1;
+  if (all_equal) {
+    const double exponent = static_cast<double>(s.n - 1);
+    const double atom = largest_atom_bound(e.state.context(), std::pow(impossible, 1 / exponent));
+    equal_bound = atom >= 1 ? 1 : std::exp(exponent * std::log(atom));
+  }
+  const bool impossible_equal = all_equal && equal_bound < impossible;
+  r.statistic = static_cast<double>(s.outside + s.at_excluded + s.non_finite) +
+                (impossible_equal ? 1.0 : 0.0);
   r.passed = r.statistic == 0;
   r.p_value = r.passed ? 1 : 0;
   r.values = {{"outside", static_cast<double>(s.outside)},
@@ -47,8 +109,16 @@ test_result support(const iid_evidence& e) {
               {"non_finite", static_cast<double>(s.non_finite)},
               {"low", low},
               {"high", high}};
+  if (all_equal) r.values.emplace_back("all_equal_probability_bound", equal_bound);
   r.note = std::to_string(s.outside) + " outside, " + std::to_string(s.at_excluded) +
            " at the excluded bound, " + std::to_string(s.non_finite) + " non-finite";
+  if (impossible_equal) {
+    char text[160];
+    std::snprintf(
+        text, sizeof text, "; all %lld values equal %.9g, impossible under the law (P <= %.3g)",
+        static_cast<long long>(s.n), e.state.context().law.moments().mean + s.lowest, equal_bound);
+    r.note += text;
+  }
   return r;
 }
 
@@ -106,11 +176,21 @@ test_result variance(const iid_evidence& e) {
 
 // ---- extreme ---------------------------------------------------------------------------------
 
-// Only for unbounded laws: on a bounded one the maximum sits within ~width/n of a bound, where
-// the sample type's grid is as coarse as the statistic's spread, so its p-value is discrete
-// (the large battery's two-level KS showed it); outliers beyond a bound are the support
-// check's.
-bool unbounded(const iid_evidence& e) { return std::isinf(e.state.context().law.support().second); }
+// For unbounded laws, and for bounded ones whose bounds lie far out in the tails (PyTorch's
+// trunc_normal_(std=0.02) cut at +-2, 100 sd): there the maximum of n samples stays far from
+// the bounds (n P(|X - centre| > 0.9 of the nearer bound's distance) < 1e-3) and its law is
+// continuous. Where the bounds are near (a uniform, a +-2 sd truncated normal) the maximum sits
+// within ~width/n of a bound, where the sample type's grid is as coarse as the statistic's
+// spread, so its p-value is discrete (the large battery's two-level KS showed it); outliers
+// beyond such a bound are the support check's.
+bool extreme_applies(const iid_evidence& e) {
+  const any_law& law = e.state.context().law;
+  const auto [low, high] = law.support();
+  if (std::isinf(low) || std::isinf(high)) return true;
+  const double centre = law.moments().mean;
+  const double reach = 0.9 * std::min(centre - low, high - centre);
+  return n_of(e) * (law.cdf(centre - reach) + law.sf(centre + reach)) < 1e-3;
+}
 
 // M = max |x - m| of n samples against its exact law: P(M <= t) = (1 - q(t))^n, q(t) =
 // P(|X - m| > t). Two-sided: too heavy a tail (a few far outliers that KS and the variance
@@ -145,6 +225,19 @@ test_result extreme(const iid_evidence& e) {
               {"p_too_heavy", p_heavy},
               {"p_too_light", p_light}};
   r.note = "max |x - centre| against (1 - P(|X - centre| > t))^n, two-sided";
+  const auto [low, high] = law.support();
+  const double lowest = centre + e.state.sums().lowest, highest = centre + e.state.sums().highest;
+  if (std::isfinite(low) && lowest == low) {
+    // erfinv(-1) = -inf clamped to a: torch.nn.init.trunc_normal_ returns its lower bound a
+    // when uniform_(2l - 1, 2u - 1) returns -1, probability ~2^-24 per value once l underflows
+    // (pytorch#155588).
+    r.note += "; a value exactly at the law's lower bound " + std::to_string(low) +
+              ", which the law reaches with probability 0: PyTorch's trunc_normal_ returns its "
+              "bound a for ~2^-24 of its values (erfinv(-1) clamped; pytorch#155588)";
+  } else if (std::isfinite(high) && highest == high) {
+    r.note += "; a value exactly at the law's upper bound " + std::to_string(high) +
+              ", which the law reaches with probability 0";
+  }
   return r;
 }
 
@@ -297,7 +390,7 @@ constexpr iid_test plan[] = {
     {"anderson_darling", always, anderson_darling_exact, anderson_darling_binned},
     {"mean", always, mean, mean},
     {"variance", always, variance, variance},
-    {"extreme", unbounded, extreme, extreme},
+    {"extreme", extreme_applies, extreme, extreme},
     {"autocorrelation", always, autocorrelation, autocorrelation},
     {"magnitude_autocorrelation", at_least_two, magnitude_autocorrelation,
      magnitude_autocorrelation},

@@ -29,6 +29,7 @@ namespace {
 // compared with the support rounded outward to the dtype, also exact in double).
 struct block_partial {
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lagged = 0, squares_lagged = 0, largest = 0;
+  double lowest = INFINITY, highest = -INFINITY;  // min and max of d, NaN left out
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
 };
 
@@ -38,11 +39,11 @@ template <class T>
                                                        double variance, double low, double high,
                                                        bool excluded) {
   block_partial p;
-  double s1 = 0, s2 = 0, s3 = 0, s4 = 0, largest = 0;
+  double s1 = 0, s2 = 0, s3 = 0, s4 = 0, largest = 0, lowest = INFINITY, highest = -INFINITY;
   std::int64_t outside = 0, at_excluded = 0, non_finite = 0, nan = 0;
   constexpr double huge = std::numeric_limits<double>::max();
 #pragma omp simd reduction(+ : s1, s2, s3, s4, outside, at_excluded, non_finite, nan) \
-    reduction(max : largest)
+    reduction(max : largest, highest) reduction(min : lowest)
   for (std::int64_t i = 0; i < count; ++i) {
     const double v = to_double(x[i]);
     const double d = v - centre;
@@ -53,6 +54,8 @@ template <class T>
     s4 += d2 * d2;
     const double distance = std::abs(d);
     largest = largest < distance ? distance : largest;  // NaN compares false: counted below
+    lowest = d < lowest ? d : lowest;
+    highest = highest < d ? d : highest;
     nan += static_cast<std::int64_t>(distance != distance);
     const bool finite = std::abs(v) <= huge;  // false for +-inf and NaN
     const bool out = (v < low) | (v > high);
@@ -79,6 +82,8 @@ template <class T>
   p.lagged = lagged;
   p.squares_lagged = squares_lagged;
   p.largest = largest;
+  p.lowest = lowest;
+  p.highest = highest;
   p.outside = outside;
   p.at_excluded = at_excluded;
   p.non_finite = non_finite;
@@ -97,6 +102,8 @@ void add_pass(To& to, const From& from) {
   to.lagged += from.lagged;
   to.squares_lagged += from.squares_lagged;
   to.largest = std::max(to.largest, from.largest);
+  to.lowest = std::min(to.lowest, from.lowest);
+  to.highest = std::max(to.highest, from.highest);
   to.outside += from.outside;
   to.at_excluded += from.at_excluded;
   to.non_finite += from.non_finite;
@@ -291,7 +298,7 @@ void add_bins(std::span<const T> x, const any_law& law, int threads, detail::bin
 // ---- bytes -----------------------------------------------------------------------------------
 
 constexpr std::uint32_t magic = 0x53534956;  // "VISS": verinit i.i.d. stream state
-constexpr std::uint32_t format_version = 1;
+constexpr std::uint32_t format_version = 2;  // 2: lowest and highest
 
 class byte_writer {
  public:
@@ -583,6 +590,8 @@ std::vector<std::byte> stream_state::to_bytes() const {
                                &m.group_squares, &m.inverse_group_sizes})
     w.sum(*sum);
   w.f64(m.largest);
+  w.f64(m.lowest);
+  w.f64(m.highest);
   for (int i = 0; i < s.boundary_count(); ++i) {
     w.f64(s.head_value[i]);
     w.u64(s.head_bits[i]);
@@ -644,6 +653,9 @@ stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_cont
                          &m.inverse_group_sizes})
     *sum = r.sum();
   m.largest = r.f64();
+  m.lowest = r.f64();
+  m.highest = r.f64();
+  if (m.n > m.nan && !(m.lowest <= m.highest)) r.fail("the lowest sample lies above the highest");
   // A state's counts are consistent: none exceeds the samples.
   for (const std::int64_t c : {m.nan, m.outside, m.at_excluded, m.non_finite, m.groups})
     if (c > m.n) r.fail("a count exceeds the sample count " + std::to_string(m.n));

@@ -77,6 +77,8 @@ struct iid_sums {
   exact_sum lagged;                ///< sum_i d_i d_{i+1}
   exact_sum squares_lagged;        ///< sum_i e_i e_{i+1}, e = d^2 - variance
   double largest = 0;              ///< max |d|; +inf once a sample is NaN
+  double lowest = INFINITY;        ///< min d over the samples that are not NaN
+  double highest = -INFINITY;      ///< max d over the samples that are not NaN
   double first = NAN, last = NAN;  ///< the stream's first and last samples
   std::int64_t groups = 0;         ///< homogeneity groups
   exact_sum group_squares;         ///< sum_g S_g^2 / m_g, S_g the sum of d^2 over group g
