@@ -101,8 +101,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     info = f"verinit-{version}.dist-info"
     # The package's sources (those verify/python/verinit holds) and this interpreter's
     # extension, nothing else the build folder may have collected.
-    sources = sorted(e for e in os.listdir(os.path.join(_ROOT, "verify", "python", "verinit"))
-                     if e.endswith((".py", ".pyi")) or e == "py.typed")
+    top = os.path.join(_ROOT, "verify", "python", "verinit")
+    sources = sorted(os.path.relpath(os.path.join(d, e), top).replace(os.sep, "/")
+                     for d, _, entries in os.walk(top) if "__pycache__" not in d
+                     for e in entries if e.endswith((".py", ".pyi")) or e == "py.typed")
     extension = "_verinit" + sysconfig.get_config_var("EXT_SUFFIX")
     files = []
     for entry in sources + [extension]:

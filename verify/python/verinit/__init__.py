@@ -21,14 +21,14 @@ patterns (numpy has no bfloat16); ``verinit.torch`` gives real ``torch.bfloat16`
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 from typing import Any, Optional, Sequence, Union
 
 import numpy as _np
 
-from . import _verinit
+from . import _model, _verinit
+from ._core import (DEFAULT_SEED, STORAGE, as_input, check_dtype, check_seed, check_shape,
+                    check_text, check_threads, is_torch_module, is_torch_tensor, run)
 from ._result import Case, Result, Test
 
 __version__: str = _verinit.__version__
@@ -49,94 +49,6 @@ __all__ = [
     "DEFAULT_SEED",
 ]
 
-#: The verifier's fixed default seed (the CLI's): a gate that is deterministic.
-DEFAULT_SEED = 20261122
-
-# numpy's storage of each dtype (bfloat16 as its bit patterns).
-_STORAGE = {
-    "float16": _np.float16,
-    "bfloat16": _np.uint16,
-    "float32": _np.float32,
-    "float64": _np.float64,
-}
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-def _is_torch_tensor(x: Any) -> bool:
-    # Without importing torch: a torch tensor exists only if torch was imported.
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def _is_torch_module(x: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.nn.Module)
-
-
-def _check_dtype(dtype: str) -> str:
-    if not isinstance(dtype, str) or dtype not in _STORAGE:
-        raise ValueError(
-            f"dtype is {dtype!r}, but must be one of 'float16', 'bfloat16', 'float32', 'float64'"
-        )
-    return dtype
-
-
-def _check_seed(seed: Any, who: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, _np.integer)) or not (
-        0 <= int(seed) < 2**64
-    ):
-        raise ValueError(f"{who}: seed is {seed!r}, but must be an integer in [0, 2^64)")
-    return int(seed)
-
-
-@functools.lru_cache(maxsize=1)
-def _all_cores() -> int:
-    # OMP_NUM_THREADS if it is a number, else the cores this process may run on (read once).
-    # Not OpenMP's current default: importing torch sets that to its own thread count.
-    text = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if text.isdigit() and 1 <= int(text) <= 4096:
-        return int(text)
-    try:
-        return max(1, min(4096, len(os.sched_getaffinity(0))))
-    except (AttributeError, OSError):
-        return max(1, min(4096, os.cpu_count() or 1))
-
-
-def _check_threads(threads: Any, who: str) -> int:
-    """threads in [0, 4096]; 0 becomes all cores (_all_cores). The result never depends on it."""
-    if isinstance(threads, bool) or not isinstance(threads, (int, _np.integer)) or not (
-        0 <= int(threads) <= 4096
-    ):
-        raise ValueError(
-            f"{who}: threads is {threads!r}, but must be an integer in [0, 4096] (0: all cores)"
-        )
-    return int(threads) or _all_cores()
-
-
-def _check_shape(shape: Any, who: str) -> list:
-    if isinstance(shape, (int, _np.integer)):
-        shape = (shape,)
-    try:
-        dims = [d for d in shape]
-    except TypeError:
-        raise ValueError(f"{who}: shape is {shape!r}, but must be a sequence of integers") from None
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, (int, _np.integer)) or int(d) < 1:
-            raise ValueError(
-                f"{who}: shape is {tuple(shape)!r}, but every dim must be an integer >= 1"
-            )
-    if not dims:
-        raise ValueError(f"{who}: shape is (), but must have at least one dim")
-    return [int(d) for d in dims]
-
-
-def _check_text(value: Any, name: str, who: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{who}: {name} is {value!r}, but must be a string")
-    return value
-
-
 def sample(
     shape: Union[int, Sequence[int]],
     scheme: str,
@@ -155,7 +67,7 @@ def sample(
     changes the result. Raises ValueError for a bad scheme, shape, layout, dtype, seed or
     threads, or a law the dtype cannot hold.
     """
-    out = _np.empty(_check_shape(shape, "sample"), dtype=_STORAGE[_check_dtype(dtype)])
+    out = _np.empty(check_shape(shape, "sample"), dtype=STORAGE[check_dtype(dtype)])
     return fill_(out, scheme, layout=layout, seed=seed, threads=threads, dtype=dtype)
 
 
@@ -175,13 +87,13 @@ def fill_(
     or of uint16/int16 bit patterns with ``dtype="bfloat16"`` (or "float16"); a torch tensor
     goes to :func:`verinit.torch.init_`. The fans come from the array's shape in `layout`.
     """
-    if _is_torch_tensor(array):
-        from . import torch as _vtorch
+    if is_torch_tensor(array):
+        from .torch import init_
 
-        return _vtorch.init_(array, scheme, layout=layout, seed=seed, threads=threads)
+        return init_(array, scheme, layout=layout, seed=seed, threads=threads)
     who = "fill_"
     if dtype is not None:
-        _check_dtype(dtype)
+        check_dtype(dtype)
     try:
         memoryview(array)
     except TypeError:
@@ -190,62 +102,13 @@ def fill_(
     _verinit.fill(
         array,
         dtype or "",
-        _check_text(scheme, "scheme", who),
+        check_text(scheme, "scheme", who),
         None,
-        _check_text(layout, "layout", who),
-        _check_seed(seed, who),
-        _check_threads(threads, who),
+        check_text(layout, "layout", who),
+        check_seed(seed, who),
+        check_threads(threads, who),
     )
     return array
-
-
-def _parse_memory(memory: Union[int, str]) -> int:
-    """ "2G", "512M", "64K" (powers of 1024) or bytes, at least 1 MiB."""
-    scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    bad = ValueError(
-        f"verify: memory is {memory!r}, but must be a size such as '2G', '512M' or 1048576, "
-        "at least 1M"
-    )
-    if isinstance(memory, bool):
-        raise bad
-    if isinstance(memory, (int, _np.integer)):
-        value = float(memory)
-    elif isinstance(memory, str):
-        text = memory.strip().upper()
-        suffix = text[-1:] if text[-1:] in scale and text[-1:] else ""
-        try:
-            value = float(text[: len(text) - len(suffix)]) * scale[suffix]
-        except ValueError:
-            raise bad from None
-    else:
-        raise bad
-    if not (1 << 20 <= value < 9.2e18):
-        raise bad
-    return int(value)
-
-
-def _as_input(data: Any, dtype: Optional[str], tensor: Optional[str], who: str):
-    """(buffer or TensorFile, dtype text, source, note) for the C++ run."""
-    if isinstance(data, (str, os.PathLike)):
-        path = os.fspath(data)
-        return _verinit.TensorFile.open(path, tensor or "", dtype or ""), "", path, ""
-    if isinstance(data, _verinit.TensorFile):
-        return data, dtype or "", "file", ""
-    if tensor is not None:
-        raise ValueError(f"{who}: tensor is {tensor!r}, but is used only with a file path")
-    if _is_torch_tensor(data):
-        from . import torch as _vtorch
-
-        array, kind, note = _vtorch._readable(data, who)
-        if dtype is not None and dtype != kind:
-            raise ValueError(f"{who}: dtype is {dtype!r}, but the tensor is {kind}")
-        return array, kind, "torch", note
-    array = _np.asarray(data)
-    if array.dtype.kind == "f" and not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    if not array.flags.c_contiguous:
-        array = _np.ascontiguousarray(array)
-    return array, dtype or "", "numpy", ""
 
 
 def verify(
@@ -275,16 +138,16 @@ def verify(
     Raises ValueError for bad arguments, OSError for a file that cannot be read.
     """
     who = "verify"
-    array, kind, source, note = _as_input(data, dtype, tensor, who)
+    array, kind, source, note = as_input(data, dtype, tensor, who)
     case = {
         "data": array,
         "dtype": kind,
-        "expect": _check_text(expect, "expect", who),
-        "shape": None if shape is None else _check_shape(shape, who),
-        "layout": _check_text(layout, "layout", who),
+        "expect": check_text(expect, "expect", who),
+        "shape": None if shape is None else check_shape(shape, who),
+        "layout": check_text(layout, "layout", who),
         "source": source,
     }
-    return _run([case], alpha=alpha, seed=seed, threads=threads, memory=memory, notes=[note])
+    return run([case], alpha=alpha, seed=seed, threads=threads, memory=memory, notes=[note])
 
 
 def list_tensors(path: "str | os.PathLike[str]") -> list:
@@ -320,30 +183,9 @@ def identify(
     who = "identify"
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
-    array, kind, _source, _note = _as_input(data, dtype, tensor, who)
-    return _verinit.identify(array, kind, None if shape is None else _check_shape(shape, who),
-                             _check_seed(seed, who), float(alpha), _check_threads(threads, who))
-
-
-def _run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Result:
-    """One run of `cases` (or of a model: `model` = (rules, layout, source), `cases` its
-    tensors or a checkpoint's path)."""
-    who = "verify"
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
-    options = (_check_seed(seed, who), float(alpha), _check_threads(threads, who),
-               _parse_memory(memory))
-
-    def call(summaries: bool):
-        if model is None:
-            return _verinit.verify_cases(cases, *options, summaries)
-        if isinstance(cases, str):  # a checkpoint's path
-            return _verinit.verify_model_path(cases, *model, *options, summaries)
-        return _verinit.verify_model_cases(cases, *model, *options, summaries)
-
-    # Without the samples' summaries (histogram, density, quantiles: 0.25 ms even for a small
-    # tensor); a report asks for them, by running the same cases again with them.
-    return Result(call(False), notes=notes, rerun=lambda: call(True))
+    array, kind, _source, _note = as_input(data, dtype, tensor, who)
+    return _verinit.identify(array, kind, None if shape is None else check_shape(shape, who),
+                             check_seed(seed, who), float(alpha), check_threads(threads, who))
 
 
 def schemes() -> list:
@@ -353,8 +195,43 @@ def schemes() -> list:
 
 def canonical(scheme: str) -> str:
     """The canonical spelling of a scheme spec, every parameter written out."""
-    return _verinit.canonical(_check_text(scheme, "scheme", "canonical"))
+    return _verinit.canonical(check_text(scheme, "scheme", "canonical"))
 
 
-# Last: verinit._model uses the helpers above.
-from ._model import verify_model  # noqa: E402
+def verify_model(
+    source: Any,
+    rules: Any = None,
+    *,
+    layout: str = "torch",
+    alpha: float = 1e-6,
+    seed: Optional[int] = None,
+    threads: int = 0,
+    memory: Any = "2G",
+) -> Result:
+    """Verifies every tensor of a model against the law its rule names, in one run (one Holm
+    family over every test of every tensor) and returns a :class:`verinit.Result` whose cases
+    carry `tensor` and `rule`.
+
+    `source`: a checkpoint path (.safetensors, a sharded .safetensors.index.json, .npz, or a
+    directory holding model.safetensors[.index.json]), a dict of name -> numpy array or torch
+    tensor, or a torch.nn.Module (its state_dict). `rules`: a TOML path or string, or the same
+    as Python data (see verinit._model).
+
+    A torch.nn.Module built under :func:`verinit.torch.record` is verified against the laws
+    its own code applied (rules given here come first and win); with no record and no rules,
+    against PyTorch's per-class defaults (:func:`verinit.torch.default_rules`). Tensors the
+    record saw allocated and never written, or written by an op whose law it cannot state,
+    fail the run as unmatched, with a note naming the call and its site.
+
+    A tensor no rule matches fails the run and is listed in `Result.unmatched`; integer and bool
+    tensors must be skipped by their rule (else ValueError); tied tensors (one storage, two
+    names) are verified once and listed in `Result.tied`; rows of a ``zero_rows`` rule are
+    checked to be exactly zero as a case of their own, the other rows against the law.
+    """
+    notes: list = []
+    if is_torch_module(source):
+        from .torch import model_rules
+
+        rules, notes = model_rules(source, rules)
+    return _model.verify_model(source, rules, layout=layout, alpha=alpha, seed=seed,
+                               threads=threads, memory=memory, notes=notes)

@@ -28,7 +28,8 @@ from typing import Any, Optional
 import numpy as _np
 
 from . import _verinit
-from . import _is_torch_module, _is_torch_tensor
+from ._core import (DEFAULT_SEED, as_input, check_text, is_torch_module, is_torch_tensor,
+                    run)
 
 
 def _toml_value(value: Any, where: str) -> str:
@@ -106,9 +107,7 @@ def tensor_seed(seed: int, name: str) -> int:
 
 def _tensors(source: Any, who: str) -> list:
     """The model's tensors as verify_model_cases takes them."""
-    from . import _as_input
-
-    if _is_torch_module(source):
+    if is_torch_module(source):
         source = source.state_dict()
     if not isinstance(source, dict):
         raise ValueError(f"{who}: source is a {type(source).__name__}, but must be a "
@@ -117,7 +116,7 @@ def _tensors(source: Any, who: str) -> list:
     for name, value in source.items():
         if not isinstance(name, str):
             raise ValueError(f"{who}: a tensor name is {name!r}, but must be a string")
-        if _is_torch_tensor(value):
+        if is_torch_tensor(value):
             weight = value.is_floating_point()
             storage = value.data_ptr() if value.numel() else 0
             dtype_name = str(value.dtype)
@@ -129,7 +128,7 @@ def _tensors(source: Any, who: str) -> list:
         entry = {"name": name, "data": None, "dtype": "", "dtype_name": dtype_name,
                  "shape": list(value.shape), "storage": storage}
         if weight:
-            entry["data"], entry["dtype"], _, note = _as_input(value, None, None, who)
+            entry["data"], entry["dtype"], _, note = as_input(value, None, None, who)
             if note:
                 entry["note"] = f"tensor '{name}': {note}"
         out.append(entry)
@@ -145,6 +144,7 @@ def verify_model(
     seed: Optional[int] = None,
     threads: int = 0,
     memory: Any = "2G",
+    notes: Optional[list] = None,
 ):
     """Verifies every tensor of a model against the law its rule names, in one run (one Holm
     family over every test of every tensor) and returns a :class:`verinit.Result` whose cases
@@ -159,16 +159,10 @@ def verify_model(
     names) are verified once and listed in `Result.tied`; rows of a ``zero_rows`` rule are
     checked to be exactly zero as a case of their own, the other rows against the law.
     """
-    from . import DEFAULT_SEED, _check_text, _run
-
     who = "verify_model"
     if rules is None:
-        if not _is_torch_module(source):
-            raise ValueError(f"{who}: rules is None, but rules are derived only for a "
-                             "torch.nn.Module (give a TOML path or string, or a list of rules)")
-        from . import torch as _vtorch
-
-        rules = _vtorch.default_rules(source)
+        raise ValueError(f"{who}: rules is None, but rules are derived only for a "
+                         "torch.nn.Module (give a TOML path or string, or a list of rules)")
     parsed = load_rules(rules)
     options = dict(alpha=alpha, seed=DEFAULT_SEED if seed is None else seed, threads=threads,
                    memory=memory)
@@ -176,9 +170,10 @@ def verify_model(
         # As the command line reads it: mapped, copies within half of `memory`, the rest
         # spilled to a temporary file (see the README's "Whole models").
         path = os.fspath(source)
-        return _run(path, **options, model=(parsed, _check_text(layout, "layout", who), path))
+        return run(path, **options, notes=notes,
+                   model=(parsed, check_text(layout, "layout", who), path))
     tensors = _tensors(source, who)
     if not tensors:
         raise ValueError(f"{who}: the source holds no tensors")
-    return _run(tensors, **options, notes=[t["note"] for t in tensors if "note" in t],
-                model=(parsed, _check_text(layout, "layout", who), "python"))
+    return run(tensors, **options, notes=list(notes or []) + [t["note"] for t in tensors if "note" in t],
+                model=(parsed, check_text(layout, "layout", who), "python"))

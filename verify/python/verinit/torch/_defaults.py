@@ -1,128 +1,22 @@
-"""verinit for PyTorch: fill tensors in place, sample torch tensors, initialise and verify whole
-modules by PyTorch's own per-class defaults.
-
-``init_`` writes into the tensor's memory (CPU, contiguous) with the GIL released, the same
-bits as :func:`verinit.sample` with the same arguments; bfloat16 included, sampled at float64's
-resolution and rounded once to nearest even (unlike PyTorch 1.13's bfloat16 ``normal_``,
-which computes Box-Muller in bfloat16 and clips the tails near 3.3 sd).
-"""
+"""PyTorch's own per-class initialisation defaults as rules, and apply_ that initialises a module
+by rules."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional
 
-import numpy as _np
 import torch as _torch
 
-from . import _verinit
-from . import _check_seed, _check_shape, _check_text, _check_threads
+from .. import _verinit
+from .._core import check_seed
+from .._model import load_rules, tensor_seed
+from ._tensors import init_
 
-__all__ = ["init_", "sample", "default_rules", "apply_"]
-
-_NAMES = {
-    _torch.float16: "float16",
-    _torch.bfloat16: "bfloat16",
-    _torch.float32: "float32",
-    _torch.float64: "float64",
-}
-_TORCH = {name: dtype for dtype, name in _NAMES.items()}
+__all__ = ["default_rules", "apply_", "literal"]
 
 
-def _dtype_name(tensor: "_torch.Tensor", who: str) -> str:
-    name = _NAMES.get(tensor.dtype)
-    if name is None:
-        raise ValueError(
-            f"{who}: the tensor is {tensor.dtype}, but must be torch.float16, torch.bfloat16, "
-            "torch.float32 or torch.float64"
-        )
-    return name
-
-
-def _numpy_view(tensor: "_torch.Tensor") -> _np.ndarray:
-    """The CPU tensor's memory as numpy (bfloat16 as int16 bit patterns), shared, not copied."""
-    t = tensor.detach()
-    if t.dtype == _torch.bfloat16:
-        t = t.view(_torch.int16)
-    return t.numpy()
-
-
-def _readable(tensor: "_torch.Tensor", who: str):
-    """(numpy array, dtype name, note) of a tensor to verify; copies only what must be."""
-    if not isinstance(tensor, _torch.Tensor):
-        raise ValueError(f"{who}: expected a torch.Tensor, got {type(tensor).__name__}")
-    name = _dtype_name(tensor, who)
-    note = ""
-    t = tensor.detach()
-    if t.device.type != "cpu":
-        note = f"copied from {t.device} to the CPU to verify"
-        t = t.cpu()
-    if not t.is_contiguous():
-        t = t.contiguous()
-    return _numpy_view(t), name, note
-
-
-def init_(
-    tensor: "_torch.Tensor",
-    scheme: str,
-    *,
-    layout: str = "torch",
-    seed: int = 0,
-    threads: int = 0,
-    fans_from: Optional[Sequence[int]] = None,
-) -> "_torch.Tensor":
-    """Fills `tensor` in place with `scheme` (fans from its shape in `layout`, or from the shape
-    `fans_from`) and returns it. float16, bfloat16, float32 or float64; contiguous. A CUDA
-    tensor is filled on the CPU and copied to its device (the same values). The same bits as
-    ``verinit.sample(tensor.shape, scheme, dtype=..., seed=seed)``."""
-    who = "init_"
-    if not isinstance(tensor, _torch.Tensor):
-        raise ValueError(f"{who}: expected a torch.Tensor, got {type(tensor).__name__}")
-    name = _dtype_name(tensor, who)
-    if not tensor.is_contiguous():
-        raise ValueError(
-            f"{who}: the tensor (shape {tuple(tensor.shape)}, strides {tensor.stride()}) is not "
-            "contiguous, but must be (fill tensor.contiguous() and copy it back)"
-        )
-    args = (
-        name,
-        _check_text(scheme, "scheme", who),
-        None if fans_from is None else _check_shape(fans_from, who),
-        _check_text(layout, "layout", who),
-        _check_seed(seed, who),
-        _check_threads(threads, who),
-    )
-    if tensor.device.type != "cpu":
-        host = _torch.empty(tensor.shape, dtype=tensor.dtype)
-        _verinit.fill(_numpy_view(host), *args)
-        with _torch.no_grad():
-            tensor.copy_(host)
-        return tensor
-    _verinit.fill(_numpy_view(tensor), *args)
-    return tensor
-
-
-def sample(
-    shape: Union[int, Sequence[int]],
-    scheme: str,
-    *,
-    layout: str = "torch",
-    dtype: "_torch.dtype" = _torch.float32,
-    seed: int = 0,
-    threads: int = 0,
-) -> "_torch.Tensor":
-    """A new CPU tensor of `shape` and `dtype` (torch.bfloat16 included) filled with
-    `scheme`: :func:`verinit.sample`'s bits."""
-    if dtype not in _NAMES:
-        raise ValueError(
-            f"sample: dtype is {dtype}, but must be torch.float16, torch.bfloat16, torch.float32 "
-            "or torch.float64"
-        )
-    out = _torch.empty(_check_shape(shape, "sample"), dtype=dtype)
-    return init_(out, scheme, layout=layout, seed=seed, threads=threads)
-
-
-def _literal(name: str) -> str:
+def literal(name: str) -> str:
     """A glob that matches exactly `name` ([, ], * and ? bracketed)."""
     return "".join(f"[{c}]" if c in "[]*?" else c for c in name)
 
@@ -159,7 +53,7 @@ def default_rules(module: "_torch.nn.Module") -> List[Dict[str, Any]]:
     rules: Dict[str, Dict[str, Any]] = {}
 
     def add(name: str, expect: Optional[str] = None, **extra: Any) -> None:
-        rule: Dict[str, Any] = {"match": _literal(name)}
+        rule: Dict[str, Any] = {"match": literal(name)}
         if expect is None:
             rule["skip"] = True
         else:
@@ -232,8 +126,6 @@ def apply_(
     derived from `seed` and its name (see verinit._model.tensor_seed), so adding a layer does
     not change the others. Tied tensors are filled once. Raises ValueError naming a tensor no
     rule matches (nothing is left silently uninitialised)."""
-    from ._model import load_rules, tensor_seed
-
     who = "apply_"
     table = load_rules(default_rules(module) if rules is None else rules)
     state = module.state_dict(keep_vars=True)
@@ -265,7 +157,7 @@ def apply_(
             t,
             rule["expect"],
             layout=rule_layout,
-            seed=tensor_seed(_check_seed(seed, who), name),
+            seed=tensor_seed(check_seed(seed, who), name),
             threads=threads,
             fans_from=table.fans_shape(name, rule_layout, shapes),
         )
