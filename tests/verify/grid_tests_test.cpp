@@ -245,6 +245,20 @@ TEST(GridTestsTest, NonFiniteValuesFailTheSupport) {
   EXPECT_EQ(tests.at("support").statistic, 2.0);
 }
 
+TEST(GridTestsTest, AllEqualValuesFailTheSupportWhereTheLawMakesThemImpossible) {
+  // 26 bfloat16 zeros under U(+-1/sqrt(768)): bfloat16 has ~2^13 atoms in the range, the
+  // largest ~1e-3 (near 0, where the grid is finest, far less), so P(all equal) ~1e-75.
+  const verify::rounded_law law(law_of("uniform(a=-0.036,b=0.036)"), dtype::bfloat16);
+  const std::vector<bfloat16_t> zeros(26, bfloat16_t::from_bits(0));
+  auto tests = by_name(verify::grid_tests(view(zeros), law, 1));
+  EXPECT_FALSE(tests.at("support").passed);
+  EXPECT_NE(tests.at("support").note.find("all 26 values equal"), std::string::npos);
+  // Two equal values are possible (P ~ the sum of squared atoms): passes.
+  tests = by_name(
+      verify::grid_tests(view(std::vector<bfloat16_t>(2, bfloat16_t::round_from(0.01))), law, 1));
+  EXPECT_TRUE(tests.at("support").passed);
+}
+
 TEST(GridTestsTest, FindsFloat32DataOnACoarserGrid) {
   // Weights rounded to bfloat16 and saved as float32 (.float() before saving).
   const auto b = sample<bfloat16_t>("he_normal", 10'000);

@@ -13,6 +13,7 @@
 #include <bit>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <optional>
 #include <span>
@@ -408,23 +409,38 @@ std::vector<test_result> grid_stream::tests() const {
     ++distinct;
     if (!(law.probability(static_cast<std::uint16_t>(b)) > 0)) outside += h.counts[b];
   }
-  for (const std::uint16_t b : law.order())
+  // All n values equal: P = sum_g p_g^n, exact on the grid. Below 1e-12 the sample is
+  // impossible whatever the run's family size (as for continuous samples, iid_tests.cpp).
+  double all_equal = 1;
+  for (const std::uint16_t b : law.order()) {
     expected_distinct += -std::expm1(h.n * std::log1p(-law.probability(b)));
+    if (distinct == 1 && law.probability(b) > 0)
+      all_equal += std::exp(n * std::log(law.probability(b)));
+  }
+  all_equal = distinct == 1 ? all_equal - 1 : 1;
+  const bool impossible_equal = all_equal < 1e-12;
   {
     test_result r;
     r.name = "support";
     r.exact = true;
-    r.statistic = static_cast<double>(outside);
-    r.p_value = outside == 0 ? 1 : 0;
-    r.passed = outside == 0;
+    r.statistic = static_cast<double>(outside) + (impossible_equal ? 1.0 : 0.0);
+    r.passed = r.statistic == 0;
+    r.p_value = r.passed ? 1 : 0;
     r.values = {{"outside", static_cast<double>(outside)},
                 {"distinct_values", static_cast<double>(distinct)},
                 {"expected_distinct_values", expected_distinct},
                 {"atoms", static_cast<double>(law.atoms())}};
+    if (distinct == 1) r.values.emplace_back("all_equal_probability", all_equal);
     r.note = std::to_string(outside) + " values of probability 0 (outside the rounded support, " +
              "NaN or inf); " + std::to_string(distinct) + " distinct values, " +
              std::to_string(static_cast<std::int64_t>(std::llround(expected_distinct))) +
              " expected";
+    if (impossible_equal) {
+      char text[128];
+      std::snprintf(text, sizeof text, "; all %lld values equal, P = %.3g under the law",
+                    static_cast<long long>(h.n), all_equal);
+      r.note += text;
+    }
     out.push_back(std::move(r));
   }
 
