@@ -100,6 +100,22 @@ TEST(DiagnosisTest, NamesTheFanThatGivesTheVariance) {
       gates, "torch_linear");
   EXPECT_NE(d.find("a fan of about 48"), std::string::npos) << d;
   EXPECT_NE(d.find("in place of 128"), std::string::npos) << d;
+  EXPECT_NE(d.find("no dimension of this tensor's shape"), std::string::npos) << d;
+}
+
+TEST(DiagnosisTest, NamesAFanOnlyWhereTheShapeGivesIt) {
+  // A 256x256x3x3 conv scaled by 1.1 (the example): the fan 1904 that would give it
+  // is no product of the shape's dims, so no fan is blamed; the std ratio comes first.
+  const verinit::tensor_shape conv{256, 256, 3, 3};
+  auto w = draw("kaiming_normal", conv);
+  for (auto& x : w) x *= 1.1f;
+  std::string d = diagnosis_of(w, conv, "kaiming_normal");
+  EXPECT_EQ(d.find("std 1.1"), 0u) << d;
+  EXPECT_EQ(d.find("(a fan from other dimensions"), std::string::npos) << d;
+  // fan_out of a 64x256x3x3 conv for its fan_in (576 for 2304): a product of the dims, named.
+  const verinit::tensor_shape narrow{64, 256, 3, 3};
+  d = diagnosis_of(draw("kaiming_normal(mode=fan_out)", narrow), narrow, "kaiming_normal");
+  EXPECT_NE(d.find("fan"), std::string::npos) << d;
 }
 
 TEST(DiagnosisTest, SaysWhenNoSignatureFits) {
@@ -108,7 +124,8 @@ TEST(DiagnosisTest, SaysWhenNoSignatureFits) {
   auto w = draw("normal(std=0.5)", flat);
   for (auto& x : w) x *= 1.3f;
   const std::string d = diagnosis_of(w, flat, "normal(std=0.5)");
-  EXPECT_NE(d.find("no known signature"), std::string::npos) << d;
+  EXPECT_EQ(d.find("std 1.299 times the law's (variance 1.687)"), 0u) << d;
+  EXPECT_NE(d.find("no known cause fits"), std::string::npos) << d;
 }
 
 }  // namespace

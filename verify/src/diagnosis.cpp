@@ -99,15 +99,28 @@ std::string two_percent(double estimate, double ratio) {
          "another convention)";
 }
 
-// A variance no signature explains, for a law from fans: the fan that would give it.
+// A variance no signature explains, for a law from fans: the fan that would give it, named as
+// the cause only where the tensor's shape has it (a product of some of its dims, within 1%);
+// otherwise said as what the data show (another tensor's size, an RNN's input size, may give
+// it, but this tensor cannot say).
 std::string unknown_ratio(const case_result& c, double ratio) {
   const auto fan = law_fan(c);
   if (!fan) return {};
   const double implied = *fan / ratio;
-  return "the law's with a fan of " +
+  const auto& shape = c.spec.shape;
+  if (shape.size() > 12) return {};
+  for (std::uint32_t subset = 1; subset < (1u << shape.size()); ++subset) {
+    double product = 1;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+      if (subset >> i & 1u) product *= static_cast<double>(shape[i]);
+    if (std::abs(product / implied - 1) < 0.01 && product != *fan)
+      return "the law's with a fan of " + format(product, 12) + " in place of " + format(*fan, 6) +
+             " (a fan from other dimensions of the shape)";
+  }
+  return "as a fan of " +
          (implied >= 2 ? "about " + format(std::round(implied), 12) : format(implied, 3)) +
          " in place of " + format(*fan, 6) +
-         " (a fan from another dimension, e.g. an RNN's input size where its hidden size is due)";
+         " would give; no dimension of this tensor's shape gives that fan";
 }
 
 }  // namespace
@@ -133,8 +146,21 @@ std::string diagnose(const case_result& c) {
   if (((distinct && *distinct == 1) || (estimate && *estimate == 0)) && m && *m == 0)
     return "every value is 0: left at zeros (a bias or weight never initialised, or a buffer "
            "never filled)";
-  if (distinct && *distinct == 1)
-    return "every value is the same (one distinct value): a constant, or a buffer never filled";
+  const bool all_equal =
+      (distinct && *distinct == 1) || value_of(support, "all_equal_probability_bound").has_value();
+  if (all_equal && m && *m == 0 && estimate && *estimate == 0)
+    return "every value is 0: left at zeros (a bias or weight never initialised, or zeroed "
+           "after it was drawn)";
+  if (all_equal)
+    return "every value is the same (one distinct value" +
+           (m ? ", " + format(*m + value_of(mean, "expected").value_or(0)) : std::string()) +
+           "): a constant where the law has none, or a buffer never filled";
+  // A value exactly at a truncation bound the law reaches with probability 0 (the extreme
+  // test says which): PyTorch's trunc_normal_ clamp atom, or a clamp of the code's own.
+  if (const test_result* extreme = find_test(c, "extreme");
+      extreme && !extreme->passed &&
+      extreme->note.find("exactly at the law's") != std::string::npos)
+    return extreme->note.substr(extreme->note.find("a value exactly at"));
   if (ratio < 1e-12) return "every value is at the law's mean: a constant";
   if (distinct && expected_distinct && *distinct < *expected_distinct / 4)
     return "only " + format(*distinct, 12) + " distinct values where " +
@@ -174,7 +200,10 @@ std::string diagnose(const case_result& c) {
           " times the law's, as a normal computed in bfloat16 gives (Box-Muller in bfloat16, "
           "tails clipped near 3.3 sd: PyTorch's bfloat16 normal_)" +
           (shift.empty() ? "" : "; " + shift));
-    std::string text = "variance " + format(ratio) + " times the law's";
+    // What the data show first (the std's ratio, then the variance's), a cause only where a
+    // signature, the shape or a convention supports one.
+    std::string text =
+        "std " + format(std::sqrt(ratio)) + " times the law's (variance " + format(ratio) + ")";
     if (const std::string convention = two_percent(*estimate, ratio); !convention.empty())
       text += ": " + convention;
     else if (best != nullptr)
@@ -182,7 +211,7 @@ std::string diagnose(const case_result& c) {
     else if (const std::string other = unknown_ratio(c, ratio); !other.empty())
       text += ": " + other;
     else
-      text += " (no known signature)";
+      text += ": no known cause fits (no signature of a common bug)";
     return with_outside(shift.empty() ? text : text + "; " + shift);
   }
   if (!outside.empty()) return shift.empty() ? outside : outside + "; " + shift;
