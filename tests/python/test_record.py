@@ -327,12 +327,12 @@ def test_the_record_command_saves_weights_and_laws_that_the_cli_verifies(tmp_pat
     out = tmp_path / "m"
     env = dict(os.environ)
     done = subprocess.run([sys.executable, "-m", "verinit.torch", "record",
-                           "torchvision.models:squeezenet1_1", "--out", str(out)],
+                           "torchvision.models:resnet18", "--out", str(out)],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASSED" in done.stdout
     text = (out / "laws.toml").read_text()
-    assert "# nn.init.kaiming_uniform_() at torchvision/models/squeezenet.py:" in text
+    assert "# nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu') at torchvision/models/resnet.py:" in text
     assert (out / "report" / "index.html").exists()
     run = subprocess.run([cli, "verify", "--input", str(out / "model.safetensors"), "--rules",
                           str(out / "laws.toml")], capture_output=True, text=True)
@@ -340,3 +340,15 @@ def test_the_record_command_saves_weights_and_laws_that_the_cli_verifies(tmp_pat
     bad = subprocess.run([sys.executable, "-m", "verinit.torch", "record", "nosuch:thing",
                           "--out", str(out)], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "cannot import 'nosuch'" in bad.stderr
+
+
+def test_a_model_checked_against_defaults_is_told_it_probably_reinitialised(tmp_path):
+    # resnet18 built outside record(): its convs fail torch's Conv2d default, and the note
+    # says what they fit and how to record; the failing run costs no more than twice a passing
+    # one (the identification reads 2^14 values per tensor): timed in the corpus benchmark.
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    result = verinit.verify_model(model)
+    assert not result
+    hint = [n for n in result.notes if n.startswith("tensor 'conv1.weight'")]
+    assert hint and "kaiming_normal(mode=fan_out)" in hint[0] and "record()" in hint[0]

@@ -219,7 +219,9 @@ def verify_model(
 
     A torch.nn.Module built under :func:`verinit.torch.record` is verified against the laws
     its own code applied (rules given here come first and win); with no record and no rules,
-    against PyTorch's per-class defaults (:func:`verinit.torch.default_rules`). Tensors the
+    against PyTorch's per-class defaults (:func:`verinit.torch.default_rules`), a failing
+    tensor that another catalogue scheme fits then noted as probably re-initialised by the
+    model's own code, with how to record it. Tensors the
     record saw allocated and never written, or written by an op whose law it cannot state,
     fail the run as unmatched, with a note naming the call and its site.
 
@@ -229,9 +231,15 @@ def verify_model(
     checked to be exactly zero as a case of their own, the other rows against the law.
     """
     notes: list = []
+    defaults = False
     if is_torch_module(source):
         from .torch import model_rules
 
-        rules, notes = model_rules(source, rules)
-    return _model.verify_model(source, rules, layout=layout, alpha=alpha, seed=seed,
-                               threads=threads, memory=memory, notes=notes)
+        rules, notes, defaults = model_rules(source, rules)
+    result = _model.verify_model(source, rules, layout=layout, alpha=alpha, seed=seed,
+                                 threads=threads, memory=memory, notes=notes)
+    if defaults and not result.passed:
+        from .torch import reinit_hints
+
+        result.notes.extend(reinit_hints(result))
+    return result

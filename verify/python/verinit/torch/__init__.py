@@ -22,22 +22,42 @@ from ._tensors import init_, sample
 __all__ = ["init_", "sample", "default_rules", "apply_", "record", "Record", "model_rules"]
 
 
-def model_rules(module: "_torch.nn.Module", rules: Any = None) -> Tuple[Any, List[str]]:
-    """(rules, notes) for verifying `module`: the laws recorded while it was built (a
+def model_rules(module: "_torch.nn.Module", rules: Any = None) -> Tuple[Any, List[str], bool]:
+    """(rules, notes, defaults) for verifying `module`: the laws recorded while it was built (a
     :func:`record` covers it), after `rules` where given (they win: the first match does); else
-    `rules`; else :func:`default_rules`."""
+    `rules`; else :func:`default_rules` (`defaults` true)."""
     rec = find_record(module)
     if rec is None:
-        return (default_rules(module) if rules is None else rules), []
+        return (default_rules(module), [], True) if rules is None else (rules, [], False)
     recorded, notes = rec.rules(module)
     recorded = [{k: v for k, v in rule.items() if not k.startswith("_")} for rule in recorded]
     if rules is None:
-        return recorded, notes
+        return recorded, notes, False
     from .._model import load_rules
 
     extra = load_rules(rules)
     covered = [note for note in notes if extra.match(note.split("'")[1]) is None]
-    return _joined(rules, recorded), covered
+    return _joined(rules, recorded), covered, False
+
+
+def reinit_hints(result: Any) -> List[str]:
+    """For tensors that fail PyTorch's module defaults but whose samples fit another catalogue
+    scheme (the diagnosis's identification, made by the core on the tensor's first 2^14
+    values): a note that the model probably re-initialised them in its own code, and how to
+    verify against the laws that code applied."""
+    hints: List[str] = []
+    marker = "the samples fit "
+    for case in result.failed:
+        at = (case.diagnosis or "").find(marker)
+        if at < 0:
+            continue
+        fit = case.diagnosis[at + len(marker):].split(" (KS D")[0]
+        hints.append(
+            f"tensor '{case.tensor}' fails PyTorch's default for its module but fits {fit}: "
+            "the model probably re-initialised it in its own code; build it under `with "
+            "verinit.torch.record(): model = ...` and verify_model(model) checks the laws its "
+            "code applied")
+    return hints
 
 
 def _joined(first: Any, then: List[Dict[str, Any]]) -> Any:

@@ -44,7 +44,7 @@ def save_safetensors(state: Dict[str, "_torch.Tensor"], path: str) -> None:
         if dtype is None:
             raise ValueError(f"save_safetensors: tensor '{name}' is {t.dtype}, which safetensors "
                              "does not hold")
-        data = t.view(_torch.uint8).numpy().tobytes() if t.numel() else b""
+        data = t.reshape(-1).view(_torch.uint8).numpy().tobytes() if t.numel() else b""
         if sys.byteorder != "little":
             raise OSError("save_safetensors: only little-endian hosts are supported")
         header[name] = {"dtype": dtype, "shape": list(t.shape),
