@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "verinit/detail/check.hpp"
 
@@ -212,15 +214,46 @@ std::string scheme::spec() const {
   return text + ')';
 }
 
+namespace {
+
+// Levenshtein distance (insertions, deletions, substitutions), two rows.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> previous(b.size() + 1), current(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      current[j] = std::min(
+          {previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+}  // namespace
+
 scheme parse_scheme(std::string_view spec) {
   const std::string_view text = trim(spec);
   const std::size_t open = text.find('(');
   const std::string_view name = trim(text.substr(0, open));
   const scheme_info* info = find_info(name);
   if (info == nullptr) {
+    // The nearest names (edit distance at most 3, and under half the name's length), not all
+    // of them: "did you mean he_normal?".
+    std::vector<std::pair<std::size_t, std::string_view>> near;
+    for (const auto& entry : catalog) {
+      const std::size_t d = edit_distance(name, entry.name);
+      if (d <= 3 && 2 * d < std::max<std::size_t>(entry.name.size(), 2))
+        near.emplace_back(d, entry.name);
+    }
+    std::stable_sort(near.begin(), near.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string names;
-    for (const auto& entry : catalog) names.append(names.empty() ? "" : ", ").append(entry.name);
-    detail::throw_invalid("scheme", "name", quoted(name), "one of " + names);
+    for (std::size_t i = 0; i < near.size() && i < 3; ++i)
+      names.append(i == 0 ? "" : " or ").append(near[i].second);
+    detail::throw_invalid("scheme", "name", quoted(name),
+                          near.empty() ? "a scheme of the catalogue (verinit list)"
+                                       : "a scheme of the catalogue: did you mean " + names + "?");
   }
   std::string_view body;
   if (open != std::string_view::npos) {

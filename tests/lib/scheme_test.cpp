@@ -63,6 +63,13 @@ TEST(SchemeTest, AliasesResolveToTheirCanonicalScheme) {
 
 TEST(SchemeTest, MessagesNameTheValueAndWhatWasExpected) {
   EXPECT_NE(message_of("he_normall").find("'he_normall'"), std::string::npos);
+  // The nearest names, not the whole catalogue.
+  EXPECT_EQ(message_of("he_normall"),
+            "scheme: name is 'he_normall', but must be a scheme of the catalogue: did you mean "
+            "he_normal?");
+  EXPECT_NE(message_of("kaiming_unifrom").find("did you mean kaiming_uniform?"), std::string::npos);
+  EXPECT_EQ(message_of("resnet"),
+            "scheme: name is 'resnet', but must be a scheme of the catalogue (verinit list)");
   EXPECT_EQ(message_of("xavier_uniform(gian=2)"),
             "xavier_uniform: key is 'gian', but must be one of gain");
   EXPECT_EQ(message_of("normal(std=nan)"), "normal: std is nan, but must be finite");
