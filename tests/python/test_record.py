@@ -352,3 +352,28 @@ def test_a_model_checked_against_defaults_is_told_it_probably_reinitialised(tmp_
     assert not result
     hint = [n for n in result.notes if n.startswith("tensor 'conv1.weight'")]
     assert hint and "kaiming_normal(mode=fan_out)" in hint[0] and "record()" in hint[0]
+
+
+def test_rules_state_real_laws_by_expression_module_and_shape():
+    # EfficientNet's classifier U(+-1/sqrt(out_features)) and conv kaiming_normal(fan_out),
+    # stated by hand as rules a user writes: a module class (Conv2d, not BatchNorm2d), an
+    # expression over shape[0], a constant.
+    torch.manual_seed(0)
+    model = torchvision.models.efficientnet_b0(weights=None)
+    rules = {
+        "constants": {"gain": 2.0},
+        "rule": [
+            {"match": "*.weight", "module": "Conv2d",
+             "expect": "normal(std=sqrt(gain/fan_out))"},
+            {"match": "classifier.1.weight", "expect": "uniform(a=-1/sqrt(shape[0]), "
+             "b=1/sqrt(shape[0]))"},
+            {"match": "*.weight", "rank": 1, "expect": "ones"},
+            {"match": "*num_batches_tracked", "skip": True},
+            {"match": "*running_var", "expect": "ones"},
+            {"match": "*", "rank": 1, "expect": "zeros"},
+        ]}
+    result = verinit.verify_model(model, rules)
+    assert result, result.summary()
+    # The module key sees subclasses and nothing else: a Linear rule matches no conv.
+    wrong = {"rule": [{"match": "*", "module": "Linear", "skip": True}]}
+    assert len(verinit.verify_model(model, wrong).unmatched) > 100

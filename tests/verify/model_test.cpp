@@ -397,13 +397,22 @@ TEST(ModelPlanTest, LayerInASpecIsTheNamesNumberInAnExpression) {
               plan_model(tensors, parse_rules(rules), verinit::layout::torch, "m");
             }).find("tensor 'head.wo.weight' (rule '*.wo.weight'): the expression"),
             std::string::npos);
-  EXPECT_NE(message_of([&] {
+  EXPECT_EQ(message_of([&] {
               parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={0.02 / (layer})'\n");
-            }).find("a ')' is missing"),
-            std::string::npos);
+            }),
+            "rules: rule 1 ('*'): expect: the expression '0.02 / (layer': Missing parenthesis "
+            "(column 15)");
+  // Finite or not is known per tensor: layer 1 divides by zero.
+  tensors[0].name = "layers.1.wo.weight";
   EXPECT_NE(message_of([&] {
-              parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={1 / (layer - 1)})'\n");
-            }).find("not a finite number"),
+              plan_model(tensors,
+                         parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std={1 / (layer - "
+                                     "1)})'\n",
+                                     "r.toml"),
+                         verinit::layout::torch, "m");
+            })
+                .find("r.toml: tensor 'layers.1.wo.weight' (rule '*'): the expression '1 / (layer "
+                      "- 1)': is inf for this tensor"),
             std::string::npos);
 }
 
@@ -647,6 +656,100 @@ TEST(PooledTest, NeedsTwoTensorsWithAVarianceTest) {
                                            "[[rule]]\nmatch = '*'\nexpect = 'torch_linear'\n"),
                                verinit::layout::torch, "m"));
   EXPECT_TRUE(pool_by_rule(verinit::verify::run(request).cases).empty());
+}
+
+}  // namespace
+
+namespace {
+
+using namespace verinit::verify;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ModelRulesTest, ConstantsAndMatchKeysStateRealLaws) {
+  // Conv weights, not BatchNorm weights: a rank-4 rule before a rank-1 one of the same glob;
+  // a bias bounded by a dimension of the shape; a constant in a law.
+  const std::string text =
+      "[constants]\nn_layer = 12\n"
+      "[[rule]]\nmatch = '*.weight'\nrank = 4\nexpect = 'kaiming_normal(mode=fan_out)'\n"
+      "[[rule]]\nmatch = '*.weight'\nshape = [10, 64]\ndtype = 'float32'\n"
+      "expect = 'normal(std=0.02/sqrt(2*n_layer))'\n"
+      "[[rule]]\nmatch = '*.weight'\nexpect = 'ones'\n"
+      "[[rule]]\nmatch = '*.bias'\nexpect = 'uniform(a=-1/sqrt(shape[0]), b=1/sqrt(shape[0]))'\n";
+  const model_rules rules = parse_rules(text, "r.toml");
+  EXPECT_EQ(rules.constants.at("n_layer"), 12);
+  EXPECT_EQ(match_rule(rules, "conv.weight", {8, 4, 3, 3}, verinit::dtype::float32),
+            &rules.rules[0]);
+  EXPECT_EQ(match_rule(rules, "fc.weight", {10, 64}, verinit::dtype::float32), &rules.rules[1]);
+  EXPECT_EQ(match_rule(rules, "fc.weight", {10, 64}, verinit::dtype::bfloat16), &rules.rules[2]);
+  EXPECT_EQ(match_rule(rules, "bn.weight", {8}, verinit::dtype::float32), &rules.rules[2]);
+  // A plan: the bias's law from its own shape.
+  std::vector<float> bias(100);
+  verinit::fill_options options;
+  bias = verinit::sample<float>(verinit::tensor_shape{100},
+                                verinit::parse_scheme("uniform(a=-0.1,b=0.1)"), options);
+  const std::vector<model_tensor> tensors{
+      {"head.bias",
+       "F32",
+       {100},
+       verinit::view_of<float>(bias, verinit::tensor_shape{100}),
+       nullptr}};
+  const model_plan plan = plan_model(tensors, rules, verinit::layout::torch, "m");
+  ASSERT_EQ(plan.cases.size(), 1u);
+  EXPECT_DOUBLE_EQ(plan.cases[0].spec.scheme.number("b"), 0.1);
+}
+
+TEST(ModelRulesTest, EveryRulesErrorNamesTheFile) {
+  EXPECT_EQ(error_of([] { parse_rules("[constants]\nfan_in = 3\n", "r.toml"); }),
+            "r.toml: constant 'fan_in' is the name of a tensor's variable; choose another");
+  EXPECT_EQ(error_of([] { parse_rules("[constants]\nk = 'x'\n", "r.toml"); }),
+            "r.toml: constant 'k' must be a finite number");
+  EXPECT_EQ(
+      error_of([] { parse_rules("[[rule]]\nmatch = '*'\nrank = -1\nskip = true\n", "r.toml"); }),
+      "r.toml: rule 1: rank must be an integer in [0, 64]");
+  EXPECT_EQ(error_of([] {
+              parse_rules("[[rule]]\nmatch = '*'\ndtype = 'int8'\nskip = true\n", "r.toml");
+            }),
+            "r.toml: rule 1: dtype is 'int8', but must be float16, bfloat16, float32 or float64");
+  EXPECT_EQ(error_of([] {
+              parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std=1/sqrt(fan_inn))'\n",
+                          "r.toml");
+            }),
+            "r.toml: rule 1 ('*'): expect: the expression '1/sqrt(fan_inn)': Unexpected token "
+            "\"fan_inn\" (column 8)");
+  EXPECT_NE(error_of([] {
+              parse_rules("[[rule]]\nmatch = '*'\nexpect = 'he_normall'\n", "r.toml");
+            }).find("did you mean he_normal?"),
+            std::string::npos);
+  // fans_from naming no tensor, and shape[i] beyond a tensor's rank, name the file too.
+  std::vector<float> w(16, 0.1f);
+  const std::vector<model_tensor> tensors{
+      {"a.weight", "F32", {16}, verinit::view_of<float>(w, verinit::tensor_shape{16}), nullptr}};
+  EXPECT_EQ(error_of([&] {
+              plan_model(tensors,
+                         parse_rules("[[rule]]\nmatch = '*'\nexpect = 'he_normal'\n"
+                                     "fans_from = 'b.weight'\n",
+                                     "r.toml"),
+                         verinit::layout::torch, "m");
+            }),
+            "r.toml: rule '*': fans_from names 'b.weight' for tensor 'a.weight', but there is no "
+            "such tensor");
+  EXPECT_NE(error_of([&] {
+              plan_model(
+                  tensors,
+                  parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std=shape[1])'\n", "r.toml"),
+                  verinit::layout::torch, "m");
+            })
+                .find("r.toml: tensor 'a.weight' (rule '*'): the expression 'shape[1]': shape[1] "
+                      "is beyond the tensor's rank 1"),
+            std::string::npos);
 }
 
 }  // namespace

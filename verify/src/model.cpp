@@ -14,6 +14,7 @@
 #include <string>
 
 #include "verinit/scheme.hpp"
+#include "verinit/verify/spec_expression.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -85,99 +86,27 @@ verify::tolerance tolerance_of(const toml::node& value, std::string_view source,
   return out;
 }
 
-// `{...}` in a spec: an arithmetic expression over `layer` (numbers, + - * / ^, parentheses,
-// sqrt), e.g. "normal(std={0.02/sqrt(2*(layer+1))})". Throws std::invalid_argument.
-class expression {
- public:
-  expression(std::string_view text, std::optional<double> layer) : text_(text), layer_(layer) {}
-
-  double evaluate() {
-    const double value = sum();
-    skip_space();
-    if (at_ < text_.size()) fail("unexpected '" + std::string(1, text_[at_]) + "'");
-    return value;
+// `[constants]`: name = number, names that are identifiers and not an expression's variables.
+expression_constants constants_of(const toml::node& value, std::string_view source) {
+  const toml::table* table = value.as_table();
+  if (table == nullptr) fail(source, "constants must be a table ([constants] name = number)");
+  expression_constants out;
+  for (const auto& [key, entry] : *table) {
+    const std::string name(key.str());
+    const bool identifier =
+        !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+        std::all_of(name.begin(), name.end(),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (!identifier) fail(source, "constant '" + name + "' is not a name (letters, digits, _)");
+    if (is_expression_variable(name))
+      fail(source, "constant '" + name + "' is the name of a tensor's variable; choose another");
+    const auto number = entry.value<double>();
+    if (!number || !(entry.is_floating_point() || entry.is_integer()) || !std::isfinite(*number))
+      fail(source, "constant '" + name + "' must be a finite number");
+    out.emplace(name, *number);
   }
-  bool uses_layer() const { return used_layer_; }
-
- private:
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw std::invalid_argument("the expression {" + std::string(text_) + "}: " + problem);
-  }
-  void skip_space() {
-    while (at_ < text_.size() && text_[at_] == ' ') ++at_;
-  }
-  bool take(std::string_view token) {
-    skip_space();
-    if (text_.substr(at_, token.size()) != token) return false;
-    at_ += token.size();
-    return true;
-  }
-  double sum() {
-    double value = product();
-    while (true) {
-      if (take("+"))
-        value += product();
-      else if (take("-"))
-        value -= product();
-      else
-        return value;
-    }
-  }
-  double product() {
-    double value = power();
-    while (true) {
-      if (take("*")) {  // never "**": power() took that
-        value *= power();
-      } else if (take("/")) {
-        value /= power();
-      } else {
-        return value;
-      }
-    }
-  }
-  double power() {
-    const double base = unary();
-    if (take("^") || take("**")) return std::pow(base, power());
-    return base;
-  }
-  double unary() {
-    if (take("-")) return -unary();
-    if (take("+")) return unary();
-    return primary();
-  }
-  double primary() {
-    if (take("(")) {
-      const double value = sum();
-      if (!take(")")) fail("a ')' is missing");
-      return value;
-    }
-    if (take("sqrt")) {
-      if (!take("(")) fail("sqrt needs '('");
-      const double value = sum();
-      if (!take(")")) fail("a ')' is missing");
-      return std::sqrt(value);
-    }
-    if (take("layer")) {
-      used_layer_ = true;
-      if (!layer_) fail("uses layer, but the tensor's name has no numeric component");
-      return *layer_;
-    }
-    skip_space();
-    double value = 0;
-    const char* first = text_.data() + at_;
-    const auto [end, error] = std::from_chars(first, text_.data() + text_.size(), value);
-    if (error != std::errc{} || end == first)
-      fail(at_ < text_.size() ? "unexpected '" + std::string(1, text_[at_]) + "'"
-                              : "it ends early");
-    at_ += static_cast<std::size_t>(end - first);
-    return value;
-  }
-
-  std::string_view text_;
-  std::optional<double> layer_;
-  std::size_t at_ = 0;
-  bool used_layer_ = false;
-};
+  return out;
+}
 
 // The first component of `name` (split at '.' and '/') that is all digits: its layer.
 std::optional<double> layer_of(std::string_view name) {
@@ -192,31 +121,6 @@ std::optional<double> layer_of(std::string_view name) {
     start = end + 1;
   }
   return std::nullopt;
-}
-
-// `spec` with each {expression} replaced by its value (17 significant digits).
-std::string expand(std::string_view spec, std::optional<double> layer) {
-  std::string out;
-  std::size_t at = 0;
-  while (at < spec.size()) {
-    const std::size_t open = spec.find('{', at);
-    if (open == std::string_view::npos) break;
-    const std::size_t close = spec.find('}', open);
-    if (close == std::string_view::npos)
-      throw std::invalid_argument("the spec '" + std::string(spec) + "' has a '{' without '}'");
-    out += spec.substr(at, open - at);
-    const double value = expression(spec.substr(open + 1, close - open - 1), layer).evaluate();
-    if (!std::isfinite(value))
-      throw std::invalid_argument("the expression " +
-                                  std::string(spec.substr(open, close - open + 1)) + " is " +
-                                  std::to_string(value) + ", not a finite number");
-    char text[32];
-    std::snprintf(text, sizeof text, "%.17g", value);
-    out += text;
-    at = close + 1;
-  }
-  out += spec.substr(at);
-  return out;
 }
 
 }  // namespace
@@ -273,14 +177,17 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
                      std::to_string(error.source().begin.line) + ")");
   }
   model_rules out;
+  out.source = std::string(source);
   for (const auto& [key, value] : document) {
     if (key.str() == "layout") {
       out.tensor_layout = layout_of(value, source, "");
     } else if (key.str() == "tolerance") {
       out.tolerance = tolerance_of(value, source, "");
+    } else if (key.str() == "constants") {
+      out.constants = constants_of(value, source);
     } else if (key.str() != "rule") {
       fail(source, "top-level key '" + std::string(key.str()) +
-                       "' is unknown, but must be 'rule', 'layout' or 'tolerance'");
+                       "' is unknown, but must be 'rule', 'layout', 'tolerance' or 'constants'");
     }
   }
   const toml::node* rules = document.get("rule");
@@ -326,6 +233,34 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       } else if (k == "fan_out") {
         rule.fan_out = count_of();
         has_fan_out = true;
+      } else if (k == "rank") {
+        const auto v = value.value<std::int64_t>();
+        if (!value.is_integer() || !v || *v < 0 || *v > 64)
+          fail(source, where + ": rank must be an integer in [0, 64]");
+        rule.rank = *v;
+      } else if (k == "dtype") {
+        const std::string name = text_of();
+        try {
+          rule.type = parse_dtype(name);
+        } catch (const std::invalid_argument&) {
+          fail(source, where + ": dtype is '" + name +
+                           "', but must be float16, bfloat16, float32 or float64");
+        }
+      } else if (k == "shape") {
+        const toml::array* dims = value.as_array();
+        tensor_shape shape;
+        if (dims != nullptr)
+          for (const toml::node& d : *dims) {
+            const auto v = d.value<std::int64_t>();
+            if (!d.is_integer() || !v || *v < 0) {
+              dims = nullptr;
+              break;
+            }
+            shape.push_back(*v);
+          }
+        if (dims == nullptr)
+          fail(source, where + ": shape must be a list of integers >= 0, e.g. [768, 3, 16, 16]");
+        rule.shape = std::move(shape);
       } else if (k == "blocks") {
         const toml::array* specs = value.as_array();
         if (specs == nullptr || specs->empty())
@@ -371,16 +306,24 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       fail(source, where + " ('" + rule.match +
                        "'): fans_from and fan_in/fan_out are "
                        "alternatives");
+    // A spec without expressions is a scheme now; one with them is checked for its syntax and
+    // names here, and becomes a scheme per tensor.
+    const auto check = [&](const std::string& spec) {
+      if (has_expressions(spec))
+        check_spec_expressions(spec, out.constants);
+      else
+        (void)parse_scheme(spec);
+    };
     if (!rule.skip && rule.blocks.empty()) {
       try {
-        (void)parse_scheme(expand(rule.expect, 1.0));
+        check(rule.expect);
       } catch (const std::invalid_argument& error) {
         fail(source, where + " ('" + rule.match + "'): expect: " + error.what());
       }
     }
     for (std::size_t b = 0; b < rule.blocks.size(); ++b) {
       try {
-        (void)parse_scheme(expand(rule.blocks[b], 1.0));
+        check(rule.blocks[b]);
       } catch (const std::invalid_argument& error) {
         fail(source,
              where + " ('" + rule.match + "'): blocks[" + std::to_string(b) + "]: " + error.what());
@@ -394,6 +337,19 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
 const tensor_rule* match_rule(const model_rules& rules, std::string_view name) noexcept {
   for (const auto& rule : rules.rules)
     if (glob_match(rule.match, name)) return &rule;
+  return nullptr;
+}
+
+const tensor_rule* match_rule(const model_rules& rules, std::string_view name,
+                              const tensor_shape& shape,
+                              std::optional<verinit::dtype> type) noexcept {
+  for (const auto& rule : rules.rules) {
+    if (!glob_match(rule.match, name)) continue;
+    if (rule.rank && *rule.rank != static_cast<std::int64_t>(shape.size())) continue;
+    if (rule.shape && *rule.shape != shape) continue;
+    if (rule.type && type != rule.type) continue;
+    return &rule;
+  }
   return nullptr;
 }
 
@@ -497,7 +453,9 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
         continue;
       }
     }
-    const tensor_rule* rule = match_rule(rules, t.name);
+    const tensor_rule* rule =
+        match_rule(rules, t.name, t.shape,
+                   t.values ? std::optional<verinit::dtype>(t.values->type) : std::nullopt);
     if (rule == nullptr) {
       plan.unmatched.push_back(t.name);
       continue;
@@ -523,16 +481,27 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
     if (t.storage != nullptr) first_of.emplace(key, std::pair{t.name, false});
     const verinit::layout tensor_layout =
         rule->tensor_layout.value_or(rules.tensor_layout.value_or(default_layout));
-    const auto fans = fans_shape_of(*rule, t.name, tensor_layout, shape_of);
+    std::optional<tensor_shape> fans;
+    try {
+      fans = fans_shape_of(*rule, t.name, tensor_layout, shape_of);
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument(rules.source + ": " + error.what());
+    }
     // A 0-dim tensor (a scalar) is one element.
     const tensor_shape own = t.shape.empty() ? tensor_shape{1} : t.shape;
     const auto add = [&](const std::string& name, const std::string& expect, tensor_view values,
                          const tensor_shape& shape) {
       case_request c;
       try {
-        c.spec = case_spec::of(expand(expect, layer_of(t.name)), shape, tensor_layout, values.type);
+        // Expressions see the tensor's own shape (shape[i], numel, rank) and the fans the
+        // rule names (fans_from, fan_in/fan_out) where it names any.
+        const std::string spec = has_expressions(expect)
+                                     ? evaluate_spec(expect, {fans ? *fans : own, tensor_layout,
+                                                              layer_of(t.name), &rules.constants})
+                                     : expect;
+        c.spec = case_spec::of(spec, shape, tensor_layout, values.type);
       } catch (const std::invalid_argument& error) {
-        throw std::invalid_argument("tensor '" + name + "' (rule '" + rule->match +
+        throw std::invalid_argument(rules.source + ": tensor '" + name + "' (rule '" + rule->match +
                                     "'): " + error.what());
       }
       c.samples = values;

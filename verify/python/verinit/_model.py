@@ -6,11 +6,16 @@ A rules document, in TOML or as the same Python data::
     layout = "torch"                 # optional, for every rule
     [[rule]]
     match = "*.bias"                 # shell glob on the full name: *, ?, [abc], [!abc]
-    expect = "torch_linear"          # a scheme spec
+    expect = "torch_linear"          # a scheme spec; numbers may be expressions over the
+                                     # tensor: "normal(std=sqrt(1/fan_in))", shape[0], numel,
+                                     # rank, layer, and the names of a [constants] table
     fans_from = "{parent}.weight"    # fans from another tensor's shape
     # fan_in = 768, fan_out = 3072   # or explicit fans
     # layout = "keras"
     # zero_rows = [0]                # rows that must be exactly zero (padding_idx)
+    # rank = 4, shape = [768, 3, 16, 16], dtype = "float32"   # match these too
+    # module = "Conv2d"              # Python only: tensors of modules of this class (or a
+    #                                # subclass), for a torch.nn.Module source
     # skip = true                    # deliberately not verified (counters, buffers)
 
 As Python data: a list of rule dicts, or a dict ``{"layout": ..., "rule": [...]}``; it is
@@ -57,21 +62,24 @@ def _toml_value(value: Any, where: str) -> str:
 
 def _to_toml(data: Any) -> str:
     """Rules as Python data, written as the TOML document they stand for."""
-    layout = tolerance = None
+    layout = tolerance = constants = None
     rules = data
     if isinstance(data, dict):
-        unknown = set(data) - {"rule", "layout", "tolerance"}
+        unknown = set(data) - {"rule", "layout", "tolerance", "constants"}
         if unknown:
             raise ValueError(f"rules: top-level key '{sorted(unknown)[0]}' is unknown, but must "
-                             "be 'rule', 'layout' or 'tolerance'")
+                             "be 'rule', 'layout', 'tolerance' or 'constants'")
         layout = data.get("layout")
         tolerance = data.get("tolerance")
+        constants = data.get("constants")
         rules = data.get("rule", [])
     if not isinstance(rules, (list, tuple)):
         raise ValueError(f"rules: expected a list of rules, got {type(rules).__name__}")
     lines = [] if layout is None else [f"layout = {_toml_value(layout, 'layout')}"]
     if tolerance is not None:
         lines.append(f"tolerance = {_toml_value(tolerance, 'tolerance')}")
+    if constants is not None:
+        lines.append(f"constants = {_toml_value(constants, 'constants')}")
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):
             raise ValueError(f"rules: rule {i + 1} is {rule!r}, but must be a table (dict)")

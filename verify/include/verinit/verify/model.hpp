@@ -4,13 +4,18 @@
 // A rules document, in TOML (the command line's --rules, the Python package's verify_model):
 //
 //   layout = "torch"                 # optional: every rule's default
+//   [constants]                      # optional: names for the expressions
+//   n_layer = 12
 //   [[rule]]
 //   match = "*.bias"                 # shell glob on the full name: * (also across dots), ?,
 //                                    # [abc], [a-z], [!abc]
-//   expect = "torch_linear"          # a scheme spec; {...} in it is an expression over
-//                                    # `layer`, the name's first numeric component
-//                                    # (numbers, + - * / ^ **, parentheses, sqrt):
-//                                    # "normal(std={0.02/sqrt(2*(layer+1))})"
+//   expect = "torch_linear"          # a scheme spec; a numeric parameter may be an
+//                                    # expression over the tensor (spec_expression.hpp):
+//                                    # "truncated_normal(std=sqrt(1/fan_in), a=-2, b=2)",
+//                                    # "uniform(a=-1/sqrt(shape[0]), b=1/sqrt(shape[0]))",
+//                                    # "normal(std=0.02/sqrt(2*n_layer))" with [constants];
+//                                    # {...} anywhere: "normal(std={0.02/sqrt(2*(layer+1))})"
+//   # rank = 4, shape = [768, 3, 16, 16], dtype = "bfloat16"   # match these too
 //   fans_from = "{parent}.weight"    # fans from another tensor's shape; {parent} is the name
 //                                    # without its last .component
 //   # fan_in = 768, fan_out = 3072   # or explicit fans (both)
@@ -44,6 +49,7 @@
 #include "verinit/shape.hpp"
 #include "verinit/tensor.hpp"
 #include "verinit/verify/runner.hpp"
+#include "verinit/verify/spec_expression.hpp"
 
 namespace verinit::verify {
 
@@ -61,12 +67,18 @@ struct tensor_rule {
   std::vector<std::string> blocks;
   std::int64_t axis = 0;                       ///< of blocks; negative from the end
   std::optional<verify::tolerance> tolerance;  ///< the rule's own; else the document's
+  /// Besides the name, the rule matches only tensors of this rank, shape, dtype (where set).
+  std::optional<std::int64_t> rank;
+  std::optional<tensor_shape> shape;
+  std::optional<verinit::dtype> type;
 };
 
 struct model_rules {
   std::optional<verinit::layout> tensor_layout;  ///< the top-level `layout`
   verify::tolerance tolerance;                   ///< the top-level `tolerance`: the default
+  expression_constants constants;                ///< the top-level `[constants]`
   std::vector<tensor_rule> rules;                ///< in order: the first match wins
+  std::string source = "rules";                  ///< the file (for messages)
 };
 
 /// Parses a rules document (TOML, above); `source` names it in messages (a file name).
@@ -85,8 +97,15 @@ model_rules parse_rules(std::string_view toml, std::string_view source = "rules"
 /// ("[ab") matches its characters literally.
 bool glob_match(std::string_view pattern, std::string_view name) noexcept;
 
-/// The first rule matching `name`, or nullptr.
+/// The first rule matching `name`, or nullptr; by name alone (rank, shape and dtype keys
+/// ignored).
 const tensor_rule* match_rule(const model_rules& rules, std::string_view name) noexcept;
+
+/// The first rule matching a tensor: its name, and its shape and dtype where a rule has rank,
+/// shape or dtype keys (a tensor without a float dtype, `type` nullopt, fails a dtype key).
+const tensor_rule* match_rule(const model_rules& rules, std::string_view name,
+                              const tensor_shape& shape,
+                              std::optional<verinit::dtype> type) noexcept;
 
 /// The shape whose fans the rule names for tensor `name`: fans_from's tensor (its shape from
 /// `shape_of`, which returns nullopt for a name the model lacks), or the explicit fans as a

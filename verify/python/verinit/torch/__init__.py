@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch as _torch
 
-from ._defaults import apply_, default_rules
+from ._defaults import apply_, default_rules, literal
 from ._record import Record, find_record, record
 from ._tensors import init_, sample
 
@@ -26,6 +26,7 @@ def model_rules(module: "_torch.nn.Module", rules: Any = None) -> Tuple[Any, Lis
     """(rules, notes, defaults) for verifying `module`: the laws recorded while it was built (a
     :func:`record` covers it), after `rules` where given (they win: the first match does); else
     `rules`; else :func:`default_rules` (`defaults` true)."""
+    rules = module_rules(module, rules)
     rec = find_record(module)
     if rec is None:
         return (default_rules(module), [], True) if rules is None else (rules, [], False)
@@ -70,3 +71,45 @@ def _joined(first: Any, then: List[Dict[str, Any]]) -> Any:
         return list(first) + then
     raise ValueError("verify_model: rules beside a record must be Python data (a list of "
                      "rules or a dict with 'rule'), so that the recorded rules can follow them")
+
+
+def module_rules(module: "_torch.nn.Module", rules: Any) -> Any:
+    """Rules (Python data) whose `module` key names a module class: each becomes, in its place,
+    one exact-name rule per tensor of a module of that class (or a subclass; the class's name,
+    e.g. "Conv2d", or its qualified name) that its glob also matches. Other rules and TOML
+    text pass unchanged (the TOML reader knows no module)."""
+    from .._model import load_rules
+
+    if isinstance(rules, dict):
+        items, wrap = rules.get("rule", []), lambda r: {**rules, "rule": r}
+    elif isinstance(rules, (list, tuple)):
+        items, wrap = rules, list
+    else:
+        return rules
+    if not any(isinstance(r, dict) and "module" in r for r in items):
+        return rules
+    owners: Dict[str, Any] = {}
+    for prefix, m in module.named_modules(remove_duplicate=False):
+        for name, _ in list(m.named_parameters(recurse=False)) + list(m.named_buffers(recurse=False)):
+            owners.setdefault(f"{prefix}.{name}" if prefix else name, m)
+    state = module.state_dict(keep_vars=True)
+    out: List[Any] = []
+    for rule in items:
+        if not (isinstance(rule, dict) and "module" in rule):
+            out.append(rule)
+            continue
+        wanted = rule["module"]
+        if not isinstance(wanted, str):
+            raise ValueError(f"rules: module is {wanted!r}, but must be a class name, e.g. "
+                             "'Conv2d'")
+        rest = {k: v for k, v in rule.items() if k not in ("module", "match")}
+        glob = load_rules([{"match": rule.get("match", "*"), "skip": True}])
+        for name in state:
+            owner = owners.get(name)
+            if owner is None or glob.match(name) is None:
+                continue
+            names = {c.__name__ for c in type(owner).__mro__} | {
+                f"{c.__module__}.{c.__qualname__}" for c in type(owner).__mro__}
+            if wanted in names:
+                out.append({"match": literal(name), **rest})
+    return wrap(out)
