@@ -27,9 +27,10 @@ UNRECORDABLE = "unrecordable"  # written by an op whose law verinit cannot state
 DERIVED = "derived"  # a new tensor computed from sampled ones (weight_norm's g): not sampled
 
 
-@dataclass(frozen=True)
+@dataclass
 class Law:
-    """The law of a storage's values after its last write."""
+    """The law of a storage's values after its last write (treated as immutable: changes make
+    a new one with dataclasses.replace; not frozen, which costs microseconds per law made)."""
 
     kind: str
     spec: str = ""  # a verinit scheme spec for RANDOM and CONSTANT

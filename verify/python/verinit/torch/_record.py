@@ -212,6 +212,8 @@ def _whole(tensor: "_torch.Tensor") -> bool:
         return False
     if tensor.numel() * tensor.element_size() != tensor._storage().nbytes():
         return False
+    if tensor.is_contiguous():
+        return True
     # Dense: the strides of some permutation of a contiguous layout.
     dims = sorted((s, d) for s, d in zip(tensor.stride(), tensor.shape) if d != 1)
     expected = 1
