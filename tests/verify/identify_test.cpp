@@ -55,12 +55,17 @@ TEST(IdentifyTest, KerasFansAreNamedInKerasLayout) {
   const auto candidates = identify_of(draw("kaiming_normal", shape, verinit::layout::keras), shape);
   EXPECT_EQ(candidates.front().scheme, "kaiming_normal(mode=fan_out)");
   EXPECT_TRUE(candidates.front().passed);
-  // LeCun uniform with Keras's fan_in 256 on [256, 384]: no torch spelling has its law (on
-  // [256, 512] torch's kaiming_uniform would, U(+-sqrt(6/512)) = U(+-sqrt(3/256))).
+  // LeCun uniform with Keras's fan_in 256 on [256, 384], U(+-sqrt(3/256)): on a torch tensor
+  // that is U(+-sqrt(3/fan_out)), named in torch's spelling, not as a Keras scheme.
   const verinit::tensor_shape other{256, 384};
   const auto lecun = identify_of(draw("lecun_uniform", other, verinit::layout::keras), other);
-  EXPECT_EQ(lecun.front().scheme, "lecun_uniform");
-  EXPECT_EQ(lecun.front().tensor_layout, verinit::layout::keras);
+  EXPECT_EQ(lecun.front().scheme, "kaiming_uniform(mode=fan_out,nonlinearity=linear)");
+  EXPECT_EQ(lecun.front().tensor_layout, verinit::layout::torch);
+  // Keras's truncated He normal with its fan_in 256 has no torch spelling: Keras layout.
+  const char* keras_he = "variance_scaling(scale=2,mode=fan_in,distribution=truncated_normal)";
+  const auto he = identify_of(draw(keras_he, other, verinit::layout::keras), other);
+  EXPECT_EQ(he.front().scheme, keras_he);
+  EXPECT_EQ(he.front().tensor_layout, verinit::layout::keras);
 }
 
 TEST(IdentifyTest, ExactLawsAndNothingThatFits) {
@@ -97,7 +102,9 @@ TEST(IdentifyTest, AFailedCaseSaysWhatItsSamplesFit) {
                            verinit::view_of<float>(good, shape), "test", "fc.weight"});
   run_result result = run(request);
   add_identification(result, request);
-  EXPECT_NE(result.cases[0].diagnosis.find("; the samples fit normal(std=0.02) (KS D"),
+  // The candidates read the tensor's first 2^14 values, and say so.
+  EXPECT_NE(result.cases[0].diagnosis.find(
+                "; the samples fit normal(std=0.02) on its first 16384 values (KS D"),
             std::string::npos)
       << result.cases[0].diagnosis;
   EXPECT_EQ(result.cases[1].diagnosis, "");

@@ -38,22 +38,32 @@ std::string describe(const candidate& c) {
 std::vector<std::string> identify_specs(const tensor_shape& shape) {
   std::vector<std::string> specs;
   if (shape.size() >= 2)
-    specs = {"torch_linear",
-             "xavier_uniform",
-             "xavier_normal",
-             "kaiming_uniform",
-             "kaiming_uniform(mode=fan_out)",
-             "kaiming_normal",
-             "kaiming_normal(mode=fan_out)",
-             "lecun_uniform",
-             "lecun_normal",
+    specs = {"torch_linear", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+             "kaiming_uniform(mode=fan_out)", "kaiming_normal", "kaiming_normal(mode=fan_out)",
+             // gain 1 with fan_out: torch's spelling of U(+-sqrt(3/fan_out)) and N(0,
+             // 1/fan_out), before Keras's lecun_* in Keras layout (the same laws on a torch
+             // tensor) can name them.
+             "kaiming_uniform(mode=fan_out,nonlinearity=linear)",
+             "kaiming_normal(mode=fan_out,nonlinearity=linear)", "lecun_uniform", "lecun_normal",
              "variance_scaling(scale=2,mode=fan_in,distribution=truncated_normal)",
              "variance_scaling(scale=1,mode=fan_avg,distribution=truncated_normal)",
-             "variance_scaling(scale=1,mode=fan_in,distribution=truncated_normal)",
-             "orthogonal"};
-  for (const char* spec :
-       {"normal(std=0.02)", "normal", "uniform(a=-0.05,b=0.05)", "zeros", "ones"})
+             "variance_scaling(scale=1,mode=fan_in,distribution=truncated_normal)", "orthogonal"};
+  // The fixed laws people use: N(0, s^2) for s = 0.02 (GPT-2/BERT, timm, ViT), 0.01, 0.001,
+  // 0.1 (torch's trunc_normal_(std=s), cut at +-2 absolute, is the same law to double
+  // precision for these s: 20 sd and more, so the normal stands for it); timm's +-2 sd cut at
+  // 0.02; N(0, 1) (torch's Embedding); Keras's Embedding U(+-0.05).
+  for (const char* spec : {"normal(std=0.02)", "truncated_normal(std=0.02,a=-0.04,b=0.04)",
+                           "normal(std=0.01)", "normal(std=0.001)", "normal(std=0.1)", "normal",
+                           "uniform(a=-0.05,b=0.05)", "zeros", "ones"})
     specs.emplace_back(spec);
+  // U(+-1/sqrt(shape[0])): EfficientNet's, MobileNet's and others' classifier (1/sqrt of the
+  // out_features), and a bias's torch default from its own length.
+  if (!shape.empty() && shape[0] > 0) {
+    char text[96];
+    const double bound = 1 / std::sqrt(static_cast<double>(shape[0]));
+    std::snprintf(text, sizeof text, "uniform(a=%.17g,b=%.17g)", -bound, bound);
+    specs.emplace_back(text);
+  }
   return specs;
 }
 

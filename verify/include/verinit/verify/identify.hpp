@@ -24,10 +24,12 @@ struct candidate {
 
 /// The specs identify() tries on `shape`: with fans (2 or more dims), every fan scheme in
 /// PyTorch's and Keras's spelling — xavier/glorot uniform and normal, kaiming uniform and
-/// normal (fan_in, fan_out; gain sqrt(2)), lecun uniform and normal, torch_linear (torch's
-/// Linear/Conv default), Keras's truncated variance_scaling (he_normal, glorot_normal,
-/// lecun_normal), orthogonal; and for any shape N(0, 0.02^2) (GPT-2/BERT), N(0, 1) (torch's
-/// Embedding), U(+-0.05) (Keras's Embedding), zeros and ones.
+/// normal (fan_in, fan_out; gain sqrt(2); and gain 1 with fan_out, torch's spelling of
+/// U(+-sqrt(3/fan_out))), lecun uniform and normal, torch_linear (torch's Linear/Conv default),
+/// Keras's truncated variance_scaling (he_normal, glorot_normal, lecun_normal), orthogonal;
+/// and for any shape N(0, s^2) for s = 0.02, 0.01, 0.001, 0.1 (the same law as torch's
+/// trunc_normal_(std=s) cut at +-2, to double precision), timm's +-2 sd cut at 0.02, N(0, 1) (torch's Embedding), U(+-0.05) (Keras's
+/// Embedding), U(+-1/sqrt(shape[0])) (a classifier's 1/sqrt(out_features)), zeros and ones.
 std::vector<std::string> identify_specs(const tensor_shape& shape);
 
 /// Verifies `samples` (whole tensors of `shape`, or any count for the i.i.d. specs) against
