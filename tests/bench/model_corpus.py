@@ -84,12 +84,16 @@ def main():
     parser.add_argument("--models", default="")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default="")
+    parser.add_argument("--skip", default="", help="builders to leave out")
     parser.add_argument("--max-params", type=float, default=float("inf"),
                         help="skip models with more weights (memory of this machine)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     rows = []
+    skip = {m for m in args.skip.split(",") if m}
     for name, build in builders([m for m in args.models.split(",") if m]):
+        if name.split(":")[1] in skip:
+            continue
         row = {"model": name}
         try:
             plain, recorded = [], []
@@ -100,6 +104,8 @@ def main():
                 del model
                 model, t = timed_build(build, True)
                 recorded.append(t)
+                if t > 5:  # a big model: one pair of builds is enough to time it
+                    break
             state = model.state_dict()
             row["tensors"] = len(state)
             row["weights"] = sum(t.numel() for t in state.values() if t.is_floating_point())
@@ -119,6 +125,7 @@ def main():
                 for c in result.failed]
             row["unmatched"] = result.unmatched
             row["notes"] = [n for n in result.notes if "record" in n or "written" in n]
+            row["diagnoses"] = {c.tensor: c.diagnosis for c in result.failed}
         except Exception as error:  # a builder that does not construct here is listed
             row["error"] = f"{type(error).__name__}: {error}"
             traceback.print_exc(limit=2)

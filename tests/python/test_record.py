@@ -377,3 +377,24 @@ def test_rules_state_real_laws_by_expression_module_and_shape():
     # The module key sees subclasses and nothing else: a Linear rule matches no conv.
     wrong = {"rule": [{"match": "*", "module": "Linear", "skip": True}]}
     assert len(verinit.verify_model(model, wrong).unmatched) > 100
+
+
+def test_python_level_torch_functions_dispatch_through_the_record():
+    # torch.meshgrid is a Python function that dispatches through handle_torch_function, which
+    # pops the mode stack's top (MaxViT's and the detection models' constructors call such
+    # functions): the record must be on that stack, and leave it empty.
+    class Grid(nn.Module):
+        def __init__(self):
+            super().__init__()
+            ys, xs = torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij")
+            self.register_buffer("index", (ys * 4 + xs).flatten())
+            self.table = nn.Parameter(torch.zeros(49, 3))
+            nn.init.trunc_normal_(self.table, std=0.02)
+            self.proj = nn.Linear(3, 3)
+
+    model, rec = build(Grid)
+    assert torch._C._len_torch_function_stack() == 0
+    assert laws(model, rec)["table"].spec == "truncated_normal(mean=0,std=0.02,a=-2,b=2)"
+    assert laws(model, rec)["proj.weight"].spec.startswith("kaiming_uniform")
+    result = verinit.verify_model(model)
+    assert result and "index" in result.skipped

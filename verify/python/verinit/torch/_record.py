@@ -601,8 +601,11 @@ class _Mode(TorchFunctionMode):
 class _DirectMode:
     """The same as _Mode, set as torch 1.13's one C++-level function mode directly: torch's own
     mode stack enters and leaves each mode through a contextlib manager in Python, which
-    costs more per op than the recording. Used where torch has that hook and no other mode
-    is on."""
+    costs more per op than the recording. It is also pushed on torch's Python-level mode stack,
+    so that Python functions that dispatch through handle_torch_function (which pops the
+    stack's top mode and calls it) find it; after such a call torch's stack mode is the C++
+    one again (correct, slower) until a wrapped torch.nn.init call puts this one back. Used
+    where torch has these hooks and no other mode is on."""
 
     def __init__(self, record: Record, state: "_State") -> None:
         self._record = record
@@ -625,6 +628,9 @@ class _DirectMode:
 
 _set_mode = getattr(_torch._C, "_set_torch_function_mode", None)
 _stack_length = getattr(_torch._C, "_len_torch_function_stack", None)
+_push_stack = getattr(_torch._C, "_push_on_torch_function_stack", None)
+_pop_stack = getattr(_torch._C, "_pop_torch_function_stack", None)
+_DIRECT = None not in (_set_mode, _stack_length, _push_stack, _pop_stack)
 
 
 class _State:
@@ -678,8 +684,9 @@ class record:
             rec._modules.add(module)
 
         _torch.nn.Module.__init__ = tracked_init
-        if _set_mode is not None and _stack_length is not None and _stack_length() == 0:
+        if _DIRECT and _stack_length() == 0:
             self._mode = _DirectMode(rec, state)
+            _push_stack(self._mode)
             _set_mode(self._mode)
         else:
             self._mode = _Mode(rec, state)
@@ -690,6 +697,7 @@ class record:
     def __exit__(self, *exc) -> None:
         try:
             if isinstance(self._mode, _DirectMode):
+                _pop_stack()
                 _set_mode(None)
             else:
                 self._mode.__exit__(*exc)
