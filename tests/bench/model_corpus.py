@@ -7,7 +7,8 @@ of --repeat builds each, interleaved, fresh seed 0), the verification time, and 
 with the failing tensors and why. Writes a JSON document and prints a Markdown table.
 
     PYTHONPATH=build/release/python /usr/bin/python3 tests/bench/model_corpus.py \
-        [--models resnet18,swin_t] [--repeat 3] [--json corpus.json] [--max-params 2e8]
+        [--models resnet18,swin_t] [--repeat 3] [--json corpus.json] [--skip a,b]
+    /usr/bin/python3 tests/bench/model_corpus.py --render corpus.json,rerun.json   # the table
 
 A model fails the corpus only for a reason verinit names; a sampler bug (PyTorch's
 trunc_normal_ returning exactly its bound a: pytorch#155588) is reported as such.
@@ -87,7 +88,16 @@ def main():
     parser.add_argument("--skip", default="", help="builders to leave out")
     parser.add_argument("--max-params", type=float, default=float("inf"),
                         help="skip models with more weights (memory of this machine)")
+    parser.add_argument("--render", default="", help="only print the table of these JSON "
+                        "documents (comma-separated; later rows replace earlier ones)")
     args = parser.parse_args()
+    if args.render:
+        merged = {}
+        for path in args.render.split(","):
+            for r in json.load(open(path))["rows"]:
+                merged[r["model"]] = r
+        print(table(list(merged.values())))
+        return
     torch.set_num_threads(2)
     rows = []
     skip = {m for m in args.skip.split(",") if m}
@@ -137,19 +147,34 @@ def main():
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__,
                        "torchaudio": torchaudio.__version__, "rows": rows}, f, indent=1)
-    print("| model | tensors | weights | build s | under record() s | overhead | verify s | "
-          "verdict |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(table(rows))
+
+
+def verdict(r):
+    """pass; FAIL with the tensors; or the named sampler bug when it is every failure."""
+    if r["passed"]:
+        return "pass"
+    diagnoses = r.get("diagnoses", {})
+    atoms = [t for t, d in diagnoses.items() if "pytorch#155588" in d]
+    if atoms and len(atoms) == len(r["failed"]) and not r["unmatched"]:
+        return (f"sampler bug only: PyTorch's trunc_normal_ returned exactly -2 "
+                f"(pytorch#155588) in {len(atoms)} tensor{'s' if len(atoms) > 1 else ''}")
+    return "FAIL " + ", ".join(f["tensor"] for f in r["failed"][:3]) + (
+        f" unmatched {r['unmatched'][:3]}" if r["unmatched"] else "")
+
+
+def table(rows):
+    out = ["| model | tensors | weights | build s | under record() s | overhead | verify s | "
+           "verdict |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r or "skipped" in r:
-            print(f"| {r['model']} | | | | | | | {r.get('error') or r.get('skipped')} |")
+            out.append(f"| {r['model']} | | | | | | | {r.get('error') or r.get('skipped')} |")
             continue
-        verdict = "pass" if r["passed"] else "FAIL " + ", ".join(
-            f["tensor"] for f in r["failed"][:3]) + (
-            f" unmatched {r['unmatched'][:3]}" if r["unmatched"] else "")
-        print(f"| {r['model']} | {r['tensors']} | {r['weights']:,} | {r['build_s']:.3f} | "
-              f"{r['record_s']:.3f} | {100 * (r['record_s'] / r['build_s'] - 1):+.0f}% | "
-              f"{r['verify_s']:.2f} | {verdict} |")
+        out.append(f"| {r['model'].split(':')[1]} | {r['tensors']} | {r['weights']:,} | "
+                   f"{r['build_s']:.3f} | {r['record_s']:.3f} | "
+                   f"{100 * (r['record_s'] / r['build_s'] - 1):+.0f}% | {r['verify_s']:.2f} | "
+                   f"{verdict(r)} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

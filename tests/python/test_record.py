@@ -398,3 +398,16 @@ def test_python_level_torch_functions_dispatch_through_the_record():
     assert laws(model, rec)["proj.weight"].spec.startswith("kaiming_uniform")
     result = verinit.verify_model(model)
     assert result and "index" in result.skipped
+
+
+def test_defaults_skip_integer_tensors_of_any_module():
+    class WithIndex(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.register_buffer("relative_position_index", torch.arange(16).view(4, 4))
+
+    torch.manual_seed(0)
+    model = WithIndex()
+    result = verinit.verify_model(model)  # outside any record: torch's defaults
+    assert result and "relative_position_index" in result.skipped

@@ -45,7 +45,8 @@ def default_rules(module: "_torch.nn.Module") -> List[Dict[str, Any]]:
     every parameter; PReLU constant 0.25 (its default init: torch does not keep a PReLU's
     `init` argument, so a PReLU built with another is reported; give it its own rule);
     nn.Transformer re-initialises
-    every parameter of more than one dim with xavier_uniform. A rule of a parent module wins
+    every parameter of more than one dim with xavier_uniform. Integer and bool tensors of any
+    module are skipped (never weights). A rule of a parent module wins
     over its children's (MultiheadAttention's out_proj.bias, Transformer's re-init). Tensors
     of other module types get no rule, so verify_model lists them as unmatched.
     """
@@ -108,6 +109,11 @@ def default_rules(module: "_torch.nn.Module") -> List[Dict[str, Any]]:
                 add(p + name, spec)
         elif isinstance(m, nn.PReLU):
             add(p + "weight", "constant(value=0.25)")
+    # Integer and bool tensors are never weights (MaxViT's relative_position_index, counters):
+    # skipped, and listed as skipped, whatever module holds them.
+    for name, t in module.state_dict(keep_vars=True).items():
+        if not t.is_floating_point():
+            add(name)
     return list(rules.values())
 
 
