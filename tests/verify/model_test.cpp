@@ -664,15 +664,6 @@ namespace {
 
 using namespace verinit::verify;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(ModelRulesTest, ConstantsAndMatchKeysStateRealLaws) {
   // Conv weights, not BatchNorm weights: a rank-4 rule before a rank-1 one of the same glob;
   // a bias bounded by a dimension of the shape; a constant in a law.
@@ -707,24 +698,24 @@ TEST(ModelRulesTest, ConstantsAndMatchKeysStateRealLaws) {
 }
 
 TEST(ModelRulesTest, EveryRulesErrorNamesTheFile) {
-  EXPECT_EQ(error_of([] { parse_rules("[constants]\nfan_in = 3\n", "r.toml"); }),
+  EXPECT_EQ(message_of([] { parse_rules("[constants]\nfan_in = 3\n", "r.toml"); }),
             "r.toml: constant 'fan_in' is the name of a tensor's variable; choose another");
-  EXPECT_EQ(error_of([] { parse_rules("[constants]\nk = 'x'\n", "r.toml"); }),
+  EXPECT_EQ(message_of([] { parse_rules("[constants]\nk = 'x'\n", "r.toml"); }),
             "r.toml: constant 'k' must be a finite number");
   EXPECT_EQ(
-      error_of([] { parse_rules("[[rule]]\nmatch = '*'\nrank = -1\nskip = true\n", "r.toml"); }),
+      message_of([] { parse_rules("[[rule]]\nmatch = '*'\nrank = -1\nskip = true\n", "r.toml"); }),
       "r.toml: rule 1: rank must be an integer in [0, 64]");
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(message_of([] {
               parse_rules("[[rule]]\nmatch = '*'\ndtype = 'int8'\nskip = true\n", "r.toml");
             }),
             "r.toml: rule 1: dtype is 'int8', but must be float16, bfloat16, float32 or float64");
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(message_of([] {
               parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std=1/sqrt(fan_inn))'\n",
                           "r.toml");
             }),
             "r.toml: rule 1 ('*'): expect: the expression '1/sqrt(fan_inn)': Unexpected token "
             "\"fan_inn\" (column 8)");
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(message_of([] {
               parse_rules("[[rule]]\nmatch = '*'\nexpect = 'he_normall'\n", "r.toml");
             }).find("did you mean he_normal?"),
             std::string::npos);
@@ -732,7 +723,7 @@ TEST(ModelRulesTest, EveryRulesErrorNamesTheFile) {
   std::vector<float> w(16, 0.1f);
   const std::vector<model_tensor> tensors{
       {"a.weight", "F32", {16}, verinit::view_of<float>(w, verinit::tensor_shape{16}), nullptr}};
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(message_of([&] {
               plan_model(tensors,
                          parse_rules("[[rule]]\nmatch = '*'\nexpect = 'he_normal'\n"
                                      "fans_from = 'b.weight'\n",
@@ -741,7 +732,7 @@ TEST(ModelRulesTest, EveryRulesErrorNamesTheFile) {
             }),
             "r.toml: rule '*': fans_from names 'b.weight' for tensor 'a.weight', but there is no "
             "such tensor");
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(message_of([&] {
               plan_model(
                   tensors,
                   parse_rules("[[rule]]\nmatch = '*'\nexpect = 'normal(std=shape[1])'\n", "r.toml"),

@@ -154,19 +154,9 @@ def verify_model(
     memory: Any = "2G",
     notes: Optional[list] = None,
 ):
-    """Verifies every tensor of a model against the law its rule names, in one run (one Holm
-    family over every test of every tensor) and returns a :class:`verinit.Result` whose cases
-    carry `tensor` and `rule`.
-
-    `source`: a checkpoint path (.safetensors, a sharded .safetensors.index.json, .npz, or a
-    directory holding model.safetensors[.index.json]), a dict of name -> numpy array or torch tensor, or
-    a torch.nn.Module (its state_dict). `rules`: a TOML path or string, or the same as Python
-    data (see verinit._model); None for a module takes ``verinit.torch.default_rules(module)``.
-    A tensor no rule matches fails the run and is listed in `Result.unmatched`; integer and bool
-    tensors must be skipped by their rule (else ValueError); tied tensors (one storage, two
-    names) are verified once and listed in `Result.tied`; rows of a ``zero_rows`` rule are
-    checked to be exactly zero as a case of their own, the other rows against the law.
-    """
+    """verinit.verify_model's run over explicit rules (see its docstring there); `notes` are
+    the caller's, added to the result's. A module's rules (recorded, or torch's defaults)
+    come from verinit.torch; here `rules` must be given."""
     who = "verify_model"
     if rules is None:
         raise ValueError(f"{who}: rules is None, but rules are derived only for a "

@@ -581,6 +581,19 @@ def _op_text(name: str, args: tuple = (), kwargs: Optional[dict] = None) -> str:
     return f"{head}({', '.join(numbers)})"
 
 
+def _call_and_observe(rec: Record, state: "_State", func, args, kwargs) -> Any:
+    """What a mode does with each op: call it, then record what it wrote (not for ops that
+    only read, nor on another thread)."""
+    kwargs = kwargs or {}
+    out = func(*args, **kwargs)
+    name = getattr(func, "__name__", "")
+    if name not in _READERS and state.thread == threading.get_ident():
+        rec.ops += 1
+        with _torch._C.DisableTorchFunction():
+            rec.observe(name, args, kwargs, out)
+    return out
+
+
 class _Mode(TorchFunctionMode):
     def __init__(self, record: Record, state: "_State") -> None:
         super().__init__()
@@ -588,14 +601,7 @@ class _Mode(TorchFunctionMode):
         self._state = state
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        if name not in _READERS and self._state.thread == threading.get_ident():
-            self._record.ops += 1
-            with _torch._C.DisableTorchFunction():
-                self._record.observe(name, args, kwargs, out)
-        return out
+        return _call_and_observe(self._record, self._state, func, args, kwargs)
 
 
 class _DirectMode:
@@ -614,14 +620,7 @@ class _DirectMode:
     def __torch_function__(self, func, types, args=(), kwargs=None):
         _set_mode(None)
         try:
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            name = getattr(func, "__name__", "")
-            if name not in _READERS and self._state.thread == threading.get_ident():
-                self._record.ops += 1
-                with _torch._C.DisableTorchFunction():
-                    self._record.observe(name, args, kwargs, out)
-            return out
+            return _call_and_observe(self._record, self._state, func, args, kwargs)
         finally:
             _set_mode(self)
 
