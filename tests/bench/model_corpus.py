@@ -32,12 +32,14 @@ import torchvision
 import verinit
 import verinit.torch as vt
 
-# torchaudio's model builders that take no required argument (torchaudio 0.13.1).
-_AUDIO = [
-    "conv_tasnet_base", "hdemucs_low", "hdemucs_medium", "hdemucs_high", "wav2vec2_base",
-    "wav2vec2_large", "wav2vec2_large_lv60k", "hubert_base", "hubert_large", "hubert_xlarge",
-    "wavlm_base", "wavlm_large", "emformer_rnnt_base", "conformer_rnnt_base",
-]
+# torchaudio's model builders (torchaudio 0.13.1), with the arguments they require.
+_DEMUCS = {"sources": ["bass", "drums", "vocals", "other"]}
+_AUDIO = {
+    "conv_tasnet_base": {}, "hdemucs_low": _DEMUCS, "hdemucs_medium": _DEMUCS,
+    "hdemucs_high": _DEMUCS, "wav2vec2_base": {}, "wav2vec2_large": {},
+    "wav2vec2_large_lv60k": {}, "hubert_base": {}, "hubert_large": {}, "hubert_xlarge": {},
+    "wavlm_base": {}, "wavlm_large": {}, "emformer_rnnt_base": {"num_symbols": 4097},
+}
 _AUDIO_CLASSES = {
     "Wav2Letter": {}, "WaveRNN": dict(upsample_scales=[5, 5, 8], n_classes=512, hop_length=200),
     "Tacotron2": {}, "DeepSpeech": dict(n_feature=80),
@@ -52,12 +54,10 @@ def builders(selected):
             kwargs["weights_backbone"] = None  # else a backbone is downloaded
         out.append((f"torchvision.models:{name}",
                     lambda name=name, kwargs=kwargs: torchvision.models.get_model(name, **kwargs)))
-    for name in _AUDIO:
+    for name, kwargs in _AUDIO.items():
         if hasattr(torchaudio.models, name):
             out.append((f"torchaudio.models:{name}",
-                        lambda name=name: getattr(torchaudio.models, name)(num_classes=256)
-                        if name == "emformer_rnnt_base" or name == "conformer_rnnt_base"
-                        else getattr(torchaudio.models, name)()))
+                        lambda name=name, kwargs=kwargs: getattr(torchaudio.models, name)(**kwargs)))
     for name, kwargs in _AUDIO_CLASSES.items():
         if hasattr(torchaudio.models, name):
             out.append((f"torchaudio.models:{name}",

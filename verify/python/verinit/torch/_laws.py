@@ -150,7 +150,7 @@ def concrete(law: Law) -> Law:
 def affine(law: Law, scale: float, shift: float, call: str, site: str) -> Optional[Law]:
     """The law of scale * X + shift, or None where it is not one verinit states."""
     where = dict(call=f"{law.call}; {call}" if law.call else call, site=site, shape=law.shape)
-    if law.kind == COMPUTED:
+    if law.kind in (COMPUTED, DERIVED):  # still computed, or still a function of draws
         return replace(law, call=where["call"], site=site)
     params = fan_params(law)
     if params is None:

@@ -409,13 +409,29 @@ class Record:
         elif name == "fill_":
             value = _scalar(rest[0] if rest else kwargs.get("value"))
             law = None if value is None else constant_law(value, **where)
-        elif name == "copy_":
-            src = rest[0] if rest else kwargs.get("src")
+        elif name == "copy_" or name == "__setitem__":
+            # t.copy_(src), t[key] = value: the written part (the whole of t for copy_, the
+            # indexed part for t[key]) takes a number's constant law, or a tensor's law.
+            src = (rest[1] if len(rest) > 1 else None) if name == "__setitem__" else (
+                rest[0] if rest else kwargs.get("src"))
+            if name == "__setitem__":
+                key = rest[0]
+                parts = key if isinstance(key, tuple) else (key,)
+                if any(isinstance(k, (_torch.Tensor, list, bool)) for k in parts):
+                    # Advanced indexing: which elements were written is not a view to key on.
+                    self._write(tensor, None, "Tensor.__setitem__ by an index tensor", site)
+                    return
+                tensor = tensor[key]  # the part written (a view)
+                where["shape"] = tuple(tensor.shape)
+            value = _scalar(src)
             source = self._law_of(src) if isinstance(src, _torch.Tensor) else None
-            if source is not None and _whole(src) and tuple(src.shape) == shape:
-                law = source
-            elif source is not None and source.kind == COMPUTED:
-                law = source
+            if value is not None and not (isinstance(src, _torch.Tensor) and src.numel() > 1):
+                law = constant_law(value, **where)
+            elif source is not None and source.kind in (COMPUTED, DERIVED):
+                law = replace(source, shape=tuple(tensor.shape))
+            elif source is not None and _whole(src) and src.numel() == tensor.numel():
+                law = source if tuple(src.shape) == tuple(tensor.shape) else replace(
+                    _laws.concrete(source), shape=tuple(tensor.shape))
         elif name in _ARITHMETIC or name in _UNARY:
             if before is not None:
                 if name in _UNARY:
@@ -454,6 +470,8 @@ class Record:
                 not isinstance(a, _torch.Tensor) or (self._law_of(a) or Law(UNRECORDABLE)).kind
                 in (CONSTANT, COMPUTED) for a in rest):
             law = Law(COMPUTED, **where)  # deterministic in, deterministic out
+        elif before is not None and before.kind == DERIVED:
+            law = replace(before, call=f"{before.call}; {where['call']}", site=site)
         self._write(tensor, law, where["call"], site)
 
     def _init_call(self, name: str, tensor: Any, args: tuple, kwargs: dict) -> None:
@@ -683,6 +701,18 @@ class record:
             rec._modules.add(module)
 
         _torch.nn.Module.__init__ = tracked_init
+        setitem = _torch.Tensor.__setitem__
+        self._saved["Tensor.__setitem__"] = setitem
+
+        def recorded_setitem(tensor, key, value):
+            if state.thread != threading.get_ident():
+                return setitem(tensor, key, value)
+            with _no_mode(state), _torch._C.DisableTorchFunction():
+                setitem(tensor, key, value)
+                rec.ops += 1
+                rec.observe("__setitem__", (tensor, key, value), {}, None)
+
+        _torch.Tensor.__setitem__ = recorded_setitem
         if _DIRECT and _stack_length() == 0:
             self._mode = _DirectMode(rec, state)
             _push_stack(self._mode)
@@ -702,6 +732,7 @@ class record:
                 self._mode.__exit__(*exc)
         finally:
             _torch.nn.Module.__init__ = self._saved.pop("Module.__init__")
+            _torch.Tensor.__setitem__ = self._saved.pop("Tensor.__setitem__")
             for name, original in self._saved.items():
                 setattr(_torch.nn.init, name, original)
             self._saved.clear()
