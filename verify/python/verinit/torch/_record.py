@@ -282,10 +282,6 @@ class Record:
         self._laws[key] = Law(UNRECORDABLE, call=f"{before.describe()}; then {op} on a part of "
                               f"it", site=site, shape=before.shape)
 
-    def _fresh(self, out: Any, law_of_output) -> None:
-        for t in _tensors_in(out):
-            self._set(t, law_of_output(t))
-
     def observe(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
         """Updates the record after the op `name` called with (args, kwargs) returned `out`."""
         first = args[0] if args else None
@@ -307,7 +303,7 @@ class Record:
         if not fresh:
             return  # a view (or the input itself)
         site = ""
-        law = self._out_of_place(name, first, args, kwargs, inputs, fresh)
+        law = self._out_of_place(name, first, args, kwargs, inputs)
         for t in fresh:
             value = law(t) if callable(law) else law
             if value is None:
@@ -315,7 +311,7 @@ class Record:
                 value = Law(UNRECORDABLE, call=_op_text(name), site=site, shape=tuple(t.shape))
             self._set(t, value)
 
-    def _out_of_place(self, name, first, args, kwargs, inputs, fresh):
+    def _out_of_place(self, name, first, args, kwargs, inputs):
         """The law of the fresh outputs of op `name` (a Law, a function of the output, or
         None)."""
         if name in _UNINITIALISED:
