@@ -43,6 +43,13 @@ tr.failed td { background: #fde8e8; }
 .case { border-left: 4px solid #2e7d32; padding-left: 14px; }
 .case.failed { border-left-color: #c62828; }
 code { background: #f4f4f4; padding: 0 3px; }
+table.overview { width: 100%; }
+table.overview code { overflow-wrap: anywhere; }
+table.overview td:nth-child(2) { min-width: 12em; }
+table.overview td:nth-child(5) { min-width: 8em; }
+table.overview td.law { max-width: 14em; }
+table.overview td.diag { min-width: 22em; }
+details summary { cursor: pointer; }
 footer { margin-top: 40px; color: #666; font-size: 0.85em; }
 )";
 
@@ -62,28 +69,75 @@ std::string td(const std::string& text, bool number = false) {
   return std::string(number ? "<td class=\"num\">" : "<td>") + text + "</td>";
 }
 
-// A model's overview: every tensor, failures first, linked to its section where it has one.
+// A law as a reader names it: the distribution with its numbers (the part of the theory's
+// formula after its derivation, "N(0, 0.0253^2)"), the whole formula as the cell's tooltip.
+std::string law_cell(const std::string& formula) {
+  const auto colon = formula.rfind(": ");
+  const std::string shown = colon == std::string::npos ? formula : formula.substr(colon + 2);
+  return "<td class=\"law\" title=\"" + escape_xml(formula) + "\">" + escape_xml(shown) + "</td>";
+}
+
+// A model's overview, for a 1280-pixel window and a model of hundreds of tensors: the failed
+// tensors (and the unmatched) each a row, first, with the diagnosis given the room; then the
+// passing tensors grouped by law, one row a law with its tensors' names folded.
 std::string model_overview(const verify::run_result& run, const std::vector<bool>& sections) {
   std::string s =
       "<table class=\"overview\"><tr><th>Verdict</th><th>Tensor</th><th>Shape</th>"
       "<th>dtype</th><th>Rule</th><th>Law</th><th>n</th><th>Smallest adjusted p</th>"
       "<th>Failed tests; diagnosis</th></tr>\n";
+  struct group {
+    std::vector<std::size_t> cases;
+    std::int64_t n = 0;
+    double smallest = 1;
+  };
+  std::vector<std::pair<std::string, group>> passing;  // by law, in order of first appearance
   for (std::size_t i : detail::failures_first(run)) {
     const auto& c = run.cases[i];
     const detail::case_overview o = detail::overview_of(c);
     const std::string name = "<code>" + escape_xml(c.tensor) + "</code>";
+    const std::string link =
+        sections[i] ? "<a href=\"#case-" + std::to_string(i) + "\">" + name + "</a>" : name;
+    if (c.passed) {
+      auto it = std::find_if(passing.begin(), passing.end(),
+                             [&](const auto& g) { return g.first == c.formula; });
+      if (it == passing.end()) it = passing.insert(passing.end(), {c.formula, group{}});
+      it->second.cases.push_back(i);
+      it->second.n += c.n;
+      if (!std::isnan(o.smallest_adjusted_p))
+        it->second.smallest = std::min(it->second.smallest, o.smallest_adjusted_p);
+      continue;
+    }
     std::string failed = escape_xml(o.failed_tests);
     if (!c.diagnosis.empty()) failed += (failed.empty() ? "" : "; ") + escape_xml(c.diagnosis);
-    s += std::string(c.passed ? "<tr>" : "<tr class=\"failed\">") + td(verdict_badge(c.passed)) +
-         td(sections[i] ? "<a href=\"#case-" + std::to_string(i) + "\">" + name + "</a>" : name) +
+    s += "<tr class=\"failed\">" + td(verdict_badge(false)) + td(link) +
          td(escape_xml(detail::shape_text(c))) + td(std::string(verinit::to_string(c.spec.type))) +
-         td("<code>" + escape_xml(c.rule) + "</code>") + td(escape_xml(c.formula)) +
-         td(std::to_string(c.n), true) + td(smallest_p(o), true) + td(failed) + "</tr>\n";
+         td("<code>" + escape_xml(c.rule) + "</code>") + law_cell(c.formula) +
+         td(std::to_string(c.n), true) + td(smallest_p(o), true) + "<td class=\"diag\">" + failed +
+         "</td></tr>\n";
   }
   for (const auto& name : run.unmatched)
     s += "<tr class=\"failed\">" + td(verdict_badge(false)) +
          td("<code>" + escape_xml(name) + "</code>") + td("") + td("") + td("") + td("") + td("") +
          td("") + td("no rule matches: not verified") + "</tr>\n";
+  s += "</table>\n";
+  if (passing.empty()) return s;
+  s += "<p class=\"note\">Passing tensors, grouped by law (open a row for their names).</p>\n"
+       "<table class=\"overview\"><tr><th>Verdict</th><th>Law</th><th>Tensors</th><th>n</th>"
+       "<th>Smallest adjusted p</th></tr>\n";
+  for (const auto& [formula, g] : passing) {
+    std::string names;
+    for (const std::size_t i : g.cases) {
+      const std::string name = "<code>" + escape_xml(run.cases[i].tensor) + "</code>";
+      names +=
+          (names.empty() ? "" : " ") +
+          (sections[i] ? "<a href=\"#case-" + std::to_string(i) + "\">" + name + "</a>" : name);
+    }
+    s += "<tr>" + td(verdict_badge(true)) + law_cell(formula) +
+         td("<details><summary>" + std::to_string(g.cases.size()) + " tensor" +
+            (g.cases.size() == 1 ? "" : "s") + "</summary>" + names + "</details>") +
+         td(format_number(static_cast<double>(g.n), 6), true) +
+         td(format_number(g.smallest, 3), true) + "</tr>\n";
+  }
   return s + "</table>\n";
 }
 

@@ -172,6 +172,10 @@ TEST(ModelReportTest, ATableOfEveryTensorAndSectionsForTheFailedOnesAndOnePerRul
     EXPECT_NE(html.find("<code>" + c.tensor + "</code>"), std::string::npos);
   EXPECT_NE(html.find("head.weight</code></td><td></td>"), std::string::npos);
   EXPECT_NE(html.find("no rule matches"), std::string::npos);
+  // Failed tensors a row each, the diagnosis with its own room; the passing grouped by law.
+  EXPECT_NE(html.find("<td class=\"diag\">"), std::string::npos);
+  EXPECT_NE(html.find("Passing tensors, grouped by law"), std::string::npos);
+  EXPECT_LT(html.find("<td class=\"diag\">"), html.find("<details><summary>"));
   EXPECT_NE(html.find("Skipped by their rules: <code>bn.num_batches_tracked</code>"),
             std::string::npos);
   EXPECT_NE(html.find("<h2>Pooled per rule</h2>"), std::string::npos);
