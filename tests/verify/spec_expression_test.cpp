@@ -88,6 +88,11 @@ TEST(SpecExpressionTest, ErrorsNameTheExpressionTheColumnAndTheProblem) {
               check_spec_expressions("normal(std=shape[x])", constants);
             }).find("shape must be indexed by a number"),
             std::string::npos);
+  // The names shape[i] is read as are not the user's (found by rules_fuzz).
+  EXPECT_NE(message_of([] {
+              evaluate_spec("normal(std=shape_5_)", scope({10, 10}));
+            }).find("unknown name starting 'shape_' (column 1): write shape[i]"),
+            std::string::npos);
   EXPECT_EQ(message_of([] { check_spec_expressions("normal(std={1)", constants); }),
             "the spec 'normal(std={1)' has a '{' without '}'");
 }

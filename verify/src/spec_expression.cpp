@@ -41,6 +41,11 @@ bool is_number(std::string_view text) {
 
 // shape[12] -> shape_12_ and ** -> ^; the largest index written, -1 for none.
 std::string with_shape_variables(std::string_view text, int& largest) {
+  // The variables shape[i] becomes are not names an expression may write (the rules fuzzer
+  // found that "shape_5_" would read a placeholder for a tensor of rank 2).
+  if (const auto at = text.find("shape_"); at != std::string_view::npos)
+    fail(text,
+         "unknown name starting 'shape_' (column " + std::to_string(at + 1) + "): write shape[i]");
   std::string out(text);
   largest = -1;
   for (std::size_t at = out.find("shape["); at != std::string::npos;
