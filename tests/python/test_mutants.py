@@ -187,6 +187,16 @@ def _mc3():
                                  [1, 1, 1, 1], v.BasicStem, num_classes=10)
 
 
+def _mvit():
+    block = tvm.video.mvit.MSBlockConfig
+    return tvm.video.MViT(
+        spatial_size=(32, 32), temporal_size=4, block_setting=[
+            block(1, 32, 64, [3, 3, 3], [3, 3, 3], [1, 1, 1], [1, 2, 2]),
+            block(2, 64, 64, [3, 3, 3], [3, 3, 3], [1, 2, 2], [1, 1, 1])],
+        residual_pool=True, residual_with_cls_embed=False, rel_pos_embed=True,
+        proj_after_attn=True, num_classes=10)
+
+
 def _retinanet():
     body = tvm.mobilenet_v3_small(weights=None, width_mult=0.5)
     backbone = tvm.detection.backbone_utils._mobilenet_extractor(body, True, 6)
@@ -399,6 +409,13 @@ case("video_resnet", _mc3,
       Init("kaiming_normal_", (128, 64, 1, 1, 1), args(mode="fan_in"))],  # var x1/2, n=8192
      ["fc.weight", "layer2.0.downsample.0.weight"])
 
+# Video: MViT (video/mvit.py:281-286, 531-543), two small blocks with relative positions.
+case("video_mvit", _mvit,
+     # The relative position table's trunc_normal_ left out: it stays torch.zeros, exact.
+     [Init("trunc_normal_", (15, 64), skipped),
+      Init("trunc_normal_", (256, 64), scaled("std", 2))],  # std x2, n=16384
+     ["blocks.0.attn.rel_pos_h", "blocks.0.mlp.0.weight"])
+
 # Detection: SSDLite (detection/ssdlite.py:73-78, normal_(std=0.03)).
 case("detection_ssdlite", lambda: tvm.detection.ssdlite320_mobilenet_v3_large(
         weights=None, weights_backbone=None, num_classes=3),
@@ -457,6 +474,9 @@ if torchaudio is not None:
          [Init("kaiming_normal_", (64, 1, 10), args(mode="fan_out")),
           # The label embeddings' uniform_() on [-1, 1] for [0, 1]: values outside the support.
           Init("uniform_", (10, 32), args(a=-1.0)),
+          # (Its ConvolutionalPositionalEmbedding branch, model.py:688-692, is dead too: the
+          # normal_ writes the conv's weight after weight_norm made it a tensor recomputed
+          # from weight_g and weight_v, so weight_v keeps Conv1d's default, as recorded.)
           # EQUIVALENT: the q projection's gain 1/sqrt(2) dropped. The SelfAttention branch of
           # _init_hubert_pretrain_model is dead code in torchaudio 0.13.1: model.apply() visits
           # children first, and the Transformer's branch then re-draws every Linear in it with
