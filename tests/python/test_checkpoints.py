@@ -97,7 +97,7 @@ FORMS = ["safetensors", "sharded", "npz", "npz_compressed"]
 def test_a_fresh_model_passes_in_every_format(tmp_path, form):
     tensors = state()
     path = save(tmp_path, tensors, form)
-    listed = verinit._verinit.list_tensors(path)
+    listed = verinit.list_tensors(path)
     assert [e["name"] for e in listed] == list(tensors) or form == "sharded"
     assert {e["name"] for e in listed} == set(tensors)
     r = verinit.verify_model(path, RULES)
@@ -236,7 +236,7 @@ def test_bad_checkpoints_raise_oserror(tmp_path):
     with pytest.raises(OSError, match="broken.npz.*no end of central directory"):
         verinit.verify_model(str(broken), RULES)
     with pytest.raises(OSError, match="not a checkpoint by its name"):
-        verinit.verify_model(str(tmp_path / "model.pt"), RULES)
+        verinit.verify_model(str(tmp_path / "model.h5"), RULES)
 
 
 def test_identify_names_the_scheme_and_the_reinitialised_layer(tmp_path):
@@ -246,7 +246,7 @@ def test_identify_names_the_scheme_and_the_reinitialised_layer(tmp_path):
     path = save(tmp_path, tensors, "safetensors")
     listed = verinit.list_tensors(path)
     assert listed[0] == {"name": "embed.weight", "dtype": "F32", "shape": [1000, 48],
-                         "bytes": 192000, "weight": True}
+                         "bytes": 192000, "weight": True, "tied_to": None, "withheld": None}
     best = verinit.identify(path, tensor="head.weight")[0]
     assert (best["scheme"], best["passed"]) == ("normal(std=0.02)", True)
     lstm = verinit.identify(tensors["lstm.weight_hh_l1"])[0]  # U(+-1/sqrt(128)) on (512, 128)

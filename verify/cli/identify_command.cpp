@@ -17,7 +17,7 @@ namespace verinit::cli {
 namespace {
 
 struct identify_options {
-  std::string input, tensor, input_dtype, shape, json;
+  std::string input, tensor, input_dtype, shape, json, key;
   std::size_t top = 10;
   verify::run_options run;
 };
@@ -38,7 +38,7 @@ int run_identify(const identify_options& o) {
                             "bfloat16 or float16 (the float format of 16-bit bit patterns)");
   }
   if (o.top < 1) detail::throw_invalid("identify", "--top", "0", ">= 1");
-  const auto file = io::tensor_file::open(o.input, o.tensor, bits16);
+  const auto file = io::tensor_file::open(o.input, o.tensor, bits16, {o.key});
   const tensor_view& samples = file.view();
   const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
   const auto candidates = verify::identify(samples, shape, o.run);
@@ -88,9 +88,10 @@ command add_identify(CLI::App& app) {
   auto o = std::make_shared<identify_options>();
   command
       ->add_option("--input", o->input,
-                   "An .npy file or a checkpoint (.safetensors, .safetensors.index.json, .npz)")
+                   "An .npy file or a checkpoint (.safetensors, .index.json, .npz, .pt/.pth/.bin)")
       ->required();
   command->add_option("--tensor", o->tensor, "The tensor of a checkpoint (when it holds several)");
+  command->add_option("--key", o->key, "A .pt training checkpoint's key holding the state_dict");
   command->add_option("--shape", o->shape,
                       "The shape whose fans define the laws (default: the "
                       "tensor's)");

@@ -32,8 +32,9 @@ namespace {
 struct verify_options {
   std::string battery = "standard";
   std::string scheme, shape, layout_text = "torch", dtype = "float32", input, tensor, expect, json,
-                             report, input_dtype, rules;
+                             report, input_dtype, rules, key;
   std::string memory = "2G";
+  bool check_crc = false;
   std::int64_t samples = 10'000'000;
   verify::run_options run;
 };
@@ -154,16 +155,17 @@ int run_verify(verify_options o, const CLI::App& command) {
   verify::model_plan plan;
   if (model) {
     const verify::model_rules rules = verify::parse_rules(read_text(o.rules), o.rules);
-    checkpoint = io::checkpoint::open(o.input);
+    checkpoint = io::checkpoint::open(o.input, {o.key, o.check_crc});
     // Copies (inflated, swapped) within half the budget (the tests' working memory is the other
     // half), the rest in a temporary file: a checkpoint larger than --memory is fine.
     views.emplace(*checkpoint, o.run.memory_bytes / 2);
     std::vector<verify::model_tensor> tensors;
     for (std::size_t i = 0; i < checkpoint->tensors().size(); ++i) {
       const auto& e = checkpoint->tensors()[i];
-      tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], nullptr});
+      tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], e.storage, e.withheld});
     }
     plan = verify::plan_model(tensors, rules, tensor_layout, o.input);
+    plan.notes.insert(plan.notes.end(), checkpoint->notes().begin(), checkpoint->notes().end());
     verify::add_plan(request, plan);
   } else if (input) {
     std::optional<verinit::dtype> bits16;
@@ -173,7 +175,7 @@ int run_verify(verify_options o, const CLI::App& command) {
         detail::throw_invalid("verify", "--input-dtype", "'" + o.input_dtype + "'",
                               "bfloat16 or float16 (the float format of 16-bit bit patterns)");
     }
-    file = io::tensor_file::open(o.input, o.tensor, bits16);
+    file = io::tensor_file::open(o.input, o.tensor, bits16, {o.key, o.check_crc});
     const tensor_view& samples = file->view();
     const tensor_shape shape = o.shape.empty() ? samples.shape : parse_shape(o.shape);
     verify::case_spec spec = verify::case_spec::of(o.expect, shape, tensor_layout, samples.type);
@@ -278,24 +280,32 @@ command add_list_tensors(CLI::App& app) {
   auto* command = app.add_subcommand(
       "list-tensors", "Print the tensors of a checkpoint: name, dtype, shape, bytes");
   auto path = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
   command
       ->add_option("--input", *path,
-                   "A checkpoint (.safetensors, .safetensors.index.json, .npz, a directory) or "
-                   ".npy file")
+                   "A checkpoint (.safetensors, .index.json, .npz, .pt/.pth/.bin, a directory) "
+                   "or .npy file")
       ->required();
-  return [path] {
+  command->add_option("--key", *key, "A .pt training checkpoint's key holding the state_dict");
+  return [path, key] {
     if (std::filesystem::path(*path).extension() == ".npy") {
       const auto file = io::tensor_file::open(*path);
       std::cout << "(array)\t" << to_string(file.view().type) << "\t["
                 << to_string(file.view().shape) << "]\t" << file.view().bytes.size() << "\n";
     } else {
-      const auto file = io::checkpoint::open(*path);
+      const auto file = io::checkpoint::open(*path, {*key});
       std::uint64_t bytes = 0;
       for (const auto& e : file.tensors()) {
         std::cout << e.name << "\t" << e.dtype_name << "\t[" << to_string(e.shape) << "]\t"
-                  << e.bytes << "\n";
-        bytes += e.bytes;
+                  << e.bytes;
+        if (e.storage != nullptr && e.storage != &e)
+          std::cout << "\ttied to " << static_cast<const io::checkpoint_entry*>(e.storage)->name;
+        else
+          bytes += e.bytes;
+        if (!e.withheld.empty()) std::cout << "\tnot verified: " << e.withheld;
+        std::cout << "\n";
       }
+      for (const auto& note : file.notes()) std::cout << "note: " << note << "\n";
       std::cout << file.tensors().size() << " tensors, " << bytes << " bytes (" << file.format()
                 << ")\n";
     }
@@ -323,11 +333,17 @@ command add_verify(CLI::App& app) {
       ->capture_default_str();
   command->add_option(
       "--input", o->input,
-      "Verify the samples in this file (.npy, .safetensors, .safetensors.index.json, .npz) "
+      "Verify the samples in this file (.npy, .safetensors, .index.json, .npz, .pt/.pth/.bin) "
       "with --expect, or every tensor of this checkpoint with --rules");
   command->add_option("--tensor", o->tensor,
                       "The tensor of a checkpoint --input (needed when it holds several)");
   command->add_option("--expect", o->expect, "The scheme the --input samples should follow");
+  command->add_option("--key", o->key,
+                      "A .pt training checkpoint's key holding the state_dict (default: the "
+                      "root, else state_dict, model_state_dict, model or module)");
+  command->add_flag("--check-crc", o->check_crc,
+                    "Check each .pt storage's CRC-32 (zlib's: about 0.5 GB/s on a core, so off "
+                    "by default; the pickle's is always checked)");
   command->add_option("--rules", o->rules,
                       "A rules file (TOML): verify every tensor of the --input checkpoint "
                       "against the law its rule names");

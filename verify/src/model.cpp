@@ -442,6 +442,11 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
   // (storage, shape and dtype) -> (the first tensor on it, whether it was skipped)
   std::map<std::pair<const void*, std::string>, std::pair<std::string, bool>> first_of;
   for (const auto& t : tensors) {
+    if (!t.withheld.empty()) {
+      plan.skipped.push_back(t.name);
+      plan.notes.push_back("tensor '" + t.name + "' is not verified: " + t.withheld);
+      continue;
+    }
     // A tensor on the storage of one already planned is that tensor, whatever its rule.
     const auto key = std::pair{t.storage, verinit::to_string(t.shape) + t.dtype_name};
     if (t.storage != nullptr) {

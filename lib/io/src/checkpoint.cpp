@@ -1,5 +1,5 @@
-// checkpoint: one safetensors file, Hugging Face's sharded safetensors (an index and its
-// shards), or an .npz archive, behind one list of tensors.
+// checkpoint: one safetensors file, Hugging Face's sharded safetensors or .bin files (an index
+// and its shards), an .npz archive or a torch.save archive, behind one list of tensors.
 #include "verinit/io/checkpoint.hpp"
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "mapped_file.hpp"
 #include "npz.hpp"
 #include "text.hpp"
+#include "torch_archive.hpp"
 #include "verinit/io/safetensors.hpp"
 
 namespace verinit::io {
@@ -87,27 +88,79 @@ std::map<std::string, std::string> read_index(const std::filesystem::path& path)
   return weight_map;
 }
 
+// Whether a file name is torch.save's (by the extensions people give it).
+bool is_torch_name(std::string_view name) {
+  for (const std::string_view ext : {".pt", ".pth", ".bin", ".ckpt"})
+    if (name.size() > ext.size() && name.ends_with(ext)) return true;
+  return false;
+}
+
 }  // namespace
 
 struct checkpoint::impl {
   std::filesystem::path path;
   std::string_view format;
+  checkpoint_options options;
   std::vector<checkpoint_entry> entries;
   std::vector<std::size_t> by_name;  ///< indices of entries in name order, for find()
-  // safetensors: each entry's shard and its index among the shard's tensors.
+  std::vector<std::string> notes;
+  // Each entry's source (a safetensors shard, a torch archive; the .npz) and its index there.
+  enum class source : std::uint8_t { safetensors, torch, npz };
+  struct place {
+    source kind;
+    std::size_t file, index;
+  };
+  std::vector<place> places;
   std::vector<safetensors_file> shards;
-  std::vector<std::pair<std::size_t, std::size_t>> places;
-  // npz: entries are its members, in order.
+  std::vector<torch_archive> archives;
   std::optional<npz_archive> npz;
 
   void add_shard(safetensors_file file) {
     const auto tensors = file.tensors();
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       const auto& e = tensors[k];
-      entries.push_back({e.name, e.dtype_name, e.type, e.shape, e.bytes(), file.path()});
-      places.emplace_back(shards.size(), k);
+      entries.push_back({e.name, e.dtype_name, e.type, e.shape, e.bytes(), file.path(), nullptr, {}});
+      places.push_back({source::safetensors, shards.size(), k});
     }
     shards.push_back(std::move(file));
+  }
+  void add_archive(torch_archive file) {
+    const auto& tensors = file.tensors();
+    const std::size_t first = entries.size();
+    for (std::size_t k = 0; k < tensors.size(); ++k) {
+      const auto& t = tensors[k];
+      checkpoint_entry e{t.name, std::string(t.dtype->name), t.dtype->type, t.shape,
+                         t.bytes,  file.path(), nullptr,       t.withheld};
+      places.push_back({source::torch, archives.size(), k});
+      entries.push_back(std::move(e));
+    }
+    // Tied tensors: by index now, as pointers to the first's entry once entries are complete.
+    for (std::size_t k = 0; k < tensors.size(); ++k)
+      if (tensors[k].same_as) tied.emplace_back(first + k, first + *tensors[k].same_as);
+    notes.insert(notes.end(), file.notes().begin(), file.notes().end());
+    archives.push_back(std::move(file));
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> tied;  // (entry, the first with its elements)
+
+  // A shard of an index: its tensors' names, each checked against the weight_map.
+  static void check_shard(const std::filesystem::path& index,
+                   const std::filesystem::path& shard_path, const std::string& shard,
+                   const std::map<std::string, std::string>& weight_map,
+                   const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      const auto listed = weight_map.find(name);
+      if (listed == weight_map.end())
+        fail(shard_path, "tensor " + quote(name) + " is not in the index " +
+                             quote(index.filename().string()));
+      if (listed->second != shard)
+        fail(shard_path, "tensor " + quote(name) + " is mapped by the index to " +
+                             quote(listed->second) + ", not to this shard");
+    }
+    const std::set<std::string_view> held(names.begin(), names.end());
+    for (const auto& [tensor, in_shard] : weight_map)
+      if (in_shard == shard && !held.contains(tensor))
+        fail(index, "it maps tensor " + quote(tensor) + " to " + quote(shard) +
+                        ", which does not hold it");
   }
   void open_index(const std::filesystem::path& index) {
     const auto weight_map = read_index(index);
@@ -118,27 +171,30 @@ struct checkpoint::impl {
       std::error_code error;
       if (!std::filesystem::exists(shard_path, error))
         fail(index, "its shard " + quote(shard) + " is missing (no such file beside the index)");
-      safetensors_file file = safetensors_file::open(shard_path);
-      for (const auto& e : file.tensors()) {
-        const auto listed = weight_map.find(e.name);
-        if (listed == weight_map.end())
-          fail(shard_path, "tensor " + quote(e.name) + " is not in the index " +
-                               quote(index.filename().string()));
-        if (listed->second != shard)
-          fail(shard_path, "tensor " + quote(e.name) + " is mapped by the index to " +
-                               quote(listed->second) + ", not to this shard");
+      std::vector<std::string> names;
+      if (shard.ends_with(".safetensors")) {
+        safetensors_file file = safetensors_file::open(shard_path);
+        for (const auto& e : file.tensors()) names.push_back(e.name);
+        check_shard(index, shard_path, shard, weight_map, names);
+        add_shard(std::move(file));
+      } else if (is_torch_name(shard)) {
+        torch_archive file = torch_archive::open(shard_path, options.key, options.check_crc);
+        for (const auto& t : file.tensors()) names.push_back(t.name);
+        check_shard(index, shard_path, shard, weight_map, names);
+        add_archive(std::move(file));
+      } else {
+        fail(index, "its shard " + quote(shard) +
+                        " is neither a .safetensors file nor a torch.save file (.bin, .pt)");
       }
-      for (const auto& [tensor, in_shard] : weight_map)
-        if (in_shard == shard && file.find(tensor) == nullptr)
-          fail(index, "it maps tensor " + quote(tensor) + " to " + quote(shard) +
-                          ", which does not hold it");
-      add_shard(std::move(file));
     }
   }
   void open_npz(const std::filesystem::path& file) {
     npz.emplace(npz_archive::open(file));
-    for (const auto& m : npz->members())
-      entries.push_back({m.name, m.dtype_name, m.type, m.shape, m.data_bytes, file});
+    for (std::size_t k = 0; k < npz->members().size(); ++k) {
+      const auto& m = npz->members()[k];
+      entries.push_back({m.name, m.dtype_name, m.type, m.shape, m.data_bytes, file, nullptr, {}});
+      places.push_back({source::npz, 0, k});
+    }
   }
 };
 
@@ -147,42 +203,60 @@ checkpoint::checkpoint(checkpoint&& other) noexcept = default;
 checkpoint& checkpoint::operator=(checkpoint&& other) noexcept = default;
 checkpoint::~checkpoint() = default;
 
-checkpoint checkpoint::open(const std::filesystem::path& path) {
+checkpoint checkpoint::open(const std::filesystem::path& path, const checkpoint_options& options) {
   auto state = std::make_unique<impl>();
   state->path = path;
+  state->options = options;
   std::filesystem::path file = path;
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
-    if (std::filesystem::exists(path / "model.safetensors.index.json", error))
-      file = path / "model.safetensors.index.json";
-    else if (std::filesystem::exists(path / "model.safetensors", error))
-      file = path / "model.safetensors";
-    else
-      fail(path, "a directory without model.safetensors.index.json or model.safetensors");
+    bool found = false;
+    for (const char* name : {"model.safetensors.index.json", "model.safetensors",
+                             "pytorch_model.bin.index.json", "pytorch_model.bin"})
+      if (std::filesystem::exists(path / name, error)) {
+        file = path / name;
+        found = true;
+        break;
+      }
+    if (!found)
+      fail(path,
+           "a directory without model.safetensors(.index.json) or pytorch_model.bin(.index.json)");
   }
   const std::string name = file.filename().string();
   if (name.ends_with(".index.json")) {
-    state->format = "sharded safetensors";
     state->open_index(file);
+    state->format = state->archives.empty() ? "sharded safetensors" : "sharded pt";
   } else if (name.ends_with(".safetensors")) {
     state->format = "safetensors";
     state->add_shard(safetensors_file::open(file));
   } else if (name.ends_with(".npz")) {
     state->format = "npz";
     state->open_npz(file);
+  } else if (is_torch_name(name)) {
+    state->format = "pt";
+    state->add_archive(torch_archive::open(file, options.key, options.check_crc));
   } else {
     fail(path,
-         "not a checkpoint by its name: expected a .safetensors file, a "
-         ".safetensors.index.json index, an .npz archive or a directory holding "
-         "model.safetensors(.index.json)");
+         "not a checkpoint by its name: expected a .safetensors file, a .pt/.pth/.bin/.ckpt "
+         "file (torch.save), an .index.json index, an .npz archive or a directory holding "
+         "model.safetensors or pytorch_model.bin");
   }
+  if (!options.key.empty() && state->archives.empty())
+    fail(path, "a key (" + quote(options.key) + ") names the state_dict of a .pt file, but this "
+                                                 "is a " + std::string(state->format) + " checkpoint");
   auto& entries = state->entries;
+  for (const auto& [tensor, first] : state->tied) {
+    entries[first].storage = &entries[first];
+    entries[tensor].storage = &entries[first];
+  }
   state->by_name.resize(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) state->by_name[i] = i;
   std::sort(state->by_name.begin(), state->by_name.end(),
             [&](std::size_t a, std::size_t b) { return entries[a].name < entries[b].name; });
   return checkpoint(std::move(state));
 }
+
+std::span<const std::string> checkpoint::notes() const noexcept { return impl_->notes; }
 
 std::span<const checkpoint_entry> checkpoint::tensors() const noexcept { return impl_->entries; }
 
@@ -210,9 +284,13 @@ tensor_view checkpoint::view(const checkpoint_entry& entry, tensor_buffer& fallb
                                 ", but must be bfloat16 or "
                                 "float16");
   const auto index = static_cast<std::size_t>(&entry - entries.data());
-  if (impl_->npz) return impl_->npz->view(impl_->npz->members()[index], fallback, bits16);
-  const auto [shard, k] = impl_->places[index];
-  const safetensors_file& file = impl_->shards[shard];
+  const auto [kind, source, k] = impl_->places[index];
+  if (kind == impl::source::npz) return impl_->npz->view(impl_->npz->members()[k], fallback, bits16);
+  if (kind == impl::source::torch) {
+    const torch_archive& archive = impl_->archives[source];
+    return archive.view(archive.tensors()[k], fallback, bits16);
+  }
+  const safetensors_file& file = impl_->shards[source];
   const safetensors_entry& e = file.tensors()[k];
   if (bits16 && (e.dtype_name == "U16" || e.dtype_name == "I16")) {
     // Bit patterns: viewed as the named dtype, copied only when misaligned.
@@ -264,8 +342,15 @@ checkpoint_views::checkpoint_views(const checkpoint& file, std::int64_t memory_b
   impl_->views.resize(entries.size());
   impl_->held.reserve(entries.size());                       // views of held copies stay valid
   std::vector<std::pair<std::size_t, std::size_t>> spilled;  // (tensor, copy)
+  std::vector<std::pair<std::size_t, std::size_t>> tied;  // (tensor, the first on its elements)
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!entries[i].type) continue;
+    if (!entries[i].type || !entries[i].withheld.empty()) continue;
+    if (entries[i].storage != nullptr && entries[i].storage != &entries[i]) {
+      tied.emplace_back(i, static_cast<std::size_t>(
+                               static_cast<const checkpoint_entry*>(entries[i].storage) -
+                               entries.data()));
+      continue;
+    }
     tensor_buffer copy;
     const tensor_view view = file.view(entries[i], copy);
     if (view.size() == 0) {  // a 0 dim: nothing to hold
@@ -286,9 +371,11 @@ checkpoint_views::checkpoint_views(const checkpoint& file, std::int64_t memory_b
     spilled.emplace_back(i, impl_->spill->add(copy.bytes));
     impl_->views[i] = tensor_view{copy.type, copy.shape, {}};  // bytes once mapped
   }
-  if (!impl_->spill) return;
-  impl_->spill->map();
-  for (const auto& [i, k] : spilled) impl_->views[i]->bytes = impl_->spill->copy(k);
+  if (impl_->spill) {
+    impl_->spill->map();
+    for (const auto& [i, k] : spilled) impl_->views[i]->bytes = impl_->spill->copy(k);
+  }
+  for (const auto& [i, first] : tied) impl_->views[i] = impl_->views[first];
 }
 
 checkpoint_views::checkpoint_views(checkpoint_views&&) noexcept = default;

@@ -224,9 +224,9 @@ run_handle verify_model_cases(const py::list& items, const verify::model_rules& 
 run_handle verify_model_path(const std::filesystem::path& path, const verify::model_rules& rules,
                              const std::string& layout_name, const std::string& source,
                              std::uint64_t seed, double alpha, int threads,
-                             std::int64_t memory_bytes, bool summaries) {
+                             std::int64_t memory_bytes, bool summaries, const std::string& key) {
   verify::run_request request = request_with(seed, alpha, threads, memory_bytes, summaries);
-  const io::checkpoint checkpoint = io::checkpoint::open(path);
+  const io::checkpoint checkpoint = io::checkpoint::open(path, {key});
   if (checkpoint.tensors().empty())
     throw std::invalid_argument("verify_model: the source holds no tensors");
   std::optional<io::checkpoint_views> views;
@@ -237,10 +237,10 @@ run_handle verify_model_path(const std::filesystem::path& path, const verify::mo
   std::vector<verify::model_tensor> tensors;
   for (std::size_t i = 0; i < checkpoint.tensors().size(); ++i) {
     const auto& e = checkpoint.tensors()[i];
-    tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], nullptr});
+    tensors.push_back({e.name, e.dtype_name, e.shape, (*views)[i], e.storage, e.withheld});
   }
-  const verify::model_plan plan =
-      verify::plan_model(tensors, rules, parse_layout(layout_name), source);
+  verify::model_plan plan = verify::plan_model(tensors, rules, parse_layout(layout_name), source);
+  plan.notes.insert(plan.notes.end(), checkpoint.notes().begin(), checkpoint.notes().end());
   verify::add_plan(request, plan);
   return run_without_gil(request);
 }
@@ -270,18 +270,26 @@ PYBIND11_MODULE(_verinit, m) {
         "fans_shape when given, else from the buffer's shape.");
   m.def(
       "list_tensors",
-      [](const std::filesystem::path& path) {
+      [](const std::filesystem::path& path, const std::string& key) {
         py::list out;
-        const auto file = io::checkpoint::open(path);
-        for (const auto& e : file.tensors())
+        const auto file = io::checkpoint::open(path, {key});
+        for (const auto& e : file.tensors()) {
+          py::object tied = py::none();
+          if (e.storage != nullptr && e.storage != &e)
+            tied = py::str(static_cast<const io::checkpoint_entry*>(e.storage)->name);
           out.append(py::dict(py::arg("name") = e.name, py::arg("dtype") = e.dtype_name,
                               py::arg("shape") = e.shape, py::arg("bytes") = e.bytes,
-                              py::arg("weight") = e.type.has_value()));
-        return out;
+                              py::arg("weight") = e.type.has_value() && e.withheld.empty(),
+                              py::arg("tied_to") = tied,
+                              py::arg("withheld") = e.withheld.empty() ? py::object(py::none())
+                                                                       : py::str(e.withheld)));
+        }
+        return py::make_tuple(out, py::cast(std::vector<std::string>(file.notes().begin(),
+                                                                     file.notes().end())));
       },
-      py::arg("path"),
-      "The tensors of a checkpoint (.safetensors, .safetensors.index.json, .npz, a "
-      "directory): name, dtype, shape, bytes, weight.");
+      py::arg("path"), py::arg("key") = "",
+      "The tensors of a checkpoint (.safetensors, .index.json, .npz, .pt, a directory): "
+      "name, dtype, shape, bytes, weight, tied_to, withheld; and the reader's notes.");
 
   m.def(
       "identify",
@@ -413,7 +421,7 @@ PYBIND11_MODULE(_verinit, m) {
 
   m.def("verify_model_path", &verify_model_path, py::arg("path"), py::arg("rules"),
         py::arg("layout"), py::arg("source"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
-        py::arg("memory"), py::arg("summaries"),
+        py::arg("memory"), py::arg("summaries"), py::arg("key") = "",
         "Verifies a checkpoint file by the rules, its tensors held within the memory budget.");
 
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),

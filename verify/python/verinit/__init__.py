@@ -150,15 +150,21 @@ def verify(
     return run([case], alpha=alpha, seed=seed, threads=threads, memory=memory, notes=[note])
 
 
-def list_tensors(path: "str | os.PathLike[str]") -> list:
-    """The tensors of a checkpoint (.safetensors, a sharded .safetensors.index.json, .npz, or
-    a directory holding model.safetensors[.index.json]), as ``verinit list-tensors`` prints
-    them: dicts of `name`, `dtype` (safetensors' spelling: "F32", "BF16", "I64"), `shape`,
-    `bytes` and `weight` (a float tensor a rule can verify). Raises OSError for a file that
-    cannot be read."""
+def list_tensors(path: "str | os.PathLike[str]", *, key: Optional[str] = None) -> list:
+    """The tensors of a checkpoint (.safetensors, a sharded .index.json, .npz, a torch.save
+    file .pt/.pth/.bin/.ckpt read without executing it, or a directory holding
+    model.safetensors[.index.json] or pytorch_model.bin[.index.json]), as ``verinit
+    list-tensors`` prints them: dicts of `name`, `dtype` (safetensors' spelling: "F32",
+    "BF16", "I64"), `shape`, `bytes`, `weight` (a float tensor a rule can verify), `tied_to`
+    (a .pt tensor with the same elements as an earlier one: its name, else None) and
+    `withheld` (why a .pt view is not verified, else None). `key`: the key of a .pt training
+    checkpoint's state_dict. Raises OSError for a file that cannot be read or that does
+    anything but hold tensors."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"list_tensors: path is a {type(path).__name__}, but must be a path")
-    return _verinit.list_tensors(os.fspath(path))
+    tensors, _notes = _verinit.list_tensors(os.fspath(path),
+                                            check_text(key or "", "key", "list_tensors"))
+    return tensors
 
 
 def identify(
@@ -207,15 +213,22 @@ def verify_model(
     seed: Optional[int] = None,
     threads: int = 0,
     memory: Any = "2G",
+    key: Optional[str] = None,
 ) -> Result:
     """Verifies every tensor of a model against the law its rule names, in one run (one Holm
     family over every test of every tensor) and returns a :class:`verinit.Result` whose cases
     carry `tensor` and `rule`.
 
-    `source`: a checkpoint path (.safetensors, a sharded .safetensors.index.json, .npz, or a
-    directory holding model.safetensors[.index.json]), a dict of name -> numpy array or torch
-    tensor, or a torch.nn.Module (its state_dict). `rules`: a TOML path or string, or the same
-    as Python data (see verinit._model).
+    `source`: a checkpoint path (.safetensors, a sharded .index.json, .npz, a torch.save file
+    .pt/.pth/.bin/.ckpt, or a directory holding model.safetensors[.index.json] or
+    pytorch_model.bin[.index.json]), a dict of name -> numpy array or torch tensor, or a
+    torch.nn.Module (its state_dict). `rules`: a TOML path or string, or the same as Python
+    data (see verinit._model). A .pt file is read by verinit's own reader, which evaluates its
+    pickle as data and calls nothing; `key` names the state_dict in a training checkpoint
+    (default: the root, else "state_dict", "model_state_dict", "model" or "module"). Pass the
+    path rather than ``torch.load``'s result: before torch 2.6, ``torch.load`` runs code from
+    the file even with ``weights_only=True`` (CVE-2025-32434), and a dict of torch tensors
+    passed here with such a torch gets a warning saying so.
 
     A torch.nn.Module built under :func:`verinit.torch.record` is verified against the laws
     its own code applied (rules given here come first and win); with no record and no rules,
@@ -232,14 +245,47 @@ def verify_model(
     """
     notes: list = []
     defaults = False
+    if isinstance(source, dict):
+        _warn_torch_load(source)
     if is_torch_module(source):
         from .torch import model_rules
 
         rules, notes, defaults = model_rules(source, rules)
     result = _model.verify_model(source, rules, layout=layout, alpha=alpha, seed=seed,
-                                 threads=threads, memory=memory, notes=notes)
+                                 threads=threads, memory=memory, notes=notes, key=key)
     if defaults and not result.passed:
         from .torch import reinit_hints
 
         result.notes.extend(reinit_hints(result))
     return result
+
+
+_warned_torch_load = False
+
+
+def _warn_torch_load(source: dict) -> None:
+    """Once per process: a dict of torch tensors may be torch.load's result, and torch < 2.6
+    runs code from the file while loading it even with weights_only=True (CVE-2025-32434,
+    fixed in torch 2.6.0; GHSA-53q9-r3pm-6pq6)."""
+    global _warned_torch_load
+    if _warned_torch_load or not any(is_torch_tensor(v) for v in source.values()):
+        return
+    import sys
+
+    torch = sys.modules.get("torch")
+    version = getattr(torch, "__version__", "")
+    try:
+        major, minor = (int(part) for part in version.split("+")[0].split(".")[:2])
+    except ValueError:
+        return
+    if (major, minor) >= (2, 6):
+        return
+    _warned_torch_load = True
+    import warnings
+
+    warnings.warn(
+        f"verify_model: if this dict came from torch.load, torch {version} (< 2.6) may have run "
+        "code from the file while loading it, even with weights_only=True (CVE-2025-32434); "
+        "pass the file's path instead: verinit reads .pt files as data, calling nothing",
+        UserWarning, stacklevel=3)
+

@@ -146,9 +146,9 @@ def as_input(data: Any, dtype: Optional[str], tensor: Optional[str], who: str):
     return array, dtype or "", "numpy", ""
 
 
-def run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Result:
+def run(cases, *, alpha, seed, threads, memory, notes=None, model=None, key="") -> Result:
     """One run of `cases` (or of a model: `model` = (rules, layout, source), `cases` its
-    tensors or a checkpoint's path)."""
+    tensors or a checkpoint's path, `key` a .pt's state_dict key)."""
     who = "verify"
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ValueError(f"{who}: alpha is {alpha!r}, but must be a number in (0, 1)")
@@ -159,7 +159,7 @@ def run(cases, *, alpha, seed, threads, memory, notes=None, model=None) -> Resul
         if model is None:
             return _verinit.verify_cases(cases, *options, summaries)
         if isinstance(cases, str):  # a checkpoint's path
-            return _verinit.verify_model_path(cases, *model, *options, summaries)
+            return _verinit.verify_model_path(cases, *model, *options, summaries, key)
         return _verinit.verify_model_cases(cases, *model, *options, summaries)
 
     # Without the samples' summaries (histogram, density, quantiles: 0.25 ms even for a small

@@ -153,6 +153,7 @@ def verify_model(
     threads: int = 0,
     memory: Any = "2G",
     notes: Optional[list] = None,
+    key: Optional[str] = None,
 ):
     """verinit.verify_model's run over explicit rules (see its docstring there); `notes` are
     the caller's, added to the result's. A module's rules (recorded, or torch's defaults)
@@ -168,8 +169,10 @@ def verify_model(
         # As the command line reads it: mapped, copies within half of `memory`, the rest
         # spilled to a temporary file (see the README's "Whole models").
         path = os.fspath(source)
-        return run(path, **options, notes=notes,
+        return run(path, **options, notes=notes, key=check_text(key or "", "key", who),
                    model=(parsed, check_text(layout, "layout", who), path))
+    if key is not None:
+        raise ValueError(f"{who}: key is {key!r}, but is used only with a .pt file path")
     tensors = _tensors(source, who)
     if not tensors:
         raise ValueError(f"{who}: the source holds no tensors")

@@ -122,6 +122,9 @@ struct model_tensor {
   tensor_shape shape;
   std::optional<tensor_view> values;  ///< set for floating-point tensors; not owned
   const void* storage = nullptr;      ///< shared storage marks tied tensors; null: own storage
+  /// Why its elements are not independent draws (a view sharing elements with another tensor,
+  /// or repeating its own): listed as skipped, with a note, never verified. Empty: verified.
+  std::string withheld = {};
 };
 
 /// A model's tensors as the cases of one run, and what was not verified.

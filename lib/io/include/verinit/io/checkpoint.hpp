@@ -8,7 +8,13 @@
 //   .npz                      numpy.savez (zip, stored) or savez_compressed (deflated), each
 //                             member "<tensor>.npy" an .npy array; Zip64 (PKWARE APPNOTE.TXT
 //                             6.3.10, sections 4.3 and 4.5.3)
-//   a directory               its model.safetensors.index.json, else its model.safetensors
+//   .pt .pth .bin .ckpt       torch.save's zip archive (torch >= 1.6): a pickled state_dict,
+//                             evaluated symbolically (never executed; torch_archive.hpp), the
+//                             state_dict at its root or under a key of a training checkpoint
+//   *.bin.index.json          sharded .bin files (transformers' pytorch_model.bin.index.json),
+//                             read as the safetensors index is
+//   a directory               its model.safetensors.index.json, else its model.safetensors,
+//                             else its pytorch_model.bin.index.json, else its pytorch_model.bin
 //
 // Every file is memory-mapped, never read whole; a tensor is viewed in the mapping when its
 // bytes are aligned, little-endian and in C order, and copied (inflated, byte-swapped,
@@ -35,6 +41,25 @@ struct checkpoint_entry {
   verinit::tensor_shape shape;         ///< [] is a scalar (1 element); a 0 dim, no elements
   std::uint64_t bytes = 0;             ///< element count times element size
   std::filesystem::path file;          ///< the file that holds it (a shard, the .npz)
+  /// Tensors that hold the same elements (a .pt's tied weights: one storage, the same offset,
+  /// sizes and strides) share a non-null `storage`: verified once. Null for the others.
+  const void* storage = nullptr;
+  /// Why its elements are not verified as independent draws (a .pt view sharing elements with
+  /// another tensor, or repeating its own: a stride of 0); empty for the others.
+  std::string withheld = {};
+};
+
+/// How to read a checkpoint.
+struct checkpoint_options {
+  /// A .pt's state_dict: the key of the root dict that holds it (a training checkpoint's
+  /// "model"). Empty: the root dict if it holds tensors, else the first of "state_dict",
+  /// "model_state_dict", "model", "module" that holds a dict of tensors.
+  std::string key;
+  /// A .pt's storages: check each one's CRC-32 against the zip directory on its first view
+  /// (zlib's crc32, about 0.4-1 GB/s on one core, so on by request: it would double the time of
+  /// verifying a large file; torch.load checks none, pytorch PR #28858, and safetensors has
+  /// none). The pickle's CRC-32 is always checked.
+  bool check_crc = false;
 };
 
 class checkpoint {
@@ -51,7 +76,11 @@ class checkpoint {
   /// outside the file, overlapping or repeated, a member not named "*.npy", whose local
   /// header disagrees with the directory, or whose .npy header is bad or does not describe
   /// exactly the member's size.
-  static checkpoint open(const std::filesystem::path& path);
+  /// A .pt (torch_archive.hpp's reader) is refused with the same one-line error for the legacy
+  /// format (before torch 1.6) and TorchScript archives (each with what to do instead), a pickle
+  /// that does anything but build a state_dict (the opcode or GLOBAL named), or tensors whose
+  /// sizes, strides or offset reach outside their storage, or two readings of one storage.
+  static checkpoint open(const std::filesystem::path& path, const checkpoint_options& options = {});
 
   checkpoint(checkpoint&& other) noexcept;
   checkpoint& operator=(checkpoint&& other) noexcept;
@@ -65,8 +94,11 @@ class checkpoint {
   /// The tensor called `name`, or nullptr.
   const checkpoint_entry* find(std::string_view name) const noexcept;
   const std::filesystem::path& path() const noexcept;
-  /// "safetensors", "sharded safetensors" or "npz".
+  /// "safetensors", "sharded safetensors", "npz", "pt" or "sharded pt".
   std::string_view format() const noexcept;
+  /// What a reader noted, for the user: a .pt's values that are not tensors ("not a tensor,
+  /// not verified: 'epoch' (int)"), a file written without checksums.
+  std::span<const std::string> notes() const noexcept;
 
   /// The tensor's elements as a tensor_view of its dtype and shape: in the mapping when they
   /// can be (aligned, little-endian, C order, stored); otherwise written into `fallback` (its
@@ -104,7 +136,8 @@ class checkpoint_views {
   checkpoint_views& operator=(checkpoint_views&&) noexcept;
   ~checkpoint_views();
 
-  /// The view of file.tensors()[index]; nothing for a tensor of another dtype (I64, BOOL, ...).
+  /// The view of file.tensors()[index]; nothing for a tensor of another dtype (I64, BOOL, ...)
+  /// or a withheld one; a tied tensor has its first's view.
   const std::optional<verinit::tensor_view>& operator[](std::size_t index) const;
   /// Bytes copied into memory, and into the temporary file.
   std::uint64_t bytes_in_memory() const noexcept;

@@ -23,8 +23,10 @@ class tensor_file {
   /// name the file lacks
   /// (each message lists the file's first names, printable); std::runtime_error naming the file
   /// when it cannot be read or is malformed (the readers' errors) or holds no tensors.
+  /// `options` as for checkpoint::open (a .pt's state_dict key).
   static tensor_file open(const std::filesystem::path& path, std::string_view tensor = {},
-                          std::optional<dtype> bits16 = std::nullopt);
+                          std::optional<dtype> bits16 = std::nullopt,
+                          const checkpoint_options& options = {});
 
   /// The elements; valid while this object lives (moves keep it valid).
   const tensor_view& view() const noexcept { return view_; }
