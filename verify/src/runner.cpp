@@ -524,6 +524,29 @@ void decide(run_result& run) {
   // The KS band of a summary: the D at which the KS test is rejected at Holm's first step
   // alpha/m whatever the other p-values (outside it the verdict is FAIL for sure).
   const double band_level = run.options.alpha / m;
+  // The band is a pure function of n: one quantile per distinct n (a model repeats its shapes),
+  // the distinct ones computed in parallel, so its bits do not depend on the thread count.
+  std::vector<std::int64_t> band_sizes;
+  for (const auto& c : run.cases)
+    if (c.summary && c.summary->independent && c.summary->n() > 0)
+      band_sizes.push_back(c.summary->n());
+  for (const auto& p : run.pooled)
+    for (const auto& t : p.tests)
+      if (t.name == "pooled_ks")
+        for (const auto& [key, value] : t.values)
+          if (key == "n" && value >= 1) band_sizes.push_back(static_cast<std::int64_t>(value));
+  std::sort(band_sizes.begin(), band_sizes.end());
+  band_sizes.erase(std::unique(band_sizes.begin(), band_sizes.end()), band_sizes.end());
+  std::vector<double> bands(band_sizes.size());
+  const auto band_count = static_cast<std::ptrdiff_t>(band_sizes.size());
+#pragma omp parallel for schedule(dynamic) num_threads(resolve_threads(run.options.threads))
+  for (std::ptrdiff_t i = 0; i < band_count; ++i)
+    bands[static_cast<std::size_t>(i)] = quantile(complement(
+        kolmogorov_smirnov_distribution(band_sizes[static_cast<std::size_t>(i)]), band_level));
+  const auto band = [&](std::int64_t n) {
+    return bands[static_cast<std::size_t>(
+        std::lower_bound(band_sizes.begin(), band_sizes.end(), n) - band_sizes.begin())];
+  };
   run.passed = (!run.propagation || run.propagation->passed) && run.unmatched.empty();
   // Under a tolerance: beyond it (the equivalence test at a true error tol + effect * se has the
   // plain test's power at effect * se, less the negligible Q(|z| + tol / se) term's share).
@@ -538,8 +561,7 @@ void decide(run_result& run) {
   };
   for (auto& c : run.cases) {
     if (c.summary && c.summary->independent && c.summary->n() > 0)
-      c.summary->ks_critical =
-          quantile(complement(kolmogorov_smirnov_distribution(c.summary->n()), band_level));
+      c.summary->ks_critical = band(c.summary->n());
     c.passed =
         std::all_of(c.tests.begin(), c.tests.end(), [](const test_result& t) { return t.passed; });
     run.passed = run.passed && c.passed;
@@ -555,10 +577,7 @@ void decide(run_result& run) {
       if (t.name != "pooled_ks") continue;
       for (const auto& [key, value] : t.values)
         if (key == "n" && value >= 1)
-          p.detectable_ks_distance =
-              p.tolerance.ks +
-              quantile(complement(kolmogorov_smirnov_distribution(static_cast<std::int64_t>(value)),
-                                  band_level));
+          p.detectable_ks_distance = p.tolerance.ks + band(static_cast<std::int64_t>(value));
     }
   }
 }
