@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes tests/fuzz/corpus_pt from the .pt files of tests/data/pt (make_pt_reference.py):
 for each, its data.pkl prefixed with byte 0 (pt_fuzz evaluates it alone) and the whole file
-prefixed with byte 1 (read through checkpoint::open). Standard library only."""
+prefixed with byte 1 (read through checkpoint::open). Standard library only. The corpus also
+holds review_*.file: hostile files from the 2026-12-07 review (a repeated root key, a
+Parameter rebuilt with a state, a legacy/zip polyglot, a tensor tied to an overlapping view,
+byte counts that wrap), each the whole file prefixed with byte 1; this script leaves them."""
 import os
 import zipfile
 

@@ -430,7 +430,7 @@ TEST_F(ShardedTest, RefusesAnIndexThatDisagreesWithItsShards) {
 
 TEST_F(CheckpointTest, NamesWhatIsNoCheckpoint) {
   EXPECT_THAT(error_of(write("model.h5", "x")), HasSubstr("not a checkpoint by its name"));
-  EXPECT_THAT(error_of(write("model.pt", "x")), HasSubstr("not a zip archive"));
+  EXPECT_THAT(error_of(write("model.pt", "x")), HasSubstr("not a torch.save zip archive"));
   EXPECT_THAT(error_of(dir_), HasSubstr("a directory without model.safetensors"));
   EXPECT_THAT(error_of(dir_ / "absent.npz"), HasSubstr("no such file"));
   EXPECT_THAT(error_of(dir_ / "absent.safetensors"), HasSubstr("no such file"));

@@ -59,7 +59,7 @@ TEST(TorchArchive, ReadsEveryFileAsTorchLoadDoes) {
       EXPECT_EQ(t.bytes, w["bytes"].get<std::uint64_t>());
       std::optional<verinit::dtype> bits16;
       if (t.dtype_name == "I16") bits16 = verinit::dtype::bfloat16;
-      if (!t.type && !bits16) continue;
+      if ((!t.type && !bits16) || !t.withheld.empty()) continue;  // withheld: never read
       verinit::tensor_buffer fallback;
       const auto view = ckpt.view(t, fallback, bits16);
       EXPECT_EQ(view.bytes.size(), t.bytes);
@@ -344,6 +344,71 @@ TEST_F(HostileTest, StoragesAndExtentsAreCheckedBeforeAnyByteIsRead) {
   EXPECT_THAT(error_of(archive(state_dict({{"a", tensor("0", "FloatStorage", 4, 0, {4}, {1})},
                                            {"b", tensor("0", "IntStorage", 4, 0, {4}, {1})}}))),
               HasSubstr("reads storage 'data/0' as int32, but tensor 'a' reads it as float32"));
+}
+
+// Files on which torch.load and a careless reader would disagree (found in review).
+TEST_F(HostileTest, NothingTorchLoadWouldReadOtherwiseIsAccepted) {
+  const std::string a = tensor("0", "FloatStorage", 4, 0, {4}, {1});
+  const std::string sd = ordered_dict + "(" + str("w") + a + "u";
+  // A root key twice: Python keeps the last value, so verinit refuses to pick.
+  EXPECT_THAT(error_of(archive(proto + "}(" + str("state_dict") + sd + str("state_dict") + sd +
+                               "u.")),
+              HasSubstr("its root dict repeats the key 'state_dict'"));
+  // A Parameter rebuilt with a state: torch sets it as attributes ({'data': t} replaces t).
+  const std::string with_state =
+      global("torch._utils", "_rebuild_parameter_with_state") +
+      tuple({a, "\x89", ordered_dict, "}" + str("data") + a + "s"}) + "R";
+  EXPECT_THAT(error_of(archive(state_dict({{"w", with_state}}))),
+              HasSubstr("with a state (dict setting 'data')"));
+  const std::string from_type = global("torch._tensor", "_rebuild_from_type_v2") +
+                                tuple({global("torch._utils", "_rebuild_parameter"),
+                                       global("torch.nn.parameter", "Parameter"),
+                                       tuple({a, "\x88", ordered_dict}), "}" + str("x") + "Ns"}) +
+                                "R";
+  EXPECT_THAT(error_of(archive(state_dict({{"w", from_type}}))), HasSubstr("with a state"));
+  const std::string plain = global("torch._tensor", "_rebuild_from_type_v2") +
+                            tuple({global("torch._utils", "_rebuild_parameter"),
+                                   global("torch.nn.parameter", "Parameter"),
+                                   tuple({a, "\x88", ordered_dict}), "}"}) +
+                            "R";
+  EXPECT_EQ(error_of(archive(state_dict({{"w", plain}}))), "");
+  // A legacy file with a zip after it: torch.load reads the legacy part (it takes a file for a
+  // zip only if it begins with a local header).
+  EXPECT_THAT(error_of("\x80\x02L1950L\n." + archive(state_dict({{"w", a}}))),
+              HasSubstr("does not begin with a zip local header"));
+}
+
+TEST_F(HostileTest, EveryCountIsBoundedBeforeItIsHeld) {
+  // More dims than any tensor has, in a tuple torch would rebuild: refused before it is copied.
+  const std::vector<std::int64_t> ones(65, 1);
+  EXPECT_THAT(error_of(archive(state_dict({{"w", tensor("0", "FloatStorage", 4, 0, ones, ones)}}))),
+              HasSubstr("a tensor of 65 dims, more than the 64 accepted"));
+  // An expanded view whose byte count would wrap: 2^61 + 1 float64 elements of one value.
+  EXPECT_THAT(error_of(zip({{"m/data.pkl",
+                             state_dict({{"w", tensor("0", "DoubleStorage", 1, 0,
+                                                      {(1LL << 61) + 1}, {0})}})},
+                            {"m/data/0", std::string(8, '\0')}})),
+              HasSubstr("overflow 64 bits"));
+  // An empty tensor whose other sizes multiply past 64 bits: read, no overflow (UBSan).
+  EXPECT_EQ(error_of(archive(state_dict(
+                {{"w", tensor("0", "FloatStorage", 4, 0, {0, 1LL << 40, 1LL << 40}, {1, 1, 1})}}))),
+            "");
+}
+
+TEST_F(HostileTest, ATensorTiedToAWithheldViewIsWithheld) {
+  const fs::path path = dir_ / "tied.pt";
+  std::ofstream(path, std::ios::binary)
+      << zip({{"m/data.pkl", state_dict({{"a", tensor("0", "FloatStorage", 8, 0, {4}, {1})},
+                                          {"b", tensor("0", "FloatStorage", 8, 2, {4}, {1})},
+                                          {"c", tensor("0", "FloatStorage", 8, 2, {4}, {1})}})},
+              {"m/data/0", floats(8)}});
+  const checkpoint ckpt = checkpoint::open(path);
+  EXPECT_TRUE(ckpt.find("a")->withheld.empty());
+  EXPECT_THAT(ckpt.find("b")->withheld, HasSubstr("shares elements with 'a'"));
+  EXPECT_EQ(ckpt.find("c")->withheld, ckpt.find("b")->withheld);
+  verinit::tensor_buffer fallback;
+  EXPECT_THAT([&] { (void)ckpt.view(*ckpt.find("c"), fallback); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("is not read")));
 }
 
 TEST_F(HostileTest, TheArchiveItselfIsChecked) {

@@ -300,8 +300,8 @@ command add_list_tensors(CLI::App& app) {
                   << e.bytes;
         if (e.storage != nullptr && e.storage != &e)
           std::cout << "\ttied to " << static_cast<const io::checkpoint_entry*>(e.storage)->name;
-        else
-          bytes += e.bytes;
+        else if (e.withheld.empty())
+          bytes += e.bytes;  // the bytes of the distinct tensors read
         if (!e.withheld.empty()) std::cout << "\tnot verified: " << e.withheld;
         std::cout << "\n";
       }

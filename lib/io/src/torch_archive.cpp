@@ -21,8 +21,6 @@ using zip::fail;
 
 std::string quote(std::string_view name) { return "'" + text::printable(name, 64) + "'"; }
 
-constexpr std::size_t max_rank = 64;
-
 // a * b and a + b in 64 bits, or nullopt on overflow.
 std::optional<std::uint64_t> times(std::uint64_t a, std::uint64_t b) {
   std::uint64_t out = 0;
@@ -59,7 +57,8 @@ void for_each_element(const torch_tensor& t, F&& f) {
 
 // Whether distinct indices of `t` can reach the same element (a stride of 0, as expand() makes,
 // or strides that interleave): the dims of size > 1 sorted by stride, each stride must exceed
-// the extent of the dims below it.
+// the extent of the dims below it. Sufficient, not necessary: sizes (3, 2) with strides (2, 3)
+// reach six distinct elements but are counted as repeating (no writer makes such a view).
 bool repeats_elements(const torch_tensor& t) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> dims;  // (stride, size)
   for (std::size_t d = 0; d < t.shape.size(); ++d)
@@ -73,6 +72,25 @@ bool repeats_elements(const torch_tensor& t) {
     extent += stride * (size - 1);  // bounded by the storage, checked before
   }
   return false;
+}
+
+// Whether element `at` of the storage is one of `t`'s, for a `t` that does not repeat
+// elements: then its strides, largest first, decompose `at - offset` uniquely (each exceeds
+// the reach of the smaller ones), greedily.
+bool holds(const torch_tensor& t, std::uint64_t at) {
+  if (at < static_cast<std::uint64_t>(t.offset)) return false;
+  std::uint64_t rest = at - static_cast<std::uint64_t>(t.offset);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> dims;  // (stride, size)
+  for (std::size_t d = 0; d < t.shape.size(); ++d)
+    if (t.shape[d] > 1)
+      dims.emplace_back(static_cast<std::uint64_t>(t.stride[d]),
+                        static_cast<std::uint64_t>(t.shape[d]));
+  std::sort(dims.rbegin(), dims.rend());
+  for (const auto& [stride, size] : dims) {
+    const std::uint64_t index = std::min(rest / stride, size - 1);
+    rest -= index * stride;
+  }
+  return rest == 0;
 }
 
 }  // namespace
@@ -95,6 +113,13 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
     fail(path,
          "a tar archive (torch.save's oldest format), which verinit does not read: re-save it "
          "with torch.save from torch >= 1.6");
+  // torch.load takes a file for a zip archive only if it begins with a local header
+  // (torch/serialization.py, _is_zipfile), and reads anything else the legacy way: so must a
+  // reader that would agree with it (a legacy file with a zip appended is not a zip to torch).
+  if (bytes.size() < 4 || std::memcmp(bytes.data(), "PK\x03\x04", 4) != 0)
+    fail(path,
+         "not a torch.save zip archive (it does not begin with a zip local header, as every "
+         "file torch >= 1.6 writes does; torch.load would read it in the legacy format)");
   const zip::reader in(bytes, path);
   const auto members = zip::read_directory(
       in, "a .pt file is the zip archive torch.save writes (torch >= 1.6)");
@@ -222,10 +247,8 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
       fail(path, label + " gives storage " + quote("data/" + r.key) +
                      " another size than tensor " + quote(st.name) + " does");
 
-    // Its geometry: sizes, strides and offset within the storage.
-    if (r.size.size() > max_rank)
-      fail(path, label + " has " + std::to_string(r.size.size()) + " dims, more than " +
-                     std::to_string(max_rank));
+    // Its geometry: sizes, strides and offset within the storage (at most 64 dims: the
+    // pickle's limit).
     if (r.offset < 0)
       fail(path, label + " has a negative storage offset " + std::to_string(r.offset));
     std::uint64_t numel = 1, last = static_cast<std::uint64_t>(r.offset);
@@ -260,15 +283,20 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
     t.name = std::move(r.name);
     t.dtype = r.dtype;
     t.shape = r.size;
-    t.bytes = numel * item;  // numel <= storage elements, so no overflow
+    const auto tensor_bytes = times(numel, item);  // beyond the storage if elements repeat
+    if (!tensor_bytes) fail(path, label + ": its " + std::to_string(numel) + " elements of " +
+                                      std::to_string(item) + " bytes overflow 64 bits");
+    t.bytes = *tensor_bytes;
     t.storage = s;
     t.offset = r.offset;
     t.stride = r.stride;
-    std::int64_t expected = 1;
-    t.contiguous = true;
-    for (std::size_t d = t.shape.size(); d-- > 0;) {
-      if (t.shape[d] != 1 && t.stride[d] != expected) t.contiguous = false;
-      expected *= std::max<std::int64_t>(t.shape[d], 1);
+    t.contiguous = true;  // C order, no gaps; an empty tensor trivially
+    if (numel > 0) {      // then the sizes multiply to at most 2^62: no overflow
+      std::int64_t expected = 1;
+      for (std::size_t d = t.shape.size(); d-- > 0;) {
+        if (t.shape[d] != 1 && t.stride[d] != expected) t.contiguous = false;
+        expected *= t.shape[d];
+      }
     }
     const auto [first, fresh] = geometry.emplace(
         std::tuple{s, r.offset, r.size, r.stride, static_cast<const void*>(r.dtype)},
@@ -281,64 +309,86 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
   }
 
   // Views of one storage that share elements (not tied: another geometry) are not independent
-  // draws: each later one is withheld. Checked element by element where the index intervals
-  // meet (slices of one buffer, as chunked projections make, are disjoint though interleaved).
+  // draws: each later one is withheld. Only views whose index intervals meet can share (found
+  // by a sweep over the intervals sorted by start); those are checked element by element
+  // (slices of one buffer, as chunked projections make, are disjoint though interleaved),
+  // within a budget of 4 visits per storage element, beyond which meeting counts as sharing.
   std::vector<std::vector<std::size_t>> on_storage(archive.storages_.size());
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> span(archive.tensors_.size());
   for (std::size_t i = 0; i < archive.tensors_.size(); ++i) {
     const auto& t = archive.tensors_[i];
-    if (!t.same_as && t.bytes > 0 && t.withheld.empty()) on_storage[t.storage].push_back(i);
+    if (t.same_as || t.bytes == 0 || !t.withheld.empty()) continue;
+    std::uint64_t last = static_cast<std::uint64_t>(t.offset);  // within the storage: checked
+    for (std::size_t d = 0; d < t.shape.size(); ++d)
+      last += static_cast<std::uint64_t>(t.shape[d] - 1) * static_cast<std::uint64_t>(t.stride[d]);
+    span[i] = {static_cast<std::uint64_t>(t.offset), last};
+    on_storage[t.storage].push_back(i);
   }
   for (std::size_t s = 0; s < on_storage.size(); ++s) {
     const auto& group = on_storage[s];
     if (group.size() < 2) continue;
-    const auto interval = [&](const torch_tensor& t) {
-      std::uint64_t last = static_cast<std::uint64_t>(t.offset);
-      for (std::size_t d = 0; d < t.shape.size(); ++d)
-        last += static_cast<std::uint64_t>(t.shape[d] - 1) * static_cast<std::uint64_t>(t.stride[d]);
-      return std::pair{static_cast<std::uint64_t>(t.offset), last};
-    };
-    bool meet = false;
-    for (std::size_t a = 0; a < group.size() && !meet; ++a)
-      for (std::size_t b = a + 1; b < group.size() && !meet; ++b) {
-        const auto [a0, a1] = interval(archive.tensors_[group[a]]);
-        const auto [b0, b1] = interval(archive.tensors_[group[b]]);
-        meet = a0 <= b1 && b0 <= a1;
+    std::vector<std::size_t> by_start = group;
+    std::sort(by_start.begin(), by_start.end(),
+              [&](std::size_t a, std::size_t b) { return span[a] < span[b]; });
+    std::vector<bool> meets(archive.tensors_.size(), false);
+    std::uint64_t reach = 0;
+    for (std::size_t k = 0; k < by_start.size(); ++k) {
+      const std::size_t i = by_start[k];
+      if (k > 0 && span[i].first <= reach) meets[i] = true;
+      if (k + 1 < by_start.size() && span[by_start[k + 1]].first <= span[i].second) meets[i] = true;
+      reach = k == 0 ? span[i].second : std::max(reach, span[i].second);
+    }
+    std::vector<std::size_t> meeting;  // in the pickle's order
+    std::uint64_t visits = 0;
+    for (const std::size_t i : group)
+      if (meets[i]) {
+        meeting.push_back(i);
+        visits += archive.tensors_[i].bytes / archive.tensors_[i].dtype->item;
       }
-    if (!meet) continue;
+    if (meeting.empty()) continue;
     const std::uint64_t elements = archive.storages_[s].elements;
-    constexpr std::uint64_t max_marked = std::uint64_t{1} << 30;  // a bit each: 128 MiB
-    if (elements > max_marked) {  // too large to mark: meeting intervals count as shared
-      for (std::size_t a = 1; a < group.size(); ++a)
-        archive.tensors_[group[a]].withheld =
-            "it is a view of the storage of " + quote(archive.tensors_[group[0]].name) +
-            ", perhaps sharing elements with it (overlapping views are not independent draws)";
+    if (elements > (std::uint64_t{1} << 30) || visits > 4 * elements + 1024) {
+      // Too large to mark (a bit an element, at most 128 MiB) or to visit: every view that
+      // meets an earlier one is withheld.
+      for (std::size_t k = 1; k < meeting.size(); ++k)
+        archive.tensors_[meeting[k]].withheld =
+            "it is a view of the storage of " + quote(archive.tensors_[meeting[0]].name) +
+            " whose index range meets another view's, perhaps sharing elements (overlapping "
+            "views are not independent draws)";
       continue;
     }
     std::vector<bool> marked(static_cast<std::size_t>(elements), false);
-    for (std::size_t a = 0; a < group.size(); ++a) {
-      auto& t = archive.tensors_[group[a]];
+    std::vector<std::size_t> kept;
+    for (const std::size_t i : meeting) {
+      auto& t = archive.tensors_[i];
       std::optional<std::uint64_t> shared;
       for_each_element(t, [&](std::uint64_t at) {
         if (!shared && marked[at]) shared = at;
       });
-      if (shared) {
-        // Name the first earlier view whose index interval holds the shared element.
-        std::size_t other = 0;
-        for (std::size_t b = 0; b < a; ++b) {
-          const auto [lo, hi] = interval(archive.tensors_[group[b]]);
-          if (lo <= *shared && *shared <= hi && archive.tensors_[group[b]].withheld.empty()) {
-            other = b;
-            break;
-          }
-        }
-        t.withheld = "it shares elements with " + quote(archive.tensors_[group[other]].name) +
-                     " (overlapping views of one storage are not independent draws)";
+      if (!shared) {
+        for_each_element(t, [&](std::uint64_t at) { marked[at] = true; });
+        kept.push_back(i);
         continue;
       }
-      for_each_element(t, [&](std::uint64_t at) { marked[at] = true; });
+      // Name an earlier view that holds the shared element (among the first 64 kept).
+      std::string other;
+      for (std::size_t k = 0; k < std::min<std::size_t>(kept.size(), 64) && other.empty(); ++k)
+        if (holds(archive.tensors_[kept[k]], *shared)) other = archive.tensors_[kept[k]].name;
+      t.withheld = "it shares elements with " +
+                   (other.empty() ? std::string("an earlier view of its storage") : quote(other)) +
+                   " (overlapping views of one storage are not independent draws)";
     }
   }
+  // A tensor tied to a withheld one is withheld too (it holds the same elements).
+  for (auto& t : archive.tensors_)
+    if (t.same_as && !archive.tensors_[*t.same_as].withheld.empty())
+      t.withheld = archive.tensors_[*t.same_as].withheld;
   archive.checked_.assign(archive.storages_.size(), false);
+  if (check_crc)
+    for (const auto& st : archive.storages_)
+      if (st.crc == 0 && st.size > 0)
+        archive.notes_.push_back("storage 'data/" + st.key + "' of '" + path.filename().string() +
+                                 "' has no CRC-32 to check (0 in the zip directory)");
   if (without_crc > 0 && checksummed == 0)
     archive.notes_.push_back("'" + path.filename().string() +
                              "' was written without CRC-32 checksums, so corruption of its "
@@ -349,6 +399,7 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
 tensor_view torch_archive::view(const torch_tensor& t, tensor_buffer& fallback,
                                 std::optional<dtype> bits16) const {
   const std::string label = "tensor " + quote(t.name);
+  if (!t.withheld.empty()) fail(path_, label + " is not read: " + t.withheld);
   std::optional<dtype> type = t.dtype->type;
   if (bits16 && (t.dtype->name == "I16" || t.dtype->name == "U16")) type = bits16;
   if (!type)

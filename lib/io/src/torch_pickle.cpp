@@ -190,7 +190,8 @@ class evaluator {
   }
 
   ref add(node n) {
-    if (nodes_.size() >= std::numeric_limits<ref>::max() / 2) fail("too many values");
+    if (nodes_.size() >= bounds_.values)
+      fail("more than " + std::to_string(bounds_.values) + " values");
     nodes_.push_back(std::move(n));
     return static_cast<ref>(nodes_.size() - 1);
   }
@@ -266,6 +267,17 @@ class evaluator {
     std::vector<std::int64_t> out;
     for (const ref item : nodes_[r].items) out.push_back(integer_of(item, what));
     return out;
+  }
+  // torch sets a rebuilt tensor's state as attributes (_set_obj_state: setattr), so a state
+  // {"data": other} would replace the tensor torch.load returns: only None or {} is read.
+  void require_no_state(ref state, const char* who) const {
+    const node& n = nodes_[state];
+    if (n.k == kind::none || (n.k == kind::dict && n.items.empty())) return;
+    std::string what = std::string(kind_name(n.k));
+    if (n.k == kind::dict && nodes_[n.items[0]].k == kind::string)
+      what = "dict setting '" + text::printable(nodes_[n.items[0]].text, 64) + "'";
+    fail(std::string(who) + " with a state (" + what +
+         "), which torch would set on the tensor: verinit reads only None or {}");
   }
   bool is_global(ref r, global g) const {
     return nodes_[r].k == kind::global && nodes_[r].g == g;
@@ -348,6 +360,10 @@ ref evaluator::rebuild_tensor(const node& args, bool v3) {
   t.untyped_storage = storage.dtype == nullptr;
   t.dtype = storage.dtype;
   t.offset = integer_of(args.items[1], "the storage offset");
+  for (const ref r : {args.items[2], args.items[3]})
+    if (nodes_[r].items.size() > bounds_.rank)
+      fail("a tensor of " + std::to_string(nodes_[r].items.size()) + " dims, more than the " +
+           std::to_string(bounds_.rank) + " accepted");
   t.size = integers_of(args.items[2], "the size");
   t.stride = integers_of(args.items[3], "the stride");
   if (nodes_[args.items[4]].k != kind::boolean) fail("requires_grad is not a bool");
@@ -401,6 +417,7 @@ ref evaluator::reduce(ref callable, ref args_ref) {
       return args.items[0];
     case global::rebuild_parameter_with_state:  // (data, requires_grad, hooks, state)
       if (args.items.size() != 4) fail("_rebuild_parameter_with_state with other than 4 arguments");
+      require_no_state(args.items[3], "_rebuild_parameter_with_state");
       tensors_[static_cast<std::size_t>(nodes_[tensor_at(0)].integer)].parameter = true;
       return args.items[0];
     case global::rebuild_from_type_v2: {  // (func, new_type, args, state)
@@ -412,8 +429,7 @@ ref evaluator::reduce(ref callable, ref args_ref) {
           !is_global(func, global::rebuild_tensor_v3) &&
           !is_global(func, global::rebuild_parameter))
         fail("_rebuild_from_type_v2 of a function other than torch's tensor rebuilders");
-      if (nodes_[args.items[3]].k != kind::dict && nodes_[args.items[3]].k != kind::none)
-        fail("_rebuild_from_type_v2's state is not a dict");
+      require_no_state(args.items[3], "_rebuild_from_type_v2");
       return reduce(func, inner);
     }
     default:
@@ -659,6 +675,12 @@ state_dict read(std::span<const std::byte> pickle, std::string_view key, const l
     if (e.at(k).k != kind::string) return std::nullopt;
     return e.at(k).text;
   };
+  {  // a key twice in the root: Python keeps the last, so a reader taking the first would differ
+    std::set<std::string_view> keys;
+    for (std::size_t i = 0; i < top.items.size(); i += 2)
+      if (const auto k = key_text(top.items[i]); k && !keys.insert(*k).second)
+        throw error("its root dict repeats the key '" + text::printable(*k, 64) + "'");
+  }
   ref dict = root;
   std::string prefix;
   if (!key.empty() || !holds_tensor(e, root)) {

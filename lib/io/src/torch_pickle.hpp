@@ -33,17 +33,20 @@ struct error : std::runtime_error {
 };
 
 /// The limits, each far above what a real state_dict needs (resnet50's data.pkl: 28 kB,
-/// 7,000 opcodes; a 10^5-tensor model's a few MB) and low enough that a hostile file cannot
-/// make the evaluator hold more than about a gigabyte.
+/// 7,000 opcodes; a 10^5-tensor model's a few MB, ~10^6 values) and low enough that a hostile
+/// file cannot make the evaluator hold more than about a gigabyte: 2^23 values of ~90 bytes,
+/// their 2^25 references, a memo of 2^22 entries, the stack, and tensors of at most 64 dims.
 struct limits {
-  std::size_t bytes = std::size_t{256} << 20;   ///< data.pkl's size
-  std::size_t opcodes = std::size_t{1} << 25;   ///< opcodes evaluated
-  std::size_t stack = std::size_t{1} << 22;     ///< values on the stack
-  std::size_t marks = 256;                      ///< MARKs open at once
-  std::size_t depth = 64;                       ///< containers nested in containers
-  std::size_t memo = std::size_t{1} << 24;      ///< memo entries
-  std::size_t string = std::size_t{1} << 20;    ///< bytes of one string
-  std::size_t tensors = std::size_t{1} << 22;   ///< tensors rebuilt
+  std::size_t bytes = std::size_t{256} << 20;  ///< data.pkl's size
+  std::size_t opcodes = std::size_t{1} << 25;  ///< opcodes evaluated
+  std::size_t values = std::size_t{1} << 23;   ///< values built (each opcode builds at most one)
+  std::size_t stack = std::size_t{1} << 22;    ///< values on the stack
+  std::size_t marks = 256;                     ///< MARKs open at once
+  std::size_t depth = 64;                      ///< containers nested in containers
+  std::size_t memo = std::size_t{1} << 22;     ///< memo entries
+  std::size_t string = std::size_t{1} << 20;   ///< bytes of one string
+  std::size_t tensors = std::size_t{1} << 22;  ///< tensors rebuilt
+  std::size_t rank = 64;                       ///< dims of one tensor
 };
 
 /// A torch dtype a storage or _rebuild_tensor_v3 names.

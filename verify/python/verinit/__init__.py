@@ -157,14 +157,23 @@ def list_tensors(path: "str | os.PathLike[str]", *, key: Optional[str] = None) -
     list-tensors`` prints them: dicts of `name`, `dtype` (safetensors' spelling: "F32",
     "BF16", "I64"), `shape`, `bytes`, `weight` (a float tensor a rule can verify), `tied_to`
     (a .pt tensor with the same elements as an earlier one: its name, else None) and
-    `withheld` (why a .pt view is not verified, else None). `key`: the key of a .pt training
-    checkpoint's state_dict. Raises OSError for a file that cannot be read or that does
+    `withheld` (why a .pt view is not verified, else None), and the reader's `notes` as the
+    list's attribute. `key`: the key of a .pt training checkpoint's state_dict. Raises OSError for a file that cannot be read or that does
     anything but hold tensors."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"list_tensors: path is a {type(path).__name__}, but must be a path")
-    tensors, _notes = _verinit.list_tensors(os.fspath(path),
-                                            check_text(key or "", "key", "list_tensors"))
-    return tensors
+    tensors, notes = _verinit.list_tensors(os.fspath(path),
+                                           check_text(key or "", "key", "list_tensors"))
+    return TensorList(tensors, notes)
+
+
+class TensorList(list):
+    """:func:`list_tensors`' list, with the reader's `notes` (a .pt's values that are not
+    tensors, skipped; a file written without checksums)."""
+
+    def __init__(self, tensors: list, notes: list):
+        super().__init__(tensors)
+        self.notes: list = list(notes)
 
 
 def identify(
