@@ -70,11 +70,14 @@ std::string td(const std::string& text, bool number = false) {
 }
 
 // A law as a reader names it: the distribution with its numbers (the part of the theory's
-// formula after its derivation, "N(0, 0.0253^2)"), the whole formula as the cell's tooltip.
-std::string law_cell(const std::string& formula) {
+// formula after its derivation, "N(0, 0.0253^2)"), the whole formula as the cell's tooltip;
+// where the rule says where the law comes from (a recorded call and its site), that below it.
+std::string law_cell(const std::string& formula, const std::string& origin = {}) {
   const auto colon = formula.rfind(": ");
   const std::string shown = colon == std::string::npos ? formula : formula.substr(colon + 2);
-  return "<td class=\"law\" title=\"" + escape_xml(formula) + "\">" + escape_xml(shown) + "</td>";
+  return "<td class=\"law\" title=\"" + escape_xml(formula) + "\">" + escape_xml(shown) +
+         (origin.empty() ? "" : "<br/><span class=\"note\">set by " + escape_xml(origin) + "</span>") +
+         "</td>";
 }
 
 // A model's overview, for a 1280-pixel window and a model of hundreds of tensors: the failed
@@ -111,7 +114,7 @@ std::string model_overview(const verify::run_result& run, const std::vector<bool
     if (!c.diagnosis.empty()) failed += (failed.empty() ? "" : "; ") + escape_xml(c.diagnosis);
     s += "<tr class=\"failed\">" + td(verdict_badge(false)) + td(link) +
          td(escape_xml(detail::shape_text(c))) + td(std::string(verinit::to_string(c.spec.type))) +
-         td("<code>" + escape_xml(c.rule) + "</code>") + law_cell(c.formula) +
+         td("<code>" + escape_xml(c.rule) + "</code>") + law_cell(c.formula, c.origin) +
          td(std::to_string(c.n), true) + td(smallest_p(o), true) + "<td class=\"diag\">" + failed +
          "</td></tr>\n";
   }
@@ -132,7 +135,17 @@ std::string model_overview(const verify::run_result& run, const std::vector<bool
           (names.empty() ? "" : " ") +
           (sections[i] ? "<a href=\"#case-" + std::to_string(i) + "\">" + name + "</a>" : name);
     }
-    s += "<tr>" + td(verdict_badge(true)) + law_cell(formula) +
+    // Where the group's law comes from: its one origin, or how many calls set it.
+    std::vector<std::string> origins;
+    for (const std::size_t i : g.cases)
+      if (const auto& o = run.cases[i].origin;
+          !o.empty() && std::find(origins.begin(), origins.end(), o) == origins.end())
+        origins.push_back(o);
+    const std::string origin =
+        origins.size() == 1 ? origins[0]
+        : origins.empty()   ? std::string()
+                            : std::to_string(origins.size()) + " calls (each in its tensor's section)";
+    s += "<tr>" + td(verdict_badge(true)) + law_cell(formula, origin) +
          td("<details><summary>" + std::to_string(g.cases.size()) + " tensor" +
             (g.cases.size() == 1 ? "" : "s") + "</summary>" + names + "</details>") +
          td(format_number(static_cast<double>(g.n), 6), true) +
@@ -346,7 +359,8 @@ std::string case_section(const verify::case_result& c, std::size_t index) {
                   escape_xml(c.canonical()) + "</code></h3>\n";
   s += "<p>Tensor " + escape_xml(detail::tensor_text(c)) + ", source " + escape_xml(c.source) +
        ", n = " + std::to_string(c.n) + (c.rule.empty() ? "" : ", rule " + escape_xml(c.rule)) +
-       ". Law: " + escape_xml(c.formula) + ".</p>\n";
+       ". Law: " + escape_xml(c.formula) + "." +
+       (c.origin.empty() ? "" : " Set by " + escape_xml(c.origin) + ".") + "</p>\n";
   if (c.tolerance.any())
     s += "<p class=\"note\">Tolerance: " + escape_xml(verify::to_string(c.tolerance)) +
          " (equivalence tests).</p>\n";

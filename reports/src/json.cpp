@@ -308,6 +308,7 @@ std::string to_json(const verify::run_result& run) {
       entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
     if (!c.tensor.empty()) entry["tensor"] = c.tensor;
     if (!c.rule.empty()) entry["rule"] = c.rule;
+    if (!c.origin.empty()) entry["origin"] = c.origin;
     if (!c.samples_shape.empty()) entry["tensor_shape"] = c.samples_shape;
     if (c.tolerance.any()) entry["tolerance"] = tolerance_json(c.tolerance);
     if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
@@ -433,6 +434,7 @@ verify::run_result from_json(std::string_view text) {
     c.source = s.string("source");
     if (s.has("tensor")) c.tensor = s.string("tensor");
     if (s.has("rule")) c.rule = s.string("rule");
+    if (s.has("origin")) c.origin = s.string("origin");
     if (s.has("tolerance")) c.tolerance = read_tolerance(s.object("tolerance"));
     if (s.has("diagnosis")) c.diagnosis = s.string("diagnosis");
     c.n = s.integer("n");

@@ -332,7 +332,9 @@ def test_the_record_command_saves_weights_and_laws_that_the_cli_verifies(tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASSED" in done.stdout
     text = (out / "laws.toml").read_text()
-    assert "# nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu') at torchvision/models/resnet.py:" in text
+    assert "origin = \"nn.init.kaiming_normal_(mode='fan_out', nonlinearity='relu') at torchvision/models/resnet.py:" in text
+    html = (out / "report" / "index.html").read_text()
+    assert "set by nn.init.kaiming_normal_(mode=&apos;fan_out&apos;" in html  # the report
     assert (out / "report" / "index.html").exists()
     run = subprocess.run([cli, "verify", "--input", str(out / "model.safetensors"), "--rules",
                           str(out / "laws.toml")], capture_output=True, text=True)

@@ -151,6 +151,7 @@ const verinit::verify::run_result& model_run() {
                        nullptr});
     const auto rules = verinit::verify::parse_rules(
         "[[rule]]\nmatch = 'layers.*.weight'\nexpect = 'normal(std=0.02)'\n"
+        "origin = 'nn.init.normal_(std=0.02) at model.py:12'\n"
         "[[rule]]\nmatch = '*.bias'\nexpect = 'zeros'\n"
         "[[rule]]\nmatch = '*.num_batches_tracked'\nskip = true\n");
     verinit::verify::run_request request;
@@ -176,6 +177,14 @@ TEST(ModelReportTest, ATableOfEveryTensorAndSectionsForTheFailedOnesAndOnePerRul
   EXPECT_NE(html.find("<td class=\"diag\">"), std::string::npos);
   EXPECT_NE(html.find("Passing tensors, grouped by law"), std::string::npos);
   EXPECT_LT(html.find("<td class=\"diag\">"), html.find("<details><summary>"));
+  // A recorded law's call, beside the law: in the failed row, the passing group, the section.
+  EXPECT_EQ(count(html, "set by nn.init.normal_(std=0.02) at model.py:12"), 2u);
+  EXPECT_EQ(count(html, "Set by nn.init.normal_(std=0.02) at model.py:12."), 1u);
+  EXPECT_EQ(r.cases[5].origin, "nn.init.normal_(std=0.02) at model.py:12");
+  EXPECT_TRUE(r.cases[8].origin.empty());  // a bias: its rule says none
+  const std::string json = verinit::reports::to_json(r);
+  EXPECT_EQ(verinit::reports::from_json(json).cases[5].origin, r.cases[5].origin);
+  EXPECT_EQ(verinit::reports::to_json(verinit::reports::from_json(json)), json);
   EXPECT_NE(html.find("Skipped by their rules: <code>bn.num_batches_tracked</code>"),
             std::string::npos);
   EXPECT_NE(html.find("<h2>Pooled per rule</h2>"), std::string::npos);

@@ -69,6 +69,13 @@ TEST(RulesTest, ParsesEveryKey) {
   EXPECT_EQ(match_rule(rules, "fc.bias")->match, "*.bias");
   EXPECT_EQ(match_rule(rules, "fc.weight")->match, "fc.*");
   EXPECT_EQ(match_rule(rules, "other"), nullptr);
+  // origin: free text for reports (where the law comes from), a string or an error.
+  EXPECT_EQ(parse_rules("[[rule]]\nmatch = '*'\nexpect = 'zeros'\norigin = 'nn.init.zeros_ at m.py:3'\n")
+                .rules[0]
+                .origin,
+            "nn.init.zeros_ at m.py:3");
+  EXPECT_THROW(parse_rules("[[rule]]\nmatch = '*'\nexpect = 'zeros'\norigin = 3\n"),
+               std::invalid_argument);  // "rule 1: origin must be a string"
 }
 
 // The message of the std::invalid_argument `f` throws, or "no error".

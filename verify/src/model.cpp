@@ -222,6 +222,8 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
         rule.expect = text_of();
       } else if (k == "fans_from") {
         rule.fans_from = text_of();
+      } else if (k == "origin") {
+        rule.origin = text_of();
       } else if (k == "skip") {
         if (!value.is_boolean()) fail(source, where + ": skip must be true or false");
         rule.skip = *value.value<bool>();
@@ -286,7 +288,8 @@ model_rules parse_rules(std::string_view text, std::string_view source) {
       } else {
         fail(source, where + " has key '" + k +
                          "', but the keys are match, expect, blocks, axis, fans_from, fan_in, "
-                         "fan_out, layout, skip, tolerance, zero_rows");
+                         "fan_out, layout, skip, tolerance, zero_rows, rank, shape, dtype, "
+                         "origin");
       }
     }
     if (rule.match.empty()) fail(source, where + ": match is missing (a glob)");
@@ -513,6 +516,7 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       c.source = std::string(source);
       c.tensor = name;
       c.rule = rule->match;
+      c.origin = rule->origin;
       c.tolerance = rule->tolerance.value_or(rules.tolerance);
       plan.cases.push_back(std::move(c));
     };

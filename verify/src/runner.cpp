@@ -452,6 +452,7 @@ case_result run_case(const case_request& request, const run_options& options,
   }
   result.tensor = request.tensor;
   result.rule = request.rule;
+  result.origin = request.origin;
   if (request.samples && request.samples->shape != request.spec.shape)
     result.samples_shape = request.samples->shape;
   result.tolerance = request.tolerance;

@@ -60,7 +60,8 @@ class Case:
     tensor's own shape where it differs, e.g. a bias with its weight's fans; else `shape`),
     `layout`, `dtype`, `n`, `passed`, `tests`,
     `diagnosis` (what a failure looks like; None when it passed), `tolerance` (the rule's
-    equivalence margins, {"variance", "mean", "ks"}, or None: the exact law)."""
+    equivalence margins, {"variance", "mean", "ks"}, or None: the exact law), `origin` (the
+    call that set the law and its site, for a recorded model; else None)."""
 
     def __init__(self, entry: Dict[str, Any]):
         self.scheme: str = entry["scheme"]
@@ -68,6 +69,7 @@ class Case:
         self.law: str = entry["law"]
         self.tensor: Optional[str] = entry.get("tensor")
         self.rule: Optional[str] = entry.get("rule")
+        self.origin: Optional[str] = entry.get("origin")  # the call that set the law, if known
         self.source: str = entry["source"]
         self.shape: tuple = tuple(entry["shape"])
         self.tensor_shape: tuple = tuple(entry.get("tensor_shape", entry["shape"]))

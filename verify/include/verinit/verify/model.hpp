@@ -71,6 +71,9 @@ struct tensor_rule {
   std::optional<std::int64_t> rank;
   std::optional<tensor_shape> shape;
   std::optional<verinit::dtype> type;
+  /// Where the law comes from, for reports (free text: the call that set it and its site, as
+  /// verinit.torch.record() writes it); not used to verify.
+  std::string origin = {};
 };
 
 struct model_rules {

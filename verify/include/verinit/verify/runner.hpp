@@ -58,6 +58,7 @@ struct case_request {
   std::string source = "verinit";      ///< where the samples came from (a file name)
   std::string tensor = {};             ///< the tensor's name in a model, if any
   std::string rule = {};               ///< the rule that chose spec for it, if any
+  std::string origin = {};             ///< where its law comes from (the rule's origin)
   /// Equivalence margins (tolerance.hpp); none: the exact law. Not with replications > 1.
   verify::tolerance tolerance = {};
 };
@@ -93,6 +94,7 @@ struct case_result {
   std::string formula;             ///< the theory's law, with its numbers
   std::string source = "verinit";  ///< "verinit", or the input file
   std::string tensor, rule;        ///< as in the case_request (empty when not given)
+  std::string origin;              ///< as in the case_request: the call that set the law
   /// The given samples' own shape where it is not spec.shape (a model's tensor whose fans come
   /// from another tensor or the rule's fan_in/fan_out: a bias); empty otherwise.
   tensor_shape samples_shape;

@@ -553,17 +553,18 @@ class Record:
                 rule["expect"] = law.spec
                 if law.zero_rows:
                     rule["zero_rows"] = list(law.zero_rows)
-                rule["_why"] = law.describe()
+                rule["origin"] = law.describe()  # shown in reports beside the law
             rules.append(rule)
         return rules, notes
 
     def to_toml(self, module: Any) -> str:
         """The rules of :meth:`rules` as a TOML document for ``verinit verify --rules``, each
-        rule with the call that set its law and the call site as a comment; tensors that fail
+        rule with the call that set its law and the call site (its ``origin``, which reports
+        show beside the law; a skipped tensor's reason as a comment); tensors that fail
         (uninitialised, unrecordable) listed as comments at the top."""
         rules, notes = self.rules(module)
         lines = ["# Laws recorded by verinit.torch.record() while the model was built.",
-                 "# Each rule: the call that set the tensor's law, where, then the law.",
+                 "# Each rule: the law, and the call that set it with its site (origin).",
                  'layout = "torch"']
         lines += [f"# FAILS: {note}" for note in notes]
         for rule in rules:
