@@ -47,7 +47,8 @@ table.overview { width: 100%; }
 table.overview code { overflow-wrap: anywhere; }
 table.overview td:nth-child(2) { min-width: 12em; }
 table.overview td:nth-child(5) { min-width: 8em; }
-table.overview td.law { max-width: 14em; }
+table.overview td.law { min-width: 10em; max-width: 16em; }
+table.overview td.law .note { overflow-wrap: anywhere; font-size: 0.85em; }
 table.overview td.diag { min-width: 22em; }
 details summary { cursor: pointer; }
 footer { margin-top: 40px; color: #666; font-size: 0.85em; }
