@@ -295,15 +295,15 @@ case("mnasnet", lambda: tvm.MNASNet(0.25, num_classes=10),
 case("shufflenet", lambda: tvm.shufflenet_v2_x0_5(weights=None, num_classes=10),
      # kaiming_uniform_ without a=sqrt(5): var x6, n=196608.
      [Init("kaiming_uniform_", (1024, 192, 1, 1), args(a=0)),
-      # The bias bound 1/fan_in for 1/sqrt(fan_in): bound x1/32 on n=10 values. BELOW THE
-      # TESTS' POWER: all 10 values within +-1/1024 of a U(+-1/32) law has probability
-      # (1/32)^10 = 9e-16, but no test of verinit's reads it so: KS p=0.009 (D_10 is at most
-      # ~0.5 for values at the centre), Anderson-Darling p=0.012, and the variance z-test is
-      # bounded by z >= -sqrt(n/(kurtosis-1)) = -3.54 (p=4e-4) however small the variance,
-      # against the ~2e-9 Holm needs here. The same mutant is caught at n=32 (conv_tasnet) and
-      # n=64 (alexnet). An exact test of the extremes (P(max |x| <= m) = F(m)^n) would see it.
+      # The bias bound 1/fan_in for 1/sqrt(fan_in): bound x1/32 on n=10 values. All 10 values
+      # within +-1/1024 of a U(+-1/32) law has probability (1/32)^10 = 9e-16, but KS (p=0.009:
+      # D_10 is at most ~0.5 for values at the centre), Anderson-Darling (p=0.012) and the
+      # variance z-test (bounded by z >= -sqrt(n/(kurtosis-1)) = -3.54, p=4e-4, however small
+      # the variance) miss it against the ~2e-9 Holm needs here: this mutant was below the
+      # tests' power until the extreme test (P(max |x| <= m) = F(m)^n, two-sided) was applied
+      # to small tensors of bounded laws too; now it is caught by that light tail.
       Init("uniform_", (10,), lambda call, t, a: call(t, a=a["a"] / 32, b=a["b"] / 32))],
-     ["conv5.0.weight"], below_power=["fc.bias"])
+     ["conv5.0.weight", "fc.bias"])
 
 # SqueezeNet (squeezenet.py:84-92).
 case("squeezenet", lambda: tvm.squeezenet1_1(weights=None, num_classes=10),

@@ -173,6 +173,31 @@ TEST(IidTestsTest, ExtremeTestsTruncatedLawsWhoseBoundsLieFarOut) {
                std::runtime_error);
 }
 
+TEST(IidTestsTest, ExtremeTestsSmallTensorsOfBoundedLawsTooSeeingValuesTooNearTheCentre) {
+  // A 10-value bias drawn with bound 1/fan_in for 1/sqrt(fan_in) (fan_in 1024: U(+-1/1024)
+  // against U(+-1/32)): all within 1/32 of the bound, probability (1/32)^10 ~ 9e-16, which KS,
+  // A^2 and the variance z-test (bounded below by z = -sqrt(n/0.8) = -3.5) miss. The
+  // maximum's law spans ~10^6 float32 steps below the bound there, so its p-value is exact.
+  const any_law law = boost::math::uniform_distribution<>(-1.0 / 32, 1.0 / 32);
+  const auto wrong = draw("uniform(a=-0.0009765625,b=0.0009765625)", 10, 3);
+  const auto r = named(tests_of(wrong, law), "extreme");
+  EXPECT_LT(r.p_value, 1e-14);
+  EXPECT_GT(named(tests_of(wrong, law), "variance").p_value, 1e-4);  // what it used to rest on
+  // Correct draws pass, and its false-positive rate is its nominal one: over 4,000 seeds the
+  // share of p < 0.01 is 0.01 (binomial sd 0.0016; bounds at 4 sd).
+  const auto right = draw("uniform(a=-0.03125,b=0.03125)", 10, 3);
+  EXPECT_GT(named(tests_of(right, law), "extreme").p_value, 1e-3);
+  int below = 0;
+  for (std::uint64_t seed = 0; seed < 4000; ++seed)
+    below += named(tests_of(draw("uniform(a=-0.03125,b=0.03125)", 10, 100 + seed), law),
+                   "extreme")
+                 .p_value < 0.01;
+  EXPECT_NEAR(below / 4000.0, 0.01, 4 * std::sqrt(0.01 * 0.99 / 4000));
+  // At large n the maximum sits within a few grid steps of the bound: no extreme test.
+  EXPECT_THROW(named(tests_of(draw("uniform(a=-0.03125,b=0.03125)", 100'000), law), "extreme"),
+               std::runtime_error);
+}
+
 TEST(IidTestsTest, NanSamplesFailKsAndAndersonDarling) {
   auto x = draw("normal", 100'000);
   x[10] = NAN;
