@@ -69,6 +69,29 @@ TEST(SummaryTest, CountsMatchBruteForceIncludingNanAndOutliers) {
   EXPECT_TRUE(std::is_sorted(s.quantiles.begin(), s.quantiles.end()));
 }
 
+TEST(SummaryTest, CountsAtTheQuantilesAndBinEdgesMatchBruteForce) {
+  // Values on and one ulp either side of every quantile and every bin edge: the level counts
+  // agree with brute force where a rounding would show.
+  const any_law& law = unit_normal;
+  const auto [low, high] = plot_range(law);
+  const int bins = 80;
+  const sample_summary levels_only = summary_of(std::vector<double>{0.0}, law, bins);
+  std::vector<double> x;
+  const auto around = [&x](double v) {
+    x.push_back(std::nextafter(v, -INFINITY));
+    x.push_back(v);
+    x.push_back(std::nextafter(v, INFINITY));
+  };
+  for (const double q : levels_only.quantiles) around(q);
+  for (int b = 0; b <= bins; ++b) around(low + (high - low) * b / bins);
+  const sample_summary s = summary_of(x, law, bins, 1);
+  for (std::size_t k = 0; k < s.levels.size(); ++k) {
+    const double q = s.quantiles[k];
+    EXPECT_EQ(s.at_or_below[k], std::count_if(x.begin(), x.end(), [&](double v) { return v <= q; }))
+        << k;
+  }
+}
+
 TEST(SummaryTest, MomentsOfTheSamples) {
   const std::vector<double> x{1, 2, 3, 4, 10};
   const sample_moments m =
