@@ -77,7 +77,8 @@ std::string law_cell(const std::string& formula, const std::string& origin = {})
   const auto colon = formula.rfind(": ");
   const std::string shown = colon == std::string::npos ? formula : formula.substr(colon + 2);
   return "<td class=\"law\" title=\"" + escape_xml(formula) + "\">" + escape_xml(shown) +
-         (origin.empty() ? "" : "<br/><span class=\"note\">set by " + escape_xml(origin) + "</span>") +
+         (origin.empty() ? ""
+                         : "<br/><span class=\"note\">set by " + escape_xml(origin) + "</span>") +
          "</td>";
 }
 
@@ -142,10 +143,10 @@ std::string model_overview(const verify::run_result& run, const std::vector<bool
       if (const auto& o = run.cases[i].origin;
           !o.empty() && std::find(origins.begin(), origins.end(), o) == origins.end())
         origins.push_back(o);
-    const std::string origin =
-        origins.size() == 1 ? origins[0]
-        : origins.empty()   ? std::string()
-                            : std::to_string(origins.size()) + " calls (each in its tensor's section)";
+    const std::string origin = origins.size() == 1 ? origins[0]
+                               : origins.empty()   ? std::string()
+                                                   : std::to_string(origins.size()) +
+                                                       " calls (each in its tensor's section)";
     s += "<tr>" + td(verdict_badge(true)) + law_cell(formula, origin) +
          td("<details><summary>" + std::to_string(g.cases.size()) + " tensor" +
             (g.cases.size() == 1 ? "" : "s") + "</summary>" + names + "</details>") +

@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ("verinit_pt_fuzz_" + std::to_string(::getpid()) + ".pt");
   {
     std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file.write(reinterpret_cast<const char*>(rest.data()), static_cast<std::streamsize>(rest.size()));
+    file.write(reinterpret_cast<const char*>(rest.data()),
+               static_cast<std::streamsize>(rest.size()));
   }
   try {
     const auto file = verinit::io::checkpoint::open(path);

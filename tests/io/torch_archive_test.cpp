@@ -154,9 +154,8 @@ std::string zip(const std::vector<record>& records) {
     const auto crc =
         crc32(0, reinterpret_cast<const Bytef*>(r.data.data()), static_cast<uInt>(r.data.size()));
     const std::uint64_t offset = body.size();
-    const std::string common = le(static_cast<std::uint64_t>(r.method), 2) + le(0, 4) +
-                               le(crc, 4) + le(r.data.size(), 4) + le(r.data.size(), 4) +
-                               le(r.name.size(), 2);
+    const std::string common = le(static_cast<std::uint64_t>(r.method), 2) + le(0, 4) + le(crc, 4) +
+                               le(r.data.size(), 4) + le(r.data.size(), 4) + le(r.name.size(), 2);
     body += le(0x04034b50, 4) + le(20, 2) + le(0, 2) + common + le(0, 2) + r.name + r.data;
     directory += le(0x02014b50, 4) + le(20, 2) + le(20, 2) + le(0, 2) + common + le(0, 2) +
                  le(0, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(offset, 4) + r.name;
@@ -197,7 +196,7 @@ std::string tensor(const std::string& key, const std::string& storage, std::int6
 }
 
 // A state_dict of {name: tensor pickle}.
-std::string state_dict(const std::vector<std::pair<std::string, std::string>> & items) {
+std::string state_dict(const std::vector<std::pair<std::string, std::string>>& items) {
   std::string out = proto + ordered_dict + "(";
   for (const auto& [name, value] : items) out += str(name) + value;
   return out + "u.";
@@ -237,8 +236,8 @@ class HostileTest : public ::testing::Test {
   }
   // An archive "m/" holding data.pkl and storage 0 of 4 floats.
   std::string archive(const std::string& pickle, std::vector<record> more = {}) const {
-    std::vector<record> records{{"m/data.pkl", pickle}, {"m/data/0", floats(4)},
-                                {"m/version", "3\n"}};
+    std::vector<record> records{
+        {"m/data.pkl", pickle}, {"m/data/0", floats(4)}, {"m/version", "3\n"}};
     records.insert(records.end(), more.begin(), more.end());
     return zip(records);
   }
@@ -247,13 +246,19 @@ class HostileTest : public ::testing::Test {
 };
 
 TEST_F(HostileTest, AWellFormedArchiveIsRead) {
-  EXPECT_EQ(error_of(archive(state_dict({{"w", tensor("0", "FloatStorage", 4, 0, {2, 2}, {2, 1})}}))), "");
+  EXPECT_EQ(
+      error_of(archive(state_dict({{"w", tensor("0", "FloatStorage", 4, 0, {2, 2}, {2, 1})}}))),
+      "");
 }
 
 TEST_F(HostileTest, GlobalsOutsideTheTableAreNeverImported) {
-  for (const auto& [module, name] : std::vector<std::pair<std::string, std::string>>{
-           {"os", "system"}, {"builtins", "eval"}, {"posix", "system"}, {"torch", "load"},
-           {"torch._utils", "_rebuild_qtensor"}, {"__main__", "Net"}}) {
+  for (const auto& [module, name] :
+       std::vector<std::pair<std::string, std::string>>{{"os", "system"},
+                                                        {"builtins", "eval"},
+                                                        {"posix", "system"},
+                                                        {"torch", "load"},
+                                                        {"torch._utils", "_rebuild_qtensor"},
+                                                        {"__main__", "Net"}}) {
     const std::string pickle = proto + global(module, name) + tuple({str("echo pwned")}) + "R.";
     EXPECT_THAT(error_of(archive(pickle)), HasSubstr("GLOBAL '" + module + "." + name + "'"));
   }
@@ -306,19 +311,21 @@ TEST_F(HostileTest, TypeConfusionIsRefused) {
   EXPECT_THAT(error_of(archive(proto + "}" + str("v") + "a.")), HasSubstr("APPEND on a dict"));
   const std::string t = tensor("0", "FloatStorage", 4, 0, {4}, {1});
   EXPECT_THAT(error_of(archive(proto + t + "}b.")), HasSubstr("BUILD on a tensor"));
-  EXPECT_THAT(error_of(archive(proto + global("collections", "OrderedDict") + "(" + str("x") +
-                               "tR.")),
-              HasSubstr("OrderedDict called with arguments"));
-  EXPECT_THAT(error_of(archive(proto + tuple({str("storage"), str("FloatStorage"), str("0"),
-                                              str("cpu"), integer(4)}) +
-                               "Q.")),
-              HasSubstr("storage class is not one of torch's"));
+  EXPECT_THAT(
+      error_of(archive(proto + global("collections", "OrderedDict") + "(" + str("x") + "tR.")),
+      HasSubstr("OrderedDict called with arguments"));
+  EXPECT_THAT(
+      error_of(archive(
+          proto + tuple({str("storage"), str("FloatStorage"), str("0"), str("cpu"), integer(4)}) +
+          "Q.")),
+      HasSubstr("storage class is not one of torch's"));
   EXPECT_THAT(error_of(archive(proto + str("x") + "Q.")), HasSubstr("persistent id other than"));
   EXPECT_THAT(error_of(archive(proto + global("torch._utils", "_rebuild_tensor_v2") +
                                tuple({integer(1)}) + "R.")),
               HasSubstr("with 1 arguments"));
   // A key twice in the state_dict: torch would keep the last; verinit refuses to guess.
-  EXPECT_THAT(error_of(archive(state_dict({{"w", t}, {"w", t}}))), HasSubstr("repeats the key 'w'"));
+  EXPECT_THAT(error_of(archive(state_dict({{"w", t}, {"w", t}}))),
+              HasSubstr("repeats the key 'w'"));
 }
 
 TEST_F(HostileTest, StoragesAndExtentsAreCheckedBeforeAnyByteIsRead) {
@@ -339,8 +346,9 @@ TEST_F(HostileTest, StoragesAndExtentsAreCheckedBeforeAnyByteIsRead) {
               HasSubstr("overflow 64 bits"));  // 0x4000000000000001 * 4 wraps to 4 (#181310)
   EXPECT_THAT(error_of(one(tensor("0", "FloatStorage", 5, 0, {4}, {1}))),
               HasSubstr("has 16 bytes, but the pickle says 20"));
-  EXPECT_THAT(error_of(one(tensor("0", "FloatStorage", 4, 0, {1LL << 31, 1LL << 31, 4}, {0, 0, 1}))),
-              HasSubstr("past 2^62"));
+  EXPECT_THAT(
+      error_of(one(tensor("0", "FloatStorage", 4, 0, {1LL << 31, 1LL << 31, 4}, {0, 0, 1}))),
+      HasSubstr("past 2^62"));
   EXPECT_THAT(error_of(archive(state_dict({{"a", tensor("0", "FloatStorage", 4, 0, {4}, {1})},
                                            {"b", tensor("0", "IntStorage", 4, 0, {4}, {1})}}))),
               HasSubstr("reads storage 'data/0' as int32, but tensor 'a' reads it as float32"));
@@ -351,13 +359,13 @@ TEST_F(HostileTest, NothingTorchLoadWouldReadOtherwiseIsAccepted) {
   const std::string a = tensor("0", "FloatStorage", 4, 0, {4}, {1});
   const std::string sd = ordered_dict + "(" + str("w") + a + "u";
   // A root key twice: Python keeps the last value, so verinit refuses to pick.
-  EXPECT_THAT(error_of(archive(proto + "}(" + str("state_dict") + sd + str("state_dict") + sd +
-                               "u.")),
-              HasSubstr("its root dict repeats the key 'state_dict'"));
+  EXPECT_THAT(
+      error_of(archive(proto + "}(" + str("state_dict") + sd + str("state_dict") + sd + "u.")),
+      HasSubstr("its root dict repeats the key 'state_dict'"));
   // A Parameter rebuilt with a state: torch sets it as attributes ({'data': t} replaces t).
-  const std::string with_state =
-      global("torch._utils", "_rebuild_parameter_with_state") +
-      tuple({a, "\x89", ordered_dict, "}" + str("data") + a + "s"}) + "R";
+  const std::string with_state = global("torch._utils", "_rebuild_parameter_with_state") +
+                                 tuple({a, "\x89", ordered_dict, "}" + str("data") + a + "s"}) +
+                                 "R";
   EXPECT_THAT(error_of(archive(state_dict({{"w", with_state}}))),
               HasSubstr("with a state (dict setting 'data')"));
   const std::string from_type = global("torch._tensor", "_rebuild_from_type_v2") +
@@ -366,11 +374,11 @@ TEST_F(HostileTest, NothingTorchLoadWouldReadOtherwiseIsAccepted) {
                                        tuple({a, "\x88", ordered_dict}), "}" + str("x") + "Ns"}) +
                                 "R";
   EXPECT_THAT(error_of(archive(state_dict({{"w", from_type}}))), HasSubstr("with a state"));
-  const std::string plain = global("torch._tensor", "_rebuild_from_type_v2") +
-                            tuple({global("torch._utils", "_rebuild_parameter"),
-                                   global("torch.nn.parameter", "Parameter"),
-                                   tuple({a, "\x88", ordered_dict}), "}"}) +
-                            "R";
+  const std::string plain =
+      global("torch._tensor", "_rebuild_from_type_v2") +
+      tuple({global("torch._utils", "_rebuild_parameter"),
+             global("torch.nn.parameter", "Parameter"), tuple({a, "\x88", ordered_dict}), "}"}) +
+      "R";
   EXPECT_EQ(error_of(archive(state_dict({{"w", plain}}))), "");
   // A legacy file with a zip after it: torch.load reads the legacy part (it takes a file for a
   // zip only if it begins with a local header).
@@ -384,9 +392,8 @@ TEST_F(HostileTest, EveryCountIsBoundedBeforeItIsHeld) {
   EXPECT_THAT(error_of(archive(state_dict({{"w", tensor("0", "FloatStorage", 4, 0, ones, ones)}}))),
               HasSubstr("a tensor of 65 dims, more than the 64 accepted"));
   // An expanded view whose byte count would wrap: 2^61 + 1 float64 elements of one value.
-  EXPECT_THAT(error_of(zip({{"m/data.pkl",
-                             state_dict({{"w", tensor("0", "DoubleStorage", 1, 0,
-                                                      {(1LL << 61) + 1}, {0})}})},
+  EXPECT_THAT(error_of(zip({{"m/data.pkl", state_dict({{"w", tensor("0", "DoubleStorage", 1, 0,
+                                                                    {(1LL << 61) + 1}, {0})}})},
                             {"m/data/0", std::string(8, '\0')}})),
               HasSubstr("overflow 64 bits"));
   // An empty tensor whose other sizes multiply past 64 bits: read, no overflow (UBSan).
@@ -399,8 +406,8 @@ TEST_F(HostileTest, ATensorTiedToAWithheldViewIsWithheld) {
   const fs::path path = dir_ / "tied.pt";
   std::ofstream(path, std::ios::binary)
       << zip({{"m/data.pkl", state_dict({{"a", tensor("0", "FloatStorage", 8, 0, {4}, {1})},
-                                          {"b", tensor("0", "FloatStorage", 8, 2, {4}, {1})},
-                                          {"c", tensor("0", "FloatStorage", 8, 2, {4}, {1})}})},
+                                         {"b", tensor("0", "FloatStorage", 8, 2, {4}, {1})},
+                                         {"c", tensor("0", "FloatStorage", 8, 2, {4}, {1})}})},
               {"m/data/0", floats(8)}});
   const checkpoint ckpt = checkpoint::open(path);
   EXPECT_TRUE(ckpt.find("a")->withheld.empty());

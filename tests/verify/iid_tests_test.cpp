@@ -189,8 +189,7 @@ TEST(IidTestsTest, ExtremeTestsSmallTensorsOfBoundedLawsTooSeeingValuesTooNearTh
   EXPECT_GT(named(tests_of(right, law), "extreme").p_value, 1e-3);
   int below = 0;
   for (std::uint64_t seed = 0; seed < 4000; ++seed)
-    below += named(tests_of(draw("uniform(a=-0.03125,b=0.03125)", 10, 100 + seed), law),
-                   "extreme")
+    below += named(tests_of(draw("uniform(a=-0.03125,b=0.03125)", 10, 100 + seed), law), "extreme")
                  .p_value < 0.01;
   EXPECT_NEAR(below / 4000.0, 0.01, 4 * std::sqrt(0.01 * 0.99 / 4000));
   // At large n the maximum sits within a few grid steps of the bound: no extreme test.

@@ -119,7 +119,8 @@ struct checkpoint::impl {
     const auto tensors = file.tensors();
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       const auto& e = tensors[k];
-      entries.push_back({e.name, e.dtype_name, e.type, e.shape, e.bytes(), file.path(), nullptr, {}});
+      entries.push_back(
+          {e.name, e.dtype_name, e.type, e.shape, e.bytes(), file.path(), nullptr, {}});
       places.push_back({source::safetensors, shards.size(), k});
     }
     shards.push_back(std::move(file));
@@ -129,8 +130,10 @@ struct checkpoint::impl {
     const std::size_t first = entries.size();
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       const auto& t = tensors[k];
-      checkpoint_entry e{t.name, std::string(t.dtype->name), t.dtype->type, t.shape,
-                         t.bytes,  file.path(), nullptr,       t.withheld};
+      checkpoint_entry e{t.name,        std::string(t.dtype->name),
+                         t.dtype->type, t.shape,
+                         t.bytes,       file.path(),
+                         nullptr,       t.withheld};
       places.push_back({source::torch, archives.size(), k});
       entries.push_back(std::move(e));
     }
@@ -144,14 +147,14 @@ struct checkpoint::impl {
 
   // A shard of an index: its tensors' names, each checked against the weight_map.
   static void check_shard(const std::filesystem::path& index,
-                   const std::filesystem::path& shard_path, const std::string& shard,
-                   const std::map<std::string, std::string>& weight_map,
-                   const std::vector<std::string>& names) {
+                          const std::filesystem::path& shard_path, const std::string& shard,
+                          const std::map<std::string, std::string>& weight_map,
+                          const std::vector<std::string>& names) {
     for (const auto& name : names) {
       const auto listed = weight_map.find(name);
       if (listed == weight_map.end())
-        fail(shard_path, "tensor " + quote(name) + " is not in the index " +
-                             quote(index.filename().string()));
+        fail(shard_path,
+             "tensor " + quote(name) + " is not in the index " + quote(index.filename().string()));
       if (listed->second != shard)
         fail(shard_path, "tensor " + quote(name) + " is mapped by the index to " +
                              quote(listed->second) + ", not to this shard");
@@ -242,8 +245,10 @@ checkpoint checkpoint::open(const std::filesystem::path& path, const checkpoint_
          "model.safetensors or pytorch_model.bin");
   }
   if (!options.key.empty() && state->archives.empty())
-    fail(path, "a key (" + quote(options.key) + ") names the state_dict of a .pt file, but this "
-                                                 "is a " + std::string(state->format) + " checkpoint");
+    fail(path, "a key (" + quote(options.key) +
+                   ") names the state_dict of a .pt file, but this "
+                   "is a " +
+                   std::string(state->format) + " checkpoint");
   auto& entries = state->entries;
   for (const auto& [tensor, first] : state->tied) {
     entries[first].storage = &entries[first];
@@ -285,7 +290,8 @@ tensor_view checkpoint::view(const checkpoint_entry& entry, tensor_buffer& fallb
                                 "float16");
   const auto index = static_cast<std::size_t>(&entry - entries.data());
   const auto [kind, source, k] = impl_->places[index];
-  if (kind == impl::source::npz) return impl_->npz->view(impl_->npz->members()[k], fallback, bits16);
+  if (kind == impl::source::npz)
+    return impl_->npz->view(impl_->npz->members()[k], fallback, bits16);
   if (kind == impl::source::torch) {
     const torch_archive& archive = impl_->archives[source];
     return archive.view(archive.tensors()[k], fallback, bits16);
@@ -342,13 +348,13 @@ checkpoint_views::checkpoint_views(const checkpoint& file, std::int64_t memory_b
   impl_->views.resize(entries.size());
   impl_->held.reserve(entries.size());                       // views of held copies stay valid
   std::vector<std::pair<std::size_t, std::size_t>> spilled;  // (tensor, copy)
-  std::vector<std::pair<std::size_t, std::size_t>> tied;  // (tensor, the first on its elements)
+  std::vector<std::pair<std::size_t, std::size_t>> tied;     // (tensor, the first on its elements)
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (!entries[i].type || !entries[i].withheld.empty()) continue;
     if (entries[i].storage != nullptr && entries[i].storage != &entries[i]) {
-      tied.emplace_back(i, static_cast<std::size_t>(
-                               static_cast<const checkpoint_entry*>(entries[i].storage) -
-                               entries.data()));
+      tied.emplace_back(
+          i, static_cast<std::size_t>(static_cast<const checkpoint_entry*>(entries[i].storage) -
+                                      entries.data()));
       continue;
     }
     tensor_buffer copy;

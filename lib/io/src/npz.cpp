@@ -73,7 +73,8 @@ npz_archive npz_archive::open(const std::filesystem::path& path) {
   const reader in(archive.map_.bytes(), path);
   for (auto& e : zip::read_directory(in, "an .npz is written by numpy.savez")) {
     if (e.name.size() <= 4 || !e.name.ends_with(".npy"))
-      fail(path, member_label(e.name) + " is not an .npy array (numpy.savez names each '<name>.npy')");
+      fail(path,
+           member_label(e.name) + " is not an .npy array (numpy.savez names each '<name>.npy')");
     npz_member m;
     m.name = e.name.substr(0, e.name.size() - 4);
     m.deflated = e.deflated;

@@ -55,19 +55,24 @@ void for_each_element(const torch_tensor& t, F&& f) {
   }
 }
 
-// Whether distinct indices of `t` can reach the same element (a stride of 0, as expand() makes,
-// or strides that interleave): the dims of size > 1 sorted by stride, each stride must exceed
-// the extent of the dims below it. Sufficient, not necessary: sizes (3, 2) with strides (2, 3)
-// reach six distinct elements but are counted as repeating (no writer makes such a view).
-bool repeats_elements(const torch_tensor& t) {
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> dims;  // (stride, size)
+// The dims of `t` of size > 1 as (stride, size), by stride ascending.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> dims_by_stride(const torch_tensor& t) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> dims;
   for (std::size_t d = 0; d < t.shape.size(); ++d)
     if (t.shape[d] > 1)
       dims.emplace_back(static_cast<std::uint64_t>(t.stride[d]),
                         static_cast<std::uint64_t>(t.shape[d]));
   std::sort(dims.begin(), dims.end());
+  return dims;
+}
+
+// Whether distinct indices of `t` can reach the same element (a stride of 0, as expand() makes,
+// or strides that interleave): the dims of size > 1 sorted by stride, each stride must exceed
+// the extent of the dims below it. Sufficient, not necessary: sizes (3, 2) with strides (2, 3)
+// reach six distinct elements but are counted as repeating (no writer makes such a view).
+bool repeats_elements(const torch_tensor& t) {
   std::uint64_t extent = 0;  // the largest index offset the smaller dims reach
-  for (const auto& [stride, size] : dims) {
+  for (const auto& [stride, size] : dims_by_stride(t)) {
     if (stride <= extent) return true;
     extent += stride * (size - 1);  // bounded by the storage, checked before
   }
@@ -80,13 +85,9 @@ bool repeats_elements(const torch_tensor& t) {
 bool holds(const torch_tensor& t, std::uint64_t at) {
   if (at < static_cast<std::uint64_t>(t.offset)) return false;
   std::uint64_t rest = at - static_cast<std::uint64_t>(t.offset);
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> dims;  // (stride, size)
-  for (std::size_t d = 0; d < t.shape.size(); ++d)
-    if (t.shape[d] > 1)
-      dims.emplace_back(static_cast<std::uint64_t>(t.stride[d]),
-                        static_cast<std::uint64_t>(t.shape[d]));
-  std::sort(dims.rbegin(), dims.rend());
-  for (const auto& [stride, size] : dims) {
+  const auto dims = dims_by_stride(t);
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
+    const auto [stride, size] = *it;
     const std::uint64_t index = std::min(rest / stride, size - 1);
     rest -= index * stride;
   }
@@ -121,8 +122,8 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
          "not a torch.save zip archive (it does not begin with a zip local header, as every "
          "file torch >= 1.6 writes does; torch.load would read it in the legacy format)");
   const zip::reader in(bytes, path);
-  const auto members = zip::read_directory(
-      in, "a .pt file is the zip archive torch.save writes (torch >= 1.6)");
+  const auto members =
+      zip::read_directory(in, "a .pt file is the zip archive torch.save writes (torch >= 1.6)");
   if (members.empty()) fail(path, "an empty zip archive, not one torch.save wrote");
   // The archive's folder: what precedes the first '/' of the first record (torch's
   // PyTorchStreamReader does the same); every record must be in it.
@@ -134,8 +135,8 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
   std::map<std::string, const zip::entry*, std::less<>> records;
   for (const auto& m : members) {
     if (!m.name.starts_with(folder))
-      fail(path, zip::member_label(m.name) + " is outside the archive's folder " +
-                     quote(folder) + ", where torch.save writes every record");
+      fail(path, zip::member_label(m.name) + " is outside the archive's folder " + quote(folder) +
+                     ", where torch.save writes every record");
     records.emplace(m.name.substr(folder.size()), &m);
   }
   if (records.contains("constants.pkl") ||
@@ -213,18 +214,18 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
     if (r.storage_numel < 0)
       fail(path, label + ": its storage has " + std::to_string(r.storage_numel) + " elements");
     const std::uint64_t item = r.dtype->item;
-    const auto storage_bytes =
-        r.untyped_storage ? std::optional(static_cast<std::uint64_t>(r.storage_numel))
-                          : times(static_cast<std::uint64_t>(r.storage_numel), item);
+    const auto storage_bytes = r.untyped_storage
+                                   ? std::optional(static_cast<std::uint64_t>(r.storage_numel))
+                                   : times(static_cast<std::uint64_t>(r.storage_numel), item);
     if (!storage_bytes)
-      fail(path, label + ": its storage's " + std::to_string(r.storage_numel) +
-                     " elements of " + std::to_string(item) + " bytes overflow 64 bits");
+      fail(path, label + ": its storage's " + std::to_string(r.storage_numel) + " elements of " +
+                     std::to_string(item) + " bytes overflow 64 bits");
     auto [it, added] = storage_index.emplace(r.key, archive.storages_.size());
     if (added) {
       const zip::entry* data = record("data/" + r.key);
       if (data == nullptr)
-        fail(path, label + ": its storage record " + quote(folder + "data/" + r.key) +
-                       " is missing");
+        fail(path,
+             label + ": its storage record " + quote(folder + "data/" + r.key) + " is missing");
       if (data->uncompressed != *storage_bytes)
         fail(path, label + ": its storage record " + quote("data/" + r.key) + " has " +
                        std::to_string(data->uncompressed) + " bytes, but the pickle says " +
@@ -235,7 +236,10 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
                        " elements");
       archive.storages_.push_back({r.key, r.dtype, *storage_bytes / item, data->start,
                                    data->uncompressed, data->crc, r.name});
-      if (data->crc == 0 && data->uncompressed > 0) ++without_crc; else ++checksummed;
+      if (data->crc == 0 && data->uncompressed > 0)
+        ++without_crc;
+      else
+        ++checksummed;
     }
     const std::size_t s = it->second;
     const storage& st = archive.storages_[s];
@@ -244,8 +248,8 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
                      std::string(r.dtype->torch_name) + ", but tensor " + quote(st.name) +
                      " reads it as " + std::string(st.dtype->torch_name));
     if (st.size != *storage_bytes)
-      fail(path, label + " gives storage " + quote("data/" + r.key) +
-                     " another size than tensor " + quote(st.name) + " does");
+      fail(path, label + " gives storage " + quote("data/" + r.key) + " another size than tensor " +
+                     quote(st.name) + " does");
 
     // Its geometry: sizes, strides and offset within the storage (at most 64 dims: the
     // pickle's limit).
@@ -266,8 +270,8 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
       fail(path, label + ": its sizes multiply past 2^62 elements");
     if (numel > 0) {
       for (std::size_t d = 0; d < r.size.size(); ++d) {
-        const auto reach =
-            times(static_cast<std::uint64_t>(r.size[d] - 1), static_cast<std::uint64_t>(r.stride[d]));
+        const auto reach = times(static_cast<std::uint64_t>(r.size[d] - 1),
+                                 static_cast<std::uint64_t>(r.stride[d]));
         const auto next = reach ? plus(last, *reach) : std::nullopt;
         if (!next) fail(path, label + ": its strides reach past 2^64 elements");
         last = *next;
@@ -284,8 +288,9 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
     t.dtype = r.dtype;
     t.shape = r.size;
     const auto tensor_bytes = times(numel, item);  // beyond the storage if elements repeat
-    if (!tensor_bytes) fail(path, label + ": its " + std::to_string(numel) + " elements of " +
-                                      std::to_string(item) + " bytes overflow 64 bits");
+    if (!tensor_bytes)
+      fail(path, label + ": its " + std::to_string(numel) + " elements of " + std::to_string(item) +
+                     " bytes overflow 64 bits");
     t.bytes = *tensor_bytes;
     t.storage = s;
     t.offset = r.offset;
@@ -303,8 +308,9 @@ torch_archive torch_archive::open(const std::filesystem::path& path, std::string
         archive.tensors_.size());
     if (!fresh) t.same_as = first->second;
     if (numel > 1 && repeats_elements(t))
-      t.withheld = "its strides repeat elements (an expand()ed view), so they are not "
-                   "independent draws";
+      t.withheld =
+          "its strides repeat elements (an expand()ed view), so they are not "
+          "independent draws";
     archive.tensors_.push_back(std::move(t));
   }
 
@@ -410,8 +416,8 @@ tensor_view torch_archive::view(const torch_tensor& t, tensor_buffer& fallback,
     fail(path_, label + " is " + std::string(t.dtype->name) + ", not the " +
                     std::string(to_string(*bits16)) + " it was read as");
   const storage& st = storages_[t.storage];
-  const auto record = map_.bytes().subspan(static_cast<std::size_t>(st.start),
-                                           static_cast<std::size_t>(st.size));
+  const auto record =
+      map_.bytes().subspan(static_cast<std::size_t>(st.start), static_cast<std::size_t>(st.size));
   if (check_crc_) {
     const std::lock_guard lock(*checked_mutex_);
     if (!checked_[t.storage]) {

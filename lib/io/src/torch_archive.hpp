@@ -28,7 +28,7 @@ struct torch_tensor {
   std::size_t storage = 0;  ///< index into the archive's storages
   std::int64_t offset = 0;  ///< in elements
   std::vector<std::int64_t> stride;
-  bool contiguous = false;  ///< C order, no gaps (a view in place, when aligned)
+  bool contiguous = false;             ///< C order, no gaps (a view in place, when aligned)
   std::optional<std::size_t> same_as;  ///< an earlier tensor of the same elements (tied)
   std::string withheld;                ///< why its elements are not sampled, or empty
 };
@@ -60,7 +60,9 @@ class torch_archive {
     std::string name;  ///< the first tensor on it, for messages
   };
   torch_archive(std::filesystem::path path, mapped_file map)
-      : path_(std::move(path)), map_(std::move(map)), checked_mutex_(std::make_unique<std::mutex>()) {}
+      : path_(std::move(path)),
+        map_(std::move(map)),
+        checked_mutex_(std::make_unique<std::mutex>()) {}
 
   std::filesystem::path path_;
   mapped_file map_;

@@ -100,17 +100,28 @@ enum class kind : std::uint8_t {
 
 std::string_view kind_name(kind k) {
   switch (k) {
-    case kind::none: return "None";
-    case kind::boolean: return "bool";
-    case kind::integer: return "int";
-    case kind::real: return "float";
-    case kind::string: return "str";
-    case kind::tuple: return "tuple";
-    case kind::list: return "list";
-    case kind::dict: return "dict";
-    case kind::global: return "global";
-    case kind::storage: return "storage";
-    case kind::tensor: return "tensor";
+    case kind::none:
+      return "None";
+    case kind::boolean:
+      return "bool";
+    case kind::integer:
+      return "int";
+    case kind::real:
+      return "float";
+    case kind::string:
+      return "str";
+    case kind::tuple:
+      return "tuple";
+    case kind::list:
+      return "list";
+    case kind::dict:
+      return "dict";
+    case kind::global:
+      return "global";
+    case kind::storage:
+      return "storage";
+    case kind::tensor:
+      return "tensor";
   }
   return "value";
 }
@@ -119,15 +130,15 @@ using ref = std::uint32_t;
 
 struct node {
   kind k = kind::none;
-  bool ordered = false;           // a dict made by OrderedDict()
-  std::uint8_t depth = 0;         // containers below it (for tuples, exact; else when built)
+  bool ordered = false;    // a dict made by OrderedDict()
+  std::uint8_t depth = 0;  // containers below it (for tuples, exact; else when built)
   global g = global::ordered_dict;
   const torch_dtype* dtype = nullptr;  // storage_class, dtype globals; storage
   std::int64_t integer = 0;            // integer, boolean; storage numel; tensor index
   double real = 0;
-  std::string_view text;        // string; storage key
-  std::string_view location;    // storage
-  std::vector<ref> items;       // tuple, list; dict as key, value, key, value...
+  std::string_view text;      // string; storage key
+  std::string_view location;  // storage
+  std::vector<ref> items;     // tuple, list; dict as key, value, key, value...
 };
 
 node of(kind k) {
@@ -279,9 +290,7 @@ class evaluator {
     fail(std::string(who) + " with a state (" + what +
          "), which torch would set on the tensor: verinit reads only None or {}");
   }
-  bool is_global(ref r, global g) const {
-    return nodes_[r].k == kind::global && nodes_[r].g == g;
-  }
+  bool is_global(ref r, global g) const { return nodes_[r].k == kind::global && nodes_[r].g == g; }
 
   std::span<const std::byte> bytes_;
   const limits& bounds_;
@@ -344,9 +353,8 @@ ref evaluator::rebuild_tensor(const node& args, bool v3) {
   const std::size_t base = v3 ? 7 : 6;
   const char* who = v3 ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2";
   if (args.items.size() != base && args.items.size() != base + 1)
-    fail(std::string(who) + " with " + std::to_string(args.items.size()) +
-         " arguments, not the " + std::to_string(base) + " or " + std::to_string(base + 1) +
-         " torch gives it");
+    fail(std::string(who) + " with " + std::to_string(args.items.size()) + " arguments, not the " +
+         std::to_string(base) + " or " + std::to_string(base + 1) + " torch gives it");
   const node& storage = nodes_[args.items[0]];
   if (storage.k != kind::storage)
     fail(std::string(who) + "'s storage is a " + std::string(kind_name(storage.k)) +
@@ -409,8 +417,10 @@ ref evaluator::reduce(ref callable, ref args_ref) {
         n.depth = 1;
         return add(std::move(n));
       }
-    case global::rebuild_tensor_v2: return rebuild_tensor(args, false);
-    case global::rebuild_tensor_v3: return rebuild_tensor(args, true);
+    case global::rebuild_tensor_v2:
+      return rebuild_tensor(args, false);
+    case global::rebuild_tensor_v3:
+      return rebuild_tensor(args, true);
     case global::rebuild_parameter:  // (data, requires_grad, backward_hooks)
       if (args.items.size() != 3) fail("_rebuild_parameter with other than 3 arguments");
       tensors_[static_cast<std::size_t>(nodes_[tensor_at(0)].integer)].parameter = true;
@@ -468,8 +478,7 @@ ref evaluator::run() {
         if (!marks_.empty()) fail("STOP with a MARK open");
         if (stack_.size() != 1)
           fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, not 1");
-        if (pos_ != bytes_.size())
-          fail(std::to_string(bytes_.size() - pos_) + " bytes after STOP");
+        if (pos_ != bytes_.size()) fail(std::to_string(bytes_.size() - pos_) + " bytes after STOP");
         return stack_.back();
       }
       case 'c': {  // GLOBAL
@@ -478,18 +487,30 @@ ref evaluator::run() {
         push(global_named(module, name));
         break;
       }
-      case 'q': memo_put(take_le(1)); break;  // BINPUT
-      case 'r': memo_put(take_le(4)); break;  // LONG_BINPUT
-      case 'h': memo_get(take_le(1)); break;  // BINGET
-      case 'j': memo_get(take_le(4)); break;  // LONG_BINGET
-      case '(':                               // MARK
+      case 'q':
+        memo_put(take_le(1));
+        break;  // BINPUT
+      case 'r':
+        memo_put(take_le(4));
+        break;  // LONG_BINPUT
+      case 'h':
+        memo_get(take_le(1));
+        break;  // BINGET
+      case 'j':
+        memo_get(take_le(4));
+        break;   // LONG_BINGET
+      case '(':  // MARK
         if (marks_.size() >= bounds_.marks)
           fail("more than " + std::to_string(bounds_.marks) + " MARKs open");
         marks_.push_back(stack_.size());
         break;
-      case 't': push(add_container(kind::tuple, pop_mark())); break;  // TUPLE
-      case ')': push(add_container(kind::tuple, {})); break;          // EMPTY_TUPLE
-      case 0x85: {                                                    // TUPLE1
+      case 't':
+        push(add_container(kind::tuple, pop_mark()));
+        break;  // TUPLE
+      case ')':
+        push(add_container(kind::tuple, {}));
+        break;      // EMPTY_TUPLE
+      case 0x85: {  // TUPLE1
         const ref a = pop();
         push(add_container(kind::tuple, {a}));
         break;
@@ -504,9 +525,13 @@ ref evaluator::run() {
         push(add_container(kind::tuple, {a, b, c}));
         break;
       }
-      case '}': push(add_container(kind::dict, {})); break;  // EMPTY_DICT
-      case ']': push(add_container(kind::list, {})); break;  // EMPTY_LIST
-      case 's': {                                            // SETITEM
+      case '}':
+        push(add_container(kind::dict, {}));
+        break;  // EMPTY_DICT
+      case ']':
+        push(add_container(kind::list, {}));
+        break;     // EMPTY_LIST
+      case 's': {  // SETITEM
         const ref value = pop(), key = pop();
         const ref target = top();
         if (nodes_[target].k != kind::dict)
@@ -546,7 +571,7 @@ ref evaluator::run() {
         push(add(std::move(n)));
         break;
       }
-      case 'K':  // BININT1
+      case 'K':    // BININT1
       case 'M': {  // BININT2
         node n = of(kind::integer);
         n.integer = static_cast<std::int64_t>(take_le(op_ == 'K' ? 1 : 2));
@@ -558,7 +583,8 @@ ref evaluator::run() {
         if (length > 8) fail("an integer of " + std::to_string(length) + " bytes, beyond 64 bits");
         const auto b = take(length);
         std::uint64_t v = 0;
-        for (std::size_t i = 0; i < length; ++i) v |= std::to_integer<std::uint64_t>(b[i]) << (8 * i);
+        for (std::size_t i = 0; i < length; ++i)
+          v |= std::to_integer<std::uint64_t>(b[i]) << (8 * i);
         if (length > 0 && length < 8 && (std::to_integer<unsigned>(b[length - 1]) & 0x80) != 0)
           v |= ~std::uint64_t{0} << (8 * length);  // sign extension
         node n = of(kind::integer);
@@ -575,24 +601,26 @@ ref evaluator::run() {
         push(add(std::move(n)));
         break;
       }
-      case 'X':     // BINUNICODE: 4-byte length
-      case 0x8c:    // SHORT_BINUNICODE: 1-byte length
-      case 'U': {   // SHORT_BINSTRING: 1-byte length
+      case 'X':    // BINUNICODE: 4-byte length
+      case 0x8c:   // SHORT_BINUNICODE: 1-byte length
+      case 'U': {  // SHORT_BINSTRING: 1-byte length
         const auto length = static_cast<std::size_t>(take_le(op_ == 'X' ? 4 : 1));
         node n = of(kind::string);
         n.text = take_text(length);
         push(add(std::move(n)));
         break;
       }
-      case 0x88:  // NEWTRUE
+      case 0x88:    // NEWTRUE
       case 0x89: {  // NEWFALSE
         node n = of(kind::boolean);
         n.integer = op_ == 0x88;
         push(add(std::move(n)));
         break;
       }
-      case 'N': push(add(of(kind::none))); break;  // NONE
-      case 'R': {                                    // REDUCE
+      case 'N':
+        push(add(of(kind::none)));
+        break;     // NONE
+      case 'R': {  // REDUCE
         const ref args = pop(), callable = pop();
         push(reduce(callable, args));
         break;
@@ -601,15 +629,14 @@ ref evaluator::run() {
         const ref state = pop();
         const ref target = top();
         if (nodes_[target].k != kind::dict || !nodes_[target].ordered)
-          fail("BUILD on a " + std::string(kind_name(nodes_[target].k)) +
-               ", not an OrderedDict");
+          fail("BUILD on a " + std::string(kind_name(nodes_[target].k)) + ", not an OrderedDict");
         if (nodes_[state].k != kind::dict) fail("BUILD with a state that is not a dict");
         break;  // the OrderedDict's __dict__ (its _metadata): not needed
       }
       case 'Q': {  // BINPERSID
         const node& id = nodes_[pop()];
-        if (id.k != kind::tuple || id.items.size() != 5 ||
-            nodes_[id.items[0]].k != kind::string || nodes_[id.items[0]].text != "storage")
+        if (id.k != kind::tuple || id.items.size() != 5 || nodes_[id.items[0]].k != kind::string ||
+            nodes_[id.items[0]].text != "storage")
           fail("a persistent id other than ('storage', class, key, location, numel)");
         const node& cls = nodes_[id.items[1]];
         const node& key = nodes_[id.items[2]];
@@ -628,8 +655,9 @@ ref evaluator::run() {
         break;
       }
       default:
-        fail("this opcode is not one torch.save writes for a state_dict (protocol 2: "
-             "verinit reads no INST, OBJ, NEWOBJ, STACK_GLOBAL or others)");
+        fail(
+            "this opcode is not one torch.save writes for a state_dict (protocol 2: "
+            "verinit reads no INST, OBJ, NEWOBJ, STACK_GLOBAL or others)");
     }
   }
 }
@@ -686,9 +714,9 @@ state_dict read(std::span<const std::byte> pickle, std::string_view key, const l
   if (!key.empty() || !holds_tensor(e, root)) {
     std::optional<ref> chosen;
     for (const std::string_view wanted :
-         key.empty() ? std::vector<std::string_view>{"state_dict", "model_state_dict", "model",
-                                                     "module"}
-                     : std::vector<std::string_view>{key}) {
+         key.empty()
+             ? std::vector<std::string_view>{"state_dict", "model_state_dict", "model", "module"}
+             : std::vector<std::string_view>{key}) {
       for (std::size_t i = 0; i + 1 < top.items.size() && !chosen; i += 2)
         if (key_text(top.items[i]) == wanted &&
             (key.empty() ? holds_tensor(e, top.items[i + 1])
@@ -715,9 +743,11 @@ state_dict read(std::span<const std::byte> pickle, std::string_view key, const l
       if (!key.empty())
         throw error("its root dict has no dict under the key '" + text::printable(key, 64) +
                     "' (its keys: " + (keys.empty() ? "none" : keys) + ")");
-      throw error("its root dict holds no tensors, nor a dict of them under 'state_dict', "
-                  "'model_state_dict', 'model' or 'module': name the state_dict with --key "
-                  "(its keys: " + (keys.empty() ? "none" : keys) + ")");
+      throw error(
+          "its root dict holds no tensors, nor a dict of them under 'state_dict', "
+          "'model_state_dict', 'model' or 'module': name the state_dict with --key "
+          "(its keys: " +
+          (keys.empty() ? "none" : keys) + ")");
     }
     dict = *chosen;
     prefix = out.root_key + ".";

@@ -90,8 +90,8 @@ std::vector<entry> read_directory(const reader& in, std::string_view what_it_is)
       }
   }
   if (!end)
-    fail(path, "not a zip archive (no end of central directory record; " +
-                   std::string(what_it_is) + ")");
+    fail(path,
+         "not a zip archive (no end of central directory record; " + std::string(what_it_is) + ")");
   std::uint64_t disk = in.le(*end + 4, 2, ""), directory_disk = in.le(*end + 6, 2, "");
   std::uint64_t disk_entries = in.le(*end + 8, 2, ""), entries = in.le(*end + 10, 2, "");
   std::uint64_t directory_size = in.le(*end + 12, 4, ""), directory = in.le(*end + 16, 4, "");
@@ -192,8 +192,8 @@ std::vector<entry> read_directory(const reader& in, std::string_view what_it_is)
             [](const entry* a, const entry* b) { return a->local < b->local; });
   for (std::size_t k = 1; k < by_offset.size(); ++k)
     if (by_offset[k - 1]->start + by_offset[k - 1]->compressed > by_offset[k]->local)
-      fail(path, member_label(by_offset[k]->name) + " overlaps " +
-                     member_label(by_offset[k - 1]->name));
+      fail(path,
+           member_label(by_offset[k]->name) + " overlaps " + member_label(by_offset[k - 1]->name));
   return members;
 }
 
