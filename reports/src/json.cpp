@@ -348,6 +348,12 @@ std::string to_json(const verify::run_result& run) {
   if (!run.notes.empty()) document["notes"] = run.notes;
   json timing{{"schemes", case_timing}};
   if (run.propagation) timing["propagation_s"] = run.propagation->seconds;
+  if (!run.shares.empty()) {
+    json shares = json::array();
+    for (const auto& share : run.shares)
+      shares.push_back({{"units", share.units}, {"bytes", share.bytes}, {"seconds", share.seconds}});
+    timing["shares"] = shares;
+  }
   document["timing"] = timing;
   return document.dump(2) + "\n";
 }
@@ -450,6 +456,11 @@ verify::run_result from_json(std::string_view text) {
     c.test_seconds = times[i].number("test_s");
     run.cases.push_back(std::move(c));
   }
+  if (timing.has("shares"))
+    for (const reader& share : timing.array("shares"))
+      run.shares.push_back({static_cast<std::size_t>(share.integer("units")),
+                            static_cast<std::size_t>(share.integer("bytes")),
+                            share.number("seconds")});
   if (r.has("propagation")) {
     run.propagation = read_propagation(r.object("propagation"));
     run.propagation->seconds = timing.number("propagation_s");

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "processes.hpp"
 #include "verinit/version.hpp"
 
 int main(int argc, char** argv) {
@@ -47,21 +48,24 @@ int main(int argc, char** argv) {
     std::cerr << "verinit: " << error.what() << " (see --help)\n";
     return 2;
   }
+  // An error on one rank of an MPI run may leave the others waiting for its share: it ends them
+  // all with its code (processes::abort_all does nothing outside an MPI run).
+  const auto fail = [](const std::string& message, int code) {
+    std::cerr << "verinit: " << message << '\n';
+    verinit::cli::processes::abort_all(code);
+    return code;
+  };
   try {
     for (const auto& [subcommand, run] : commands)
       if (subcommand->parsed()) return run();
     return 2;
   } catch (const std::invalid_argument& error) {
-    std::cerr << "verinit: " << error.what() << '\n';
-    return 2;
+    return fail(error.what(), 2);
   } catch (const std::runtime_error& error) {
-    std::cerr << "verinit: " << error.what() << '\n';
-    return 2;
+    return fail(error.what(), 2);
   } catch (const std::bad_alloc&) {
-    std::cerr << "verinit: out of memory\n";
-    return 2;
+    return fail("out of memory", 2);
   } catch (const std::exception& error) {
-    std::cerr << "verinit: internal error: " << error.what() << '\n';
-    return 3;
+    return fail(std::string("internal error: ") + error.what(), 3);
   }
 }

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "processes.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/io/atomic_file.hpp"
 #include "verinit/io/checkpoint.hpp"
@@ -22,6 +23,7 @@
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/distributed.hpp"
 #include "verinit/verify/identify.hpp"
 #include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
@@ -208,7 +210,41 @@ int run_verify(verify_options o, const CLI::App& command) {
       std::cerr << "\033[K" << std::flush;
     };
   }
-  verify::run_result run = verify::run(request);
+  processes& world = processes::world();
+  verify::run_result run;
+  if (world.distributed()) {
+    // Each rank its share of the work (verify/distributed.hpp), rank 0 folds them, decides and
+    // writes everything; every rank exits with rank 0's code. A share is a status byte, then
+    // the share or the rank's error.
+    std::vector<std::byte> share{std::byte{0}};
+    try {
+      const auto bytes = verify::run_share(request, world.rank(), world.size());
+      share.insert(share.end(), bytes.begin(), bytes.end());
+    } catch (const std::exception& error) {
+      const std::string what =
+          "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": " +
+          error.what();
+      share.assign(1, std::byte{1});
+      for (const char c : what) share.push_back(static_cast<std::byte>(c));
+    }
+    std::vector<std::vector<std::byte>> shares = world.gather(share);
+    int status = 0;
+    if (world.rank() == 0) {
+      for (const auto& s : shares)
+        if (status == 0 && s.at(0) != std::byte{0}) {
+          std::cerr << "verinit: "
+                    << std::string(reinterpret_cast<const char*>(s.data()) + 1, s.size() - 1)
+                    << "\n";
+          status = 2;
+        }
+      for (auto& s : shares) s.erase(s.begin());
+    }
+    if (world.broadcast(status) != 0) return 2;
+    if (world.rank() != 0) return world.broadcast(0);
+    run = verify::run_from_shares(request, shares);
+  } else {
+    run = verify::run(request);
+  }
   verify::add_identification(run, request);
   if (request.progress) std::cerr << "\r\033[K" << std::flush;
   for (const auto& c : run.cases) print_case(c, std::cout);
@@ -271,7 +307,7 @@ int run_verify(verify_options o, const CLI::App& command) {
     reports::write_report(run, o.report);
     std::cout << "report: " << (std::filesystem::path(o.report) / "index.html").string() << "\n";
   }
-  return run.passed ? 0 : 1;
+  return world.broadcast(run.passed ? 0 : 1);
 }
 
 }  // namespace

@@ -380,16 +380,33 @@ void grid_stream::add(const tensor_view& piece, int threads) {
                   "the rounded law's, " + std::string(to_string(law_.type())));
   if (piece.size() == 0) return;
   threads = threads > 0 ? threads : omp_get_max_threads();
-  const grid_histogram h = histogram_of(piece, threads);
-  for (std::size_t b = 0; b < 65536; ++b) histogram_.counts[b] += h.counts[b];
-  histogram_.n += h.n;
-  // The lag-1 sum: the piece's own, then the join with the piece before (in stream order).
+  add_counts(histogram_of(piece, threads));
+  append(record(piece, threads));
+}
+
+grid_stream::piece_record grid_stream::record(const tensor_view& piece, int threads) const {
+  check_grid_dtype("grid_stream::record", piece.type);
+  if (piece.type != law_.type())
+    throw_invalid("grid_stream::record", "dtype", std::string(to_string(piece.type)),
+                  "the rounded law's, " + std::string(to_string(law_.type())));
+  if (piece.size() == 0) throw_invalid("grid_stream::record", "piece size", "0", ">= 1");
   const auto* bits = reinterpret_cast<const std::uint16_t*>(piece.bytes.data());
-  const auto value = [&](std::uint16_t b) { return value_in(piece.type, b); };
+  return {piece.size(), lag1_sum(piece, law_.mean(), threads > 0 ? threads : omp_get_max_threads()),
+          bits[0], bits[piece.size() - 1]};
+}
+
+void grid_stream::append(const piece_record& next) {
+  // The lag-1 sum: the join with the piece before (in stream order), then the piece's own.
+  const auto value = [&](std::uint16_t b) { return value_in(law_.type(), b); };
   const double mean = law_.mean();
-  if (last_) lagged_ += (value(*last_) - mean) * (value(bits[0]) - mean);
-  lagged_ += lag1_sum(piece, mean, threads);
-  last_ = bits[piece.size() - 1];
+  if (last_) lagged_ += (value(*last_) - mean) * (value(next.first) - mean);
+  lagged_ += next.lagged;
+  last_ = next.last;
+}
+
+void grid_stream::add_counts(const grid_histogram& more) {
+  for (std::size_t b = 0; b < 65536; ++b) histogram_.counts[b] += more.counts[b];
+  histogram_.n += more.n;
 }
 
 std::vector<test_result> grid_stream::tests() const {

@@ -14,6 +14,7 @@
 #include "buffer.hpp"
 #include "pooled.hpp"
 #include "rounded_laws.hpp"
+#include "runner_parts.hpp"
 #include "seeds.hpp"
 #include "verinit/detail/check.hpp"
 #include "verinit/fill.hpp"
@@ -166,72 +167,138 @@ void sample_tensors(const mutable_tensor_view& w, const case_spec& spec, std::in
   }
 }
 
-// One replication of a sampled case: its tensors from seed index `first`.
-case_result sample_case(const case_spec& spec, const expectation& e, const run_options& options,
-                        std::int64_t first, detail::rounded_laws& laws) {
-  case_result result;
-  result.spec = spec;
-  result.formula = e.formula;
+}  // namespace
+
+namespace detail {
+
+stream_share reduce_pieces(const case_request& request, const case_work& work, std::int64_t first,
+                           std::int64_t begin, std::int64_t end, rounded_laws& laws) {
+  const case_spec& spec = request.spec;
+  const run_options& options = work.options;
   const int threads = options.threads;
   const std::int64_t numel = element_count(spec.shape);
-  const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-  const std::size_t element = info(spec.type).size;
-  const auto bytes = static_cast<double>(tensors) * static_cast<double>(numel) * element;
-  result.n = tensors * numel;
-  if (2 * bytes > static_cast<double>(options.memory_bytes)) {
-    // Streaming: pieces of whole tensors, a quarter of the budget each, in stream order.
-    const std::int64_t per_piece = std::max<std::int64_t>(
-        1, options.memory_bytes / 4 / static_cast<std::int64_t>(element) / numel);
-    const sample_buffer piece(spec.type, per_piece * numel);
-    if (on_grid(spec.type)) {  // the grid's tests read a histogram and a lag-1 sum
-      grid_stream stream(laws.of(spec, *e.law, spec.type));
-      double sampling = 0;
-      const auto test_start = clock_type::now();
-      for (std::int64_t k = 0; k < tensors; k += per_piece) {
-        const mutable_tensor_view w = piece.view(std::min(per_piece, tensors - k) * numel);
-        const auto sample_start = clock_type::now();
-        sample_tensors(w, spec, first + k, options.seed, threads);
-        sampling += seconds_since(sample_start);
-        stream.add(w, threads);
-      }
-      result.tests = stream.tests();
-      if (options.summaries) result.summary = summarize_grid(stream.law(), stream.histogram());
-      result.sample_seconds = sampling;
-      result.test_seconds = seconds_since(test_start) - sampling;
-      return result;
-    }
-    const std::optional<any_law> law = summary_law_for(e);
-    stream_state state({*e.law, spec.type, sample_grouping::of(spec.shape, spec.tensor_layout)},
-                       {std::int64_t{1} << 20, stream_state::window_bits_for(result.n)});
-    double sampling = 0;
-    const auto test_start = clock_type::now();
-    for (std::int64_t k = 0; k < tensors; k += per_piece) {
-      const std::int64_t count = std::min(per_piece, tensors - k);
-      const mutable_tensor_view w = piece.view(count * numel);
-      const auto sample_start = clock_type::now();
-      sample_tensors(w, spec, first + k, options.seed, threads);
-      sampling += seconds_since(sample_start);
-      state.add(w, threads);
-      if (options.summaries) {
-        sample_summary part = summarize(w, *law, threads);
-        if (result.summary)
-          merge_into(*result.summary, part);
-        else
-          result.summary = std::move(part);
-      }
-    }
-    result.tests = run_iid_tests({state, nullptr, threads});
-    result.sample_seconds = sampling;
-    result.test_seconds = seconds_since(test_start) - sampling;
-    return result;
+  const expectation& e = work.e;
+  stream_share share;
+  // Pieces of whole tensors, a quarter of the budget each, in stream order.
+  const sample_buffer piece(spec.type, std::min(work.per_piece, work.tensors) * numel);
+  std::optional<grid_stream> grid;  // for the piece records (the grid's law is built once)
+  std::optional<any_law> law;
+  if (on_grid(spec.type)) {
+    grid.emplace(laws.of(spec, *e.law, spec.type));
+    share.counts.emplace();
+  } else {
+    share.state.emplace(iid_context{*e.law, spec.type,
+                                    sample_grouping::of(spec.shape, spec.tensor_layout)},
+                        stream_state::options{std::int64_t{1} << 20,
+                                              stream_state::window_bits_for(work.tensors * numel)});
+    if (options.summaries) law = summary_law_for(e);
   }
-  const sample_buffer buffer(spec.type, tensors * numel);
-  const mutable_tensor_view weights = buffer.view(tensors * numel);
   const auto start = clock_type::now();
-  sample_tensors(weights, spec, first, options.seed, threads);
+  for (std::int64_t p = begin; p < end; ++p) {
+    const std::int64_t k = p * work.per_piece;
+    const mutable_tensor_view w = piece.view(std::min(work.per_piece, work.tensors - k) * numel);
+    const auto sample_start = clock_type::now();
+    sample_tensors(w, spec, first + k, options.seed, threads);
+    share.sample_seconds += seconds_since(sample_start);
+    if (grid) {  // the grid's tests read a histogram and a lag-1 sum
+      const grid_histogram h = histogram_of(w, threads);
+      for (std::size_t b = 0; b < 65536; ++b) share.counts->counts[b] += h.counts[b];
+      share.counts->n += h.n;
+      share.records.push_back(grid->record(w, threads));
+      continue;
+    }
+    share.state->add(w, threads);
+    if (options.summaries) {
+      sample_summary part = summarize(w, *law, threads);
+      share.summary_sums.push_back({part.sums.n, part.sums.s1, part.sums.s2, part.sums.s3,
+                                    part.sums.s4, part.expected_distinct});
+      if (share.summary)
+        merge_into(*share.summary, part);
+      else
+        share.summary = std::move(part);
+    }
+  }
+  share.test_seconds = seconds_since(start) - share.sample_seconds;
+  return share;
+}
+
+case_result finish_stream(const case_request& request, const case_work& work,
+                          std::span<const stream_share> shares, rounded_laws& laws) {
+  const case_spec& spec = request.spec;
+  case_result result;
+  result.spec = spec;
+  result.formula = work.e.formula;
+  result.n = work.tensors * element_count(spec.shape);
+  const auto start = clock_type::now();
+  for (const stream_share& s : shares) {
+    result.sample_seconds += s.sample_seconds;
+    result.test_seconds += s.test_seconds;
+  }
+  const int threads = work.options.threads;
+  if (on_grid(spec.type)) {
+    grid_stream stream(laws.of(spec, *work.e.law, spec.type));
+    for (const stream_share& s : shares) {
+      stream.add_counts(*s.counts);
+      for (const auto& r : s.records) stream.append(r);
+    }
+    result.tests = stream.tests();
+    if (work.options.summaries)
+      result.summary = summarize_grid(stream.law(), stream.histogram());
+  } else {
+    stream_state state = *shares.front().state;
+    for (const stream_share& s : shares.subspan(1)) state += *s.state;
+    result.tests = run_iid_tests({state, nullptr, threads});
+    // The counts merged in any grouping; the sums added again piece by piece, in stream order.
+    std::array<double, 6> total{};
+    bool first = true;
+    for (const stream_share& s : shares) {
+      if (!s.summary) continue;
+      if (result.summary)
+        merge_into(*result.summary, *s.summary);
+      else
+        result.summary = *s.summary;
+      for (const auto& piece : s.summary_sums) {
+        for (std::size_t k = 0; k < total.size(); ++k) total[k] = first ? piece[k] : total[k] + piece[k];
+        first = false;
+      }
+    }
+    if (result.summary) {
+      result.summary->sums = {total[0], total[1], total[2], total[3], total[4]};
+      result.summary->expected_distinct = total[5];
+    }
+  }
+  result.test_seconds += seconds_since(start);
+  return result;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::case_work;
+
+// One replication of a sampled case: its tensors from seed index `first`.
+case_result sample_case(const case_request& request, const case_work& work, std::int64_t first,
+                        detail::rounded_laws& laws) {
+  if (work.streamed()) {
+    const detail::stream_share share =
+        detail::reduce_pieces(request, work, first, 0, work.pieces(), laws);
+    return detail::finish_stream(request, work, std::span(&share, 1), laws);
+  }
+  const case_spec& spec = request.spec;
+  const run_options& options = work.options;
+  case_result result;
+  result.spec = spec;
+  result.formula = work.e.formula;
+  const std::int64_t numel = element_count(spec.shape);
+  result.n = work.tensors * numel;
+  const sample_buffer buffer(spec.type, work.tensors * numel);
+  const mutable_tensor_view weights = buffer.view(work.tensors * numel);
+  const auto start = clock_type::now();
+  sample_tensors(weights, spec, first, options.seed, options.threads);
   result.sample_seconds = seconds_since(start);
   const auto test_start = clock_type::now();
-  run_tests(weights, spec, e, tensors, options.summaries, threads, laws, result);
+  run_tests(weights, spec, work.e, work.tensors, options.summaries, options.threads, laws, result);
   result.test_seconds = seconds_since(test_start);
   return result;
 }
@@ -419,37 +486,47 @@ void check_options(const run_options& options) {
 
 namespace {
 
-case_result run_case(const case_request& request, const run_options& options,
-                     detail::rounded_laws& laws) {
-  check_options(options);
+// Checks a case and plans its work (detail::case_work).
+case_work plan_case(const case_request& request, const run_options& resolved) {
   check_tolerance(request.tolerance, "case '" + request.spec.spelling + "'");
   if (request.tolerance.any() && !request.samples && request.spec.replications > 1)
     throw std::invalid_argument("case '" + request.spec.spelling +
                                 "': a tolerance needs one replication, but it has " +
                                 std::to_string(request.spec.replications));
-  run_options resolved = options;
-  resolved.threads = resolve_threads(options.threads);
-  const expectation e = prepare(request, resolved);
+  case_work work;
+  work.e = prepare(request, resolved);
+  work.options = resolved;
   // A small case runs on fewer threads: a parallel region costs microseconds to start, more than
   // a few thousand values take (the results never depend on the count). 768 values: 62 us on
   // 2 threads, 46 us on 1, measured through the Python package.
+  const case_spec& spec = request.spec;
   const std::int64_t values =
-      request.samples ? request.samples->size()
-                      : std::max(request.spec.samples, element_count(request.spec.shape));
-  resolved.threads =
+      request.samples ? request.samples->size() : std::max(spec.samples, element_count(spec.shape));
+  work.options.threads =
       static_cast<int>(std::clamp<std::int64_t>(values / 16384, 1, std::max(1, resolved.threads)));
-  case_result result;
+  const std::int64_t numel = element_count(spec.shape);
+  const auto element = static_cast<std::int64_t>(info(spec.type).size);
   if (request.samples) {
-    result = check_case(request, e, resolved, laws);
-  } else {
-    const case_spec& spec = request.spec;
-    const std::int64_t numel = element_count(spec.shape);
-    const std::int64_t tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-    std::vector<case_result> parts;
-    for (std::int64_t r = 0; r < spec.replications; ++r)
-      parts.push_back(sample_case(spec, e, resolved, r * tensors, laws));
-    result = parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
+    work.bytes = static_cast<double>(request.samples->bytes.size());
+    return work;
   }
+  work.tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
+  const double bytes = static_cast<double>(work.tensors) * static_cast<double>(numel) *
+                       static_cast<double>(element);
+  work.bytes = bytes * static_cast<double>(spec.replications);
+  // Beyond the budget (prepare() let only i.i.d. schemes through): streamed in pieces of whole
+  // tensors, a quarter of the budget each.
+  if (2 * bytes > static_cast<double>(resolved.memory_bytes))
+    work.per_piece = std::max<std::int64_t>(1, resolved.memory_bytes / 4 / element / numel);
+  return work;
+}
+
+}  // namespace
+
+namespace detail {
+
+// What a case's result takes from its request, and its tolerance applied.
+void complete_case(case_result& result, const case_request& request) {
   result.tensor = request.tensor;
   result.rule = request.rule;
   result.origin = request.origin;
@@ -457,17 +534,9 @@ case_result run_case(const case_request& request, const run_options& options,
     result.samples_shape = request.samples->shape;
   result.tolerance = request.tolerance;
   apply_tolerance(result.tests, request.tolerance);
-  return result;
 }
 
-}  // namespace
-
-case_result run_case(const case_request& request, const run_options& options) {
-  detail::rounded_laws laws;
-  return run_case(request, options, laws);
-}
-
-run_result run(const run_request& request) {
+run_result begin_run(const run_request& request) {
   check_options(request.options);
   run_result run;
   run.options = request.options;
@@ -476,12 +545,14 @@ run_result run(const run_request& request) {
   run.skipped = request.skipped;
   run.tied = request.tied;
   run.notes = request.notes;
-  run_options resolved = request.options;
-  resolved.threads = run.threads_used;
-  // Input errors before any work; a model's case names its tensor and rule.
+  return run;
+}
+
+std::vector<case_work> plan_cases(const run_request& request, const run_options& resolved) {
+  std::vector<case_work> work;
   for (const auto& c : request.cases) {
     try {
-      prepare(c, resolved);
+      work.push_back(plan_case(c, resolved));
     } catch (const std::invalid_argument& error) {
       if (c.tensor.empty()) throw;
       throw std::invalid_argument("tensor '" + c.tensor + "' (rule '" + c.rule + "', " +
@@ -489,22 +560,62 @@ run_result run(const run_request& request) {
                                   "]): " + error.what());
     }
   }
-  detail::rounded_laws laws;  // shared by the cases and the pooled tests
-  const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
-  for (std::size_t i = 0; i < request.cases.size(); ++i) {
-    if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
-    run.cases.push_back(run_case(request.cases[i], resolved, laws));
+  return work;
+}
+
+case_result run_case(const case_request& request, const case_work& work, rounded_laws& laws) {
+  case_result result;
+  if (request.samples) {
+    result = check_case(request, work.e, work.options, laws);
+  } else {
+    std::vector<case_result> parts;
+    for (std::int64_t r = 0; r < request.spec.replications; ++r)
+      parts.push_back(sample_case(request, work, r * work.tensors, laws));
+    result = parts.size() == 1 ? std::move(parts.front()) : combine(std::move(parts));
   }
+  complete_case(result, request);
+  return result;
+}
+
+void finish_run(run_result& run, const run_request& request, rounded_laws& laws) {
+  run_options resolved = request.options;
+  resolved.threads = run.threads_used;
   if (request.propagation) {
-    if (request.progress) request.progress(request.cases.size(), total, "signal propagation");
+    if (request.progress)
+      request.progress(request.cases.size(), request.cases.size() + 1, "signal propagation");
     propagation_options propagation = *request.propagation;
     propagation.seed = resolved.seed;
     propagation.threads = resolved.threads;
     run.propagation = propagate(standard_propagation_configs(), propagation);
   }
   run.pooled = pool_by_rule(run.cases);
-  detail::add_pit_tests(run.pooled, request, run.cases, resolved, laws);
+  add_pit_tests(run.pooled, request, run.cases, resolved, laws);
   decide(run);
+}
+
+}  // namespace detail
+
+case_result run_case(const case_request& request, const run_options& options) {
+  check_options(options);
+  run_options resolved = options;
+  resolved.threads = resolve_threads(options.threads);
+  detail::rounded_laws laws;
+  return detail::run_case(request, plan_case(request, resolved), laws);
+}
+
+run_result run(const run_request& request) {
+  run_result run = detail::begin_run(request);
+  run_options resolved = request.options;
+  resolved.threads = run.threads_used;
+  // Input errors before any work; a model's case names its tensor and rule.
+  const std::vector<case_work> work = detail::plan_cases(request, resolved);
+  detail::rounded_laws laws;  // shared by the cases and the pooled tests
+  const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
+  for (std::size_t i = 0; i < request.cases.size(); ++i) {
+    if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
+    run.cases.push_back(detail::run_case(request.cases[i], work[i], laws));
+  }
+  detail::finish_run(run, request, laws);
   return run;
 }
 

@@ -14,6 +14,7 @@
 
 #include "binned_fit.hpp"
 #include "buffer.hpp"
+#include "byte_io.hpp"
 #include "repeated_windows.hpp"
 #include "vector_clones.hpp"
 #include "verinit/detail/check.hpp"
@@ -300,62 +301,8 @@ void add_bins(std::span<const T> x, const any_law& law, int threads, detail::bin
 constexpr std::uint32_t magic = 0x53534956;  // "VISS": verinit i.i.d. stream state
 constexpr std::uint32_t format_version = 2;  // 2: lowest and highest
 
-class byte_writer {
- public:
-  explicit byte_writer(std::vector<std::byte>& out) : out_(out) {}
-  void u64(std::uint64_t v) {
-    for (int b = 0; b < 8; ++b) out_.push_back(static_cast<std::byte>(v >> (8 * b)));
-  }
-  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
-  void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
-  void sum(const exact_sum& s) { s.append_bytes(out_); }
-
- private:
-  std::vector<std::byte>& out_;
-};
-
-class byte_reader {
- public:
-  explicit byte_reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::invalid_argument("stream_state bytes at offset " + std::to_string(at_) + ": " +
-                                what);
-  }
-  std::uint64_t u64() {
-    if (bytes_.size() - at_ < 8) fail("they end early");
-    std::uint64_t v = 0;
-    for (int b = 0; b < 8; ++b) v |= static_cast<std::uint64_t>(bytes_[at_ + b]) << (8 * b);
-    at_ += 8;
-    return v;
-  }
-  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  std::int64_t count(const char* what) {
-    const std::int64_t v = i64();
-    if (v < 0) fail(std::string(what) + " is negative");
-    return v;
-  }
-  double f64() { return std::bit_cast<double>(u64()); }
-  exact_sum sum() {
-    if (bytes_.size() - at_ < exact_sum::byte_size) fail("they end inside a sum");
-    const exact_sum s = exact_sum::from_bytes(bytes_.subspan(at_, exact_sum::byte_size));
-    at_ += exact_sum::byte_size;
-    return s;
-  }
-  /// A vector of `count` doubles, only if the bytes hold them.
-  std::vector<double> doubles(std::uint64_t count) {
-    if (count > (bytes_.size() - at_) / 8) fail("a length exceeds what the bytes hold");
-    std::vector<double> v(static_cast<std::size_t>(count));
-    for (double& x : v) x = f64();
-    return v;
-  }
-  std::size_t& position() { return at_; }
-  std::span<const std::byte> bytes() const { return bytes_; }
-  bool done() const { return at_ == bytes_.size(); }
-
- private:
-  std::span<const std::byte> bytes_;
-  std::size_t at_ = 0;
-};
+using detail::byte_reader;
+using detail::byte_writer;
 
 // What identifies a law in bytes: its moments and support, bit for bit.
 void write_law(byte_writer& w, const any_law& law) {
@@ -611,7 +558,7 @@ std::vector<std::byte> stream_state::to_bytes() const {
 }
 
 stream_state stream_state::from_bytes(std::span<const std::byte> bytes, iid_context context) {
-  byte_reader r(bytes);
+  byte_reader r(bytes, "stream_state");
   if (r.u64() != (magic | static_cast<std::uint64_t>(format_version) << 32))
     r.fail("not a stream state of this version");
   if (r.i64() != static_cast<std::int64_t>(context.type)) r.fail("another dtype");

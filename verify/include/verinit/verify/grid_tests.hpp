@@ -98,8 +98,25 @@ grid_histogram histogram_of(const tensor_view& x, int threads);
 class grid_stream {
  public:
   explicit grid_stream(const rounded_law& law);
-  /// Appends `piece` (of the law's dtype; std::invalid_argument otherwise).
+  /// Appends `piece` (of the law's dtype; std::invalid_argument otherwise): add_counts() of its
+  /// histogram and append() of its record().
   void add(const tensor_view& piece, int threads);
+
+  /// What add() keeps of a piece besides its histogram: its size, its own lag-1 sum about the
+  /// law's mean, its first and last bit patterns. Pieces reduced in another process are replayed
+  /// here: add_counts() of their histograms (integers: in any grouping) and append() of their
+  /// records in stream order give add()'s bits.
+  struct piece_record {
+    std::int64_t n = 0;
+    double lagged = 0;
+    std::uint16_t first = 0, last = 0;
+  };
+  /// The record of a non-empty `piece` of the law's dtype (std::invalid_argument otherwise).
+  piece_record record(const tensor_view& piece, int threads) const;
+  /// The lag-1 sums of the next piece (its join with the piece before, then its own).
+  void append(const piece_record& next);
+  /// Adds counts to the histogram.
+  void add_counts(const grid_histogram& more);
   std::int64_t count() const noexcept { return histogram_.n; }
   const rounded_law& law() const noexcept { return law_; }
   const grid_histogram& histogram() const noexcept { return histogram_; }

@@ -154,6 +154,14 @@ struct run_result {
   std::vector<std::string> notes;
   /// Per rule with 2 or more cases that have a variance test (a model run).
   std::vector<pooled_result> pooled;
+  /// A run split over processes (distributed.hpp): per share, the units it ran, the bytes it
+  /// sent and its seconds of work. Empty for one process. Like the timings, not part of the
+  /// results: the rest of a split run is bitwise the run of one process.
+  struct share_record {
+    std::size_t units = 0, bytes = 0;
+    double seconds = 0;
+  };
+  std::vector<share_record> shares;
 
   /// Whether the run verified a model's named tensors (a checkpoint with rules), not schemes.
   bool is_model() const noexcept {

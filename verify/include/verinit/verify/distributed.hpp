@@ -1,0 +1,53 @@
+// A run split over processes: each computes its share of a request's work and writes it as
+// bytes; one process reads every share back and decides. Any engine that moves bytes carries
+// the shares (the CLI's MPI, torch.distributed, mpi4py); this library needs none.
+//
+// The work is cut into units: a case whole (given samples, a case held in memory, every
+// replication of a replicated one), or a contiguous range of the pieces of a streamed case (the
+// pieces run() cuts: whole tensors, a quarter of the memory budget each, each from its own
+// Philox seeds, so a range is drawn where it is tested and nothing else is shared). Units are
+// dealt by their bytes, largest first, each to the share with the fewest bytes so far. A share
+// holds each unit's undecided case result, or its pieces' reduction: the stream state (exact
+// sums, bin counts: mergeable in any grouping), the 16-bit histogram and each piece's lag-1
+// record, the pieces' summaries.
+//
+// The process that folds the shares does what needs the whole run: the streams merged in stream
+// order, signal propagation, the pooled tests of a model's rules (they read the request's
+// samples: the folding process must be able to read the checkpoint too), the decision.
+// run_from_shares(request, {run_share(request, k, R) for k < R}) is bitwise run(request) for any
+// R and thread counts, timings aside (tested).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "verinit/verify/runner.hpp"
+
+namespace verinit::verify {
+
+/// One unit of a distributed run's work.
+struct work_unit {
+  std::size_t case_index = 0;  ///< in request.cases
+  /// A streamed case's pieces [begin, end); begin == end == 0: the case whole.
+  std::int64_t begin = 0, end = 0;
+  double bytes = 0;  ///< the samples it reads or draws
+  int share = 0;     ///< the share that runs it
+};
+
+/// How `request`'s work is cut and dealt to `shares` shares. Throws std::invalid_argument like
+/// run() for bad options or cases, and for shares outside [1, 2^20].
+std::vector<work_unit> plan_shares(const run_request& request, int shares);
+
+/// Share `share` of `shares` of `request`'s work, computed and written as bytes. Throws like
+/// plan_shares, and for `share` outside [0, shares).
+std::vector<std::byte> run_share(const run_request& request, int share, int shares);
+
+/// The run from every share's bytes, shares[k] from run_share(request, k, shares.size()) for
+/// the same request: the shares folded, propagation and the pooled tests run, decided. Throws
+/// std::invalid_argument naming the share for bytes that are not that share of this request.
+run_result run_from_shares(const run_request& request,
+                           std::span<const std::vector<std::byte>> shares);
+
+}  // namespace verinit::verify
