@@ -211,6 +211,54 @@ TEST(RunnerTest, SamplesFromElsewhereAreTestedAgainstTheScheme) {
   EXPECT_EQ(result.cases[0].canonical(), "he_normal");
 }
 
+TEST(RunnerTest, TensorsWithTheSameBytesFailTheDistinctCheckNamingEachOther) {
+  // Layers 0 and 2 drawn from one seed (a stream reused: every marginal test passes); layer 1
+  // drawn apart; two 32-value biases alike (below the 64 values a digest is compared at).
+  const verinit::tensor_shape shape{64, 128}, bias{32};
+  const auto scheme = verinit::parse_scheme("he_normal");
+  verinit::fill_options seed1, seed2;
+  seed1.seed = 1;
+  seed2.seed = 2;
+  const auto a = verinit::sample<float>(shape, scheme, seed1);
+  const auto b = verinit::sample<float>(shape, scheme, seed2);
+  const auto c = verinit::sample<float>(shape, scheme, seed1);
+  const auto small = verinit::sample<float>(bias, verinit::parse_scheme("normal"), seed1);
+  run_request request;
+  const auto add = [&](const std::vector<float>& w, const verinit::tensor_shape& s,
+                       const char* spec, const char* name) {
+    case_request r{case_spec::of(spec, s), verinit::view_of(std::span<const float>(w), s), "m"};
+    r.tensor = name;
+    request.cases.push_back(std::move(r));
+  };
+  add(a, shape, "he_normal", "layer0.weight");
+  add(b, shape, "he_normal", "layer1.weight");
+  add(c, shape, "he_normal", "layer2.weight");
+  add(small, bias, "normal", "layer0.bias");
+  add(small, bias, "normal", "layer1.bias");
+  const run_result result = run(request);
+  EXPECT_FALSE(result.passed);
+  const auto distinct = [&](std::size_t i) -> const test_result* {
+    for (const auto& t : result.cases[i].tests)
+      if (t.name == "distinct") return &t;
+    return nullptr;
+  };
+  ASSERT_NE(distinct(0), nullptr);
+  ASSERT_NE(distinct(2), nullptr);
+  EXPECT_FALSE(distinct(0)->passed);
+  EXPECT_TRUE(distinct(0)->exact);
+  EXPECT_NE(distinct(0)->note.find("'layer2.weight'"), std::string::npos) << distinct(0)->note;
+  EXPECT_NE(distinct(2)->note.find("'layer0.weight'"), std::string::npos) << distinct(2)->note;
+  EXPECT_FALSE(result.cases[0].passed);
+  EXPECT_FALSE(result.cases[2].passed);
+  EXPECT_EQ(distinct(1), nullptr);
+  EXPECT_TRUE(result.cases[1].passed);
+  EXPECT_EQ(distinct(3), nullptr);
+  EXPECT_EQ(distinct(4), nullptr);
+  // Every marginal test of the reused stream passes: only the digest sees it.
+  for (const auto& t : result.cases[2].tests)
+    if (t.name != "distinct") EXPECT_TRUE(t.passed) << t.name;
+}
+
 TEST(RunnerTest, Float32SamplesOnABfloat16GridGetTheRoundedLaw) {
   // Correct bfloat16 weights saved as float32 (.float() before saving): against the continuous
   // law they fail KS at 10^6 (p ~ 1e-15); they are recognised and tested on their grid.

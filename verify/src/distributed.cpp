@@ -194,6 +194,7 @@ void write_case(byte_writer& w, const case_result& c) {
   w.f64(c.test_seconds);
   w.u64(c.summary.has_value());
   if (c.summary) write_summary(w, *c.summary);
+  w.u64(c.digest);
 }
 
 case_result read_case(byte_reader& r, const case_request& request) {
@@ -218,6 +219,7 @@ case_result read_case(byte_reader& r, const case_request& request) {
   c.sample_seconds = r.f64();
   c.test_seconds = r.f64();
   if (r.u64() != 0) c.summary = read_summary(r);
+  c.digest = r.u64();
   return c;
 }
 

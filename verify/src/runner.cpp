@@ -9,6 +9,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 #include <stdexcept>
 
 #include "buffer.hpp"
@@ -20,6 +21,7 @@
 #include "verinit/fill.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/diagnosis.hpp"
+#include "verinit/verify/digest.hpp"
 #include "verinit/verify/distributions/kolmogorov_smirnov.hpp"
 #include "verinit/verify/goodness_of_fit.hpp"
 #include "verinit/verify/grid_tests.hpp"
@@ -38,6 +40,9 @@ using verinit::detail::throw_invalid;
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
+
+// Given samples fewer than this are not compared by digest (check_case).
+constexpr std::int64_t min_distinct_samples = 64;
 
 // More threads than this is a typo, not a machine.
 constexpr int max_threads = 4096;
@@ -333,8 +338,53 @@ case_result check_case(const case_request& request, const expectation& e,
     result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
                                  " value: tested against the law rounded to " +
                                  std::string(to_string(*grid));
+  // Two independent draws of an i.i.d. law are bitwise equal with probability at most
+  // (max_x P(x))^n: below 2^-500 at n >= 64 for a continuous law, and for one on a 16-bit grid
+  // (its largest atom is below 2^-8) unless that law has an atom of mass > 1/2.
+  if (e.kind == expectation_kind::continuous && samples.size() >= min_distinct_samples)
+    result.digest = content_digest(samples.bytes, options.threads);
   result.test_seconds = seconds_since(start);
   return result;
+}
+
+// Tensors of i.i.d. laws whose bytes are equal (by digest, size and dtype) were not drawn
+// independently: each fails an exact "distinct" check naming the others (tied tensors are one
+// case: they are not among them).
+void check_distinct(std::vector<case_result>& cases) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    if (cases[i].digest != 0) order.push_back(i);
+  const auto key = [&](std::size_t i) {
+    return std::tuple(cases[i].digest, cases[i].n, static_cast<int>(cases[i].spec.type));
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  for (std::size_t at = 0; at < order.size();) {
+    std::size_t end = at + 1;
+    while (end < order.size() && key(order[end]) == key(order[at])) ++end;
+    if (end - at > 1) {
+      std::vector<std::size_t> group(order.begin() + static_cast<std::ptrdiff_t>(at),
+                                     order.begin() + static_cast<std::ptrdiff_t>(end));
+      std::sort(group.begin(), group.end());
+      for (const std::size_t i : group) {
+        std::string others;
+        for (const std::size_t j : group)
+          if (j != i)
+            others += (others.empty() ? "'" : ", '") +
+                      (cases[j].tensor.empty() ? cases[j].spec.spelling : cases[j].tensor) + "'";
+        test_result t;
+        t.name = "distinct";
+        t.exact = true;
+        t.passed = false;
+        t.p_value = 0;
+        t.statistic = static_cast<double>(group.size());
+        t.note = "the same bytes as " + others +
+                 ": not independent draws (one random stream reused, or a tensor copied)";
+        cases[i].tests.push_back(std::move(t));
+      }
+    }
+    at = end;
+  }
 }
 
 // Two-level decision over replications (see case_spec::replications).
@@ -588,6 +638,7 @@ void finish_run(run_result& run, const run_request& request, rounded_laws& laws)
     propagation.threads = resolved.threads;
     run.propagation = propagate(standard_propagation_configs(), propagation);
   }
+  check_distinct(run.cases);
   run.pooled = pool_by_rule(run.cases);
   add_pit_tests(run.pooled, request, run.cases, resolved, laws);
   decide(run);

@@ -112,6 +112,9 @@ struct case_result {
   std::optional<sample_summary> summary;
   /// For a failed case: what it looks like (diagnosis.hpp), set by decide(); empty otherwise.
   std::string diagnosis;
+  /// Given samples of an i.i.d. law, 64 or more: content_digest() of their bytes (digest.hpp),
+  /// for the run's "distinct" check; 0 otherwise. Not written to the results JSON.
+  std::uint64_t digest = 0;
 
   /// The canonical spec of the scheme (scheme.spec()).
   std::string canonical() const { return spec.scheme.spec(); }
