@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -187,6 +189,220 @@ TEST(DistributedTest, BytesThatAreNotTheRequestsSharesAreRefused) {
   EXPECT_THROW(run_share(request, 2, 2), std::invalid_argument);
   EXPECT_THROW(run_share(request, 0, 0), std::invalid_argument);
   EXPECT_THROW(plan_shares(request, -1), std::invalid_argument);
+}
+
+}  // namespace
+
+// ---- tensors held in parts ----------------------------------------------------------------
+
+namespace {
+
+// A [rows, cols] tensor cut into `parts` along `dim` (torch.chunk's cut: equal parts, a smaller
+// last), each part's elements contiguous as its process holds them.
+struct cut_tensor {
+  std::vector<std::vector<float>> parts;
+  std::vector<std::vector<std::int64_t>> offsets;
+  verinit::tensor_shape piece;
+};
+
+cut_tensor cut(const std::vector<float>& w, std::int64_t rows, std::int64_t cols, int parts,
+               int dim) {
+  cut_tensor out;
+  const std::int64_t along = dim == 0 ? rows : cols;
+  const std::int64_t size = (along + parts - 1) / parts;
+  out.piece = dim == 0 ? verinit::tensor_shape{size, cols} : verinit::tensor_shape{rows, size};
+  for (std::int64_t start = 0; start < along; start += size) {
+    const std::int64_t end = std::min(along, start + size);
+    std::vector<float> part;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c)
+        if ((dim == 0 ? r : c) >= start && (dim == 0 ? r : c) < end)
+          part.push_back(w[static_cast<std::size_t>(r * cols + c)]);
+    out.parts.push_back(std::move(part));
+    out.offsets.push_back(dim == 0 ? std::vector<std::int64_t>{start, 0}
+                                   : std::vector<std::int64_t>{0, start});
+  }
+  return out;
+}
+
+std::vector<std::byte> part_bytes(const char* spec, verinit::tensor_shape whole, const char* name,
+                                  const std::vector<float>& values, const cut_tensor& c,
+                                  std::size_t k, bool replica = false,
+                                  const std::string& where = "") {
+  case_request r{case_spec::of(spec, whole),
+                 verinit::tensor_view{dtype::float32,
+                                      {static_cast<std::int64_t>(values.size())},
+                                      std::as_bytes(std::span(values))},
+                 "job"};
+  r.tensor = name;
+  r.rule = "*.weight";
+  return reduce_part(
+      r, {where.empty() ? "rank " + std::to_string(k) : where, c.offsets[k], c.piece, replica}, 1);
+}
+
+run_result run_parts(const std::vector<std::vector<std::byte>>& parts) {
+  const parts_plan plan = cases_of_parts(parts);
+  run_request request;
+  request.options.threads = 1;
+  request.cases = plan.cases;
+  request.skipped = plan.skipped;
+  request.notes = plan.notes;
+  return run(request);
+}
+
+const test_result* find_test(const case_result& c, const char* name) {
+  for (const auto& t : c.tests)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+TEST(DistributedPartsTest, PartsInAnyOrderAreOneCaseOfTheWholeTensorsLaw) {
+  const auto w = draw("he_normal", {96, 256}, 11).values;
+  for (const int dim : {0, 1}) {
+    const cut_tensor c = cut(w, 96, 256, 3, dim);
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < c.parts.size(); ++k)
+      parts.push_back(part_bytes("he_normal", {96, 256}, "fc.weight", c.parts[k], c, k));
+    const run_result in_order = run_parts(parts);
+    ASSERT_TRUE(in_order.passed) << without_timing(in_order);
+    ASSERT_EQ(in_order.cases.size(), 1U);
+    EXPECT_EQ(in_order.cases[0].n, 96 * 256);
+    EXPECT_EQ(in_order.cases[0].spec.shape, (verinit::tensor_shape{96, 256}));
+    for (const char* name : {"ks", "variance", "parts_cover", "parts_finite", "parts_distinct"})
+      EXPECT_NE(find_test(in_order.cases[0], name), nullptr) << name;
+    std::swap(parts[0], parts[2]);  // gathered in another order: the same run
+    EXPECT_EQ(without_timing(run_parts(parts)), without_timing(in_order));
+  }
+}
+
+TEST(DistributedPartsTest, TheFiveDistributedBugsFailNamingTheirParts) {
+  const auto w = draw("xavier_normal", {96, 256}, 5).values;
+  const cut_tensor rows = cut(w, 96, 256, 3, 0);
+  const auto failing = [](const run_result& r, const char* test) -> std::string {
+    if (r.passed) return "passed";
+    const test_result* t = find_test(r.cases.at(0), test);
+    return t == nullptr ? std::string("no ") + test : t->passed ? "passed" : t->note;
+  };
+  // (b) every rank seeded alike: each part the same 32 rows.
+  {
+    const auto same = cut(draw("xavier_normal", {96, 256}, 9).values, 96, 256, 3, 0).parts[0];
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < 3; ++k)
+      parts.push_back(part_bytes("xavier_normal", {96, 256}, "fc.weight", same, rows, k));
+    const run_result r = run_parts(parts);
+    const std::string note = failing(r, "parts_distinct");
+    EXPECT_NE(note.find("rank 0 (offset [0,0]) = rank 1 (offset [32,0])"), std::string::npos)
+        << note;
+    for (const char* marginal : {"ks", "anderson_darling", "variance"})
+      EXPECT_TRUE(find_test(r.cases[0], marginal)->passed) << marginal;
+  }
+  // (c) row-parallel parts drawn with the local fan: std x sqrt(3)-ish on the column split.
+  {
+    const cut_tensor cols = cut(w, 96, 256, 3, 1);
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < 3; ++k) {
+      // xavier_normal on the local [96, 86] part: std sqrt(2 / (96 + 86)) instead of
+      // sqrt(2 / (96 + 256)), x1.39.
+      auto local = cols.parts[k];
+      for (float& v : local) v *= static_cast<float>(std::sqrt((96.0 + 256.0) / (96.0 + 86.0)));
+      parts.push_back(part_bytes("xavier_normal", {96, 256}, "fc.weight", local, cols, k));
+    }
+    const std::string note = failing(run_parts(parts), "variance");
+    EXPECT_NE(note, "passed");
+  }
+  // (d) NaN on ranks 1 and 2 (bf16 empty_like garbage, here float32 NaN).
+  {
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < 3; ++k) {
+      auto local = rows.parts[k];
+      if (k > 0) local[7] = std::numeric_limits<float>::quiet_NaN();
+      parts.push_back(part_bytes("xavier_normal", {96, 256}, "fc.weight", local, rows, k));
+    }
+    const std::string note = failing(run_parts(parts), "parts_finite");
+    EXPECT_NE(note.find("rank 1 (offset [32,0]): 1 of 8192"), std::string::npos) << note;
+    EXPECT_NE(note.find("rank 2 (offset [64,0]): 1 of 8192"), std::string::npos) << note;
+    EXPECT_EQ(note.find("rank 0"), std::string::npos) << note;
+  }
+  // (e) replicas: rank 3 and 4 hold copies of ranks 0 and 1; rank 4's diverged.
+  {
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < 3; ++k)
+      parts.push_back(part_bytes("xavier_normal", {96, 256}, "fc.weight", rows.parts[k], rows, k));
+    cut_tensor copies = rows;
+    copies.offsets = {rows.offsets[0], rows.offsets[1]};
+    auto diverged = rows.parts[1];
+    diverged[0] = std::nextafter(diverged[0], 1.0F);
+    auto replica = [&](std::size_t of, const std::vector<float>& values, const char* where) {
+      return part_bytes("xavier_normal", {96, 256}, "fc.weight", values, copies, of, true, where);
+    };
+    parts.push_back(replica(0, rows.parts[0], "rank 3"));
+    parts.push_back(replica(1, diverged, "rank 4"));
+    const run_result r = run_parts(parts);
+    const std::string note = failing(r, "parts_replicas");
+    EXPECT_NE(note.find("rank 4 (offset [32,0]) differs from rank 1 (offset [32,0])"),
+              std::string::npos)
+        << note;
+    EXPECT_EQ(note.find("offset [0,0]"), std::string::npos) << note;
+    for (const char* marginal : {"ks", "variance", "parts_distinct", "parts_finite"})
+      EXPECT_TRUE(find_test(r.cases[0], marginal)->passed) << marginal;
+  }
+  // A part missing: the cover check fails.
+  {
+    std::vector<std::vector<std::byte>> parts;
+    for (std::size_t k = 0; k < 2; ++k)
+      parts.push_back(part_bytes("xavier_normal", {96, 256}, "fc.weight", rows.parts[k], rows, k));
+    EXPECT_NE(failing(run_parts(parts), "parts_cover").find("16384 of the tensor's 24576"),
+              std::string::npos);
+  }
+}
+
+TEST(DistributedPartsTest, ConstantsAreCheckedPartByPartAndWholeOnlyLawsAreSkipped) {
+  const std::vector<float> zeros(32 * 8, 0.0F);
+  auto one_off = zeros;
+  one_off[3] = 1e-3F;
+  cut_tensor c;
+  c.piece = {32, 8};
+  c.offsets = {{0, 0}, {32, 0}};
+  const auto bias = [&](const std::vector<float>& second) {
+    return run_parts({part_bytes("zeros", {64, 8}, "b", zeros, c, 0),
+                      part_bytes("zeros", {64, 8}, "b", second, c, 1)});
+  };
+  EXPECT_TRUE(bias(zeros).passed);
+  const run_result bad = bias(one_off);
+  ASSERT_FALSE(bad.passed);
+  EXPECT_EQ(bad.cases[0].tests[0].note.rfind("rank 1: ", 0), 0U) << bad.cases[0].tests[0].note;
+  // An orthogonal matrix cannot be checked in parts: skipped, with a note.
+  const run_result ortho = run_parts({part_bytes("orthogonal", {64, 8}, "q", zeros, c, 0)});
+  EXPECT_TRUE(ortho.cases.empty());
+  ASSERT_EQ(ortho.skipped, std::vector<std::string>{"q"});
+  EXPECT_NE(ortho.notes.at(0).find("needs the whole tensor"), std::string::npos);
+  // Parts that disagree on the law: refused, naming both.
+  try {
+    cases_of_parts(std::vector<std::vector<std::byte>>{
+        part_bytes("he_normal", {64, 8}, "w", zeros, c, 0),
+        part_bytes("xavier_normal", {64, 8}, "w", zeros, c, 1)});
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 0 (offset [0,0]) and rank 1 (offset [32,0])"),
+              std::string::npos)
+        << e.what();
+  }
+  // A place outside the tensor, a part larger than its piece: refused.
+  cut_tensor outside = c;
+  outside.offsets[1] = {64, 0};
+  EXPECT_THROW(part_bytes("zeros", {64, 8}, "b", zeros, outside, 1), std::invalid_argument);
+  cut_tensor small = c;
+  small.piece = {16, 8};
+  EXPECT_THROW(part_bytes("zeros", {64, 8}, "b", zeros, small, 0), std::invalid_argument);
+  // Bytes that are not a part: refused, never a crash.
+  auto bytes = part_bytes("he_normal", {64, 8}, "w", zeros, c, 0);
+  for (std::size_t at = 0; at < bytes.size(); at += 7) {
+    auto cut_bytes = bytes;
+    cut_bytes.resize(at);
+    EXPECT_THROW(cases_of_parts(std::vector<std::vector<std::byte>>{cut_bytes}),
+                 std::invalid_argument)
+        << at;
+  }
 }
 
 }  // namespace

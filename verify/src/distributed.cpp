@@ -1,7 +1,10 @@
 // A run split over processes: the plan, a share's bytes, the fold.
 #include "verinit/verify/distributed.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <numeric>
 #include <stdexcept>
@@ -9,6 +12,10 @@
 
 #include "byte_io.hpp"
 #include "runner_parts.hpp"
+#include "verinit/verify/digest.hpp"
+#include "verinit/verify/grid_tests.hpp"
+#include "verinit/verify/structure.hpp"
+#include "verinit/verify/theory.hpp"
 #include "verinit/detail/check.hpp"
 
 namespace verinit::verify {
@@ -22,6 +29,8 @@ using detail::stream_share;
 constexpr std::uint32_t magic = 0x53524956;  // "VIRS": verinit run share
 constexpr std::uint32_t format_version = 1;
 constexpr int max_shares = 1 << 20;
+// Parts smaller than this are not compared by digest (as runner.cpp's distinct check).
+constexpr std::int64_t min_distinct_part = 64;
 
 // ---- the plan ---------------------------------------------------------------------------------
 
@@ -253,7 +262,7 @@ void write_stream(byte_writer& w, const stream_share& s) {
 }
 
 stream_share read_stream(byte_reader& r, const case_request& request, const case_work& work,
-                         bool grid) {
+                         bool grid, std::span<const std::int64_t> grouping_shape) {
   stream_share s;
   s.sample_seconds = r.f64();
   s.test_seconds = r.f64();
@@ -287,7 +296,7 @@ stream_share read_stream(byte_reader& r, const case_request& request, const case
   const case_spec& spec = request.spec;
   s.state.emplace(stream_state::from_bytes(
       r.bytes(), iid_context{*work.e.law, spec.type,
-                             sample_grouping::of(spec.shape, spec.tensor_layout)}));
+                             sample_grouping::of(grouping_shape, spec.tensor_layout)}));
   if (r.u64() == 0) return s;
   s.summary = read_summary(r);
   const std::uint64_t pieces = r.u64();
@@ -360,7 +369,8 @@ run_result run_from_shares(const run_request& request,
       const work_unit& unit = p.units[u];
       const case_request& c = request.cases[unit.case_index];
       if (unit.end > unit.begin) {
-        streamed[unit.case_index].push_back(read_stream(r, c, p.work[unit.case_index], grid_case(c)));
+        streamed[unit.case_index].push_back(
+            read_stream(r, c, p.work[unit.case_index], grid_case(c), c.spec.shape));
         stream_units[unit.case_index].push_back(u);
       } else {
         whole[unit.case_index] = read_case(r, c);
@@ -391,5 +401,335 @@ run_result run_from_shares(const run_request& request,
   detail::finish_run(run, request, laws);
   return run;
 }
+
+
+// ---- tensors held in parts ---------------------------------------------------------------------
+
+namespace {
+
+constexpr std::uint32_t part_magic = 0x50524956;  // "VIRP": verinit run part
+enum part_kind : int { iid = 0, constant = 1, whole_only = 2, replica = 3 };
+
+// Bins of a tensor's binned fit: about 4 values a bin, 2^10 to 2^20 (stream_state.hpp): the
+// same for every part of it, from the whole tensor's size.
+std::int64_t part_bins(std::int64_t numel) {
+  std::int64_t bins = std::int64_t{1} << 10;
+  while (bins < (std::int64_t{1} << 20) && bins * 4 < numel) bins *= 2;
+  return bins;
+}
+
+std::int64_t non_finite_count(const tensor_view& x) {
+  return visit_dtype(x.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    std::int64_t count = 0;
+    for (const T& v : x.elements<T>()) count += std::isfinite(static_cast<double>(v)) ? 0 : 1;
+    return count;
+  });
+}
+
+std::string place_text(const part_place& p) {
+  std::string text = p.where + " (offset [";
+  for (std::size_t d = 0; d < p.offset.size(); ++d)
+    text += (d ? "," : "") + std::to_string(p.offset[d]);
+  return text + "])";
+}
+
+void write_case_meta(byte_writer& w, const case_request& c) {
+  w.string(c.spec.spelling);
+  w.integers(c.spec.shape);
+  w.i64(static_cast<std::int64_t>(c.spec.tensor_layout));
+  w.i64(static_cast<std::int64_t>(c.spec.type));
+  w.string(c.source);
+  w.string(c.tensor);
+  w.string(c.rule);
+  w.string(c.origin);
+  for (double v : {c.tolerance.variance, c.tolerance.mean, c.tolerance.ks}) w.f64(v);
+}
+
+case_request read_case_meta(byte_reader& r) {
+  case_request c;
+  const std::string spelling = r.string();
+  const std::vector<std::int64_t> shape = r.integers();
+  const std::int64_t l = r.i64(), type = r.i64();
+  if (l < 0 || l > 1) r.fail("unknown layout");
+  if (type < 0 || type > static_cast<std::int64_t>(dtype::float64)) r.fail("unknown dtype");
+  try {
+    c.spec = case_spec::of(spelling, tensor_shape(shape.begin(), shape.end()),
+                           static_cast<layout>(l), static_cast<dtype>(type));
+  } catch (const std::invalid_argument& error) {
+    r.fail(std::string("a case that is not one: ") + error.what());
+  }
+  c.source = r.string();
+  c.tensor = r.string();
+  c.rule = r.string();
+  c.origin = r.string();
+  c.tolerance.variance = r.f64();
+  c.tolerance.mean = r.f64();
+  c.tolerance.ks = r.f64();
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::byte> reduce_part(const case_request& request, const part_place& place,
+                                   int threads) {
+  const case_spec& spec = request.spec;
+  const std::string who = "reduce_part: tensor '" + request.tensor + "' at " + place_text(place);
+  if (!request.samples) throw std::invalid_argument(who + ": the part's samples are missing");
+  const tensor_view& x = *request.samples;
+  const auto rank = spec.shape.size();
+  if (place.offset.size() != rank || place.piece_shape.size() != rank)
+    throw std::invalid_argument(who + ": offset and piece shape need " + std::to_string(rank) +
+                                " dims, the tensor's [" + verinit::to_string(spec.shape) + "]");
+  for (std::size_t d = 0; d < rank; ++d)
+    if (place.offset[d] < 0 || place.offset[d] >= spec.shape[d] || place.piece_shape[d] < 1 ||
+        place.piece_shape[d] > spec.shape[d])
+      throw std::invalid_argument(who + ": offset or piece shape [" +
+                                  verinit::to_string(place.piece_shape) + "] outside the tensor [" +
+                                  verinit::to_string(spec.shape) + "]");
+  if (x.size() < 1 || x.size() > element_count(place.piece_shape))
+    throw std::invalid_argument(who + ": " + std::to_string(x.size()) +
+                                " elements, but a part holds 1 to those of its piece shape [" +
+                                verinit::to_string(place.piece_shape) + "]");
+  threads = threads > 0 ? threads : omp_get_max_threads();
+  const expectation e = theory_for(spec.scheme, spec.shape, spec.tensor_layout);
+  const tensor_view flat{x.type, {x.size()}, x.bytes};
+  std::vector<std::byte> out;
+  byte_writer w(out);
+  w.u64(part_magic | std::uint64_t{format_version} << 32);
+  case_request meta = request;
+  meta.spec.type = x.type;
+  write_case_meta(w, meta);
+  w.string(place.where);
+  w.integers(place.offset);
+  w.integers(place.piece_shape);
+  w.i64(x.size());
+  w.i64(non_finite_count(x));
+  w.u64(content_digest(x.bytes, threads));
+  if (place.replica) {
+    w.i64(part_kind::replica);
+    return out;
+  }
+  switch (e.kind) {
+    case expectation_kind::continuous: {
+      w.i64(part_kind::iid);
+      stream_share share;
+      const auto start = std::chrono::steady_clock::now();
+      if (info(x.type).size == 2) {
+        const rounded_law law(*e.law, x.type);
+        share.counts = histogram_of(flat, threads);
+        share.records.push_back(grid_stream(law).record(flat, threads));
+      } else {
+        const std::int64_t numel = element_count(spec.shape);
+        share.state.emplace(
+            iid_context{*e.law, x.type, sample_grouping::of(place.piece_shape, spec.tensor_layout)},
+            stream_state::options{part_bins(numel), stream_state::window_bits_for(numel)});
+        share.state->add(flat, threads);
+      }
+      share.test_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      write_stream(w, share);
+      break;
+    }
+    case expectation_kind::constant:
+      w.i64(part_kind::constant);
+      write_tests(w, {constant_check(flat, e.value)});
+      break;
+    default:
+      w.i64(part_kind::whole_only);
+      w.string(e.formula);
+      break;
+  }
+  return out;
+}
+
+parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
+  parts_plan plan;
+  std::vector<std::string> names;
+  std::vector<std::vector<std::pair<case_request, tensor_part>>> by_tensor;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    byte_reader r(parts[k], "part " + std::to_string(k));
+    if (r.u64() != (part_magic | std::uint64_t{format_version} << 32))
+      r.fail("not a tensor part of this version");
+    case_request c = read_case_meta(r);
+    tensor_part p;
+    p.place.where = r.string();
+    p.place.offset = r.integers();
+    const std::vector<std::int64_t> piece = r.integers();
+    p.place.piece_shape.assign(piece.begin(), piece.end());
+    if (p.place.offset.size() != c.spec.shape.size() || piece.size() != c.spec.shape.size())
+      r.fail("an offset or piece shape of another rank than the tensor's");
+    p.n = r.count("a part's size");
+    p.non_finite = r.count("a non-finite count");
+    if (p.non_finite > p.n) r.fail("more non-finite values than values");
+    p.digest = r.u64();
+    const std::int64_t kind = r.i64();
+    if (kind < 0 || kind > part_kind::replica) r.fail("unknown part kind");
+    p.kind = static_cast<int>(kind);
+    p.place.replica = p.kind == part_kind::replica;
+    if (p.kind == part_kind::iid) {
+      const auto at = r.position();
+      // Checked here, kept as bytes: read again where the case is verified.
+      case_work work;
+      work.e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
+      read_stream(r, c, work, info(c.spec.type).size == 2, p.place.piece_shape);
+      p.state.assign(r.all().begin() + static_cast<std::ptrdiff_t>(at),
+                     r.all().begin() + static_cast<std::ptrdiff_t>(r.position()));
+    } else if (p.kind == part_kind::constant) {
+      const auto tests = read_tests(r);
+      if (tests.size() != 1) r.fail("a constant's part holds another number of checks than 1");
+      p.check = tests.front();
+    } else if (p.kind == part_kind::whole_only) {
+      p.check.note = r.string();
+    }
+    if (!r.done()) r.fail("bytes left over after the part");
+    const auto it = std::find(names.begin(), names.end(), c.tensor);
+    if (it == names.end()) {
+      names.push_back(c.tensor);
+      by_tensor.emplace_back();
+      by_tensor.back().emplace_back(std::move(c), std::move(p));
+      continue;
+    }
+    auto& group = by_tensor[static_cast<std::size_t>(it - names.begin())];
+    const case_request& first = group.front().first;
+    if (c.spec.spelling != first.spec.spelling || c.spec.shape != first.spec.shape ||
+        c.spec.type != first.spec.type || c.spec.tensor_layout != first.spec.tensor_layout ||
+        c.rule != first.rule || group.front().second.place.piece_shape != p.place.piece_shape)
+      throw std::invalid_argument(
+          "tensor '" + c.tensor + "': its parts at " + place_text(group.front().second.place) +
+          " and " + place_text(p.place) + " disagree: " + first.spec.spelling + " on [" +
+          verinit::to_string(first.spec.shape) + "] " + std::string(to_string(first.spec.type)) +
+          " cut in [" + verinit::to_string(group.front().second.place.piece_shape) + "] vs " +
+          c.spec.spelling + " on [" + verinit::to_string(c.spec.shape) + "] " +
+          std::string(to_string(c.spec.type)) + " cut in [" +
+          verinit::to_string(p.place.piece_shape) + "]");
+    group.emplace_back(std::move(c), std::move(p));
+  }
+  for (auto& group : by_tensor) {
+    std::stable_sort(group.begin(), group.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.second.place.replica, a.second.place.offset) <
+             std::pair(b.second.place.replica, b.second.place.offset);
+    });
+    case_request c = group.front().first;
+    if (group.front().second.kind == part_kind::whole_only) {
+      plan.skipped.push_back(c.tensor);
+      plan.notes.push_back("tensor '" + c.tensor + "' is held in parts, and its law (" +
+                           group.front().second.check.note +
+                           ") needs the whole tensor: not verified");
+      continue;
+    }
+    for (auto& [meta, part] : group) c.parts.push_back(std::move(part));
+    plan.cases.push_back(std::move(c));
+  }
+  return plan;
+}
+
+namespace detail {
+
+case_result verify_parts(const case_request& request, const case_work& work, rounded_laws& laws) {
+  const case_spec& spec = request.spec;
+  std::vector<const tensor_part*> own, copies;
+  for (const tensor_part& p : request.parts) (p.place.replica ? copies : own).push_back(&p);
+  if (own.empty())
+    throw std::invalid_argument("tensor '" + request.tensor + "': only replicas of its parts");
+  case_result result;
+  if (work.e.kind == expectation_kind::continuous) {
+    std::vector<stream_share> shares;
+    for (const tensor_part* p : own) {
+      if (p->kind != part_kind::iid)
+        throw std::invalid_argument("tensor '" + request.tensor + "': a part of another kind");
+      byte_reader r(p->state, "tensor '" + request.tensor + "' part " + p->place.where);
+      shares.push_back(read_stream(r, request, work, info(spec.type).size == 2,
+                                   own.front()->place.piece_shape));
+    }
+    result = finish_stream(request, work, shares, laws);
+  } else {
+    result.spec = spec;
+    result.formula = work.e.formula;
+    test_result check = own.front()->check;
+    check.statistic = 0;
+    for (const tensor_part* p : own) {
+      check.statistic += p->check.statistic;
+      if (!p->check.passed && check.passed) {
+        check.passed = false;
+        check.note = p->place.where + ": " + p->check.note;
+      }
+    }
+    result.tests.push_back(std::move(check));
+  }
+  std::int64_t n = 0;
+  for (const tensor_part* p : own) n += p->n;
+  result.n = n;
+  result.spec.samples = n;
+  const auto exact = [&](const char* name, bool passed, double statistic, std::string note) {
+    test_result t;
+    t.name = name;
+    t.exact = true;
+    t.passed = passed;
+    t.p_value = passed ? 1 : 0;
+    t.statistic = statistic;
+    t.note = std::move(note);
+    result.tests.push_back(std::move(t));
+  };
+  const std::int64_t numel = element_count(spec.shape);
+  exact("parts_cover", n == numel, static_cast<double>(own.size()),
+        std::to_string(n) + " of the tensor's " + std::to_string(numel) + " elements in " +
+            std::to_string(own.size()) + " parts" +
+            (copies.empty() ? "" : " and " + std::to_string(copies.size()) + " replicas"));
+  std::string non_finite;
+  std::int64_t bad = 0;
+  for (const tensor_part& p : request.parts)
+    if (p.non_finite > 0) {
+      non_finite += (non_finite.empty() ? "" : ", ") + place_text(p.place) + ": " +
+                    std::to_string(p.non_finite) + " of " + std::to_string(p.n);
+      bad += p.non_finite;
+    }
+  exact("parts_finite", bad == 0, static_cast<double>(bad),
+        bad == 0 ? "every part finite" : "non-finite values in " + non_finite);
+  if (own.size() > 1 && work.e.kind == expectation_kind::continuous) {
+    std::string equal;
+    std::int64_t pairs = 0;
+    for (std::size_t a = 0; a < own.size(); ++a)
+      for (std::size_t b = a + 1; b < own.size(); ++b)
+        if (own[a]->digest == own[b]->digest && own[a]->n == own[b]->n &&
+            own[a]->n >= min_distinct_part) {
+          equal += (equal.empty() ? "" : "; ") + place_text(own[a]->place) + " = " +
+                   place_text(own[b]->place);
+          ++pairs;
+        }
+    exact("parts_distinct", pairs == 0, static_cast<double>(pairs),
+          pairs == 0 ? "no two parts equal"
+                     : "parts bitwise equal (one random stream in every part: ranks seeded "
+                       "alike): " + equal);
+  }
+  if (!copies.empty()) {
+    std::string differ;
+    std::int64_t count = 0;
+    for (const tensor_part* c : copies) {
+      const auto original = std::find_if(own.begin(), own.end(), [&](const tensor_part* p) {
+        return p->place.offset == c->place.offset && p->n == c->n;
+      });
+      if (original != own.end() && (*original)->digest == c->digest) continue;
+      differ += (differ.empty() ? "" : "; ") + place_text(c->place) +
+                (original == own.end() ? " matches no part"
+                                       : " differs from " + place_text((*original)->place));
+      ++count;
+    }
+    exact("parts_replicas", count == 0, static_cast<double>(count),
+          count == 0 ? std::to_string(copies.size()) + " replicas equal their parts"
+                     : "replicas that should equal their parts differ: " + differ);
+  }
+  // Two tensors equal part for part: the run's distinct check sees one digest of the digests.
+  if (work.e.kind == expectation_kind::continuous && n >= min_distinct_part) {
+    std::vector<std::byte> digests;
+    byte_writer w(digests);
+    for (const tensor_part* p : own) w.u64(p->digest);
+    result.digest = content_digest(digests, 1);
+  }
+  complete_case(result, request);
+  return result;
+}
+
+}  // namespace detail
 
 }  // namespace verinit::verify

@@ -67,6 +67,9 @@ void complete_case(case_result& result, const case_request& request);
 /// A case's result, every replication of it (undecided; complete_case applied).
 case_result run_case(const case_request& request, const case_work& work, rounded_laws& laws);
 
+/// A case held in parts (case_request::parts; distributed.cpp).
+case_result verify_parts(const case_request& request, const case_work& work, rounded_laws& laws);
+
 /// What run() does after its cases (run.cases, index for index with request.cases): signal
 /// propagation if asked, the pooled tests, the decision.
 void finish_run(run_result& run, const run_request& request, rounded_laws& laws);

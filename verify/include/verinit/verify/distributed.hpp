@@ -21,8 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "verinit/verify/parts.hpp"
 #include "verinit/verify/runner.hpp"
 
 namespace verinit::verify {
@@ -49,5 +51,32 @@ std::vector<std::byte> run_share(const run_request& request, int share, int shar
 /// std::invalid_argument naming the share for bytes that are not that share of this request.
 run_result run_from_shares(const run_request& request,
                            std::span<const std::vector<std::byte>> shares);
+
+// ---- tensors held in parts ---------------------------------------------------------------
+//
+// A model initialised sharded (FSDP, tensor parallel, ZeRO-3, expert parallel) never holds a
+// tensor whole: each process holds parts of it, and replicas of some. Each process reduces its
+// parts where they are (reduce_part: the law from the whole tensor's shape, the samples reduced
+// to a stream state or a 16-bit histogram, a digest and a non-finite count); the bytes go to one
+// process, which makes one case per tensor of them (cases_of_parts) and runs them as any cases
+// (run()): the statistical tests of the parts merged in the order of their offsets, and exact
+// checks of the parts themselves.
+
+/// The bytes of `request`'s part (request.samples: the part's elements; request.spec: the law on
+/// the whole tensor's shape) at `place`, reduced on `threads` threads. Throws
+/// std::invalid_argument for a case that cannot be verified, or a place that does not fit it.
+std::vector<std::byte> reduce_part(const case_request& request, const part_place& place,
+                                   int threads);
+
+/// The cases of the parts gathered from every process, in any order: one per tensor (in the
+/// order of the tensors' first parts), its parts sorted by offset, replicas last; a tensor
+/// whose law needs it whole (orthogonal, eye, dirac, sparse) is skipped with a note. Throws
+/// std::invalid_argument naming the tensor and both places for parts of one tensor that
+/// disagree on its law, shape, dtype, rule or piece shape, and for bytes that are not a part.
+struct parts_plan {
+  std::vector<case_request> cases;
+  std::vector<std::string> skipped, notes;
+};
+parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts);
 
 }  // namespace verinit::verify

@@ -128,6 +128,10 @@ struct model_tensor {
   /// Why its elements are not independent draws (a view sharing elements with another tensor,
   /// or repeating its own): listed as skipped, with a note, never verified. Empty: verified.
   std::string withheld = {};
+  /// `values` hold a part of the tensor (of `shape`, whose fans give the law), the rest held by
+  /// other processes: its case is reduced as a part (distributed.hpp's reduce_part). zero_rows
+  /// and blocks need the whole tensor: an error for a part.
+  bool part = false;
 };
 
 /// A model's tensors as the cases of one run, and what was not verified.

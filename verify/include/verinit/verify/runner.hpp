@@ -22,6 +22,7 @@
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
 #include "verinit/tensor.hpp"
+#include "verinit/verify/parts.hpp"
 #include "verinit/verify/propagation.hpp"
 #include "verinit/verify/result.hpp"
 #include "verinit/verify/summary.hpp"
@@ -61,6 +62,12 @@ struct case_request {
   std::string origin = {};             ///< where its law comes from (the rule's origin)
   /// Equivalence margins (tolerance.hpp); none: the exact law. Not with replications > 1.
   verify::tolerance tolerance = {};
+  /// A tensor held in parts by several processes, reduced where they live (distributed.hpp):
+  /// verified from these instead of samples. Their statistical tests are the parts' merged; exact
+  /// checks of the parts are added: "parts_cover" (the parts hold every element once),
+  /// "parts_finite" (naming parts with non-finite values), "parts_distinct" (an i.i.d.
+  /// law's parts never bitwise equal: every rank seeded alike) and "parts_replicas" (each replica equals its part).
+  std::vector<tensor_part> parts = {};
 };
 
 struct run_options {

@@ -1,0 +1,38 @@
+// A part of a tensor held in parts by several processes, as the process that verifies the
+// tensor sees it (distributed.hpp makes them; case_request::parts holds them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "verinit/shape.hpp"
+#include "verinit/verify/result.hpp"
+
+namespace verinit::verify {
+
+/// Where a part lies: a label for messages ("rank 2"), its offset in the whole tensor (one per
+/// dim), and the shape of the parts the tensor was cut into (the first part's: the homogeneity
+/// groups; a smaller part must come last). A replica holds a copy of another process's part
+/// (DDP, HSDP): only its digest is compared.
+struct part_place {
+  std::string where;
+  std::vector<std::int64_t> offset;
+  tensor_shape piece_shape;
+  bool replica = false;
+};
+
+/// What a case verified by parts holds of one part (case_request::parts).
+struct tensor_part {
+  part_place place;
+  std::int64_t n = 0, non_finite = 0;
+  std::uint64_t digest = 0;  ///< content_digest of its bytes (digest.hpp)
+  /// 0: an i.i.d. law's reduction in `state`; 1: a constant's check in `check`; 2: a law that
+  /// needs the whole tensor (orthogonal, eye, dirac, sparse): `check.note` says so; 3: a replica.
+  int kind = 0;
+  std::vector<std::byte> state;
+  test_result check;
+};
+
+}  // namespace verinit::verify
