@@ -487,6 +487,10 @@ std::vector<std::byte> reduce_part(const case_request& request, const part_place
       throw std::invalid_argument(who + ": offset or piece shape [" +
                                   verinit::to_string(place.piece_shape) + "] outside the tensor [" +
                                   verinit::to_string(spec.shape) + "]");
+  if (place.whole < 0 || place.whole > element_count(spec.shape))
+    throw std::invalid_argument(who + ": whole is " + std::to_string(place.whole) +
+                                ", but must be in [0, " + std::to_string(element_count(spec.shape)) +
+                                "]");
   if (x.size() < 1 || x.size() > element_count(place.piece_shape))
     throw std::invalid_argument(who + ": " + std::to_string(x.size()) +
                                 " elements, but a part holds 1 to those of its piece shape [" +
@@ -503,6 +507,7 @@ std::vector<std::byte> reduce_part(const case_request& request, const part_place
   w.string(place.where);
   w.integers(place.offset);
   w.integers(place.piece_shape);
+  w.i64(place.whole);
   w.i64(x.size());
   w.i64(non_finite_count(x));
   w.u64(content_digest(x.bytes, threads));
@@ -559,6 +564,7 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
     p.place.piece_shape.assign(piece.begin(), piece.end());
     if (p.place.offset.size() != c.spec.shape.size() || piece.size() != c.spec.shape.size())
       r.fail("an offset or piece shape of another rank than the tensor's");
+    p.place.whole = r.count("a whole's size");
     p.n = r.count("a part's size");
     p.non_finite = r.count("a non-finite count");
     if (p.non_finite > p.n) r.fail("more non-finite values than values");
@@ -594,7 +600,8 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
     const case_request& first = group.front().first;
     if (c.spec.spelling != first.spec.spelling || c.spec.shape != first.spec.shape ||
         c.spec.type != first.spec.type || c.spec.tensor_layout != first.spec.tensor_layout ||
-        c.rule != first.rule || group.front().second.place.piece_shape != p.place.piece_shape)
+        c.rule != first.rule || group.front().second.place.piece_shape != p.place.piece_shape ||
+        group.front().second.place.whole != p.place.whole)
       throw std::invalid_argument(
           "tensor '" + c.tensor + "': its parts at " + place_text(group.front().second.place) +
           " and " + place_text(p.place) + " disagree: " + first.spec.spelling + " on [" +
@@ -671,7 +678,8 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
     t.note = std::move(note);
     result.tests.push_back(std::move(t));
   };
-  const std::int64_t numel = element_count(spec.shape);
+  const std::int64_t numel =
+      own.front()->place.whole > 0 ? own.front()->place.whole : element_count(spec.shape);
   exact("parts_cover", n == numel, static_cast<double>(own.size()),
         std::to_string(n) + " of the tensor's " + std::to_string(numel) + " elements in " +
             std::to_string(own.size()) + " parts" +

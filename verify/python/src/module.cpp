@@ -25,6 +25,7 @@
 #include "verinit/reports/json.hpp"
 #include "verinit/reports/report.hpp"
 #include "verinit/scheme.hpp"
+#include "verinit/verify/distributed.hpp"
 #include "verinit/verify/identify.hpp"
 #include "verinit/verify/model.hpp"
 #include "verinit/verify/runner.hpp"
@@ -245,6 +246,107 @@ run_handle verify_model_path(const std::filesystem::path& path, const verify::mo
   return run_without_gil(request);
 }
 
+/// A process's tensors of a model held in parts (dicts as verify_model_cases takes, with the
+/// whole tensor's `shape`, and part (bool), offset, piece_shape, replica (bool), where), planned
+/// by the rules and each case reduced where it is (verify::reduce_part). A dict of parts (the
+/// bytes), and the plan's unmatched, skipped, tied and notes.
+py::dict reduce_parts(const py::list& items, const verify::model_rules& rules,
+                      const std::string& layout_name, const std::string& source, int threads) {
+  std::vector<py::buffer_info> held;
+  held.reserve(items.size());
+  std::vector<verify::model_tensor> tensors;
+  // Each tensor's places in the items' order: a process may hold several parts of a tensor.
+  std::map<std::string, std::vector<verify::part_place>> places;
+  for (const py::handle item : items) {
+    const auto c = item.cast<py::dict>();
+    verify::model_tensor t;
+    t.name = c["name"].cast<std::string>();
+    t.dtype_name = c["dtype_name"].cast<std::string>();
+    t.shape = c["shape"].cast<tensor_shape>();
+    t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
+    t.part = c["part"].cast<bool>();
+    const py::object data = c["data"];
+    if (!data.is_none())
+      t.values = view_of_data(data, c["dtype"].cast<std::string>(), "verify_model", held);
+    verify::part_place place;
+    place.where = c["where"].cast<std::string>();
+    place.offset = c["offset"].cast<std::vector<std::int64_t>>();
+    if (t.part) place.piece_shape = c["piece_shape"].cast<tensor_shape>();
+    place.replica = c["replica"].cast<bool>();
+    if (!t.part && places.count(t.name) != 0)
+      throw std::invalid_argument("verify_model: tensor '" + t.name +
+                                  "' given twice by one process, not as parts");
+    places[t.name].push_back(place);
+    tensors.push_back(std::move(t));
+  }
+  const verify::model_plan plan =
+      verify::plan_model(tensors, rules, parse_layout(layout_name), source);
+  std::vector<std::vector<std::byte>> parts;
+  {
+    py::gil_scoped_release release;
+    // The plan's cases come in the tensors' order. A zero_rows or blocks rule's cases are named
+    // "<tensor>[...]" (whole tensors only, so one place): they take the place without using it.
+    std::map<std::string, std::size_t> used;
+    for (const verify::case_request& c : plan.cases) {
+      const std::string base = c.tensor.substr(0, c.tensor.find('['));
+      const auto it = places.find(base);
+      std::size_t& next = used[base];
+      if (it == places.end() || next >= it->second.size())
+        throw std::logic_error("reduce_parts: case '" + c.tensor + "' of no tensor");
+      verify::part_place place = it->second[next];
+      if (c.tensor == base) ++next;
+      if (place.piece_shape.empty()) {  // a whole tensor (or a case of its rows or blocks)
+        // One part of its own shape; where the law's shape is another tensor's (a bias with
+        // fans_from, a scalar), of the law's shape, holding the tensor's elements.
+        const tensor_shape& own = c.samples->shape;
+        bool fits = own.size() == c.spec.shape.size();
+        for (std::size_t d = 0; fits && d < own.size(); ++d) fits = own[d] <= c.spec.shape[d];
+        place.piece_shape = fits ? own : c.spec.shape;
+        place.offset.assign(c.spec.shape.size(), 0);
+        place.whole = c.samples->size();
+      }
+      parts.push_back(verify::reduce_part(c, place, threads));
+    }
+  }
+  py::dict out;
+  py::list bytes;
+  for (const auto& p : parts)
+    bytes.append(py::bytes(reinterpret_cast<const char*>(p.data()), p.size()));
+  out["parts"] = bytes;
+  out["unmatched"] = plan.unmatched;
+  out["skipped"] = plan.skipped;
+  out["tied"] = plan.tied;
+  out["notes"] = plan.notes;
+  return out;
+}
+
+/// The run of the parts every process reduced (any order), with the processes' lists.
+run_handle run_parts(const py::list& parts, const std::vector<std::string>& unmatched,
+                     const std::vector<std::string>& skipped,
+                     const std::vector<std::pair<std::string, std::string>>& tied,
+                     const std::vector<std::string>& notes, std::uint64_t seed, double alpha,
+                     int threads) {
+  std::vector<std::vector<std::byte>> bytes;
+  for (const py::handle p : parts) {
+    const std::string b = p.cast<std::string>();
+    const auto* data = reinterpret_cast<const std::byte*>(b.data());
+    bytes.emplace_back(data, data + b.size());
+  }
+  verify::run_request request = request_with(seed, alpha, threads, std::int64_t{2} << 30, false);
+  run_handle out;
+  py::gil_scoped_release release;
+  verify::parts_plan plan = verify::cases_of_parts(bytes);
+  request.cases = std::move(plan.cases);
+  request.unmatched = unmatched;
+  request.skipped = skipped;
+  request.skipped.insert(request.skipped.end(), plan.skipped.begin(), plan.skipped.end());
+  request.tied = tied;
+  request.notes = notes;
+  request.notes.insert(request.notes.end(), plan.notes.begin(), plan.notes.end());
+  out.result = verify::run(request);
+  return out;
+}
+
 }  // namespace
 }  // namespace verinit::python
 
@@ -424,6 +526,16 @@ PYBIND11_MODULE(_verinit, m) {
         py::arg("memory"), py::arg("summaries"), py::arg("key") = "",
         "Verifies a checkpoint file by the rules, its tensors held within the memory budget.");
 
+  m.def("reduce_parts", &reduce_parts, py::arg("tensors"), py::arg("rules"), py::arg("layout"),
+        py::arg("source"), py::arg("threads"),
+        "A process's parts of a model planned by the rules and reduced (verinit.distributed).");
+  m.def("run_parts", &run_parts, py::arg("parts"), py::arg("unmatched"), py::arg("skipped"),
+        py::arg("tied"), py::arg("notes"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
+        "One verification of the parts every process reduced (verinit.distributed).");
+  m.def(
+      "run_from_json",
+      [](const std::string& text) { return run_handle{reports::from_json(text)}; },
+      py::arg("text"), "A run read back from its results JSON (verinit.distributed).");
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),
         py::arg("threads"), py::arg("memory"), py::arg("summaries"),
         "Runs one verification over the cases (dicts; GIL released during the run).");

@@ -21,6 +21,9 @@ struct part_place {
   std::vector<std::int64_t> offset;
   tensor_shape piece_shape;
   bool replica = false;
+  /// The elements the parts make up together; 0: the tensor's. (A tensor's rows apart from its
+  /// zero_rows are a case of fewer elements than its shape's, which gives the fans.)
+  std::int64_t whole = 0;
 };
 
 /// What a case verified by parts holds of one part (case_request::parts).
