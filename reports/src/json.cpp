@@ -2,6 +2,7 @@
 #include "verinit/reports/json.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -313,6 +314,20 @@ std::string to_json(const verify::run_result& run) {
     if (c.tolerance.any()) entry["tolerance"] = tolerance_json(c.tolerance);
     if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
     if (c.summary) entry["summary"] = summary_json(*c.summary);
+    if (!c.parts.empty()) {
+      json parts = json::array();
+      for (const auto& p : c.parts) {
+        char digest[19];
+        std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(p.digest));
+        parts.push_back({{"where", p.place.where},
+                         {"offset", p.place.offset},
+                         {"n", p.n},
+                         {"non_finite", p.non_finite},
+                         {"digest", digest},
+                         {"replica", p.place.replica}});
+      }
+      entry["parts"] = parts;
+    }
     schemes.push_back(entry);
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
   }
@@ -452,6 +467,24 @@ verify::run_result from_json(std::string_view text) {
       c.detectable_mean_shift = d.number("mean_shift_sd");
     }
     if (s.has("summary")) c.summary = read_summary(s.object("summary"));
+    if (s.has("parts"))
+      for (const reader& p : s.array("parts")) {
+        verify::part_digest row;
+        row.place.where = p.string("where");
+        for (const json& o : p.at("offset", json::value_t::array, "an array of integers")) {
+          if (!o.is_number_integer()) p.fail("offset", "an array of integers");
+          row.place.offset.push_back(o.get<std::int64_t>());
+        }
+        row.n = p.integer("n");
+        row.non_finite = p.integer("non_finite");
+        const std::string digest = p.string("digest");
+        if (digest.size() != 16 ||
+            digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+          p.fail("digest", "16 hexadecimal digits");
+        row.digest = std::stoull(digest, nullptr, 16);
+        row.place.replica = p.boolean("replica");
+        c.parts.push_back(std::move(row));
+      }
     c.sample_seconds = times[i].number("sample_s");
     c.test_seconds = times[i].number("test_s");
     run.cases.push_back(std::move(c));

@@ -88,7 +88,11 @@ def test_a_correct_sharded_init_passes_as_one_process_folding_its_parts(job):
         {"match": "*.weight", "expect": "torch_linear"},
         {"match": "*.bias", "expect": "torch_linear", "fans_from": "{parent}.weight"}],
         parts={"fc.weight": parts})
-    assert case_of(alone.to_json(), "fc.weight") == weight
+    one = case_of(alone.to_json(), "fc.weight")
+    # The parts' rows name where they were: "rank 0" for all four in one process.
+    assert [(r["offset"], r["n"], r["digest"]) for r in one.pop("parts")] == [
+        (r["offset"], r["n"], r["digest"]) for r in weight.pop("parts")]
+    assert one == weight
 
 
 def test_b_every_rank_seeded_alike_fails_naming_the_equal_parts(job):
@@ -100,6 +104,11 @@ def test_b_every_rank_seeded_alike_fails_naming_the_equal_parts(job):
     assert set(failing) == {"parts_distinct", "repeated_runs"}, failing
     assert "rank 0 (offset [0,0]) = rank 1 (offset [32,0])" in failing["parts_distinct"]
     assert "rank 3 (offset [96,0])" in failing["parts_distinct"]
+    # The digest rows: one per part, where it lies, its size, its non-finite count, its digest.
+    rows = case_of(got["json"], "fc.weight")["parts"]
+    assert [(r["where"], r["offset"], r["n"], r["non_finite"], r["replica"]) for r in rows] == [
+        (f"rank {k}", [32 * k, 0], 32 * 256, 0, False) for k in range(4)]
+    assert len({r["digest"] for r in rows}) == 1 and len(rows[0]["digest"]) == 16
 
 
 def test_c_a_row_parallel_law_from_the_local_fan_fails_its_variance(job):
@@ -115,6 +124,8 @@ def test_d_nan_or_zeros_beyond_rank_0_fail_naming_those_ranks(job):
     for rank in (1, 2, 3):
         assert f"rank {rank} (offset [{32 * rank},0]): 8192 of 8192" in note, note
     assert "rank 0" not in note
+    rows = case_of(got["json"], "fc.weight")["parts"]
+    assert [r["non_finite"] for r in rows] == [0, 8192, 8192, 8192]
     zeros = same_on_every_rank(job, "zeros")
     assert not zeros["passed"]
     failing = zeros["failing"]["fc.weight"]

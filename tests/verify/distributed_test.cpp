@@ -270,6 +270,19 @@ TEST(DistributedPartsTest, PartsInAnyOrderAreOneCaseOfTheWholeTensorsLaw) {
     EXPECT_EQ(in_order.cases[0].spec.shape, (verinit::tensor_shape{96, 256}));
     for (const char* name : {"ks", "variance", "parts_cover", "parts_finite", "parts_distinct"})
       EXPECT_NE(find_test(in_order.cases[0], name), nullptr) << name;
+    const auto& rows = in_order.cases[0].parts;  // the digest rows, in offset order
+    ASSERT_EQ(rows.size(), 3U);
+    for (std::size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(rows[k].place.where, "rank " + std::to_string(k));
+      EXPECT_EQ(rows[k].place.offset, c.offsets[k]);
+      EXPECT_EQ(rows[k].n, static_cast<std::int64_t>(c.parts[k].size()));
+      EXPECT_EQ(rows[k].non_finite, 0);
+    }
+    // The rows survive the results JSON (other processes read the Result from it).
+    const run_result back = verinit::reports::from_json(verinit::reports::to_json(in_order));
+    EXPECT_EQ(verinit::reports::to_json(back), verinit::reports::to_json(in_order));
+    ASSERT_EQ(back.cases[0].parts.size(), 3U);
+    EXPECT_EQ(back.cases[0].parts[2].digest, rows[2].digest);
     std::swap(parts[0], parts[2]);  // gathered in another order: the same run
     EXPECT_EQ(without_timing(run_parts(parts)), without_timing(in_order));
   }

@@ -204,6 +204,15 @@ void write_case(byte_writer& w, const case_result& c) {
   w.u64(c.summary.has_value());
   if (c.summary) write_summary(w, *c.summary);
   w.u64(c.digest);
+  w.u64(c.parts.size());
+  for (const part_digest& p : c.parts) {
+    w.string(p.place.where);
+    w.integers(p.place.offset);
+    w.u64(p.place.replica);
+    w.i64(p.n);
+    w.i64(p.non_finite);
+    w.u64(p.digest);
+  }
 }
 
 case_result read_case(byte_reader& r, const case_request& request) {
@@ -229,6 +238,17 @@ case_result read_case(byte_reader& r, const case_request& request) {
   c.test_seconds = r.f64();
   if (r.u64() != 0) c.summary = read_summary(r);
   c.digest = r.u64();
+  const std::uint64_t parts = r.u64();
+  if (parts > r.all().size() / 48) r.fail("a part count exceeds what the bytes hold");
+  for (std::uint64_t k = 0; k < parts; ++k) {
+    part_digest& p = c.parts.emplace_back();
+    p.place.where = r.string();
+    p.place.offset = r.integers();
+    p.place.replica = r.u64() != 0;
+    p.n = r.i64();
+    p.non_finite = r.i64();
+    p.digest = r.u64();
+  }
   return c;
 }
 
@@ -734,6 +754,8 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
     for (const tensor_part* p : own) w.u64(p->digest);
     result.digest = content_digest(digests, 1);
   }
+  for (const tensor_part& p : request.parts)
+    result.parts.push_back({p.place, p.n, p.non_finite, p.digest});
   complete_case(result, request);
   return result;
 }

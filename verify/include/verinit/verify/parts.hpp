@@ -26,6 +26,14 @@ struct part_place {
   std::int64_t whole = 0;
 };
 
+/// A part's row in a result (case_result::parts): where it lies and what it holds, without its
+/// samples' reduction.
+struct part_digest {
+  part_place place;
+  std::int64_t n = 0, non_finite = 0;
+  std::uint64_t digest = 0;
+};
+
 /// What a case verified by parts holds of one part (case_request::parts).
 struct tensor_part {
   part_place place;

@@ -119,6 +119,9 @@ struct case_result {
   std::optional<sample_summary> summary;
   /// For a failed case: what it looks like (diagnosis.hpp), set by decide(); empty otherwise.
   std::string diagnosis;
+  /// A tensor verified from parts (case_request::parts): each part's row, in the order of
+  /// their offsets, replicas last. Empty otherwise.
+  std::vector<part_digest> parts;
   /// Given samples of an i.i.d. law, 64 or more: content_digest() of their bytes (digest.hpp),
   /// for the run's "distinct" check; 0 otherwise. Not written to the results JSON.
   std::uint64_t digest = 0;
