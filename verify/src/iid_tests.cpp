@@ -190,7 +190,8 @@ test_result variance(const iid_evidence& e) {
 // which KS, A^2 and the variance z-test, bounded below by z = -sqrt(n/(kurtosis-1)), miss).
 bool extreme_applies(const iid_evidence& e) {
   const any_law& law = e.state.context().law;
-  const auto [low, high] = law.support();
+  // Named copies, not a structured binding: the lambda below captures them (clang 14 refuses).
+  const double low = law.support().first, high = law.support().second;
   if (std::isinf(low) || std::isinf(high)) return true;
   const double centre = law.moments().mean;
   const double reach = 0.9 * std::min(centre - low, high - centre);
