@@ -584,8 +584,14 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
     p.place.piece_shape.assign(piece.begin(), piece.end());
     if (p.place.offset.size() != c.spec.shape.size() || piece.size() != c.spec.shape.size())
       r.fail("an offset or piece shape of another rank than the tensor's");
+    for (std::size_t d = 0; d < piece.size(); ++d)
+      if (p.place.offset[d] < 0 || p.place.offset[d] >= c.spec.shape[d] || piece[d] < 1 ||
+          piece[d] > c.spec.shape[d])
+        r.fail("an offset or piece shape outside the tensor");
     p.place.whole = r.count("a whole's size");
     p.n = r.count("a part's size");
+    if (p.n < 1 || p.n > element_count(p.place.piece_shape))
+      r.fail("a part's size outside 1 to its piece shape's");
     p.non_finite = r.count("a non-finite count");
     if (p.non_finite > p.n) r.fail("more non-finite values than values");
     p.digest = r.u64();
@@ -593,11 +599,23 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
     if (kind < 0 || kind > part_kind::replica) r.fail("unknown part kind");
     p.kind = static_cast<int>(kind);
     p.place.replica = p.kind == part_kind::replica;
+    case_work work;
+    try {
+      work.e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
+    } catch (const std::invalid_argument& error) {
+      r.fail(std::string("a law that does not fit its tensor: ") + error.what());
+    }
+    // The part's kind is the law's (reduce_part chose it from the same law).
+    const expectation_kind law = work.e.kind;
+    if ((p.kind == part_kind::iid) != (law == expectation_kind::continuous) &&
+        p.kind != part_kind::replica)
+      r.fail("a part's kind that is not its law's");
+    if ((p.kind == part_kind::constant) != (law == expectation_kind::constant) &&
+        p.kind != part_kind::replica)
+      r.fail("a part's kind that is not its law's");
     if (p.kind == part_kind::iid) {
       const auto at = r.position();
       // Checked here, kept as bytes: read again where the case is verified.
-      case_work work;
-      work.e = theory_for(c.spec.scheme, c.spec.shape, c.spec.tensor_layout);
       read_stream(r, c, work, info(c.spec.type).size == 2, p.place.piece_shape);
       p.state.assign(r.all().begin() + static_cast<std::ptrdiff_t>(at),
                      r.all().begin() + static_cast<std::ptrdiff_t>(r.position()));
