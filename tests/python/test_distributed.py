@@ -183,6 +183,11 @@ def test_one_process_without_a_job_and_bad_parts():
     rules = [{"match": "*", "expect": "torch_linear"}]
     alone = vd.verify_model(None, rules, parts={"w": vd.Part(w, [64, 32], [0, 0])})
     assert alone.passed
+    # JAX-style names with brackets, in parts.
+    name = "['params']['Dense_0']['kernel']"
+    halves = {name: [vd.Part(h, [64, 32], [32 * k, 0]) for k, h in enumerate(torch.chunk(w, 2))]}
+    keyed = vd.verify_model(None, rules, parts=halves)
+    assert keyed.passed and [c.tensor for c in keyed.cases] == [name]
     with pytest.raises(ValueError, match="does not lie inside the whole tensor"):
         vd.verify_model(None, rules, parts={"w": vd.Part(w, [64, 32], [8, 0])})
     with pytest.raises(ValueError, match="must be a verinit.distributed.Part"):

@@ -187,6 +187,17 @@ TEST(DistributedTest, BytesThatAreNotTheRequestsSharesAreRefused) {
     cut[1].resize(at);
     EXPECT_THROW(run_from_shares(request, cut), std::invalid_argument) << at;
   }
+  // Shares of another request (another seed) are refused, not folded.
+  run_request reseeded = request;
+  reseeded.options.seed += 1;
+  try {
+    run_from_shares(request, std::vector<std::vector<std::byte>>{run_share(reseeded, 0, 2),
+                                                                 run_share(reseeded, 1, 2)});
+    ADD_FAILURE() << "folded another request's shares";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("another request"), std::string::npos)
+        << error.what();
+  }
   EXPECT_THROW(run_share(request, 2, 2), std::invalid_argument);
   EXPECT_THROW(run_share(request, 0, 0), std::invalid_argument);
   EXPECT_THROW(plan_shares(request, -1), std::invalid_argument);
@@ -400,6 +411,35 @@ TEST(DistributedPartsTest, ConstantsAreCheckedPartByPartAndWholeOnlyLawsAreSkipp
     EXPECT_NE(std::string(e.what()).find("rank 0 (offset [0,0]) and rank 1 (offset [32,0])"),
               std::string::npos)
         << e.what();
+  }
+  // An uneven cut in two dims (a [10, 7] float tensor on a 2 x 2 mesh: columns 4 and 3):
+  // skipped with a note, the run goes on.
+  {
+    std::vector<std::vector<std::byte>> parts;
+    const std::vector<float> values(20, 0.1F);
+    std::size_t k = 0;
+    for (const std::int64_t row : {0, 5})
+      for (const std::int64_t col : {0, 4}) {
+        cut_tensor mesh;
+        mesh.piece = {5, 4};
+        mesh.offsets = {{row, col}};
+        const std::vector<float> local(values.begin(), values.begin() + (col == 0 ? 20 : 15));
+        parts.push_back(part_bytes("uniform", {10, 7}, "m", local, mesh, 0, false,
+                                   "rank " + std::to_string(k++)));
+      }
+    const run_result uneven = run_parts(parts);
+    EXPECT_TRUE(uneven.cases.empty());
+    ASSERT_EQ(uneven.skipped, std::vector<std::string>{"m"});
+    EXPECT_NE(uneven.notes.at(0).find("cut unevenly"), std::string::npos) << uneven.notes.at(0);
+  }
+  // A part's state is a fraction of its weights' bytes (a 512 x 4096 float32 part: 8 MiB).
+  {
+    const auto big = draw("he_normal", {512, 4096}, 3).values;
+    cut_tensor one;
+    one.piece = {512, 4096};
+    one.offsets = {{0, 0}};
+    const auto bytes = part_bytes("he_normal", {4096, 4096}, "w", big, one, 0);
+    EXPECT_LT(bytes.size(), big.size() * 4 / 6) << bytes.size();
   }
   // A place outside the tensor, a part larger than its piece: refused.
   cut_tensor outside = c;

@@ -114,6 +114,9 @@ std::int64_t parse_memory(const std::string& text) {
 }
 
 int run_verify(verify_options o, const CLI::App& command) {
+  // Under a launcher, MPI is joined first: an error on one rank from here on (a file another
+  // host lacks) ends every rank (main's abort_all) instead of leaving them waiting.
+  processes& world = processes::world();
   o.run.memory_bytes = parse_memory(o.memory);
   verify::check_options(o.run);
   const bool single = command.count("--scheme") > 0;
@@ -210,7 +213,6 @@ int run_verify(verify_options o, const CLI::App& command) {
       std::cerr << "\033[K" << std::flush;
     };
   }
-  processes& world = processes::world();
   verify::run_result run;
   if (world.distributed()) {
     // Each rank its share of the work (verify/distributed.hpp), rank 0 folds them, decides and

@@ -255,8 +255,9 @@ py::dict reduce_parts(const py::list& items, const verify::model_rules& rules,
   std::vector<py::buffer_info> held;
   held.reserve(items.size());
   std::vector<verify::model_tensor> tensors;
-  // Each tensor's places in the items' order: a process may hold several parts of a tensor.
-  std::map<std::string, std::vector<verify::part_place>> places;
+  // Each item's place, in the items' order (a process may hold several parts of a tensor).
+  std::vector<verify::part_place> places;
+  std::map<std::string, bool> whole_seen;
   for (const py::handle item : items) {
     const auto c = item.cast<py::dict>();
     verify::model_tensor t;
@@ -273,10 +274,11 @@ py::dict reduce_parts(const py::list& items, const verify::model_rules& rules,
     place.offset = c["offset"].cast<std::vector<std::int64_t>>();
     if (t.part) place.piece_shape = c["piece_shape"].cast<tensor_shape>();
     place.replica = c["replica"].cast<bool>();
-    if (!t.part && places.count(t.name) != 0)
+    if (!t.part && whole_seen[t.name])
       throw std::invalid_argument("verify_model: tensor '" + t.name +
                                   "' given twice by one process, not as parts");
-    places[t.name].push_back(place);
+    whole_seen[t.name] = !t.part;
+    places.push_back(place);
     tensors.push_back(std::move(t));
   }
   const verify::model_plan plan =
@@ -284,17 +286,22 @@ py::dict reduce_parts(const py::list& items, const verify::model_rules& rules,
   std::vector<std::vector<std::byte>> parts;
   {
     py::gil_scoped_release release;
-    // The plan's cases come in the tensors' order. A zero_rows or blocks rule's cases are named
-    // "<tensor>[...]" (whole tensors only, so one place): they take the place without using it.
-    std::map<std::string, std::size_t> used;
+    // The plan's cases come in the tensors' order, one per tensor verified, or those of a
+    // zero_rows or blocks rule named "<tensor>[...]" (rows, blocks), its own name last if at all:
+    // each case is the next item of its name (a name may hold '[' itself).
+    std::size_t next = 0;
+    const auto derived = [&](const std::string& name, std::size_t i) {
+      const std::string& base = tensors[i].name;
+      return name.size() > base.size() && name.compare(0, base.size(), base) == 0 &&
+             name[base.size()] == '[';
+    };
     for (const verify::case_request& c : plan.cases) {
-      const std::string base = c.tensor.substr(0, c.tensor.find('['));
-      const auto it = places.find(base);
-      std::size_t& next = used[base];
-      if (it == places.end() || next >= it->second.size())
+      while (next < tensors.size() && tensors[next].name != c.tensor && !derived(c.tensor, next))
+        ++next;
+      if (next == tensors.size())
         throw std::logic_error("reduce_parts: case '" + c.tensor + "' of no tensor");
-      verify::part_place place = it->second[next];
-      if (c.tensor == base) ++next;
+      verify::part_place place = places[next];
+      if (tensors[next].name == c.tensor) ++next;
       if (place.piece_shape.empty()) {  // a whole tensor (or a case of its rows or blocks)
         // One part of its own shape; where the law's shape is another tensor's (a bias with
         // fans_from, a scalar), of the law's shape, holding the tensor's elements.
