@@ -370,6 +370,23 @@ stream_share read_stream(byte_reader& r, const case_request& request, const case
 
 bool grid_case(const case_request& request) { return info(request.spec.type).size == 2; }
 
+// finish_stream of states read from another process's bytes: from_bytes checks each state's
+// form and counts, not every relation between its sums, so a forged state can still ask a
+// test for an impossible law (a chi-square of 0 degrees of freedom): that is refused as bytes
+// that are not a state, naming the tensor, like any other.
+case_result finish_from_bytes(const case_request& request, const case_work& work,
+                              std::span<const stream_share> shares, detail::rounded_laws& laws) {
+  try {
+    return detail::finish_stream(request, work, shares, laws);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw std::invalid_argument("tensor '" + request.tensor + "' (" + request.spec.spelling +
+                                "): its states from other processes are inconsistent: " +
+                                error.what());
+  }
+}
+
 }  // namespace
 
 std::vector<work_unit> plan_shares(const run_request& request, int shares) {
@@ -457,7 +474,7 @@ run_result run_from_shares(const run_request& request,
               [&](std::size_t a, std::size_t b) { return stream_units[i][a] < stream_units[i][b]; });
     std::vector<stream_share> in_order;
     for (const std::size_t o : order) in_order.push_back(std::move(streamed[i][o]));
-    case_result c = detail::finish_stream(request.cases[i], p.work[i], in_order, laws);
+    case_result c = finish_from_bytes(request.cases[i], p.work[i], in_order, laws);
     detail::complete_case(c, request.cases[i]);
     run.cases.push_back(std::move(c));
   }
@@ -765,7 +782,7 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
       shares.push_back(read_stream(r, request, work, info(spec.type).size == 2,
                                    own.front()->place.piece_shape));
     }
-    result = finish_stream(request, work, shares, laws);
+    result = finish_from_bytes(request, work, shares, laws);
   } else {
     result.spec = spec;
     result.formula = work.e.formula;

@@ -115,8 +115,7 @@ expectation theory_for(const scheme& s, std::span<const std::int64_t> shape, lay
     case scheme_kind::orthogonal: {
       e.kind = expectation_kind::orthogonal;
       e.gain = s.number("gain");
-      std::int64_t total = 1;
-      for (const auto d : shape) total *= d;
+      const std::int64_t total = element_count(shape);  // checked: dims >= 1, no overflow
       e.rows = layout == layout::torch ? shape[0] : total / shape.back();
       e.cols = total / e.rows;
       e.formula = number(e.gain) + " * Haar orthogonal " + std::to_string(e.rows) + "x" +
