@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <stdexcept>
@@ -298,6 +299,33 @@ TEST(DistributedPartsTest, PartsInAnyOrderAreOneCaseOfTheWholeTensorsLaw) {
     std::swap(parts[0], parts[2]);  // gathered in another order: the same run
     EXPECT_EQ(without_timing(run_parts(parts)), without_timing(in_order));
   }
+}
+
+TEST(DistributedPartsTest, Float32PartsOnTheBfloat16GridAreTestedAgainstTheRoundedLaw) {
+  // he_normal drawn in bfloat16, then .float(): as a whole tensor (check_case) the values are
+  // tested against the law rounded to bfloat16; so are its parts (the continuous law would
+  // fail them: KS p ~ 1e-50 at this size).
+  const verinit::tensor_shape shape{1024, 256};
+  std::vector<std::uint16_t> bits(1024 * 256);
+  verinit::fill_options options;
+  options.seed = 4;
+  verinit::fill(verinit::mutable_tensor_view{dtype::bfloat16, shape, std::as_writable_bytes(std::span(bits))},
+                verinit::parse_scheme("he_normal"), options);
+  std::vector<float> w(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) {
+    const std::uint32_t word = std::uint32_t{bits[i]} << 16;
+    std::memcpy(&w[i], &word, 4);
+  }
+  const cut_tensor c = cut(w, 1024, 256, 4, 0);
+  std::vector<std::vector<std::byte>> parts;
+  for (std::size_t k = 0; k < c.parts.size(); ++k)
+    parts.push_back(part_bytes("he_normal", {1024, 256}, "w", c.parts[k], c, k));
+  const run_result r = run_parts(parts);
+  ASSERT_TRUE(r.passed) << without_timing(r);
+  EXPECT_EQ(r.cases[0].spec.type, dtype::float32);
+  EXPECT_NE(r.cases[0].tests[0].note.find("tested against the law rounded to bfloat16"),
+            std::string::npos)
+      << r.cases[0].tests[0].note;
 }
 
 TEST(DistributedPartsTest, TheFiveDistributedBugsFailNamingTheirParts) {

@@ -605,23 +605,40 @@ std::vector<std::byte> reduce_part(const case_request& request, const part_place
   switch (e.kind) {
     case expectation_kind::continuous: {
       w.i64(part_kind::iid);
-      stream_share share;
-      const auto start = std::chrono::steady_clock::now();
-      if (info(x.type).size == 2) {
-        const rounded_law law(*e.law, x.type);
-        share.counts = histogram_of(flat, threads);
-        share.records.push_back(grid_stream(law).record(flat, threads));
-      } else {
-        const std::int64_t numel = element_count(spec.shape);
-        share.state.emplace(
-            iid_context{*e.law, x.type, sample_grouping::of(place.piece_shape, spec.tensor_layout)},
-            stream_state::options{part_bins(element_count(place.piece_shape)),
-                                  part_window_bits(numel)});
-        share.state->add(flat, threads);
+      // float32/float64 values all on a 16-bit grid: reduced on it, as check_case tests a whole
+      // tensor's. Detected from 8 values (8 continuous draws land on bfloat16's grid with
+      // probability ~2^-128), so that the parts of a tensor agree.
+      std::optional<dtype> grid;
+      tensor_buffer converted;
+      tensor_view tested = flat;
+      if (info(x.type).size > 2) grid = coarser_grid_of(flat, 8, threads);
+      if (grid) {
+        converted = convert_to_grid(flat, *grid);
+        tested = tensor_view{*grid, {x.size()}, converted.bytes};
       }
-      share.test_seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      write_stream(w, share);
+      w.i64(grid ? static_cast<std::int64_t>(*grid) : -1);
+      const auto reduce = [&](const tensor_view& values) {
+        stream_share share;
+        const auto start = std::chrono::steady_clock::now();
+        if (info(values.type).size == 2) {
+          const rounded_law law(*e.law, values.type);
+          share.counts = histogram_of(values, threads);
+          share.records.push_back(grid_stream(law).record(values, threads));
+        } else {
+          const std::int64_t numel = element_count(spec.shape);
+          share.state.emplace(iid_context{*e.law, values.type,
+                                          sample_grouping::of(place.piece_shape,
+                                                              spec.tensor_layout)},
+                              stream_state::options{part_bins(element_count(place.piece_shape)),
+                                                    part_window_bits(numel)});
+          share.state->add(values, threads);
+        }
+        share.test_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        write_stream(w, share);
+      };
+      reduce(tested);
+      if (grid) reduce(flat);  // for a tensor whose other parts are not all on the grid
       break;
     }
     case expectation_kind::constant:
@@ -682,11 +699,23 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
         p.kind != part_kind::replica)
       r.fail("a part's kind that is not its law's");
     if (p.kind == part_kind::iid) {
-      const auto at = r.position();
+      const std::int64_t grid = r.i64();
+      if (grid != -1 && (info(c.spec.type).size == 2 ||
+                         (grid != static_cast<std::int64_t>(dtype::float16) &&
+                          grid != static_cast<std::int64_t>(dtype::bfloat16))))
+        r.fail("a part's grid that is not a 16-bit dtype below its own");
+      if (grid != -1) p.grid = static_cast<dtype>(grid);
+      case_request tested = c;
+      if (p.grid) tested.spec.type = *p.grid;
       // Checked here, kept as bytes: read again where the case is verified.
-      read_stream(r, c, work, info(c.spec.type).size == 2, p.place.piece_shape);
-      p.state.assign(r.all().begin() + static_cast<std::ptrdiff_t>(at),
-                     r.all().begin() + static_cast<std::ptrdiff_t>(r.position()));
+      const auto keep = [&](const case_request& as, std::vector<std::byte>& into) {
+        const auto at = r.position();
+        read_stream(r, as, work, info(as.spec.type).size == 2, p.place.piece_shape);
+        into.assign(r.all().begin() + static_cast<std::ptrdiff_t>(at),
+                    r.all().begin() + static_cast<std::ptrdiff_t>(r.position()));
+      };
+      keep(tested, p.state);
+      if (p.grid) keep(c, p.plain_state);
     } else if (p.kind == part_kind::constant) {
       const auto tests = read_tests(r);
       if (tests.size() != 1) r.fail("a constant's part holds another number of checks than 1");
@@ -753,9 +782,9 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
     }
     if (group.front().second.kind == part_kind::whole_only) {
       plan.skipped.push_back(c.tensor);
-      plan.notes.push_back("tensor '" + c.tensor + "' is held in parts, and its law (" +
-                           group.front().second.check.note +
-                           ") needs the whole tensor: not verified");
+      plan.notes.push_back("tensor '" + c.tensor + "' was reduced where it lives (a " +
+                           "distributed run), and its law (" + group.front().second.check.note +
+                           ") needs the whole tensor at one process: not verified");
       continue;
     }
     for (auto& [meta, part] : group) c.parts.push_back(std::move(part));
@@ -774,15 +803,28 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
     throw std::invalid_argument("tensor '" + request.tensor + "': only replicas of its parts");
   case_result result;
   if (work.e.kind == expectation_kind::continuous) {
+    // Float parts all on one 16-bit grid: tested as that grid's values, reported as their own
+    // dtype; otherwise every part as its own dtype's values.
+    std::optional<dtype> grid = own.front()->grid;
+    for (const tensor_part* p : own)
+      if (p->grid != grid) grid.reset();
+    case_request tested = request;
+    if (grid) tested.spec.type = *grid;
     std::vector<stream_share> shares;
     for (const tensor_part* p : own) {
       if (p->kind != part_kind::iid)
         throw std::invalid_argument("tensor '" + request.tensor + "': a part of another kind");
-      byte_reader r(p->state, "tensor '" + request.tensor + "' part " + p->place.where);
-      shares.push_back(read_stream(r, request, work, info(spec.type).size == 2,
+      const std::vector<std::byte>& bytes = p->grid && !grid ? p->plain_state : p->state;
+      byte_reader r(bytes, "tensor '" + request.tensor + "' part " + p->place.where);
+      shares.push_back(read_stream(r, tested, work, info(tested.spec.type).size == 2,
                                    own.front()->place.piece_shape));
     }
-    result = finish_from_bytes(request, work, shares, laws);
+    result = finish_from_bytes(tested, work, shares, laws);
+    result.spec.type = spec.type;
+    if (grid && !result.tests.empty())
+      result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
+                                   " value: tested against the law rounded to " +
+                                   std::string(to_string(*grid));
   } else {
     result.spec = spec;
     result.formula = work.e.formula;

@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "verinit/dtype.hpp"
 #include "verinit/shape.hpp"
 #include "verinit/verify/result.hpp"
 
@@ -42,7 +44,14 @@ struct tensor_part {
   /// 0: an i.i.d. law's reduction in `state`; 1: a constant's check in `check`; 2: a law that
   /// needs the whole tensor (orthogonal, eye, dirac, sparse): `check.note` says so; 3: a replica.
   int kind = 0;
+  /// A float part whose values all lie on a 16-bit grid (weights drawn in bfloat16, then
+  /// .float()): that grid; its state is of the values converted to it, tested against the law
+  /// rounded to it, as a whole tensor's would be.
+  std::optional<dtype> grid;
   std::vector<std::byte> state;
+  /// With a grid: the part reduced as values of its own dtype too, for a tensor whose other
+  /// parts are not all on that grid (zeros on some ranks are on every grid).
+  std::vector<std::byte> plain_state;
   test_result check;
 };
 
