@@ -366,7 +366,8 @@ std::string to_json(const verify::run_result& run) {
   if (!run.shares.empty()) {
     json shares = json::array();
     for (const auto& share : run.shares)
-      shares.push_back({{"units", share.units}, {"bytes", share.bytes}, {"seconds", share.seconds}});
+      shares.push_back(
+          {{"units", share.units}, {"bytes", share.bytes}, {"seconds", share.seconds}});
     timing["shares"] = shares;
   }
   document["timing"] = timing;

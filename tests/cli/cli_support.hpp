@@ -33,12 +33,12 @@ inline outcome run(const std::string& arguments, const std::string& prefix = "")
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-// A safetensors file of float32 tensors (and one int64 scalar, with_counter), written by hand: 8-byte header
-// length, the JSON header, the data.
+// A safetensors file of float32 tensors (and one int64 scalar, with_counter), written by hand:
+// 8-byte header length, the JSON header, the data.
 inline void write_checkpoint(const std::string& path,
-                      const std::vector<std::pair<std::string, std::vector<float>>>& tensors,
-                      const std::vector<std::vector<std::int64_t>>& shapes,
-                      bool with_counter = true) {
+                             const std::vector<std::pair<std::string, std::vector<float>>>& tensors,
+                             const std::vector<std::vector<std::int64_t>>& shapes,
+                             bool with_counter = true) {
   nlohmann::json header = nlohmann::json::object();
   std::string data;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -63,7 +63,8 @@ inline void write_checkpoint(const std::string& path,
 }
 
 // Values from `verinit sample` (as .npy, read back).
-inline std::vector<float> sampled(const std::string& args, const std::string& npy, std::size_t count) {
+inline std::vector<float> sampled(const std::string& args, const std::string& npy,
+                                  std::size_t count) {
   EXPECT_EQ(run("sample " + args + " --out " + npy).status, 0);
   std::ifstream in(npy, std::ios::binary);
   const std::string bytes{std::istreambuf_iterator<char>(in), {}};

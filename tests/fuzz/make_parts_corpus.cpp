@@ -3,7 +3,8 @@
 // parts_fuzz's fixed request. Not built by CMake; from the top:
 //   g++ -std=c++20 -fopenmp -Iverify/include -Ilib/include -Ibuild/release/lib/include \
 //     tests/fuzz/make_parts_corpus.cpp build/release/verify/libverinit_verify.a \
-//     build/release/lib/libverinit_init.a -lmuparser -o /tmp/genparts && /tmp/genparts tests/fuzz/corpus_parts
+//     build/release/lib/libverinit_init.a -lmuparser -o /tmp/genparts && /tmp/genparts
+//     tests/fuzz/corpus_parts
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,8 +17,7 @@ int main(int, char** argv) {
   int index = 0;
   const auto write = [&](std::uint8_t first, const std::vector<std::byte>& a,
                          const std::vector<std::byte>& b) {
-    std::ofstream out(std::string(argv[1]) + "/input" + std::to_string(index++),
-                      std::ios::binary);
+    std::ofstream out(std::string(argv[1]) + "/input" + std::to_string(index++), std::ios::binary);
     out.put(static_cast<char>(first));
     out.write(reinterpret_cast<const char*>(a.data()), static_cast<std::streamsize>(a.size()));
     out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
@@ -36,8 +36,8 @@ int main(int, char** argv) {
         const std::size_t half = values.bytes.size() / 2;
         case_request c{case_spec::of(spec, whole, verinit::layout::torch, type),
                        verinit::tensor_view{type, piece,
-                                            std::span<const std::byte>(values.bytes).subspan(
-                                                static_cast<std::size_t>(k) * half, half)},
+                                            std::span<const std::byte>(values.bytes)
+                                                .subspan(static_cast<std::size_t>(k) * half, half)},
                        "job"};
         c.tensor = "w";
         parts.push_back(reduce_part(c, {"rank " + std::to_string(k), {4 * k, 0}, piece}, 1));
@@ -46,9 +46,9 @@ int main(int, char** argv) {
     }
   run_request request;
   request.options.threads = 1;
-  request.cases.push_back({case_spec::of("he_normal", {16, 32}, verinit::layout::torch,
-                                         verinit::dtype::float32, 2048),
-                           std::nullopt, "verinit"});
+  request.cases.push_back(
+      {case_spec::of("he_normal", {16, 32}, verinit::layout::torch, verinit::dtype::float32, 2048),
+       std::nullopt, "verinit"});
   request.cases.push_back({case_spec::of("zeros", {4, 4}), std::nullopt, "verinit"});
   write(1, run_share(request, 0, 1), {});
   return 0;

@@ -23,8 +23,9 @@ std::vector<std::byte> bytes_of(std::size_t size, std::uint64_t seed) {
 
 TEST(DigestTest, EqualBytesGiveEqualDigestsOnAnyThreadCount) {
   // Across the 1 MiB block boundary and the 32-byte word groups.
-  for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32},
-                                 std::size_t{33}, std::size_t{1} << 20, (std::size_t{3} << 20) + 5}) {
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{33},
+        std::size_t{1} << 20, (std::size_t{3} << 20) + 5}) {
     const auto a = bytes_of(size, 7), b = bytes_of(size, 7);
     const std::uint64_t one = content_digest(a, 1);
     EXPECT_EQ(one, content_digest(b, 1)) << size;

@@ -35,8 +35,7 @@ struct held_tensor {
 };
 
 held_tensor draw(const char* scheme, verinit::tensor_shape shape, std::uint64_t seed) {
-  held_tensor t{std::vector<float>(static_cast<std::size_t>(verinit::element_count(shape))),
-                shape};
+  held_tensor t{std::vector<float>(static_cast<std::size_t>(verinit::element_count(shape))), shape};
   verinit::fill_options options;
   options.seed = seed;
   verinit::fill(std::span<float>(t.values), shape, verinit::parse_scheme(scheme), options);
@@ -53,8 +52,7 @@ run_request mixed_request(const std::vector<held_tensor>& held, int threads) {
   const auto add = [&](const char* spec, verinit::tensor_shape shape, layout l, dtype type,
                        std::int64_t n, std::int64_t replications = 1) {
     request.cases.push_back(
-        {case_spec::of(spec, std::move(shape), l, type, n, replications), std::nullopt,
-         "verinit"});
+        {case_spec::of(spec, std::move(shape), l, type, n, replications), std::nullopt, "verinit"});
   };
   add("he_normal", {256, 512}, layout::torch, dtype::float32, 600'000);
   add("xavier_uniform", {100, 1000}, layout::torch, dtype::bfloat16, 600'000);
@@ -65,10 +63,11 @@ run_request mixed_request(const std::vector<held_tensor>& held, int threads) {
   add("kaiming_uniform(a=0.2)", {64, 32}, layout::torch, dtype::float32, 4096, 3);
   for (std::size_t k = 0; k < held.size(); ++k) {
     const held_tensor& t = held[k];
-    case_request c{case_spec::of("kaiming_uniform(a=2.23606797749979)", t.shape, layout::torch,
-                                 dtype::float32),
-                   verinit::tensor_view{dtype::float32, t.shape, std::as_bytes(std::span(t.values))},
-                   "model.safetensors"};
+    case_request c{
+        case_spec::of("kaiming_uniform(a=2.23606797749979)", t.shape, layout::torch,
+                      dtype::float32),
+        verinit::tensor_view{dtype::float32, t.shape, std::as_bytes(std::span(t.values))},
+        "model.safetensors"};
     c.tensor = "layer" + std::to_string(k) + ".weight";
     c.rule = "linear";
     request.cases.push_back(std::move(c));
@@ -146,7 +145,9 @@ TEST(DistributedTest, ThePlanCoversEveryCaseOnceAndSplitsStreamsIntoPieceRanges)
       }
       EXPECT_GT(parts.size(), 1U) << "case " << index << " not split over " << shares;
     }
-    if (shares == 1) EXPECT_EQ(units.size(), request.cases.size());
+    if (shares == 1) {
+      EXPECT_EQ(units.size(), request.cases.size());
+    }
     // Greedy by bytes: no share holds more than the lightest plus the largest unit.
     double largest = 0;
     for (const auto& u : units) largest = std::max(largest, u.bytes);
@@ -168,8 +169,8 @@ TEST(DistributedTest, BytesThatAreNotTheRequestsSharesAreRefused) {
       EXPECT_NE(std::string(error.what()).find(words), std::string::npos) << error.what();
     }
   };
-  refused({bytes[1], bytes[0]}, "share 0 bytes");            // out of order
-  refused({bytes[0]}, "share 0 bytes");                      // a share missing
+  refused({bytes[1], bytes[0]}, "share 0 bytes");  // out of order
+  refused({bytes[0]}, "share 0 bytes");            // a share missing
   auto truncated = bytes;
   truncated[1].resize(truncated[1].size() / 2);
   refused(truncated, "share 1 bytes");
@@ -179,10 +180,11 @@ TEST(DistributedTest, BytesThatAreNotTheRequestsSharesAreRefused) {
   auto other = bytes;
   other[0][0] = std::byte{0};
   refused(other, "not a run share");
-  // Cut anywhere (every byte of the header, then 64 places): refused, never a crash.
+  // Cut anywhere (every byte of the header, then 16 places; parts_fuzz tries the rest):
+  // refused, never a crash.
   std::vector<std::size_t> cuts;
   for (std::size_t at = 0; at < 256; ++at) cuts.push_back(at);
-  for (std::size_t k = 1; k < 64; ++k) cuts.push_back(bytes[1].size() * k / 64);
+  for (std::size_t k = 1; k < 16; ++k) cuts.push_back(bytes[1].size() * k / 16);
   for (const std::size_t at : cuts) {
     auto cut = bytes;
     cut[1].resize(at);
@@ -196,8 +198,7 @@ TEST(DistributedTest, BytesThatAreNotTheRequestsSharesAreRefused) {
                                                                  run_share(reseeded, 1, 2)});
     ADD_FAILURE() << "folded another request's shares";
   } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find("another request"), std::string::npos)
-        << error.what();
+    EXPECT_NE(std::string(error.what()).find("another request"), std::string::npos) << error.what();
   }
   EXPECT_THROW(run_share(request, 2, 2), std::invalid_argument);
   EXPECT_THROW(run_share(request, 0, 0), std::invalid_argument);
@@ -309,8 +310,9 @@ TEST(DistributedPartsTest, Float32PartsOnTheBfloat16GridAreTestedAgainstTheRound
   std::vector<std::uint16_t> bits(1024 * 256);
   verinit::fill_options options;
   options.seed = 4;
-  verinit::fill(verinit::mutable_tensor_view{dtype::bfloat16, shape, std::as_writable_bytes(std::span(bits))},
-                verinit::parse_scheme("he_normal"), options);
+  verinit::fill(
+      verinit::mutable_tensor_view{dtype::bfloat16, shape, std::as_writable_bytes(std::span(bits))},
+      verinit::parse_scheme("he_normal"), options);
   std::vector<float> w(bits.size());
   for (std::size_t i = 0; i < bits.size(); ++i) {
     const std::uint32_t word = std::uint32_t{bits[i]} << 16;

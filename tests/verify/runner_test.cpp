@@ -255,8 +255,11 @@ TEST(RunnerTest, TensorsWithTheSameBytesFailTheDistinctCheckNamingEachOther) {
   EXPECT_EQ(distinct(3), nullptr);
   EXPECT_EQ(distinct(4), nullptr);
   // Every marginal test of the reused stream passes: only the digest sees it.
-  for (const auto& t : result.cases[2].tests)
-    if (t.name != "distinct") EXPECT_TRUE(t.passed) << t.name;
+  for (const auto& t : result.cases[2].tests) {
+    if (t.name != "distinct") {
+      EXPECT_TRUE(t.passed) << t.name;
+    }
+  }
 }
 
 TEST(RunnerTest, Float32SamplesOnABfloat16GridGetTheRoundedLaw) {

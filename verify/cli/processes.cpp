@@ -101,9 +101,9 @@ std::vector<std::vector<std::byte>> processes::gather(const std::vector<std::byt
   const auto own = static_cast<std::int64_t>(mine.size());
   std::vector<std::int64_t> sizes(static_cast<std::size_t>(size_));
   MPI_Request request;
-  check(MPI_Igather(&own, 1, MPI_INT64_T, sizes.data(), 1, MPI_INT64_T, 0, MPI_COMM_WORLD,
-                    &request),
-        "MPI_Igather");
+  check(
+      MPI_Igather(&own, 1, MPI_INT64_T, sizes.data(), 1, MPI_INT64_T, 0, MPI_COMM_WORLD, &request),
+      "MPI_Igather");
   wait_gently(request, "MPI_Igather");
   std::int64_t total = 0;
   if (rank_ == 0) total = std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
@@ -135,10 +135,9 @@ std::vector<std::vector<std::byte>> processes::gather(const std::vector<std::byt
   }
   // Beyond an int's count: rank by rank, in pieces.
   if (rank_ != 0) {
-    for (std::int64_t at = 0; at < own; at += piece_bytes)
-    {
-      check(MPI_Isend(mine.data() + at, static_cast<int>(std::min(piece_bytes, own - at)),
-                      MPI_BYTE, 0, 0, MPI_COMM_WORLD, &request),
+    for (std::int64_t at = 0; at < own; at += piece_bytes) {
+      check(MPI_Isend(mine.data() + at, static_cast<int>(std::min(piece_bytes, own - at)), MPI_BYTE,
+                      0, 0, MPI_COMM_WORLD, &request),
             "MPI_Isend");
       wait_gently(request, "MPI_Isend");
     }
@@ -147,8 +146,7 @@ std::vector<std::vector<std::byte>> processes::gather(const std::vector<std::byt
   out.push_back(mine);
   for (int r = 1; r < size_; ++r) {
     std::vector<std::byte>& share = out.emplace_back(static_cast<std::size_t>(sizes[r]));
-    for (std::int64_t at = 0; at < sizes[r]; at += piece_bytes)
-    {
+    for (std::int64_t at = 0; at < sizes[r]; at += piece_bytes) {
       check(MPI_Irecv(share.data() + at, static_cast<int>(std::min(piece_bytes, sizes[r] - at)),
                       MPI_BYTE, r, 0, MPI_COMM_WORLD, &request),
             "MPI_Irecv");

@@ -223,9 +223,8 @@ int run_verify(verify_options o, const CLI::App& command) {
       const auto bytes = verify::run_share(request, world.rank(), world.size());
       share.insert(share.end(), bytes.begin(), bytes.end());
     } catch (const std::exception& error) {
-      const std::string what =
-          "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": " +
-          error.what();
+      const std::string what = "rank " + std::to_string(world.rank()) + " of " +
+                               std::to_string(world.size()) + ": " + error.what();
       share.assign(1, std::byte{1});
       for (const char c : what) share.push_back(static_cast<std::byte>(c));
     }

@@ -50,8 +50,7 @@ class byte_reader {
   byte_reader(std::span<const std::byte> bytes, std::string what)
       : bytes_(bytes), what_(std::move(what)) {}
   [[noreturn]] void fail(const std::string& problem) const {
-    throw std::invalid_argument(what_ + " bytes at offset " + std::to_string(at_) + ": " +
-                                problem);
+    throw std::invalid_argument(what_ + " bytes at offset " + std::to_string(at_) + ": " + problem);
   }
   std::uint64_t u64() {
     if (bytes_.size() - at_ < 8) fail("they end early");

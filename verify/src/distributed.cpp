@@ -4,8 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -13,11 +13,11 @@
 
 #include "byte_io.hpp"
 #include "runner_parts.hpp"
+#include "verinit/detail/check.hpp"
 #include "verinit/verify/digest.hpp"
 #include "verinit/verify/grid_tests.hpp"
 #include "verinit/verify/structure.hpp"
 #include "verinit/verify/theory.hpp"
-#include "verinit/detail/check.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -191,9 +191,9 @@ sample_summary read_summary(byte_reader& r) {
   s.law = r.string();
   s.independent = r.u64() != 0;
   s.ks_critical = r.f64();
-  for (double* v : {&s.sums.n, &s.sums.s1, &s.sums.s2, &s.sums.s3, &s.sums.s4, &s.expected.mean,
-                    &s.expected.variance, &s.expected.kurtosis, &s.expected.skewness, &s.low,
-                    &s.high})
+  for (double* v :
+       {&s.sums.n, &s.sums.s1, &s.sums.s2, &s.sums.s3, &s.sums.s4, &s.expected.mean,
+        &s.expected.variance, &s.expected.kurtosis, &s.expected.skewness, &s.low, &s.high})
     *v = r.f64();
   s.counts = r.integers();
   s.below = r.i64();
@@ -381,9 +381,9 @@ case_result finish_from_bytes(const case_request& request, const case_work& work
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& error) {
-    throw std::invalid_argument("tensor '" + request.tensor + "' (" + request.spec.spelling +
-                                "): its states from other processes are inconsistent: " +
-                                error.what());
+    throw std::invalid_argument(
+        "tensor '" + request.tensor + "' (" + request.spec.spelling +
+        "): its states from other processes are inconsistent: " + error.what());
   }
 }
 
@@ -470,8 +470,9 @@ run_result run_from_shares(const run_request& request,
     // The units were planned in stream order; the shares hold them in any order.
     std::vector<std::size_t> order(streamed[i].size());
     std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return stream_units[i][a] < stream_units[i][b]; });
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return stream_units[i][a] < stream_units[i][b];
+    });
     std::vector<stream_share> in_order;
     for (const std::size_t o : order) in_order.push_back(std::move(streamed[i][o]));
     case_result c = finish_from_bytes(request.cases[i], p.work[i], in_order, laws);
@@ -481,7 +482,6 @@ run_result run_from_shares(const run_request& request,
   detail::finish_run(run, request, laws);
   return run;
 }
-
 
 // ---- tensors held in parts ---------------------------------------------------------------------
 
@@ -576,8 +576,8 @@ std::vector<std::byte> reduce_part(const case_request& request, const part_place
                                   verinit::to_string(spec.shape) + "]");
   if (place.whole < 0 || place.whole > element_count(spec.shape))
     throw std::invalid_argument(who + ": whole is " + std::to_string(place.whole) +
-                                ", but must be in [0, " + std::to_string(element_count(spec.shape)) +
-                                "]");
+                                ", but must be in [0, " +
+                                std::to_string(element_count(spec.shape)) + "]");
   if (x.size() < 1 || x.size() > element_count(place.piece_shape))
     throw std::invalid_argument(who + ": " + std::to_string(x.size()) +
                                 " elements, but a part holds 1 to those of its piece shape [" +
@@ -626,11 +626,11 @@ std::vector<std::byte> reduce_part(const case_request& request, const part_place
           share.records.push_back(grid_stream(law).record(values, threads));
         } else {
           const std::int64_t numel = element_count(spec.shape);
-          share.state.emplace(iid_context{*e.law, values.type,
-                                          sample_grouping::of(place.piece_shape,
-                                                              spec.tensor_layout)},
-                              stream_state::options{part_bins(element_count(place.piece_shape)),
-                                                    part_window_bits(numel)});
+          share.state.emplace(
+              iid_context{*e.law, values.type,
+                          sample_grouping::of(place.piece_shape, spec.tensor_layout)},
+              stream_state::options{part_bins(element_count(place.piece_shape)),
+                                    part_window_bits(numel)});
           share.state->add(values, threads);
         }
         share.test_seconds =
@@ -700,9 +700,9 @@ parts_plan cases_of_parts(std::span<const std::vector<std::byte>> parts) {
       r.fail("a part's kind that is not its law's");
     if (p.kind == part_kind::iid) {
       const std::int64_t grid = r.i64();
-      if (grid != -1 && (info(c.spec.type).size == 2 ||
-                         (grid != static_cast<std::int64_t>(dtype::float16) &&
-                          grid != static_cast<std::int64_t>(dtype::bfloat16))))
+      if (grid != -1 &&
+          (info(c.spec.type).size == 2 || (grid != static_cast<std::int64_t>(dtype::float16) &&
+                                           grid != static_cast<std::int64_t>(dtype::bfloat16))))
         r.fail("a part's grid that is not a 16-bit dtype below its own");
       if (grid != -1) p.grid = static_cast<dtype>(grid);
       case_request tested = c;
@@ -821,10 +821,11 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
     }
     result = finish_from_bytes(tested, work, shares, laws);
     result.spec.type = spec.type;
-    if (grid && !result.tests.empty())
-      result.tests.front().note += "; every value is a " + std::string(to_string(*grid)) +
-                                   " value: tested against the law rounded to " +
-                                   std::string(to_string(*grid));
+    if (grid && !result.tests.empty()) {
+      const std::string name(to_string(tested.spec.type));  // the grid's
+      result.tests.front().note +=
+          "; every value is a " + name + " value: tested against the law rounded to " + name;
+    }
   } else {
     result.spec = spec;
     result.formula = work.e.formula;
@@ -883,7 +884,8 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
     exact("parts_distinct", pairs == 0, static_cast<double>(pairs),
           pairs == 0 ? "no two parts equal"
                      : "parts bitwise equal (one random stream in every part: ranks seeded "
-                       "alike): " + equal);
+                       "alike): " +
+                           equal);
   }
   if (!copies.empty()) {
     std::string differ;

@@ -197,8 +197,7 @@ bool extreme_applies(const iid_evidence& e) {
   const double reach = 0.9 * std::min(centre - low, high - centre);
   const double n = n_of(e);
   if (n * (law.cdf(centre - reach) + law.sf(centre + reach)) < 1e-3) return true;
-  const double spread =
-      std::min(high - law.quantile(1 - 0.5 / n), law.quantile(0.5 / n) - low);
+  const double spread = std::min(high - law.quantile(1 - 0.5 / n), law.quantile(0.5 / n) - low);
   const double step = visit_dtype(e.state.context().type, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const auto ulp = [](double x) {

@@ -483,10 +483,9 @@ model_plan plan_model(std::span<const model_tensor> tensors, const model_rules& 
       continue;
     }
     if (t.part && (!rule->blocks.empty() || !rule->zero_rows.empty()))
-      throw std::invalid_argument("tensor '" + t.name + "' is held in parts, but its rule '" +
-                                  rule->match + "' has " +
-                                  (rule->blocks.empty() ? "zero_rows" : "blocks") +
-                                  ", which need the whole tensor");
+      throw std::invalid_argument(
+          "tensor '" + t.name + "' is held in parts, but its rule '" + rule->match + "' has " +
+          (rule->blocks.empty() ? "zero_rows" : "blocks") + ", which need the whole tensor");
     if (t.part ? t.values->size() > element_count(t.shape.empty() ? tensor_shape{1} : t.shape)
                : element_count(t.shape.empty() ? tensor_shape{1} : t.shape) != t.values->size())
       throw std::invalid_argument("tensor '" + t.name + "' has shape [" +

@@ -9,8 +9,8 @@
 #include <boost/math/distributions/normal.hpp>
 #include <chrono>
 #include <cmath>
-#include <tuple>
 #include <stdexcept>
+#include <tuple>
 
 #include "buffer.hpp"
 #include "pooled.hpp"
@@ -192,10 +192,10 @@ stream_share reduce_pieces(const case_request& request, const case_work& work, s
     grid.emplace(laws.of(spec, *e.law, spec.type));
     share.counts.emplace();
   } else {
-    share.state.emplace(iid_context{*e.law, spec.type,
-                                    sample_grouping::of(spec.shape, spec.tensor_layout)},
-                        stream_state::options{std::int64_t{1} << 20,
-                                              stream_state::window_bits_for(work.tensors * numel)});
+    share.state.emplace(
+        iid_context{*e.law, spec.type, sample_grouping::of(spec.shape, spec.tensor_layout)},
+        stream_state::options{std::int64_t{1} << 20,
+                              stream_state::window_bits_for(work.tensors * numel)});
     if (options.summaries) law = summary_law_for(e);
   }
   const auto start = clock_type::now();
@@ -247,8 +247,7 @@ case_result finish_stream(const case_request& request, const case_work& work,
       for (const auto& r : s.records) stream.append(r);
     }
     result.tests = stream.tests();
-    if (work.options.summaries)
-      result.summary = summarize_grid(stream.law(), stream.histogram());
+    if (work.options.summaries) result.summary = summarize_grid(stream.law(), stream.histogram());
   } else {
     stream_state state = *shares.front().state;
     for (const stream_share& s : shares.subspan(1)) state += *s.state;
@@ -263,7 +262,8 @@ case_result finish_stream(const case_request& request, const case_work& work,
       else
         result.summary = *s.summary;
       for (const auto& piece : s.summary_sums) {
-        for (std::size_t k = 0; k < total.size(); ++k) total[k] = first ? piece[k] : total[k] + piece[k];
+        for (std::size_t k = 0; k < total.size(); ++k)
+          total[k] = first ? piece[k] : total[k] + piece[k];
         first = false;
       }
     }
@@ -567,8 +567,8 @@ case_work plan_case(const case_request& request, const run_options& resolved) {
     return work;
   }
   work.tensors = std::max<std::int64_t>(1, (spec.samples + numel - 1) / numel);
-  const double bytes = static_cast<double>(work.tensors) * static_cast<double>(numel) *
-                       static_cast<double>(element);
+  const double bytes =
+      static_cast<double>(work.tensors) * static_cast<double>(numel) * static_cast<double>(element);
   work.bytes = bytes * static_cast<double>(spec.replications);
   // Beyond the budget (prepare() let only i.i.d. schemes through): streamed in pieces of whole
   // tensors, a quarter of the budget each.

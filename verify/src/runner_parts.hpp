@@ -44,9 +44,9 @@ std::vector<case_work> plan_cases(const run_request& request, const run_options&
 /// A streamed case's pieces [begin, end) of the replication whose tensors start at `first`,
 /// sampled and reduced in stream order.
 struct stream_share {
-  std::optional<stream_state> state;                ///< continuous laws
-  std::optional<grid_histogram> counts;             ///< 16-bit: the pieces' summed histogram
-  std::vector<grid_stream::piece_record> records;   ///< 16-bit: each piece's record
+  std::optional<stream_state> state;               ///< continuous laws
+  std::optional<grid_histogram> counts;            ///< 16-bit: the pieces' summed histogram
+  std::vector<grid_stream::piece_record> records;  ///< 16-bit: each piece's record
   /// Continuous, with summaries: the pieces' summaries merged (merge_into), and each piece's
   /// floating-point sums (sums n, s1..s4, expected_distinct), which the fold adds again in stream
   /// order: a state of a size independent of the pieces, and the bits of one process.

@@ -393,8 +393,8 @@ PYBIND11_MODULE(_verinit, m) {
                               py::arg("withheld") = e.withheld.empty() ? py::object(py::none())
                                                                        : py::str(e.withheld)));
         }
-        return py::make_tuple(out, py::cast(std::vector<std::string>(file.notes().begin(),
-                                                                     file.notes().end())));
+        return py::make_tuple(
+            out, py::cast(std::vector<std::string>(file.notes().begin(), file.notes().end())));
       },
       py::arg("path"), py::arg("key") = "",
       "The tensors of a checkpoint (.safetensors, .index.json, .npz, .pt, a directory): "
@@ -540,8 +540,7 @@ PYBIND11_MODULE(_verinit, m) {
         py::arg("tied"), py::arg("notes"), py::arg("seed"), py::arg("alpha"), py::arg("threads"),
         "One verification of the parts every process reduced (verinit.distributed).");
   m.def(
-      "run_from_json",
-      [](const std::string& text) { return run_handle{reports::from_json(text)}; },
+      "run_from_json", [](const std::string& text) { return run_handle{reports::from_json(text)}; },
       py::arg("text"), "A run read back from its results JSON (verinit.distributed).");
   m.def("verify_cases", &verify_cases, py::arg("cases"), py::arg("seed"), py::arg("alpha"),
         py::arg("threads"), py::arg("memory"), py::arg("summaries"),

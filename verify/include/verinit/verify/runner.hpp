@@ -66,7 +66,8 @@ struct case_request {
   /// verified from these instead of samples. Their statistical tests are the parts' merged; exact
   /// checks of the parts are added: "parts_cover" (the parts hold every element once),
   /// "parts_finite" (naming parts with non-finite values), "parts_distinct" (an i.i.d.
-  /// law's parts never bitwise equal: every rank seeded alike) and "parts_replicas" (each replica equals its part).
+  /// law's parts never bitwise equal: every rank seeded alike) and "parts_replicas" (each replica
+  /// equals its part).
   std::vector<tensor_part> parts = {};
 };
 
