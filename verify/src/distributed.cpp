@@ -805,23 +805,26 @@ case_result verify_parts(const case_request& request, const case_work& work, rou
   if (work.e.kind == expectation_kind::continuous) {
     // Float parts all on one 16-bit grid: tested as that grid's values, reported as their own
     // dtype; otherwise every part as its own dtype's values.
-    std::optional<dtype> grid = own.front()->grid;
+    const auto code = [](const tensor_part* p) {  // -1: not on a grid
+      return p->grid.has_value() ? static_cast<int>(*p->grid) : -1;
+    };
+    int grid = code(own.front());
     for (const tensor_part* p : own)
-      if (p->grid != grid) grid.reset();
+      if (code(p) != grid) grid = -1;
     case_request tested = request;
-    if (grid) tested.spec.type = *grid;
+    if (grid >= 0) tested.spec.type = static_cast<dtype>(grid);
     std::vector<stream_share> shares;
     for (const tensor_part* p : own) {
       if (p->kind != part_kind::iid)
         throw std::invalid_argument("tensor '" + request.tensor + "': a part of another kind");
-      const std::vector<std::byte>& bytes = p->grid && !grid ? p->plain_state : p->state;
+      const std::vector<std::byte>& bytes = code(p) >= 0 && grid < 0 ? p->plain_state : p->state;
       byte_reader r(bytes, "tensor '" + request.tensor + "' part " + p->place.where);
       shares.push_back(read_stream(r, tested, work, info(tested.spec.type).size == 2,
                                    own.front()->place.piece_shape));
     }
     result = finish_from_bytes(tested, work, shares, laws);
     result.spec.type = spec.type;
-    if (grid && !result.tests.empty()) {
+    if (grid >= 0 && !result.tests.empty()) {
       const std::string name(to_string(tested.spec.type));  // the grid's
       result.tests.front().note +=
           "; every value is a " + name + " value: tested against the law rounded to " + name;
