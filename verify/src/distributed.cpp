@@ -43,8 +43,10 @@ struct planned {
 };
 
 // What a share's numbers depend on besides the samples' bytes: the options (not the thread
-// count) and each case, so that a share of another request (another seed, --memory, checkpoint)
-// is refused, not folded.
+// count) and each case (its spec, its samples' count and dtype, its tensor and rule), so that a
+// share of another request (another seed, --memory, another model's tensors) is refused, not
+// folded. The samples' bytes are not in it: two versions of one checkpoint, tensor for tensor
+// of the same shapes, are not told apart (every rank reads the same files).
 std::uint64_t fingerprint_of(const run_request& request) {
   std::vector<std::byte> bytes;
   detail::byte_writer w(bytes);

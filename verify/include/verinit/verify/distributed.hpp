@@ -48,7 +48,9 @@ std::vector<std::byte> run_share(const run_request& request, int share, int shar
 
 /// The run from every share's bytes, shares[k] from run_share(request, k, shares.size()) for
 /// the same request: the shares folded, propagation and the pooled tests run, decided. Throws
-/// std::invalid_argument naming the share for bytes that are not that share of this request.
+/// std::invalid_argument naming the share for bytes that are not that share of this request (a
+/// share carries a fingerprint of its request's options and cases: their specs, sample counts,
+/// dtypes, tensors and rules, not the samples' bytes).
 run_result run_from_shares(const run_request& request,
                            std::span<const std::vector<std::byte>> shares);
 
