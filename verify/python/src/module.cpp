@@ -189,6 +189,21 @@ py::dict rule_dict(const verify::tensor_rule& r) {
   return d;
 }
 
+/// A model tensor of the dicts the Python side passes (name, data: a buffer, a TensorFile or
+/// None for a non-float tensor, dtype: bit patterns' dtype or "", dtype_name, shape, storage:
+/// an int, 0: own); the data's buffer_info kept in `held`.
+verify::model_tensor model_tensor_of(const py::dict& c, std::vector<py::buffer_info>& held) {
+  verify::model_tensor t;
+  t.name = c["name"].cast<std::string>();
+  t.dtype_name = c["dtype_name"].cast<std::string>();
+  t.shape = c["shape"].cast<tensor_shape>();
+  t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
+  const py::object data = c["data"];
+  if (!data.is_none())
+    t.values = view_of_data(data, c["dtype"].cast<std::string>(), "verify_model", held);
+  return t;
+}
+
 /// A model's tensors (dicts: name, data (a buffer, a TensorFile or None for a non-float
 /// tensor), dtype (bit patterns' dtype or ""), dtype_name, shape, storage (an int, 0: own)),
 /// planned by the rules and run as one verification.
@@ -200,18 +215,8 @@ run_handle verify_model_cases(const py::list& items, const verify::model_rules& 
   std::vector<py::buffer_info> held;
   held.reserve(items.size());
   std::vector<verify::model_tensor> tensors;
-  for (const py::handle item : items) {
-    const auto c = item.cast<py::dict>();
-    verify::model_tensor t;
-    t.name = c["name"].cast<std::string>();
-    t.dtype_name = c["dtype_name"].cast<std::string>();
-    t.shape = c["shape"].cast<tensor_shape>();
-    t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
-    const py::object data = c["data"];
-    if (!data.is_none())
-      t.values = view_of_data(data, c["dtype"].cast<std::string>(), "verify_model", held);
-    tensors.push_back(std::move(t));
-  }
+  for (const py::handle item : items)
+    tensors.push_back(model_tensor_of(item.cast<py::dict>(), held));
   const verify::model_plan plan =
       verify::plan_model(tensors, rules, parse_layout(layout_name), source);
   verify::add_plan(request, plan);
@@ -260,15 +265,8 @@ py::dict reduce_parts(const py::list& items, const verify::model_rules& rules,
   std::map<std::string, bool> whole_seen;
   for (const py::handle item : items) {
     const auto c = item.cast<py::dict>();
-    verify::model_tensor t;
-    t.name = c["name"].cast<std::string>();
-    t.dtype_name = c["dtype_name"].cast<std::string>();
-    t.shape = c["shape"].cast<tensor_shape>();
-    t.storage = reinterpret_cast<const void*>(c["storage"].cast<std::uintptr_t>());
+    verify::model_tensor t = model_tensor_of(c, held);
     t.part = c["part"].cast<bool>();
-    const py::object data = c["data"];
-    if (!data.is_none())
-      t.values = view_of_data(data, c["dtype"].cast<std::string>(), "verify_model", held);
     verify::part_place place;
     place.where = c["where"].cast<std::string>();
     place.offset = c["offset"].cast<std::vector<std::int64_t>>();
