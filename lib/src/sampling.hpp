@@ -47,8 +47,8 @@ class philox_stream final : public word_source {
 
 /// Writes the outputs of counters {first + j, stream_lo, stream_hi} for j < groups
 /// (4 words each). Vectorised; `first` must not wrap within the call.
-/// `vector` selects the AVX-512 kernel where the CPU has it; false forces the portable loop (the
-/// same words: tests compare the two).
+/// `vector` selects the AVX-512 or AVX2 kernel where the CPU has it; false forces the portable loop
+/// (the same words: tests compare the two).
 void philox_groups(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
                    std::uint32_t stream_hi, std::uint32_t* out, std::size_t groups,
                    bool vector = true) noexcept;
@@ -81,6 +81,13 @@ void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, 
 template <class T>
 void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T* out,
                    std::uint8_t* ok, bool vector = true) noexcept;
+
+/// The ziggurat's fast pass over one word per sample (the float32 normal's): z[i] = +-u x[layer]
+/// at the midpoint u of the word's abscissa cell, and ok[i] = 1 where the fast test accepts it;
+/// the others are the caller's to finish. `vector` selects the AVX2 or AVX-512 version; false
+/// forces the portable loop (the same bits: tests compare the two).
+void ziggurat_fast_pass(const std::uint32_t* words, std::size_t n, double* z, std::uint8_t* ok,
+                        bool vector = true) noexcept;
 
 /// The ziggurat's layer table (256 layers): x[0..256] the layers' abscissae, ratio[0..255]
 /// x[i+1]/x[i], below which a point of layer i is under the curve. For the cell passes' tests.

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <functional>
@@ -163,6 +164,26 @@ std::vector<std::uint32_t> test_words(std::size_t n) {
     for (const std::uint32_t sign : {0u, 0x100u})
       for (const std::uint32_t m : {0u, 1u, (1u << 23) - 1}) words.push_back(layer | sign | m << 9);
   return words;
+}
+
+TEST(SamplingTest, VectorZigguratPassEqualsThePortableLoop) {
+  // Every length up to 40 (the vector loops' scalar tails) and a whole run of random words with
+  // every layer's edge cells: the same z bits and the same accept flags.
+  const std::vector<std::uint32_t> words = test_words(1 << 16);
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (const std::size_t n_run : {n, words.size()}) {
+      std::vector<double> vec_z(n_run), loop_z(n_run);
+      std::vector<std::uint8_t> vec_ok(n_run), loop_ok(n_run);
+      verinit::detail::ziggurat_fast_pass(words.data(), n_run, vec_z.data(), vec_ok.data(), true);
+      verinit::detail::ziggurat_fast_pass(words.data(), n_run, loop_z.data(), loop_ok.data(),
+                                          false);
+      for (std::size_t i = 0; i < n_run; ++i) {
+        ASSERT_EQ(std::bit_cast<std::uint64_t>(vec_z[i]), std::bit_cast<std::uint64_t>(loop_z[i]))
+            << "word " << words[i];
+        ASSERT_EQ(vec_ok[i], loop_ok[i]) << "word " << words[i];
+      }
+    }
+  }
 }
 
 template <class T>
