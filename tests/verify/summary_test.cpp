@@ -70,25 +70,36 @@ TEST(SummaryTest, CountsMatchBruteForceIncludingNanAndOutliers) {
 }
 
 TEST(SummaryTest, CountsAtTheQuantilesAndBinEdgesMatchBruteForce) {
-  // Values on and one ulp either side of every quantile and every bin edge: the level counts
-  // agree with brute force where a rounding would show.
+  // Values on and one ulp either side of every quantile and every bin edge, and beyond the
+  // quantiles' range: the level counts agree with brute force where a rounding would show. One
+  // copy is few values (the binary search alone); 64 copies are enough for the cell table that
+  // proposes a count first, so both ways of finding a level are checked.
   const any_law& law = unit_normal;
   const auto [low, high] = plot_range(law);
   const int bins = 80;
   const sample_summary levels_only = summary_of(std::vector<double>{0.0}, law, bins);
-  std::vector<double> x;
-  const auto around = [&x](double v) {
-    x.push_back(std::nextafter(v, -INFINITY));
-    x.push_back(v);
-    x.push_back(std::nextafter(v, INFINITY));
+  std::vector<double> once;
+  const auto around = [&once](double v) {
+    once.push_back(std::nextafter(v, -INFINITY));
+    once.push_back(v);
+    once.push_back(std::nextafter(v, INFINITY));
   };
   for (const double q : levels_only.quantiles) around(q);
   for (int b = 0; b <= bins; ++b) around(low + (high - low) * b / bins);
-  const sample_summary s = summary_of(x, law, bins, 1);
-  for (std::size_t k = 0; k < s.levels.size(); ++k) {
-    const double q = s.quantiles[k];
-    EXPECT_EQ(s.at_or_below[k], std::count_if(x.begin(), x.end(), [&](double v) { return v <= q; }))
-        << k;
+  for (const double v : {-double{INFINITY}, -1e300, -8.0, 0.0, -0.0, 8.0, 1e300, double{INFINITY}})
+    around(v);
+  const std::vector<float> normal = normal_samples(1'000, 1.0, 3);
+  once.insert(once.end(), normal.begin(), normal.end());
+  for (const int copies : {1, 64}) {
+    std::vector<double> x;
+    for (int c = 0; c < copies; ++c) x.insert(x.end(), once.begin(), once.end());
+    const sample_summary s = summary_of(x, law, bins, 1);
+    for (std::size_t k = 0; k < s.levels.size(); ++k) {
+      const double q = s.quantiles[k];
+      EXPECT_EQ(s.at_or_below[k],
+                std::count_if(x.begin(), x.end(), [&](double v) { return v <= q; }))
+          << "copies " << copies << ", level " << k;
+    }
   }
 }
 
@@ -204,7 +215,9 @@ TEST(GridSummaryTest, CountsMomentsAndTheStepCdfOfCorrectSamples) {
   // The step CDF at atoms: levels increase, and F_n - F stays within the KS 1e-6 band.
   ASSERT_FALSE(s.levels.empty());
   for (std::size_t k = 0; k < s.levels.size(); ++k) {
-    if (k > 0) EXPECT_GT(s.quantiles[k], s.quantiles[k - 1]);
+    if (k > 0) {
+      EXPECT_GT(s.quantiles[k], s.quantiles[k - 1]);
+    }
     EXPECT_LT(std::abs(static_cast<double>(s.at_or_below[k]) / 1e6 - s.levels[k]), 0.0027);
   }
   // 41 atoms around the most probable one, every one seen at this n.
