@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
@@ -265,7 +266,7 @@ json tests_json(const std::vector<verify::test_result>& list) {
               {"note", t.note}};
     if (t.informational) test["informational"] = true;  // only then: older documents lack it
     for (const auto& [key, value] : t.values) test[key] = number(value);
-    tests.push_back(test);
+    tests.push_back(std::move(test));
   }
   return tests;
 }
@@ -292,7 +293,6 @@ std::string to_json(const verify::run_result& run) {
   json schemes = json::array();
   json case_timing = json::array();
   for (const auto& c : run.cases) {
-    const json tests = tests_json(c.tests);
     json entry{{"scheme", c.spec.spelling},
                {"canonical", c.canonical()},
                {"law", c.formula},
@@ -304,7 +304,7 @@ std::string to_json(const verify::run_result& run) {
                {"replications", c.spec.replications},
                {"n", c.n},
                {"passed", c.passed},
-               {"tests", tests}};
+               {"tests", tests_json(c.tests)}};
     if (!std::isnan(c.detectable_variance_error))
       entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
     if (!c.tensor.empty()) entry["tensor"] = c.tensor;
@@ -326,15 +326,15 @@ std::string to_json(const verify::run_result& run) {
                          {"digest", digest},
                          {"replica", p.place.replica}});
       }
-      entry["parts"] = parts;
+      entry["parts"] = std::move(parts);
     }
-    schemes.push_back(entry);
+    schemes.push_back(std::move(entry));
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
   }
   json document{{"verinit", verinit::version}, {"passed", run.passed},
                 {"seed", run.options.seed},    {"alpha", run.options.alpha},
                 {"threads", run.threads_used}, {"family_size", run.family_size},
-                {"schemes", schemes}};
+                {"schemes", std::move(schemes)}};
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
   if (!run.pooled.empty()) {
     json pooled = json::array();
@@ -351,7 +351,7 @@ std::string to_json(const verify::run_result& run) {
         entry["detectable"]["ks_distance"] = number(p.detectable_ks_distance);
       pooled.push_back(std::move(entry));
     }
-    document["pooled"] = pooled;
+    document["pooled"] = std::move(pooled);
   }
   if (!run.unmatched.empty()) document["unmatched"] = run.unmatched;
   if (!run.skipped.empty()) document["skipped"] = run.skipped;
@@ -361,16 +361,16 @@ std::string to_json(const verify::run_result& run) {
     document["tied"] = tied;
   }
   if (!run.notes.empty()) document["notes"] = run.notes;
-  json timing{{"schemes", case_timing}};
+  json timing{{"schemes", std::move(case_timing)}};
   if (run.propagation) timing["propagation_s"] = run.propagation->seconds;
   if (!run.shares.empty()) {
     json shares = json::array();
     for (const auto& share : run.shares)
       shares.push_back(
           {{"units", share.units}, {"bytes", share.bytes}, {"seconds", share.seconds}});
-    timing["shares"] = shares;
+    timing["shares"] = std::move(shares);
   }
-  document["timing"] = timing;
+  document["timing"] = std::move(timing);
   return document.dump(2) + "\n";
 }
 

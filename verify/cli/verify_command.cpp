@@ -303,10 +303,13 @@ int run_verify(verify_options o, const CLI::App& command) {
                     ? ""
                     : "; " + std::to_string(run.unmatched.size()) + " tensors matched no rule")
             << "\n";
-  if (!o.json.empty()) io::write_file_atomically(o.json, reports::to_json(run));
   if (!o.report.empty()) {
-    reports::write_report(run, o.report);
+    const reports::report_texts texts = reports::render_report(run);
+    if (!o.json.empty()) io::write_file_atomically(o.json, texts.json);
+    reports::write_report(texts, o.report);
     std::cout << "report: " << (std::filesystem::path(o.report) / "index.html").string() << "\n";
+  } else if (!o.json.empty()) {
+    io::write_file_atomically(o.json, reports::to_json(run));
   }
   return world.broadcast(run.passed ? 0 : 1);
 }

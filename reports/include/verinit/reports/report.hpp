@@ -19,10 +19,24 @@ std::string to_markdown(const verify::run_result& run);
 /// a <failure> with the statistic, p-value and threshold for each failed one.
 std::string to_junit(const verify::run_result& run);
 
+/// The four files of a report, rendered: results.json (to_json), index.html, summary.md and
+/// junit.xml.
+struct report_texts {
+  std::string json, html, markdown, junit;
+};
+
+/// Renders the four files, the JSON document beside the others on a second thread where the
+/// run had one (the texts do not depend on it).
+report_texts render_report(const verify::run_result& run);
+
 /// Writes the four files into `directory` atomically: they are written to a fresh sibling
 /// directory which then replaces `directory` by rename, so an interrupted run leaves no
 /// half-written report and a re-run replaces the old one whole. Throws std::runtime_error
 /// naming the path on an I/O error (the old report, if any, is then left as it was).
 void write_report(const verify::run_result& run, const std::filesystem::path& directory);
+
+/// The same for texts already rendered (a caller that also writes the JSON document alone
+/// renders it once).
+void write_report(const report_texts& texts, const std::filesystem::path& directory);
 
 }  // namespace verinit::reports
