@@ -14,9 +14,11 @@ namespace {
 using namespace verinit::verify;
 
 template <class T>
-fit_statistics fit_of(std::span<const T> x, const any_law& law, int threads = 2) {
-  return fit_statistics_of(verinit::view_of(x, std::vector<std::int64_t>{std::int64_t(x.size())}),
-                           law, threads);
+fit_statistics fit_of(std::span<const T> x, const any_law& law, int threads = 2,
+                      std::int64_t keep_buckets_up_to = detail::keep_buckets_up_to) {
+  return detail::fit_statistics_of(
+      verinit::view_of(x, std::vector<std::int64_t>{std::int64_t(x.size())}), law, threads,
+      keep_buckets_up_to);
 }
 
 // The fast path against the textbook: std::sort of u = F(x), then the defining formulas.
@@ -27,6 +29,13 @@ void expect_fit_equals_sort(std::span<const float> x, const any_law& law) {
   std::sort(reference.begin(), reference.end());
   const fit_statistics fit = fit_of(x, law);
   ASSERT_EQ(fit.n, static_cast<std::int64_t>(reference.size()));
+  // The scatter pass with the buckets the counting pass kept, and with buckets found again
+  // (what samples beyond detail::keep_buckets_up_to take): the same bits.
+  const fit_statistics found_again = fit_of(x, law, 2, 0);
+  EXPECT_EQ(found_again.n, fit.n);
+  EXPECT_EQ(found_again.nan, fit.nan);
+  EXPECT_EQ(found_again.d, fit.d);
+  EXPECT_EQ(found_again.a2, fit.a2);
   EXPECT_EQ(fit.d, ks_statistic(reference)) << describe(law);  // bitwise
   // A^2 by the textbook sum in long double (64-bit mantissa: its cancellation costs ~n 2^-64).
   const auto n = static_cast<long double>(reference.size());

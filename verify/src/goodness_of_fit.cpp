@@ -224,7 +224,8 @@ void bucket_indices(const T* x, std::int32_t count, const bucket_map& map, std::
   }
 }
 template <class T>
-fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads) {
+fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads,
+                        std::int64_t keep_buckets_up_to) {
   const auto total = static_cast<std::int64_t>(x.size());
   // ~16,384 samples a bucket (8,192-16,384), a power of two up to 4,096 buckets: the scatter
   // writes to few places at a time, and a bucket's sort stays in cache. Measured at 1 thread
@@ -235,10 +236,15 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads) {
   const bucket_map map = bucket_map_for(law, buckets, threads);
 
   // Pass 1: per-thread bucket counts over static chunks. Pass 2: scatter into bucket order.
-  // Both find the buckets of a block of values at a time, then count or move them. Slot B counts
-  // NaN, which is scattered past the last bucket.
+  // Both take a block of values at a time: pass 1 finds their buckets and counts them, pass 2
+  // moves them. Slot B counts NaN, which is scattered past the last bucket. Pass 1 keeps the
+  // buckets (2 bytes a value, at most 32 MiB) for pass 2 up to 2^24 values; beyond, pass 2
+  // finds them again, the same way, rather than hold a third copy of the data's size.
   const std::int64_t slots = std::int64_t{buckets} + 1;
   constexpr std::int32_t block = 2048;
+  static_assert(4096 + 1 <= 65536, "a bucket or the NaN slot fits a std::uint16_t");
+  const bool keep = total <= keep_buckets_up_to;
+  const auto kept = detail::allocate_buffer<std::uint16_t>(keep ? static_cast<std::size_t>(total) : 0);
   detail::thread_bucket_offsets offsets(threads, slots);
   int team = 1;
   const auto chunk = [&](int t, int of) {
@@ -256,6 +262,9 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads) {
       const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(block, end - i));
       bucket_indices(x.data() + i, count, map, index);
       for (std::int32_t k = 0; k < count; ++k) ++mine[index[k]];
+      if (keep)
+        for (std::int32_t k = 0; k < count; ++k)
+          kept.get()[i + k] = static_cast<std::uint16_t>(index[k]);
     }
   }
   offsets.to_positions(team);  // each count now thread t's write position in bucket b
@@ -276,8 +285,13 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads) {
     for (std::int64_t i = begin; i < end; i += block) {
       const auto count = static_cast<std::int32_t>(std::min<std::int64_t>(block, end - i));
       const T* const in = x.data() + i;
-      bucket_indices(in, count, map, index);
-      for (std::int32_t k = 0; k < count; ++k) out[position[index[k]]++] = in[k];
+      if (keep) {
+        const std::uint16_t* const bucket = kept.get() + i;
+        for (std::int32_t k = 0; k < count; ++k) out[position[bucket[k]]++] = in[k];
+      } else {
+        bucket_indices(in, count, map, index);
+        for (std::int32_t k = 0; k < count; ++k) out[position[index[k]]++] = in[k];
+      }
     }
   }
 
@@ -334,11 +348,16 @@ void require_samples(std::string_view function, std::span<const double> sorted_u
 }  // namespace
 
 fit_statistics fit_statistics_of(const tensor_view& samples, const any_law& law, int threads) {
+  return detail::fit_statistics_of(samples, law, threads, detail::keep_buckets_up_to);
+}
+
+fit_statistics detail::fit_statistics_of(const tensor_view& samples, const any_law& law,
+                                         int threads, std::int64_t keep_buckets_up_to) {
   if (threads < 1)
     verinit::detail::throw_invalid("fit_statistics_of", "threads", std::to_string(threads), ">= 1");
   return visit_dtype(samples.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return fit_impl(samples.elements<T>(), law, threads);
+    return fit_impl(samples.elements<T>(), law, threads, keep_buckets_up_to);
   });
 }
 

@@ -37,6 +37,15 @@ struct fit_statistics {
 };
 fit_statistics fit_statistics_of(const tensor_view& samples, const any_law& law, int threads);
 
+namespace detail {
+/// Up to this many samples fit_statistics_of keeps each value's bucket from its counting pass
+/// for its scatter pass (2 bytes a value); beyond, the scatter finds the buckets again.
+inline constexpr std::int64_t keep_buckets_up_to = std::int64_t{1} << 24;
+/// fit_statistics_of with that limit given, so that tests can check both ways agree.
+fit_statistics fit_statistics_of(const tensor_view& samples, const any_law& law, int threads,
+                                 std::int64_t keep_buckets_up_to);
+}  // namespace detail
+
 /// D_n = max_i max(i/n - u_(i), u_(i) - (i-1)/n), exactly, from sorted u.
 double ks_statistic(std::span<const double> sorted_u);
 
