@@ -40,10 +40,23 @@ struct cell_grid {
     return static_cast<std::int32_t>(top < above ? top : above);
   }
 };
-// A thread's working memory for one bucket at a time.
+// A thread's working memory for one bucket at a time. Kept by the thread from one call to the
+// next (OpenMP keeps its threads): a model's hundreds of tensors would otherwise fault fresh
+// pages in for every one (each vector ~128-256 KiB, above malloc's mmap threshold). Beyond
+// 2^20 values (buckets far from the law) it is released after use.
 struct bucket_scratch {
   std::vector<double> u, sorted;
   std::vector<std::uint32_t> fine, starts;
+
+  static bucket_scratch& of_this_thread() {
+    thread_local bucket_scratch scratch;
+    return scratch;
+  }
+  void release_if_large() {
+    if (u.capacity() + sorted.capacity() + fine.capacity() + starts.capacity() <= (1u << 22))
+      return;
+    *this = bucket_scratch();
+  }
 };
 
 // Orders a bucket's probabilities s.u[0..m), nominally in [low, low + width), into s.sorted:
@@ -306,7 +319,7 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads,
   std::vector<double> bucket_high(static_cast<std::size_t>(buckets), 0.0);
 #pragma omp parallel num_threads(team)
   {
-    bucket_scratch scratch;
+    bucket_scratch& scratch = bucket_scratch::of_this_thread();
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t b = 0; b < buckets; ++b) {
       const std::int64_t first = bucket_start(b);
@@ -324,6 +337,7 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads,
       bucket_low[b] = scratch.sorted.front();
       bucket_high[b] = scratch.sorted.back();
     }
+    scratch.release_if_large();
   }
   // In bucket order, so the same whatever the thread count; the pieces between buckets here.
   double sum = 0, previous = NAN;
