@@ -197,6 +197,64 @@ TEST(RunnerTest, SixteenBitSparseTensorsAllowNonZerosThatRoundToZero) {
   EXPECT_FALSE(flushed.cases[0].tests.front().passed) << flushed.cases[0].tests.front().note;
 }
 
+TEST(RunnerTest, GivenSamplesRunSideBySideWithTheSameBits) {
+  // A model's small tensors run side by side, one thread each: the same numbers as on one
+  // thread, every case reported once. Float32 and float64 i.i.d. laws, a bfloat16 tensor (its
+  // rounded law built while others run), a sparse one, one that fails, and one beyond the
+  // side-by-side size (run alone, on all threads).
+  const auto normal = verinit::parse_scheme("he_normal");
+  std::vector<std::vector<float>> floats;
+  std::vector<verinit::tensor_shape> shapes;
+  for (const auto& shape : std::vector<verinit::tensor_shape>{
+           {64, 32}, {256, 128}, {4, 4}, {512, 512}, {1100, 1000}, {8, 3, 3, 3}}) {
+    verinit::fill_options seed;
+    seed.seed = static_cast<std::uint64_t>(floats.size() + 1);
+    floats.push_back(verinit::sample<float>(shape, normal, seed));
+    shapes.push_back(shape);
+  }
+  const verinit::tensor_shape wide{128, 256};
+  const auto doubles = verinit::sample<double>(wide, verinit::parse_scheme("xavier_uniform"), {});
+  const auto halves = verinit::sample<verinit::bfloat16_t>(wide, normal, {});
+  const auto sparse = verinit::sample<float>(wide, verinit::parse_scheme("sparse(sparsity=0.3)"), {});
+  verinit::fill_options other_seed;
+  other_seed.seed = 99;
+  const auto wrong = verinit::sample<float>(shapes[3], normal, other_seed);
+  const auto request_on = [&](int threads) {
+    run_request request;
+    request.options.threads = threads;
+    request.options.summaries = true;
+    for (std::size_t k = 0; k < floats.size(); ++k)
+      request.cases.push_back({case_spec::of("he_normal", shapes[k]),
+                               verinit::view_of(std::span<const float>(floats[k]), shapes[k]),
+                               "m"});
+    request.cases.push_back({case_spec::of("xavier_uniform", wide),
+                             verinit::view_of(std::span<const double>(doubles), wide), "m"});
+    request.cases.push_back(
+        {case_spec::of("he_normal", wide),
+         verinit::view_of(std::span<const verinit::bfloat16_t>(halves), wide), "m"});
+    request.cases.push_back({case_spec::of("sparse(sparsity=0.3)", wide),
+                             verinit::view_of(std::span<const float>(sparse), wide), "m"});
+    request.cases.push_back({case_spec::of("lecun_normal", shapes[3]),  // the wrong law
+                             verinit::view_of(std::span<const float>(wrong), shapes[3]), "m"});
+    return request;
+  };
+  const run_result one = run(request_on(1));
+  EXPECT_FALSE(one.passed);
+  EXPECT_FALSE(one.cases.back().passed);
+  for (std::size_t c = 0; c + 1 < one.cases.size(); ++c) EXPECT_TRUE(one.cases[c].passed) << c;
+  for (int threads : {2, 3}) {
+    run_request request = request_on(threads);
+    std::vector<int> reported(request.cases.size(), 0);
+    request.progress = [&](std::size_t index, std::size_t total, std::string_view) {
+      EXPECT_EQ(total, reported.size());
+      ++reported.at(index);
+    };
+    const run_result other = run(request);
+    expect_same_numbers(one, other);
+    EXPECT_EQ(reported, std::vector<int>(reported.size(), 1)) << threads;
+  }
+}
+
 TEST(RunnerTest, SamplesFromElsewhereAreTestedAgainstTheScheme) {
   const verinit::tensor_shape shape{100, 1000};
   const auto weights = verinit::sample<double>(shape, verinit::parse_scheme("normal"), {});

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "verinit/verify/grid_tests.hpp"
@@ -15,7 +16,9 @@ namespace verinit::verify::detail {
 class rounded_laws {
  public:
   /// `law`, the law of `spec`'s scheme on its shape and layout, rounded to `type`.
+  /// Safe to call from several threads at once (cases run side by side).
   const rounded_law& of(const case_spec& spec, const any_law& law, dtype type) {
+    const std::lock_guard lock(mutex_);
     const std::string key = spec.scheme.spec() + '|' + verinit::to_string(spec.shape) + '|' +
                             std::to_string(static_cast<int>(spec.tensor_layout)) + '|' +
                             std::string(verinit::to_string(type));
@@ -25,6 +28,7 @@ class rounded_laws {
   }
 
  private:
+  std::mutex mutex_;
   std::map<std::string, std::unique_ptr<const rounded_law>> laws_;
 };
 

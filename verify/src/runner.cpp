@@ -9,6 +9,8 @@
 #include <boost/math/distributions/normal.hpp>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 
@@ -40,6 +42,9 @@ using verinit::detail::throw_invalid;
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
+
+// Cases of given samples up to this size run side by side, one thread each (run).
+constexpr std::int64_t side_by_side_up_to = std::int64_t{1} << 20;
 
 // Given samples fewer than this are not compared by digest (check_case).
 constexpr std::int64_t min_distinct_samples = 64;
@@ -668,10 +673,54 @@ run_result run(const run_request& request) {
   // Input errors before any work; a model's case names its tensor and rule.
   const std::vector<case_work> work = detail::plan_cases(request, resolved);
   detail::rounded_laws laws;  // shared by the cases and the pooled tests
-  const std::size_t total = request.cases.size() + (request.propagation ? 1 : 0);
-  for (std::size_t i = 0; i < request.cases.size(); ++i) {
-    if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
-    run.cases.push_back(detail::run_case(request.cases[i], work[i], laws));
+  const std::size_t count = request.cases.size();
+  const std::size_t total = count + (request.propagation ? 1 : 0);
+  // A case's result does not depend on its thread count, so small cases of given samples (a
+  // model's biases, norms and most of its layers) run side by side, one thread each, largest
+  // first: on all threads each would spend more on starting and joining its parallel loops
+  // than on its values. The others run one after another on all threads. Each side-by-side
+  // case holds its working copies at once: together within the memory budget.
+  std::vector<std::size_t> side_by_side;
+  if (resolved.threads > 1) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const case_request& c = request.cases[i];
+      const double bytes = c.samples ? static_cast<double>(c.samples->bytes.size()) : 0.0;
+      if (c.samples && c.parts.empty() && c.spec.replications == 1 &&
+          c.samples->size() <= side_by_side_up_to &&
+          4 * bytes * resolved.threads <= static_cast<double>(resolved.memory_bytes))
+        side_by_side.push_back(i);
+    }
+    std::stable_sort(side_by_side.begin(), side_by_side.end(), [&](std::size_t a, std::size_t b) {
+      return request.cases[a].samples->size() > request.cases[b].samples->size();
+    });
+  }
+  std::vector<std::optional<case_result>> results(count);
+  std::vector<std::exception_ptr> failures(count);
+  if (side_by_side.size() > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(resolved.threads)
+    for (std::size_t k = 0; k < side_by_side.size(); ++k) {
+      const std::size_t i = side_by_side[k];
+      try {
+        if (request.progress) {
+#pragma omp critical(verinit_run_progress)
+          request.progress(i, total, request.cases[i].spec.spelling);
+        }
+        detail::case_work alone = work[i];
+        alone.options.threads = 1;
+        results[i] = detail::run_case(request.cases[i], alone, laws);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  }
+  // In case order, so that the first case that fails is the one a serial run would report.
+  for (std::size_t i = 0; i < count; ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    if (!results[i]) {
+      if (request.progress) request.progress(i, total, request.cases[i].spec.spelling);
+      results[i] = detail::run_case(request.cases[i], work[i], laws);
+    }
+    run.cases.push_back(std::move(*results[i]));
   }
   detail::finish_run(run, request, laws);
   return run;

@@ -88,7 +88,9 @@ struct run_request {
   /// replace theirs).
   std::optional<propagation_options> propagation;
   run_options options;
-  /// Called before each case (and before propagation: then `what` is "signal propagation").
+  /// Called before each case (and before propagation: then `what` is "signal propagation"),
+  /// with the case's index. Small cases of given samples run side by side on one thread each
+  /// (from several threads, one call at a time), and are reported in the order they start.
   std::function<void(std::size_t index, std::size_t total, std::string_view what)> progress;
   /// A model's tensors that were not verified (model.hpp's plan): carried into the result. An
   /// unmatched tensor fails the run.
