@@ -107,6 +107,34 @@ TEST(KolmogorovSmirnovTest, MatchesTheExactSmirnovLawOnAGrid) {
   }
 }
 
+TEST(KolmogorovSmirnovTest, TwoSidedLawMatchesTheDurbinMatrixWithinItsStatedErrors) {
+  // The two-sided law against the exact Durbin matrix (Marsaglia, Tsang & Wang) where the
+  // header's method is another: Pelz-Good's series in the body (n > 140, n x^2 < 2.2: p above
+  // ~0.02; stated 5e-5 relative, the grid's worst 3.1e-5 at n = 141) and 2 P(D_n^+ >= x) in
+  // the tail (stated e^{-6 n x^2} relative for the neglected two-crossing term, 1.9e-6 at
+  // n x^2 = 2.2, below 1e-11 from n x^2 = 4.2 on). The reference's own rounding is allowed
+  // for, 1e-11 absolute (its products of matrices up to 235 x 235 here: 1 - cdf at n = 3000
+  // moved by 4e-12). The grid stops at n x^2 = 4.6 (p ~ 2e-4), where that still leaves 7
+  // digits. n <= 140 is the matrix itself up to n x^2 = 4, and 2 P^+ beyond (e^{-24}: 4e-11).
+  using verinit::verify::detail::durbin_cdf;
+  using verinit::verify::detail::kolmogorov_smirnov_probabilities;
+  for (const std::int64_t n : {60, 140, 141, 300, 1000, 3000})
+    for (double w = 0.05; w < 4.6; w *= 1.2) {
+      const double x = std::sqrt(w / static_cast<double>(n));
+      const double exact = durbin_cdf(n, x), exact_sf = 1 - exact;
+      const auto p = kolmogorov_smirnov_probabilities(n, x);
+      const double body = n <= 140 ? 1e-12 : 5e-5;
+      const double tail = std::max(1e-11, std::exp(-6 * w));
+      constexpr double reference = 1e-11;
+      if (w < (n <= 140 ? 4.0 : 2.2)) {
+        EXPECT_NEAR(p.cdf, exact, body * exact + reference) << "n=" << n << " w=" << w;
+        EXPECT_NEAR(p.sf, exact_sf, body * exact_sf + reference) << "n=" << n << " w=" << w;
+      } else {
+        EXPECT_NEAR(p.sf, exact_sf, tail * exact_sf + reference) << "n=" << n << " w=" << w;
+      }
+    }
+}
+
 TEST(KolmogorovSmirnovTest, StridedSmirnovSumMatchesTheTermByTermSum) {
   // The strides against every term of the same sum, at D between the grid's, from n = 10 (the
   // strides never start) to 10^5 (a few hundred terms of 10^5).

@@ -57,6 +57,8 @@ class scaled_matrix {
   std::vector<double> values_;
 };
 
+}  // namespace
+
 double durbin_cdf(std::int64_t n, double x) {
   const double nx = static_cast<double>(n) * x;
   const int k = static_cast<int>(nx) + 1;
@@ -86,6 +88,8 @@ double durbin_cdf(std::int64_t n, double x) {
   return clip(std::exp(std::log(entry) + result.exponent * std::numbers::ln2 +
                        log_factorial_over_power(n)));
 }
+
+namespace {
 
 // Pelz-Good: P(D_n <= x) ~ K0(z) + K1(z)/sqrt(n) + K2(z)/n + K3(z)/n^{3/2}, z = x sqrt(n),
 // each K_i written with Jacobi theta transformations so it converges fast for small z
