@@ -53,9 +53,7 @@ struct bucket_scratch {
     return scratch;
   }
   void release_if_large() {
-    if (u.capacity() + sorted.capacity() + fine.capacity() + starts.capacity() <= (1u << 22))
-      return;
-    *this = bucket_scratch();
+    if (u.capacity() > (std::size_t{1} << 20)) *this = bucket_scratch();  // ~24 MiB in all
   }
 };
 
