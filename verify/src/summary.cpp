@@ -14,6 +14,7 @@
 #include "verinit/verify/distributions/affine.hpp"
 #include "verinit/verify/exact_sum.hpp"
 #include "verinit/verify/stream_state.hpp"
+#include "vector_clones.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -63,10 +64,15 @@ class level_finder {
     }
   }
 
-  std::size_t operator()(double v) const {  // v is not NaN
+  // The table's cell of v is c(v) = clamp((v - origin) * per_width, 0, last_cell), truncated;
+  // callers compute it in vector lanes (cells_of), and pass it with v (not NaN) to at().
+  double origin() const noexcept { return origin_; }
+  double per_width() const noexcept { return per_width_; }
+  static constexpr double last_cell = double{65536 - 1};
+
+  std::size_t at(std::size_t cell, double v) const {
     if (!table_.empty()) {
-      const double t = std::clamp((v - origin_) * per_width_, 0.0, double{cells - 1});
-      const std::size_t k = table_[static_cast<std::size_t>(t)];
+      const std::size_t k = table_[cell];
       if (bounds_[k] < v && v <= bounds_[k + 1]) return k;
     }
     std::size_t pos = 0;  // invariant: search_[pos - 1] < v (search_[-1] = -inf)
@@ -77,12 +83,34 @@ class level_finder {
 
  private:
   static constexpr std::size_t cells = 65536;
+  static_assert(last_cell == double{cells - 1});
   std::size_t levels_, padded_ = 1;
   std::vector<double> search_;  // q padded with +inf to a power of two
   std::vector<double> bounds_;  // -inf, q, +inf: count k is right when bounds_[k] < v <= bounds_[k + 1]
   std::vector<std::uint8_t> table_;
   double origin_ = 0, per_width_ = 0;
 };
+
+// For a block of values, each one's histogram slot ([0, bins) by (v - low) * scale, truncated;
+// bins below low; bins + 1 above high or NaN) and its level_finder cell, in vector lanes. The
+// clamps come before the conversions (a NaN or huge double converted to an integer is
+// undefined) and send NaN to 0.
+VERINIT_VECTOR_CLONES void cells_of(const double* v, std::int32_t count, double low, double high,
+                                    double scale, std::int32_t bins, double origin,
+                                    double per_width, std::int32_t* slot, std::int32_t* cell) {
+  const double last_bin = static_cast<double>(bins - 1);
+  for (std::int32_t k = 0; k < count; ++k) {
+    const double x = v[k];
+    const double t = (x - low) * scale;
+    const double t_low = t > 0 ? t : 0.0;
+    const auto inside = static_cast<std::int32_t>(last_bin < t_low ? last_bin : t_low);
+    slot[k] = x < low ? bins : ((x > high || x != x) ? bins + 1 : inside);
+    const double c = (x - origin) * per_width;
+    const double c_low = c > 0 ? c : 0.0;
+    cell[k] = static_cast<std::int32_t>(level_finder::last_cell < c_low ? level_finder::last_cell
+                                                                        : c_low);
+  }
+}
 
 // Powers of x - centre over fixed blocks, each block's partial added exactly.
 template <class T>
@@ -138,25 +166,26 @@ sample_summary summarize_impl(std::span<const T> x, const any_law& law, int thre
   const auto n = static_cast<std::int64_t>(x.size());
   // hist: [0, bins) bins, bins = below, bins + 1 = above. first: [0, levels] (levels: none).
   std::vector<std::int64_t> hist(static_cast<std::size_t>(bins) + 2, 0), first(levels + 1, 0);
+  constexpr std::int64_t block = 1024;
+  const std::int64_t blocks = (n + block - 1) / block;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<std::int64_t> my_hist(hist.size(), 0), my_first(first.size(), 0);
+    double v[block];
+    std::int32_t slot[block], cell[block];
 #pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const double v = to_double(x[i]);
-      if (std::isnan(v)) {
-        ++my_hist[bins + 1];
-        ++my_first[levels];
-        continue;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t begin = b * block;
+      const auto count = static_cast<std::int32_t>(std::min(block, n - begin));
+      for (std::int32_t k = 0; k < count; ++k) v[k] = to_double(x[begin + k]);
+      cells_of(v, count, low, high, scale, bins, find_level.origin(), find_level.per_width(), slot,
+               cell);
+      for (std::int32_t k = 0; k < count; ++k) {
+        ++my_hist[static_cast<std::size_t>(slot[k])];
+        const double value = v[k];
+        ++my_first[value != value ? levels
+                                  : find_level.at(static_cast<std::size_t>(cell[k]), value)];
       }
-      if (v < low) {
-        ++my_hist[bins];
-      } else if (v > high) {
-        ++my_hist[bins + 1];
-      } else {
-        ++my_hist[std::min(bins - 1, static_cast<int>((v - low) * scale))];
-      }
-      ++my_first[find_level(v)];
     }
 #pragma omp critical(verinit_summary_merge)
     {
