@@ -3,17 +3,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "verinit/reports/detail/format.hpp"
 
 namespace verinit::reports::detail {
 namespace {
 
-std::string fixed(double value) {  // pixel coordinates: two decimals, deterministic
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", value);
-  return text;
+std::string fixed(double value) { return format_fixed2(value); }
+
+// Appends "x,y" in pixels: a plot's curves hold most of a report's numbers.
+void append_point(std::string& out, double x, double y) {
+  append_fixed2(out, x);
+  out += ',';
+  append_fixed2(out, y);
 }
 
 }  // namespace
@@ -117,7 +119,8 @@ void svg_plot::line(const std::vector<double>& xs, const std::vector<double>& ys
     }
     // Clamp far-off values so the clip path, not the number's size, decides what shows.
     const double y = std::clamp(py(ys[i]), -10.0 * height_, 11.0 * height_);
-    points += (points.empty() ? "" : " ") + fixed(px(xs[i])) + "," + fixed(y);
+    if (!points.empty()) points += ' ';
+    append_point(points, px(xs[i]), y);
   }
   flush();
   add_legend(colour, legend, dashed ? "dash" : "line");
@@ -128,9 +131,15 @@ void svg_plot::band(const std::vector<double>& xs, const std::vector<double>& lo
                     const std::string& legend) {
   std::string points;
   for (std::size_t i = 0; i < xs.size(); ++i)
-    if (std::isfinite(xs[i])) points += fixed(px(xs[i])) + "," + fixed(py(upper[i])) + " ";
+    if (std::isfinite(xs[i])) {
+      append_point(points, px(xs[i]), py(upper[i]));
+      points += ' ';
+    }
   for (std::size_t i = xs.size(); i-- > 0;)
-    if (std::isfinite(xs[i])) points += fixed(px(xs[i])) + "," + fixed(py(lower[i])) + " ";
+    if (std::isfinite(xs[i])) {
+      append_point(points, px(xs[i]), py(lower[i]));
+      points += ' ';
+    }
   if (!points.empty()) {
     points.pop_back();
     body_ += "<polygon fill=\"" + colour + "\" fill-opacity=\"0.25\" stroke=\"none\" points=\"" +
