@@ -27,6 +27,31 @@ TEST(JsonTest, RoundTripIsExact) {
   EXPECT_TRUE(std::isnan(back.cases[3].detectable_variance_error));            // eye: none
 }
 
+TEST(JsonTest, TheTextIsNlohmannsIndentedDumpByteForByte) {
+  // to_json writes the document itself (not through nlohmann's dump, for speed): its text is
+  // dump(2)'s exactly, escapes, UTF-8, signed zeros, NaN (null), extreme and integral doubles,
+  // empty containers and large integers included.
+  verinit::verify::run_result tricky = run();
+  tricky.cases[0].tensor = "layer \"0\"\\weight\t\x01\x7f \xc3\xbc" "n" "\xc3\xaf" "code \xe2\x82\xac";
+  tricky.cases[0].rule = "";
+  tricky.cases[0].tests[0].statistic = -0.0;
+  tricky.cases[0].tests[0].p_value = 4.9e-324;
+  tricky.cases[0].tests[1].statistic = 1e300;
+  tricky.cases[0].tests[1].p_value = 1.0;
+  tricky.cases[1].tests[0].statistic = NAN;
+  tricky.cases[1].tests[1].statistic = 123456789012345678.0;
+  tricky.cases[1].tests[1].p_value = 0.1 + 0.2;
+  tricky.notes = {"a note with a newline\n and a control \x1f"};
+  tricky.unmatched = {};
+  for (const auto& r : {run(), tricky}) {
+    const std::string text = to_json(r);
+    EXPECT_EQ(text, nlohmann::ordered_json::parse(text).dump(2) + "\n");
+  }
+  // Invalid UTF-8 in a name is refused as dump refuses it, not written as broken JSON.
+  tricky.cases[0].tensor = "bad \xff byte";
+  EXPECT_THROW(to_json(tricky), nlohmann::json::exception);
+}
+
 TEST(JsonTest, AModelsTensorsRulesAndListsRoundTrip) {
   verinit::verify::run_result model = run();
   model.cases[0].tensor = "blocks.0.attn.weight";
