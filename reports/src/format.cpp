@@ -18,7 +18,8 @@ std::string format_number(double value, int digits) {
 void append_fixed2(std::string& out, double value) {
   // 2 decimals of the largest double (309 digits) and the sign fit.
   char text[320];
-  const auto [end, error] = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, 2);
+  const auto [end, error] =
+      std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, 2);
   if (error != std::errc{}) {  // cannot happen with this buffer; keep printf's answer then
     std::snprintf(text, sizeof text, "%.2f", value);
     out += text;

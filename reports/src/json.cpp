@@ -433,9 +433,9 @@ std::string to_json(const verify::run_result& run) {
     schemes.push_back(std::move(entry));
     case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
   }
-  json document{{"verinit", verinit::version}, {"passed", run.passed},
-                {"seed", run.options.seed},    {"alpha", run.options.alpha},
-                {"threads", run.threads_used}, {"family_size", run.family_size},
+  json document{{"verinit", verinit::version},  {"passed", run.passed},
+                {"seed", run.options.seed},     {"alpha", run.options.alpha},
+                {"threads", run.threads_used},  {"family_size", run.family_size},
                 {"schemes", std::move(schemes)}};
   if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
   if (!run.pooled.empty()) {

@@ -32,7 +32,11 @@ TEST(JsonTest, TheTextIsNlohmannsIndentedDumpByteForByte) {
   // dump(2)'s exactly, escapes, UTF-8, signed zeros, NaN (null), extreme and integral doubles,
   // empty containers and large integers included.
   verinit::verify::run_result tricky = run();
-  tricky.cases[0].tensor = "layer \"0\"\\weight\t\x01\x7f \xc3\xbc" "n" "\xc3\xaf" "code \xe2\x82\xac";
+  tricky.cases[0].tensor =
+      "layer \"0\"\\weight\t\x01\x7f \xc3\xbc"
+      "n"
+      "\xc3\xaf"
+      "code \xe2\x82\xac";
   tricky.cases[0].rule = "";
   tricky.cases[0].tests[0].statistic = -0.0;
   tricky.cases[0].tests[0].p_value = 4.9e-324;

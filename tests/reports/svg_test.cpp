@@ -76,11 +76,13 @@ TEST(FormatTest, FixedTwoDecimalsAreWhatPrintfWrites) {
   // std::to_chars in place of snprintf("%.2f"): the same text, exact halves (rounded to even
   // on the binary value), signed zeros, the extremes and 10^5 random magnitudes included.
   using verinit::reports::detail::format_fixed2;
-  std::vector<double> values{0.125, 0.375, 2.675, 1.005, -0.005, 0.0, -0.0, -0.001, 1e15 + 0.125,
-                             1e300, -1e300, 4.9e-324, 123456.785, INFINITY, -INFINITY, NAN};
+  std::vector<double> values{0.125,      0.375,    2.675,        1.005, -0.005, 0.0,
+                             -0.0,       -0.001,   1e15 + 0.125, 1e300, -1e300, 4.9e-324,
+                             123456.785, INFINITY, -INFINITY,    NAN};
   std::mt19937_64 engine(20261207);
   std::uniform_real_distribution<double> exponent(-8, 8), unit(-1, 1);
-  for (int i = 0; i < 100'000; ++i) values.push_back(unit(engine) * std::pow(10.0, exponent(engine)));
+  for (int i = 0; i < 100'000; ++i)
+    values.push_back(unit(engine) * std::pow(10.0, exponent(engine)));
   for (int k = -2000; k <= 2000; ++k) values.push_back(k / 8.0);  // exact ties at 3 decimals
   for (const double v : values) {
     char expected[400];

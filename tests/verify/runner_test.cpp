@@ -215,7 +215,8 @@ TEST(RunnerTest, GivenSamplesRunSideBySideWithTheSameBits) {
   const verinit::tensor_shape wide{128, 256};
   const auto doubles = verinit::sample<double>(wide, verinit::parse_scheme("xavier_uniform"), {});
   const auto halves = verinit::sample<verinit::bfloat16_t>(wide, normal, {});
-  const auto sparse = verinit::sample<float>(wide, verinit::parse_scheme("sparse(sparsity=0.3)"), {});
+  const auto sparse =
+      verinit::sample<float>(wide, verinit::parse_scheme("sparse(sparsity=0.3)"), {});
   verinit::fill_options other_seed;
   other_seed.seed = 99;
   const auto wrong = verinit::sample<float>(shapes[3], normal, other_seed);
@@ -229,9 +230,9 @@ TEST(RunnerTest, GivenSamplesRunSideBySideWithTheSameBits) {
                                "m"});
     request.cases.push_back({case_spec::of("xavier_uniform", wide),
                              verinit::view_of(std::span<const double>(doubles), wide), "m"});
-    request.cases.push_back(
-        {case_spec::of("he_normal", wide),
-         verinit::view_of(std::span<const verinit::bfloat16_t>(halves), wide), "m"});
+    request.cases.push_back({case_spec::of("he_normal", wide),
+                             verinit::view_of(std::span<const verinit::bfloat16_t>(halves), wide),
+                             "m"});
     request.cases.push_back({case_spec::of("sparse(sparsity=0.3)", wide),
                              verinit::view_of(std::span<const float>(sparse), wide), "m"});
     request.cases.push_back({case_spec::of("lecun_normal", shapes[3]),  // the wrong law

@@ -255,7 +255,8 @@ fit_statistics fit_impl(std::span<const T> x, const any_law& law, int threads,
   constexpr std::int32_t block = 2048;
   static_assert(4096 + 1 <= 65536, "a bucket or the NaN slot fits a std::uint16_t");
   const bool keep = total <= keep_buckets_up_to;
-  const auto kept = detail::allocate_buffer<std::uint16_t>(keep ? static_cast<std::size_t>(total) : 0);
+  const auto kept =
+      detail::allocate_buffer<std::uint16_t>(keep ? static_cast<std::size_t>(total) : 0);
   detail::thread_bucket_offsets offsets(threads, slots);
   int team = 1;
   const auto chunk = [&](int t, int of) {

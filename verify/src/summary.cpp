@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "vector_clones.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/affine.hpp"
 #include "verinit/verify/exact_sum.hpp"
 #include "verinit/verify/stream_state.hpp"
-#include "vector_clones.hpp"
 
 namespace verinit::verify {
 namespace {
@@ -86,7 +86,8 @@ class level_finder {
   static_assert(last_cell == double{cells - 1});
   std::size_t levels_, padded_ = 1;
   std::vector<double> search_;  // q padded with +inf to a power of two
-  std::vector<double> bounds_;  // -inf, q, +inf: count k is right when bounds_[k] < v <= bounds_[k + 1]
+  std::vector<double>
+      bounds_;  // -inf, q, +inf: count k is right when bounds_[k] < v <= bounds_[k + 1]
   std::vector<std::uint8_t> table_;
   double origin_ = 0, per_width_ = 0;
 };
