@@ -9,6 +9,7 @@
 
 #include "anderson_darling_pieces.hpp"
 #include "buffer.hpp"
+#include "cell_grid.hpp"
 #include "counting_sort.hpp"
 #include "vector_clones.hpp"
 #include "verinit/detail/check.hpp"
@@ -25,21 +26,9 @@ using detail::ad_lowest;
 using detail::ad_piece;
 using detail::ad_piece_from;
 using detail::ad_series_limit;
+using detail::cell_grid;
 using detail::log1p_series;
 
-// Cells of width 1/scale from `low`: cell_of is non-decreasing in v (a rounded subtraction, a
-// multiplication by a positive constant, clamps and a truncation each are), below `low` and
-// NaN give cell 0, beyond the last cell (`top`) the last one.
-struct cell_grid {
-  double low = 0, scale = 0, top = 0;
-
-  std::int32_t cell_of(double v) const {
-    const double position = (v - low) * scale;
-    const double above = position > 0 ? position : 0.0;  // NaN and -inf to cell 0
-    // (Clamped before the cast: converting +inf or a huge double to an integer is undefined.)
-    return static_cast<std::int32_t>(top < above ? top : above);
-  }
-};
 // A thread's working memory for one bucket at a time. Kept by the thread from one call to the
 // next (OpenMP keeps its threads): a model's hundreds of tensors would otherwise fault fresh
 // pages in for every one (each vector ~128-256 KiB, above malloc's mmap threshold). Beyond

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "cell_grid.hpp"
 #include "vector_clones.hpp"
 #include "verinit/verify/detail/p_values.hpp"
 #include "verinit/verify/distributions/affine.hpp"
@@ -18,6 +19,8 @@
 
 namespace verinit::verify {
 namespace {
+
+using detail::cell_grid;
 
 // Probability levels: every 0.005 in the bulk and 1, 2, 5 x 10^-j (j = 3..7) in each tail,
 // so that Q-Q and ECDF plots show the tails where wrong laws differ most.
@@ -40,76 +43,65 @@ std::vector<double> probability_levels() {
 class level_finder {
  public:
   level_finder(const std::vector<double>& q, std::size_t values) : levels_(q.size()) {
-    padded_ = 1;
-    while (padded_ < levels_ + 1) padded_ *= 2;
-    search_.assign(padded_, INFINITY);
-    std::copy(q.begin(), q.end(), search_.begin());
-    bounds_.reserve(levels_ + 2);
+    // bounds_ = -inf, q, +inf, then +inf up to a power of two past q for the search.
+    std::size_t padded = 1;
+    while (padded < levels_ + 1) padded *= 2;
+    bounds_.reserve(padded + 1);
     bounds_.push_back(-INFINITY);
     bounds_.insert(bounds_.end(), q.begin(), q.end());
-    bounds_.push_back(INFINITY);
+    bounds_.resize(padded + 1, INFINITY);
+    half_ = padded / 2;
     // 65,536 cells cost ~0.1 ms to fill: worth it from tens of thousands of values.
     constexpr std::size_t worth_from = 32768;
+    constexpr std::int32_t cells = 65536;
     if (values < worth_from || levels_ == 0 || levels_ >= 255) return;
-    origin_ = q.front();
     const double width = (q.back() - q.front()) / cells;
     if (!(width > 0) || !std::isfinite(width)) return;
-    per_width_ = 1 / width;
+    grid_ = {q.front(), 1 / width, double{cells - 1}};
     table_.resize(cells);
     std::size_t below = 0;  // quantiles < the cell's middle, found by a merge
     for (std::size_t c = 0; c < cells; ++c) {
-      const double middle = origin_ + (static_cast<double>(c) + 0.5) * width;
+      const double middle = grid_.low + (static_cast<double>(c) + 0.5) * width;
       while (below < levels_ && q[below] < middle) ++below;
       table_[c] = static_cast<std::uint8_t>(below);
     }
   }
 
-  // The table's cell of v is c(v) = clamp((v - origin) * per_width, 0, last_cell), truncated;
-  // callers compute it in vector lanes (cells_of), and pass it with v (not NaN) to at().
-  double origin() const noexcept { return origin_; }
-  double per_width() const noexcept { return per_width_; }
-  static constexpr double last_cell = double{65536 - 1};
+  // The table's cells: callers find them in vector lanes (cells_of), and pass a value's cell
+  // with the value (not NaN) to at().
+  const cell_grid& grid() const noexcept { return grid_; }
 
   std::size_t at(std::size_t cell, double v) const {
     if (!table_.empty()) {
       const std::size_t k = table_[cell];
       if (bounds_[k] < v && v <= bounds_[k + 1]) return k;
     }
-    std::size_t pos = 0;  // invariant: search_[pos - 1] < v (search_[-1] = -inf)
-    for (std::size_t half = padded_ / 2; half > 0; half /= 2)
-      pos += (search_[pos + half - 1] < v) ? half : 0;
+    // Branch-free binary search; invariant: bounds_[pos] < v (bounds_[0] = -inf).
+    std::size_t pos = 0;
+    for (std::size_t half = half_; half > 0; half /= 2)
+      pos += (bounds_[pos + half] < v) ? half : 0;
     return std::min(pos, levels_);
   }
 
  private:
-  static constexpr std::size_t cells = 65536;
-  static_assert(last_cell == double{cells - 1});
-  std::size_t levels_, padded_ = 1;
-  std::vector<double> search_;  // q padded with +inf to a power of two
-  std::vector<double>
-      bounds_;  // -inf, q, +inf: count k is right when bounds_[k] < v <= bounds_[k + 1]
+  std::size_t levels_, half_ = 0;
+  // -inf, q, +inf...: count k is right when bounds_[k] < v <= bounds_[k + 1].
+  std::vector<double> bounds_;
   std::vector<std::uint8_t> table_;
-  double origin_ = 0, per_width_ = 0;
+  cell_grid grid_;
 };
 
-// For a block of values, each one's histogram slot ([0, bins) by (v - low) * scale, truncated;
-// bins below low; bins + 1 above high or NaN) and its level_finder cell, in vector lanes. The
-// clamps come before the conversions (a NaN or huge double converted to an integer is
-// undefined) and send NaN to 0.
+// For a block of values, each one's histogram slot ([0, bins) by the histogram's cells; bins
+// below low; bins + 1 above high or NaN) and its level_finder cell, in vector lanes.
 VERINIT_VECTOR_CLONES void cells_of(const double* v, std::int32_t count, double low, double high,
-                                    double scale, std::int32_t bins, double origin,
-                                    double per_width, std::int32_t* slot, std::int32_t* cell) {
-  const double last_bin = static_cast<double>(bins - 1);
+                                    const cell_grid& histogram, std::int32_t bins,
+                                    const cell_grid& levels, std::int32_t* slot,
+                                    std::int32_t* cell) {
+  const cell_grid h = histogram, l = levels;  // local copies: the stores cannot alias them
   for (std::int32_t k = 0; k < count; ++k) {
     const double x = v[k];
-    const double t = (x - low) * scale;
-    const double t_low = t > 0 ? t : 0.0;
-    const auto inside = static_cast<std::int32_t>(last_bin < t_low ? last_bin : t_low);
-    slot[k] = x < low ? bins : ((x > high || x != x) ? bins + 1 : inside);
-    const double c = (x - origin) * per_width;
-    const double c_low = c > 0 ? c : 0.0;
-    cell[k] = static_cast<std::int32_t>(level_finder::last_cell < c_low ? level_finder::last_cell
-                                                                        : c_low);
+    slot[k] = x < low ? bins : ((x > high || x != x) ? bins + 1 : h.cell_of(x));
+    cell[k] = l.cell_of(x);
   }
 }
 
@@ -163,7 +155,7 @@ sample_summary summarize_impl(std::span<const T> x, const any_law& law, int thre
   const std::size_t levels = s.quantiles.size();
   const level_finder find_level(s.quantiles, x.size());
   const double low = s.low, high = s.high;
-  const double scale = bins / (high - low);
+  const cell_grid histogram{low, bins / (high - low), static_cast<double>(bins - 1)};
   const auto n = static_cast<std::int64_t>(x.size());
   // hist: [0, bins) bins, bins = below, bins + 1 = above. first: [0, levels] (levels: none).
   std::vector<std::int64_t> hist(static_cast<std::size_t>(bins) + 2, 0), first(levels + 1, 0);
@@ -179,8 +171,7 @@ sample_summary summarize_impl(std::span<const T> x, const any_law& law, int thre
       const std::int64_t begin = b * block;
       const auto count = static_cast<std::int32_t>(std::min(block, n - begin));
       for (std::int32_t k = 0; k < count; ++k) v[k] = to_double(x[begin + k]);
-      cells_of(v, count, low, high, scale, bins, find_level.origin(), find_level.per_width(), slot,
-               cell);
+      cells_of(v, count, low, high, histogram, bins, find_level.grid(), slot, cell);
       for (std::int32_t k = 0; k < count; ++k) {
         ++my_hist[static_cast<std::size_t>(slot[k])];
         const double value = v[k];
