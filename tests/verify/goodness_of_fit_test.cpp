@@ -1,6 +1,8 @@
 // Order statistics by bucketing, and the KS and A^2 statistics.
 #include "verinit/verify/goodness_of_fit.hpp"
 
+#include "anderson_darling_pieces.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -64,6 +66,25 @@ TEST(GoodnessOfFitTest, BucketedStatisticsEqualASortBasedReference) {
     expect_fit_equals_sort(std::span<const float>(x), law);
 }
 
+TEST(GoodnessOfFitTest, TheLongLog1pSeriesIsWithinTwoUlpsOfTheLibrary) {
+  // Both within an ulp of log1p (glibc's 0.53, the series' 0.98 against 200-bit mpmath), so
+  // within two of each other; the series one term short (to y^12) is 2.8 ulps off.
+  using verinit::verify::detail::ad_long_series_limit;
+  using verinit::verify::detail::ad_series_limit;
+  using verinit::verify::detail::log1p_long_series;
+  using verinit::verify::detail::log1p_small;
+  double worst = 0;
+  for (double y = ad_series_limit; y < ad_long_series_limit; y *= 1.0001) {
+    const double library = std::log1p(y);
+    worst = std::max(worst, std::abs(log1p_long_series(y) - library) /
+                                (std::nextafter(library, INFINITY) - library));
+    ASSERT_EQ(log1p_small(y), log1p_long_series(y)) << y;
+  }
+  EXPECT_LE(worst, 2.0);
+  EXPECT_GT(worst, 0.0);  // the two differ somewhere: the series is not the library
+  EXPECT_EQ(log1p_small(ad_long_series_limit), std::log1p(ad_long_series_limit));
+}
+
 TEST(GoodnessOfFitTest, BucketedStatisticsHandleTiesInfinitiesNanAndTinySamples) {
   std::vector<float> x(5000, 0.25f);  // all tied
   x[7] = INFINITY;
@@ -72,7 +93,8 @@ TEST(GoodnessOfFitTest, BucketedStatisticsHandleTiesInfinitiesNanAndTinySamples)
   const any_law law = boost::math::normal_distribution<>(0.0, 1.0);
   expect_fit_equals_sort(std::span<const float>(x), law);
   EXPECT_EQ(fit_of(std::span<const float>(x), law).nan, 1);
-  for (std::size_t n : {1u, 2u, 3u, 1023u, 1025u}) {
+  // (Below 2^15 values every piece takes the long series or the library: 1023 to 20000.)
+  for (std::size_t n : {1u, 2u, 3u, 1023u, 1025u, 20000u}) {
     const auto y = verinit::sample<float>(verinit::tensor_shape{static_cast<std::int64_t>(n)},
                                           verinit::parse_scheme("normal"), {});
     expect_fit_equals_sort(std::span<const float>(y), law);

@@ -25,8 +25,10 @@ using detail::ad_last_piece;
 using detail::ad_lowest;
 using detail::ad_piece;
 using detail::ad_piece_from;
+using detail::ad_long_series_limit;
 using detail::ad_series_limit;
 using detail::cell_grid;
+using detail::log1p_long_series;
 using detail::log1p_series;
 
 // A thread's working memory for one bucket at a time. Kept by the thread from one call to the
@@ -122,9 +124,10 @@ VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std:
       d = d < larger ? larger : d;
     }
   }
-  // Each piece once: in vector lanes where both y are below the series' limit (all but a few
-  // per bucket, and those only in the outer buckets; the series is what log1p_small computes
-  // there), else in a second, scalar loop with log1p_small.
+  // Each piece once, by log1p_small: in vector lanes where both y are below the series' limit
+  // (all but a few per bucket, and those only in the outer buckets), in a second vector loop
+  // where the larger y is below the long series' limit (the outer buckets' pieces, and every
+  // piece of a tensor below 2^15 values), else in a third, scalar loop.
   double sum = 0, y_max = 0;
   for (std::size_t start = 1; start < m; start += block) {
     const auto count = static_cast<std::int32_t>(std::min(block, m - start));
@@ -144,10 +147,30 @@ VERINIT_VECTOR_CLONES bucket_terms terms_of(const double* p, std::size_t m, std:
     }
   }
   if (!(y_max < ad_series_limit)) {
+    for (std::size_t start = 1; start < m; start += block) {
+      const auto count = static_cast<std::int32_t>(std::min(block, m - start));
+      const double* const q = p + start;
+      const double base = static_cast<double>(first) + static_cast<double>(start);
+#pragma omp simd reduction(+ : sum)
+      for (std::int32_t j = 0; j < count; ++j) {
+        const double a = clamp_value(q[j - 1], ad_lowest, ad_highest);
+        const double b = clamp_value(q[j], ad_lowest, ad_highest);
+        const double gap = b - a, y_a = gap / a, y_b = gap / (1 - b);
+        const double y = y_a < y_b ? y_b : y_a;
+        const double c = (base + static_cast<double>(j)) * inv_n;
+        // log1p_small without its library branch (this loop's pieces have y < the limit).
+        const double piece = ad_piece_from(c, gap, y_a, y_b, [](double v) {
+          return v < ad_series_limit ? log1p_series(v) : log1p_long_series(v);
+        });
+        sum += (y >= ad_series_limit) & (y < ad_long_series_limit) ? piece : 0.0;
+      }
+    }
+  }
+  if (!(y_max < ad_long_series_limit)) {
     for (std::size_t k = 1; k < m; ++k) {
       const double a = clamp_value(p[k - 1], ad_lowest, ad_highest);
       const double b = clamp_value(p[k], ad_lowest, ad_highest);
-      if (!((b - a) / a < ad_series_limit && (b - a) / (1 - b) < ad_series_limit))
+      if (!((b - a) / a < ad_long_series_limit && (b - a) / (1 - b) < ad_long_series_limit))
         sum += ad_piece(static_cast<double>(first + static_cast<std::int64_t>(k)) * inv_n, a, b);
     }
   }
