@@ -1,6 +1,7 @@
 // The results document, both ways.
 #include "verinit/reports/json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -9,7 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
@@ -20,14 +23,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// JSON has no NaN or infinity: null stands for NaN, "inf" and "-inf" for the infinities.
-json number(double value) {
-  if (std::isnan(value)) return nullptr;
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  return value;
-}
-
-// The inverse of number(); nullopt for anything else.
+// The inverse of json_text::number (NaN written as null, the infinities as "inf" and "-inf");
+// nullopt for anything else.
 std::optional<double> as_number(const json& v) {
   if (v.is_null()) return NAN;
   if (v.is_number()) return v.get<double>();
@@ -36,79 +33,208 @@ std::optional<double> as_number(const json& v) {
   return std::nullopt;
 }
 
-json numbers(const std::vector<double>& values) {
-  json out = json::array();
-  for (double v : values) out.push_back(number(v));
-  return out;
-}
+// The document's text exactly as nlohmann's dump(2) writes the same document (JsonTest checks
+// this byte for byte), written as it goes: no DOM. A model's document holds a million numbers
+// (9 MB for efficientnet_v2_s's 672 cases); building them into nlohmann's tree first, then
+// walking it, cost more than writing them, mostly in fresh memory for the tree. Doubles go
+// through nlohmann::detail::to_chars, the function dump formats them with; strings other than
+// plain printable ASCII through dump itself, for its escapes and its UTF-8 checks.
+class json_text {
+ public:
+  explicit json_text(std::string& out) : out_(out) {}
 
-json summary_json(const verify::sample_summary& s) {
+  // Containers: a value (an array's element or a member's, after key()) that holds others.
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+  // An object's next member: its key; its value follows.
+  json_text& key(std::string_view name) {
+    separate();
+    string(name);
+    out_ += ": ";
+    after_key_ = true;
+    return *this;
+  }
+
+  // Scalars, as dump writes them.
+  void null() { literal("null"); }
+  void boolean(bool b) { literal(b ? "true" : "false"); }
+  template <class Integer>
+    requires std::is_integral_v<Integer>
+  void integer(Integer i) {
+    before_value();
+    char text[24];
+    const char* const end = std::to_chars(text, text + sizeof text, i).ptr;
+    out_.append(text, static_cast<std::size_t>(end - text));
+  }
+  // A double as dump writes it: non-finite as null.
+  void floating(double x) {
+    if (!std::isfinite(x)) return null();
+    before_value();
+    char text[64];
+    const char* const end = nlohmann::detail::to_chars(text, text + sizeof text, x);
+    out_.append(text, static_cast<std::size_t>(end - text));
+  }
+  // A number of the results format: NaN as null, the infinities as "inf" and "-inf".
+  void number(double x) {
+    if (std::isinf(x)) return text(x > 0 ? "inf" : "-inf");
+    floating(x);
+  }
+  void text(std::string_view s) {
+    before_value();
+    string(s);
+  }
+
+  // Arrays of one kind.
+  void numbers(const std::vector<double>& values) {
+    begin_array();
+    for (const double v : values) number(v);
+    end_array();
+  }
+  void integers(const std::vector<std::int64_t>& values) {
+    begin_array();
+    for (const std::int64_t v : values) integer(v);
+    end_array();
+  }
+  void texts(const std::vector<std::string>& values) {
+    begin_array();
+    for (const std::string& v : values) text(v);
+    end_array();
+  }
+
+ private:
+  // Before a member's key or an array's element: the separator and the indentation.
+  void separate() {
+    out_ += open_.back() == 0 ? "\n" : ",\n";
+    ++open_.back();
+    out_.append(2 * open_.size(), ' ');
+  }
+  void before_value() {
+    if (after_key_)
+      after_key_ = false;
+    else if (!open_.empty())
+      separate();
+  }
+  void literal(std::string_view word) {
+    before_value();
+    out_ += word;
+  }
+  void open(char bracket) {
+    before_value();
+    out_ += bracket;
+    open_.push_back(0);
+  }
+  void close(char bracket) {
+    const std::size_t count = open_.back();
+    open_.pop_back();
+    if (count != 0) {  // else "{}" or "[]", as dump writes an empty container
+      out_ += '\n';
+      out_.append(2 * open_.size(), ' ');
+    }
+    out_ += bracket;
+  }
+  void string(std::string_view s) {
+    for (const char c : s)
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+        out_ += json(std::string(s)).dump();
+        return;
+      }
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  }
+
+  std::string& out_;
+  std::vector<std::size_t> open_;  // the open containers' element counts
+  bool after_key_ = false;
+};
+
+void write_summary(json_text& out, const verify::sample_summary& s) {
   const verify::sample_moments m = verify::moments_of(s);
-  json out = {{"law", s.law},
-              {"independent", s.independent},
-              {"ks_critical", number(s.ks_critical)},
-              {"moments",
-               {{"mean", number(m.mean)},
-                {"variance", number(m.variance)},
-                {"skewness", number(m.skewness)},
-                {"kurtosis", number(m.kurtosis)}}},
-              {"expected",
-               {{"mean", number(s.expected.mean)},
-                {"variance", number(s.expected.variance)},
-                {"skewness", number(s.expected.skewness)},
-                {"kurtosis", number(s.expected.kurtosis)}}},
-              {"power_sums",
-               {{"centre", number(s.expected.mean)},
-                {"n", number(s.sums.n)},
-                {"s1", number(s.sums.s1)},
-                {"s2", number(s.sums.s2)},
-                {"s3", number(s.sums.s3)},
-                {"s4", number(s.sums.s4)}}},
-              {"histogram",
-               {{"low", number(s.low)},
-                {"high", number(s.high)},
-                {"counts", s.counts},
-                {"below", s.below},
-                {"above", s.above}}},
-              {"density", {{"x", numbers(s.density_x)}, {"pdf", numbers(s.density)}}},
-              {"ecdf",
-               {{"levels", numbers(s.levels)},
-                {"quantiles", numbers(s.quantiles)},
-                {"at_or_below", s.at_or_below}}}};
-  if (!s.grid.empty())
-    out["grid"] = {{"dtype", s.grid},
-                   {"distinct", s.distinct},
-                   {"expected_distinct", number(s.expected_distinct)},
-                   {"atoms",
-                    {{"values", numbers(s.atom_values)},
-                     {"probabilities", numbers(s.atom_probabilities)},
-                     {"counts", s.atom_counts}}}};
-  return out;
+  out.begin_object();
+  out.key("law").text(s.law);
+  out.key("independent").boolean(s.independent);
+  out.key("ks_critical").number(s.ks_critical);
+  out.key("moments").begin_object();
+  out.key("mean").number(m.mean);
+  out.key("variance").number(m.variance);
+  out.key("skewness").number(m.skewness);
+  out.key("kurtosis").number(m.kurtosis);
+  out.end_object();
+  out.key("expected").begin_object();
+  out.key("mean").number(s.expected.mean);
+  out.key("variance").number(s.expected.variance);
+  out.key("skewness").number(s.expected.skewness);
+  out.key("kurtosis").number(s.expected.kurtosis);
+  out.end_object();
+  out.key("power_sums").begin_object();
+  out.key("centre").number(s.expected.mean);
+  out.key("n").number(s.sums.n);
+  out.key("s1").number(s.sums.s1);
+  out.key("s2").number(s.sums.s2);
+  out.key("s3").number(s.sums.s3);
+  out.key("s4").number(s.sums.s4);
+  out.end_object();
+  out.key("histogram").begin_object();
+  out.key("low").number(s.low);
+  out.key("high").number(s.high);
+  out.key("counts").integers(s.counts);
+  out.key("below").integer(s.below);
+  out.key("above").integer(s.above);
+  out.end_object();
+  out.key("density").begin_object();
+  out.key("x").numbers(s.density_x);
+  out.key("pdf").numbers(s.density);
+  out.end_object();
+  out.key("ecdf").begin_object();
+  out.key("levels").numbers(s.levels);
+  out.key("quantiles").numbers(s.quantiles);
+  out.key("at_or_below").integers(s.at_or_below);
+  out.end_object();
+  if (!s.grid.empty()) {
+    out.key("grid").begin_object();
+    out.key("dtype").text(s.grid);
+    out.key("distinct").integer(s.distinct);
+    out.key("expected_distinct").number(s.expected_distinct);
+    out.key("atoms").begin_object();
+    out.key("values").numbers(s.atom_values);
+    out.key("probabilities").numbers(s.atom_probabilities);
+    out.key("counts").integers(s.atom_counts);
+    out.end_object();
+    out.end_object();
+  }
+  out.end_object();
 }
 
-json propagation_json(const verify::propagation_result& p) {
-  json cases = json::array();
-  for (const auto& c : p.cases)
-    cases.push_back({{"label", c.config.label},
-                     {"scheme", c.config.scheme},
-                     {"activation", verify::to_string(c.config.act)},
-                     {"expected", c.config.expected},
-                     {"verdict", c.verdict},
-                     {"passed", c.passed},
-                     {"forward_ratio", number(c.forward_ratio)},
-                     {"backward_ratio", number(c.backward_ratio)},
-                     {"overflowed", c.overflowed},
-                     {"symmetric", c.symmetric},
-                     {"forward", numbers(c.forward)},
-                     {"backward", numbers(c.backward)},
-                     {"saturated", numbers(c.saturated)}});
-  return {{"passed", p.passed},
-          {"depth", p.options.depth},
-          {"width", p.options.width},
-          {"batch", p.options.batch},
-          {"seeds", p.options.seeds},
-          {"seed", p.options.seed},
-          {"cases", cases}};
+void write_propagation(json_text& out, const verify::propagation_result& p) {
+  out.begin_object();
+  out.key("passed").boolean(p.passed);
+  out.key("depth").integer(p.options.depth);
+  out.key("width").integer(p.options.width);
+  out.key("batch").integer(p.options.batch);
+  out.key("seeds").integer(p.options.seeds);
+  out.key("seed").integer(p.options.seed);
+  out.key("cases").begin_array();
+  for (const auto& c : p.cases) {
+    out.begin_object();
+    out.key("label").text(c.config.label);
+    out.key("scheme").text(c.config.scheme);
+    out.key("activation").text(verify::to_string(c.config.act));
+    out.key("expected").text(c.config.expected);
+    out.key("verdict").text(c.verdict);
+    out.key("passed").boolean(c.passed);
+    out.key("forward_ratio").number(c.forward_ratio);
+    out.key("backward_ratio").number(c.backward_ratio);
+    out.key("overflowed").boolean(c.overflowed);
+    out.key("symmetric").boolean(c.symmetric);
+    out.key("forward").numbers(c.forward);
+    out.key("backward").numbers(c.backward);
+    out.key("saturated").numbers(c.saturated);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
 }
 
 // Reading: every access names the field it wanted.
@@ -256,26 +382,50 @@ verify::propagation_result read_propagation(const reader& r) {
   return p;
 }
 
-json tests_json(const std::vector<verify::test_result>& list) {
-  json tests = json::array();
+void write_tests(json_text& out, const std::vector<verify::test_result>& list) {
+  out.begin_array();
   for (const auto& t : list) {
-    json test{{"name", t.name},
-              {"statistic", number(t.statistic)},
-              {"p_value", number(t.p_value)},
-              {"p_adjusted", number(t.adjusted_p_value)},
-              {"passed", t.passed},
-              {"exact", t.exact},
-              {"suspicious", t.suspicious},
-              {"note", t.note}};
-    if (t.informational) test["informational"] = true;  // only then: older documents lack it
-    for (const auto& [key, value] : t.values) test[key] = number(value);
-    tests.push_back(std::move(test));
+    // A value named like a field, or twice, replaces it where it stands (as a JSON object's
+    // assignment does); the others follow the fields, in order.
+    std::vector<std::pair<std::string_view, double>> values;
+    for (const auto& [key, value] : t.values) {
+      const auto same = std::find_if(values.begin(), values.end(),
+                                     [&](const auto& v) { return v.first == key; });
+      if (same != values.end())
+        same->second = value;
+      else
+        values.emplace_back(key, value);
+    }
+    const auto field = [&](std::string_view name, const auto& write) {
+      const auto given = std::find_if(values.begin(), values.end(),
+                                      [&](const auto& v) { return v.first == name; });
+      out.key(name);
+      if (given == values.end()) return write();
+      out.number(given->second);
+      values.erase(given);
+    };
+    out.begin_object();
+    field("name", [&] { out.text(t.name); });
+    field("statistic", [&] { out.number(t.statistic); });
+    field("p_value", [&] { out.number(t.p_value); });
+    field("p_adjusted", [&] { out.number(t.adjusted_p_value); });
+    field("passed", [&] { out.boolean(t.passed); });
+    field("exact", [&] { out.boolean(t.exact); });
+    field("suspicious", [&] { out.boolean(t.suspicious); });
+    field("note", [&] { out.text(t.note); });
+    if (t.informational) field("informational", [&] { out.boolean(true); });  // older lack it
+    for (const auto& [key, value] : values) out.key(key).number(value);
+    out.end_object();
   }
-  return tests;
+  out.end_array();
 }
 
-json tolerance_json(const verify::tolerance& t) {
-  return {{"variance", number(t.variance)}, {"mean", number(t.mean)}, {"ks", number(t.ks)}};
+void write_tolerance(json_text& out, const verify::tolerance& t) {
+  out.begin_object();
+  out.key("variance").number(t.variance);
+  out.key("mean").number(t.mean);
+  out.key("ks").number(t.ks);
+  out.end_object();
 }
 
 verify::tolerance read_tolerance(const reader& r) {
@@ -284,198 +434,149 @@ verify::tolerance read_tolerance(const reader& r) {
   return t;
 }
 
-json detectable_json(double variance_error, double mean_shift) {
-  return {{"power", 0.99},
-          {"relative_variance_error", number(variance_error)},
-          {"mean_shift_sd", number(mean_shift)}};
+// The detectable effects; ks_distance only where not NaN.
+void write_detectable(json_text& out, double variance_error, double mean_shift,
+                      double ks_distance = NAN) {
+  out.begin_object();
+  out.key("power").floating(0.99);
+  out.key("relative_variance_error").number(variance_error);
+  out.key("mean_shift_sd").number(mean_shift);
+  if (!std::isnan(ks_distance)) out.key("ks_distance").number(ks_distance);
+  out.end_object();
 }
-
-// The document's text exactly as nlohmann's dump(2) writes it (JsonTest checks the two agree
-// byte for byte), a few times faster: dump writes through a virtual call per piece, most of
-// the time of a model's document (9 MB for efficientnet_v2_s's 672 cases). Doubles go through
-// nlohmann::detail::to_chars, the function dump formats them with; strings other than plain
-// printable ASCII through dump itself, for its escapes and its UTF-8 checks.
-class indented_text {
- public:
-  explicit indented_text(std::string& out) : out_(out) {}
-
-  void value(const json& v, int depth) {
-    switch (v.type()) {
-      case json::value_t::null:
-        out_ += "null";
-        return;
-      case json::value_t::boolean:
-        out_ += v.get<bool>() ? "true" : "false";
-        return;
-      case json::value_t::number_integer:
-        integer(v.get<std::int64_t>());
-        return;
-      case json::value_t::number_unsigned:
-        integer(v.get<std::uint64_t>());
-        return;
-      case json::value_t::number_float:
-        floating(v.get<double>());
-        return;
-      case json::value_t::string:
-        string(v.get_ref<const std::string&>());
-        return;
-      case json::value_t::array:
-        if (v.empty()) {
-          out_ += "[]";
-          return;
-        }
-        out_ += "[\n";
-        for (auto it = v.begin(); it != v.end(); ++it) {
-          indent(depth + 1);
-          value(*it, depth + 1);
-          out_ += std::next(it) == v.end() ? "\n" : ",\n";
-        }
-        indent(depth);
-        out_ += ']';
-        return;
-      case json::value_t::object:
-        if (v.empty()) {
-          out_ += "{}";
-          return;
-        }
-        out_ += "{\n";
-        for (auto it = v.begin(); it != v.end(); ++it) {
-          indent(depth + 1);
-          string(it.key());
-          out_ += ": ";
-          value(it.value(), depth + 1);
-          out_ += std::next(it) == v.end() ? "\n" : ",\n";
-        }
-        indent(depth);
-        out_ += '}';
-        return;
-      default:  // binary and discarded values: never in a results document
-        out_ += v.dump();
-        return;
-    }
-  }
-
- private:
-  void indent(int depth) { out_.append(static_cast<std::size_t>(2 * depth), ' '); }
-
-  template <class Integer>
-  void integer(Integer i) {
-    char text[24];
-    const char* const end = std::to_chars(text, text + sizeof text, i).ptr;
-    out_.append(text, static_cast<std::size_t>(end - text));
-  }
-
-  void floating(double x) {
-    if (!std::isfinite(x)) {
-      out_ += "null";
-      return;
-    }
-    char text[64];
-    const char* const end = nlohmann::detail::to_chars(text, text + sizeof text, x);
-    out_.append(text, static_cast<std::size_t>(end - text));
-  }
-
-  void string(const std::string& s) {
-    for (const char c : s)
-      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-        out_ += json(s).dump();
-        return;
-      }
-    out_ += '"';
-    out_ += s;
-    out_ += '"';
-  }
-
-  std::string& out_;
-};
 
 }  // namespace
 
 std::string to_json(const verify::run_result& run) {
-  json schemes = json::array();
-  json case_timing = json::array();
+  std::string text;
+  text.reserve(run.cases.size() * 16384);
+  json_text out(text);
+  out.begin_object();
+  out.key("verinit").text(verinit::version);
+  out.key("passed").boolean(run.passed);
+  out.key("seed").integer(run.options.seed);
+  out.key("alpha").floating(run.options.alpha);
+  out.key("threads").integer(run.threads_used);
+  out.key("family_size").integer(run.family_size);
+  out.key("schemes").begin_array();
   for (const auto& c : run.cases) {
-    json entry{{"scheme", c.spec.spelling},
-               {"canonical", c.canonical()},
-               {"law", c.formula},
-               {"source", c.source},
-               {"shape", c.spec.shape},
-               {"layout", to_string(c.spec.tensor_layout)},
-               {"dtype", to_string(c.spec.type)},
-               {"samples", c.spec.samples},
-               {"replications", c.spec.replications},
-               {"n", c.n},
-               {"passed", c.passed},
-               {"tests", tests_json(c.tests)}};
-    if (!std::isnan(c.detectable_variance_error))
-      entry["detectable"] = detectable_json(c.detectable_variance_error, c.detectable_mean_shift);
-    if (!c.tensor.empty()) entry["tensor"] = c.tensor;
-    if (!c.rule.empty()) entry["rule"] = c.rule;
-    if (!c.origin.empty()) entry["origin"] = c.origin;
-    if (!c.samples_shape.empty()) entry["tensor_shape"] = c.samples_shape;
-    if (c.tolerance.any()) entry["tolerance"] = tolerance_json(c.tolerance);
-    if (!c.diagnosis.empty()) entry["diagnosis"] = c.diagnosis;
-    if (c.summary) entry["summary"] = summary_json(*c.summary);
+    out.begin_object();
+    out.key("scheme").text(c.spec.spelling);
+    out.key("canonical").text(c.canonical());
+    out.key("law").text(c.formula);
+    out.key("source").text(c.source);
+    out.key("shape").integers(c.spec.shape);
+    out.key("layout").text(to_string(c.spec.tensor_layout));
+    out.key("dtype").text(to_string(c.spec.type));
+    out.key("samples").integer(c.spec.samples);
+    out.key("replications").integer(c.spec.replications);
+    out.key("n").integer(c.n);
+    out.key("passed").boolean(c.passed);
+    out.key("tests");
+    write_tests(out, c.tests);
+    if (!std::isnan(c.detectable_variance_error)) {
+      out.key("detectable");
+      write_detectable(out, c.detectable_variance_error, c.detectable_mean_shift);
+    }
+    if (!c.tensor.empty()) out.key("tensor").text(c.tensor);
+    if (!c.rule.empty()) out.key("rule").text(c.rule);
+    if (!c.origin.empty()) out.key("origin").text(c.origin);
+    if (!c.samples_shape.empty()) out.key("tensor_shape").integers(c.samples_shape);
+    if (c.tolerance.any()) {
+      out.key("tolerance");
+      write_tolerance(out, c.tolerance);
+    }
+    if (!c.diagnosis.empty()) out.key("diagnosis").text(c.diagnosis);
+    if (c.summary) {
+      out.key("summary");
+      write_summary(out, *c.summary);
+    }
     if (!c.parts.empty()) {
-      json parts = json::array();
+      out.key("parts").begin_array();
       for (const auto& p : c.parts) {
         char digest[19];
         std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(p.digest));
-        parts.push_back({{"where", p.place.where},
-                         {"offset", p.place.offset},
-                         {"n", p.n},
-                         {"non_finite", p.non_finite},
-                         {"digest", digest},
-                         {"replica", p.place.replica}});
+        out.begin_object();
+        out.key("where").text(p.place.where);
+        out.key("offset").integers(p.place.offset);
+        out.key("n").integer(p.n);
+        out.key("non_finite").integer(p.non_finite);
+        out.key("digest").text(digest);
+        out.key("replica").boolean(p.place.replica);
+        out.end_object();
       }
-      entry["parts"] = std::move(parts);
+      out.end_array();
     }
-    schemes.push_back(std::move(entry));
-    case_timing.push_back({{"sample_s", c.sample_seconds}, {"test_s", c.test_seconds}});
+    out.end_object();
   }
-  json document{{"verinit", verinit::version},  {"passed", run.passed},
-                {"seed", run.options.seed},     {"alpha", run.options.alpha},
-                {"threads", run.threads_used},  {"family_size", run.family_size},
-                {"schemes", std::move(schemes)}};
-  if (run.propagation) document["propagation"] = propagation_json(*run.propagation);
+  out.end_array();
+  if (run.propagation) {
+    out.key("propagation");
+    write_propagation(out, *run.propagation);
+  }
   if (!run.pooled.empty()) {
-    json pooled = json::array();
+    out.key("pooled").begin_array();
     for (const auto& p : run.pooled) {
-      json entry{
-          {"rule", p.rule},
-          {"tensors", p.tensors},
-          {"n", number(p.n)},
-          {"passed", p.passed},
-          {"tests", tests_json(p.tests)},
-          {"detectable", detectable_json(p.detectable_variance_error, p.detectable_mean_shift)}};
-      if (p.tolerance.any()) entry["tolerance"] = tolerance_json(p.tolerance);
-      if (!std::isnan(p.detectable_ks_distance))
-        entry["detectable"]["ks_distance"] = number(p.detectable_ks_distance);
-      pooled.push_back(std::move(entry));
+      out.begin_object();
+      out.key("rule").text(p.rule);
+      out.key("tensors").texts(p.tensors);
+      out.key("n").number(p.n);
+      out.key("passed").boolean(p.passed);
+      out.key("tests");
+      write_tests(out, p.tests);
+      out.key("detectable");
+      write_detectable(out, p.detectable_variance_error, p.detectable_mean_shift,
+                       p.detectable_ks_distance);
+      if (p.tolerance.any()) {
+        out.key("tolerance");
+        write_tolerance(out, p.tolerance);
+      }
+      out.end_object();
     }
-    document["pooled"] = std::move(pooled);
+    out.end_array();
   }
-  if (!run.unmatched.empty()) document["unmatched"] = run.unmatched;
-  if (!run.skipped.empty()) document["skipped"] = run.skipped;
+  if (!run.unmatched.empty()) out.key("unmatched").texts(run.unmatched);
+  if (!run.skipped.empty()) out.key("skipped").texts(run.skipped);
   if (!run.tied.empty()) {
-    json tied = json::object();
-    for (const auto& [name, verified] : run.tied) tied[name] = verified;
-    document["tied"] = tied;
+    // Named once each, the last pairing of a name winning in its first place (as a JSON
+    // object's assignment does).
+    std::vector<std::pair<std::string_view, std::string_view>> tied;
+    for (const auto& [name, verified] : run.tied) {
+      const auto same = std::find_if(tied.begin(), tied.end(),
+                                     [&](const auto& t) { return t.first == name; });
+      if (same != tied.end())
+        same->second = verified;
+      else
+        tied.emplace_back(name, verified);
+    }
+    out.key("tied").begin_object();
+    for (const auto& [name, verified] : tied) out.key(name).text(verified);
+    out.end_object();
   }
-  if (!run.notes.empty()) document["notes"] = run.notes;
-  json timing{{"schemes", std::move(case_timing)}};
-  if (run.propagation) timing["propagation_s"] = run.propagation->seconds;
+  if (!run.notes.empty()) out.key("notes").texts(run.notes);
+  out.key("timing").begin_object();
+  out.key("schemes").begin_array();
+  for (const auto& c : run.cases) {
+    out.begin_object();
+    out.key("sample_s").floating(c.sample_seconds);
+    out.key("test_s").floating(c.test_seconds);
+    out.end_object();
+  }
+  out.end_array();
+  if (run.propagation) out.key("propagation_s").floating(run.propagation->seconds);
   if (!run.shares.empty()) {
-    json shares = json::array();
-    for (const auto& share : run.shares)
-      shares.push_back(
-          {{"units", share.units}, {"bytes", share.bytes}, {"seconds", share.seconds}});
-    timing["shares"] = std::move(shares);
+    out.key("shares").begin_array();
+    for (const auto& share : run.shares) {
+      out.begin_object();
+      out.key("units").integer(share.units);
+      out.key("bytes").integer(share.bytes);
+      out.key("seconds").floating(share.seconds);
+      out.end_object();
+    }
+    out.end_array();
   }
-  document["timing"] = std::move(timing);
-  std::string text;
-  text.reserve(run.cases.size() * 16384);
-  indented_text(text).value(document, 0);
+  out.end_object();
+  out.end_object();
   text += '\n';
   return text;
 }

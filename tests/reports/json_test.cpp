@@ -56,6 +56,25 @@ TEST(JsonTest, TheTextIsNlohmannsIndentedDumpByteForByte) {
   EXPECT_THROW(to_json(tricky), nlohmann::json::exception);
 }
 
+TEST(JsonTest, AValueNamedLikeAFieldOrTwiceReplacesItWhereItStands) {
+  // As an assignment to a JSON object does (what the document was once built with): the key
+  // keeps its first place, the last value wins.
+  verinit::verify::run_result r = run();
+  auto& test = r.cases[0].tests[0];
+  test.informational = false;
+  test.values = {{"n", 5}, {"statistic", 7}, {"n", 6}};
+  r.tied = {{"a", "b"}, {"c", "d"}, {"a", "e"}};
+  const auto document = nlohmann::ordered_json::parse(to_json(r));
+  const auto& written = document["schemes"][0]["tests"][0];
+  std::vector<std::string> keys;
+  for (auto it = written.begin(); it != written.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "statistic", "p_value", "p_adjusted", "passed",
+                                            "exact", "suspicious", "note", "n"}));
+  EXPECT_EQ(written["statistic"], 7.0);
+  EXPECT_EQ(written["n"], 6.0);
+  EXPECT_EQ(document["tied"].dump(), R"({"a":"e","c":"d"})");
+}
+
 TEST(JsonTest, AModelsTensorsRulesAndListsRoundTrip) {
   verinit::verify::run_result model = run();
   model.cases[0].tensor = "blocks.0.attn.weight";
