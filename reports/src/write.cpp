@@ -65,11 +65,10 @@ report_texts render_report(const verify::run_result& run) {
   return texts;
 }
 
-void write_report(const verify::run_result& run, const fs::path& requested) {
-  write_report(render_report(run), requested);
-}
+namespace {
 
-void write_report(const report_texts& texts, const fs::path& requested) {
+// The directory a report request names, checked: one that may be created or replaced.
+fs::path report_target(const fs::path& requested) {
   const fs::path directory = fs::absolute(requested).lexically_normal();
   fs::path target = directory;
   if (!target.has_filename()) target = target.parent_path();  // "out/" names "out"
@@ -87,7 +86,48 @@ void write_report(const report_texts& texts, const fs::path& requested) {
     throw std::invalid_argument("report directory '" + requested.string() +
                                 "' exists and holds files other than a verinit report; expected "
                                 "a new or empty directory, or an earlier report");
-  io::staged_directory staged(target);
+  return target;
+}
+
+}  // namespace
+
+void write_report(const verify::run_result& run, const fs::path& requested,
+                  const fs::path& json_copy) {
+  io::staged_directory staged(report_target(requested));
+  std::exception_ptr failure[2];
+  // Each text is written as soon as it is rendered, the JSON document (about what the other
+  // three cost together) beside the others: the writing of one overlaps the rendering of the
+  // other.
+#pragma omp parallel sections num_threads(run.threads_used > 1 ? 2 : 1)
+  {
+#pragma omp section
+    {
+      try {
+        const std::string json = to_json(run);
+        write_file(staged.path() / "results.json", json);
+        if (!json_copy.empty()) io::write_file_atomically(json_copy, json);
+      } catch (...) {
+        failure[0] = std::current_exception();
+      }
+    }
+#pragma omp section
+    {
+      try {
+        write_file(staged.path() / "index.html", to_html(run));
+        write_file(staged.path() / "summary.md", to_markdown(run));
+        write_file(staged.path() / "junit.xml", to_junit(run));
+      } catch (...) {
+        failure[1] = std::current_exception();
+      }
+    }
+  }
+  for (const auto& f : failure)
+    if (f) std::rethrow_exception(f);
+  staged.commit();
+}
+
+void write_report(const report_texts& texts, const fs::path& requested) {
+  io::staged_directory staged(report_target(requested));
   write_file(staged.path() / "results.json", texts.json);
   write_file(staged.path() / "index.html", texts.html);
   write_file(staged.path() / "summary.md", texts.markdown);

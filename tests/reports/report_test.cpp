@@ -249,6 +249,29 @@ TEST_F(WriteReportTest, WritesFourFilesAndReplacesAnEarlierReportWhole) {
   EXPECT_EQ(entries, 1u);
 }
 
+TEST_F(WriteReportTest, WritesTheJsonCopyFromTheSameTextAndNothingWhenTheCopyFails) {
+  // What `verinit verify --json out.json --report dir` writes: the results document twice,
+  // rendered once, and the report's files as render_report renders them.
+  const fs::path out = dir_ / "report";
+  verinit::reports::write_report(run(), out, dir_ / "out.json");
+  const verinit::reports::report_texts texts = verinit::reports::render_report(run());
+  EXPECT_EQ(read(dir_ / "out.json"), texts.json);
+  EXPECT_EQ(read(out / "results.json"), texts.json);
+  EXPECT_EQ(read(out / "index.html"), texts.html);
+  EXPECT_EQ(read(out / "summary.md"), texts.markdown);
+  EXPECT_EQ(read(out / "junit.xml"), texts.junit);
+  // A copy that cannot be written fails the whole: the report is not replaced, and nothing
+  // temporary is left.
+  verinit::verify::run_result other = run();
+  other.cases.resize(1);
+  EXPECT_THROW(verinit::reports::write_report(other, out, dir_ / "missing" / "out.json"),
+               std::runtime_error);
+  EXPECT_EQ(read(out / "index.html"), texts.html);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 2u);  // report/ and out.json
+}
+
 TEST_F(WriteReportTest, RebuiltFromResultsJsonIsByteIdentical) {
   verinit::reports::write_report(run(), dir_ / "a");
   const auto back = verinit::reports::from_json(read(dir_ / "a" / "results.json"));

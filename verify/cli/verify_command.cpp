@@ -304,9 +304,7 @@ int run_verify(verify_options o, const CLI::App& command) {
                     : "; " + std::to_string(run.unmatched.size()) + " tensors matched no rule")
             << "\n";
   if (!o.report.empty()) {
-    const reports::report_texts texts = reports::render_report(run);
-    if (!o.json.empty()) io::write_file_atomically(o.json, texts.json);
-    reports::write_report(texts, o.report);
+    reports::write_report(run, o.report, o.json);
     std::cout << "report: " << (std::filesystem::path(o.report) / "index.html").string() << "\n";
   } else if (!o.json.empty()) {
     io::write_file_atomically(o.json, reports::to_json(run));

@@ -31,9 +31,15 @@ report_texts render_report(const verify::run_result& run);
 
 /// Writes the four files into `directory` atomically: they are written to a fresh sibling
 /// directory which then replaces `directory` by rename, so an interrupted run leaves no
-/// half-written report and a re-run replaces the old one whole. Throws std::runtime_error
+/// half-written report and a re-run replaces the old one whole. Where `json_copy` is not
+/// empty, the results document is also written there (atomically, as
+/// io::write_file_atomically: what `verinit verify --json` writes), from the same text.
+/// Each text is written as soon as it is rendered, the JSON document on one thread beside the
+/// others on a second where the run had one. Throws std::invalid_argument if `directory`
+/// cannot be a report's (a file, or a directory holding other files), std::runtime_error
 /// naming the path on an I/O error (the old report, if any, is then left as it was).
-void write_report(const verify::run_result& run, const std::filesystem::path& directory);
+void write_report(const verify::run_result& run, const std::filesystem::path& directory,
+                  const std::filesystem::path& json_copy = {});
 
 /// The same for texts already rendered (a caller that also writes the JSON document alone
 /// renders it once).
