@@ -16,6 +16,7 @@
 
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
+#include "text_buffer.hpp"
 #include "verinit/version.hpp"
 
 namespace verinit::reports {
@@ -449,7 +450,7 @@ void write_detectable(json_text& out, double variance_error, double mean_shift,
 
 std::string to_json(const verify::run_result& run) {
   std::string text;
-  text.reserve(run.cases.size() * 16384);
+  detail::reserve_text(text, 65536 + run.cases.size() * 16384);
   json_text out(text);
   out.begin_object();
   out.key("verinit").text(verinit::version);
