@@ -380,12 +380,9 @@ void ziggurat_fast32_default(const std::uint32_t* __restrict words, std::size_t 
 // the loop gathers (vgatherdpd, microcoded on AMD's Zen 4), and this loop ran the float32
 // normal fill faster (fill_bench BM_Fill_Normal/1; the README has the figures). The same
 // arithmetic as the loop: (m + 1/2) 2^-23 and one product, exact conversions, no FMA.
-[[gnu::target("avx512f,bmi2")]] void ziggurat_fast32_avx512(const std::uint32_t* __restrict words,
-                                                           std::size_t n,
-                                                           const double* __restrict x,
-                                                           const double* __restrict ratio,
-                                                           double* __restrict z,
-                                                           std::uint8_t* __restrict ok) noexcept {
+[[gnu::target("avx512f,bmi2")]] void ziggurat_fast32_avx512(
+    const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
+    const double* __restrict ratio, double* __restrict z, std::uint8_t* __restrict ok) noexcept {
   const __m512d cell = _mm512_set1_pd(0x1p-23), half = _mm512_set1_pd(0.5);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -400,8 +397,9 @@ void ziggurat_fast32_default(const std::uint32_t* __restrict words, std::size_t 
         _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), half), cell);
     const __m512i sign =
         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_and_si256(w, _mm256_set1_epi32(0x100))), 55);
-    _mm512_storeu_pd(z + i, _mm512_castsi512_pd(_mm512_xor_si512(
-                                _mm512_castpd_si512(_mm512_mul_pd(u, _mm512_load_pd(x_of))), sign)));
+    _mm512_storeu_pd(z + i,
+                     _mm512_castsi512_pd(_mm512_xor_si512(
+                         _mm512_castpd_si512(_mm512_mul_pd(u, _mm512_load_pd(x_of))), sign)));
     const __mmask8 below = _mm512_cmp_pd_mask(u, _mm512_load_pd(ratio_of), _CMP_LT_OQ);
     // One byte per lane: bit k of `below` to byte k.
     const std::uint64_t bytes = _pdep_u64(below, 0x0101010101010101u);
@@ -537,10 +535,8 @@ template <class Format>
 }
 
 // Stores 8 lanes' bits of T and their ok flags.
-[[gnu::target("avx512f,bmi2"), gnu::always_inline]] inline void store_lanes(__m512i bits,
-                                                                            __mmask8 good,
-                                                                            void* out,
-                                                                            std::uint8_t* ok) noexcept {
+[[gnu::target("avx512f,bmi2"), gnu::always_inline]] inline void store_lanes(
+    __m512i bits, __mmask8 good, void* out, std::uint8_t* ok) noexcept {
   _mm_storeu_si128(static_cast<__m128i*>(out), _mm512_cvtepi64_epi16(bits));
   // One byte per lane, bit k of `good` to byte k, by a scalar deposit: a vector narrowing
   // (vpmovqb) costs as much as the bits' own.
@@ -558,10 +554,11 @@ template <class Format>
 
 template <class T, bool Bounded>
 [[gnu::target("avx512f,bmi2")]] void ziggurat_cells_avx512(const std::uint32_t* __restrict words,
-                                                      std::size_t n, const double* __restrict x,
-                                                      const double* __restrict ratio,
-                                                      const normal_map& map, T* __restrict out,
-                                                      std::uint8_t* __restrict ok) noexcept {
+                                                           std::size_t n,
+                                                           const double* __restrict x,
+                                                           const double* __restrict ratio,
+                                                           const normal_map& map, T* __restrict out,
+                                                           std::uint8_t* __restrict ok) noexcept {
   const __m512d mean = _mm512_set1_pd(map.mean), std = _mm512_set1_pd(map.std);
   const __m512d alpha = _mm512_set1_pd(map.alpha), beta = _mm512_set1_pd(map.beta);
   const __m512d cell = _mm512_set1_pd(0x1p-23);
@@ -642,9 +639,9 @@ template <class T>
     // The word's sign bit (bit 8) to T's (bit 15).
     const __m512i sign =
         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_and_si256(w, _mm256_set1_epi32(0x100))), 7);
-    const __m512i bits = _mm512_or_si512(
-        sign, _mm512_min_epu64(_mm512_sub_epi64(k_hi, _mm512_set1_epi64(c::rebias)),
-                               _mm512_set1_epi64(T::format::infinity_bits)));
+    const __m512i bits =
+        _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(k_hi, _mm512_set1_epi64(c::rebias)),
+                                               _mm512_set1_epi64(T::format::infinity_bits)));
     const __mmask8 good = _mm512_cmp_pd_mask(u_high, _mm512_load_pd(ratio_of), _CMP_LT_OQ) &
                           _mm512_cmpeq_epi64_mask(k_lo, k_hi) &
                           _mm512_cmpge_epu64_mask(lo, _mm512_set1_epi64(c::smallest_normal));
@@ -655,9 +652,9 @@ template <class T>
 
 template <class T>
 [[gnu::target("avx512f,bmi2")]] void uniform_cells_avx512(const std::uint32_t* __restrict words,
-                                                     std::size_t n, uniform_map map,
-                                                     T* __restrict out,
-                                                     std::uint8_t* __restrict ok) noexcept {
+                                                          std::size_t n, uniform_map map,
+                                                          T* __restrict out,
+                                                          std::uint8_t* __restrict ok) noexcept {
   const __m512d a = _mm512_set1_pd(map.a), width = _mm512_set1_pd(map.width);
   const __m512d cell = _mm512_set1_pd(0x1p-32);
   std::size_t i = 0;

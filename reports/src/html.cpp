@@ -488,11 +488,10 @@ std::string to_html(const verify::run_result& run) {
   // reserved, not touched.
   std::string s;
   detail::reserve_text(s, 65536 + 16384 * run.cases.size());
-  s +=
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
-      "<title>verinit verification report</title>\n<style>" +
-      std::string(style) + "</style>\n</head>\n<body>\n<h1>verinit verification report</h1>\n";
+  s += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+       "<title>verinit verification report</title>\n<style>" +
+       std::string(style) + "</style>\n</head>\n<body>\n<h1>verinit verification report</h1>\n";
   s += "<p class=\"banner\">" + verdict_badge(run.passed) + " ";
   if (!run.cases.empty()) s += detail::counts_sentence(run) + ";";
   s += " seed " + std::to_string(run.options.seed) + ", " + std::to_string(run.threads_used) +

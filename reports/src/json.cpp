@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "text_buffer.hpp"
 #include "verinit/scheme.hpp"
 #include "verinit/shape.hpp"
-#include "text_buffer.hpp"
 #include "verinit/version.hpp"
 
 namespace verinit::reports {
@@ -62,7 +62,7 @@ class json_text {
   void null() { literal("null"); }
   void boolean(bool b) { literal(b ? "true" : "false"); }
   template <class Integer>
-    requires std::is_integral_v<Integer>
+  requires std::is_integral_v<Integer>
   void integer(Integer i) {
     before_value();
     char text[24];
@@ -390,8 +390,8 @@ void write_tests(json_text& out, const std::vector<verify::test_result>& list) {
     // assignment does); the others follow the fields, in order.
     std::vector<std::pair<std::string_view, double>> values;
     for (const auto& [key, value] : t.values) {
-      const auto same = std::find_if(values.begin(), values.end(),
-                                     [&](const auto& v) { return v.first == key; });
+      const auto same =
+          std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == key; });
       if (same != values.end())
         same->second = value;
       else
@@ -543,8 +543,8 @@ std::string to_json(const verify::run_result& run) {
     // object's assignment does).
     std::vector<std::pair<std::string_view, std::string_view>> tied;
     for (const auto& [name, verified] : run.tied) {
-      const auto same = std::find_if(tied.begin(), tied.end(),
-                                     [&](const auto& t) { return t.first == name; });
+      const auto same =
+          std::find_if(tied.begin(), tied.end(), [&](const auto& t) { return t.first == name; });
       if (same != tied.end())
         same->second = verified;
       else

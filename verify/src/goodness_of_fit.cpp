@@ -22,10 +22,10 @@ namespace {
 using detail::ad_first_piece;
 using detail::ad_highest;
 using detail::ad_last_piece;
+using detail::ad_long_series_limit;
 using detail::ad_lowest;
 using detail::ad_piece;
 using detail::ad_piece_from;
-using detail::ad_long_series_limit;
 using detail::ad_series_limit;
 using detail::cell_grid;
 using detail::log1p_long_series;

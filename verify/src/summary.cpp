@@ -78,8 +78,7 @@ class level_finder {
     }
     // Branch-free binary search; invariant: bounds_[pos] < v (bounds_[0] = -inf).
     std::size_t pos = 0;
-    for (std::size_t half = half_; half > 0; half /= 2)
-      pos += (bounds_[pos + half] < v) ? half : 0;
+    for (std::size_t half = half_; half > 0; half /= 2) pos += (bounds_[pos + half] < v) ? half : 0;
     return std::min(pos, levels_);
   }
 
