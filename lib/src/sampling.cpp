@@ -609,8 +609,10 @@ template <class T, bool Bounded>
 // either: below the smallest normal), its magnitude std (u x) for both ends of the cell and its
 // sign the word's, so cell_rounding::decide reduces to the two magnitudes in order -- no
 // absolute values, minimum, maximum or sign test -- about 20 vector operations a step instead
-// of 33. The same bits and flags as the loop (SamplingTest.VectorCellPassesEqualThePortableLoops
-// runs normal(0, 1), (0, 0.02) and (0, 1e-6) through both).
+// of 33. The same flags as the loop, and the same bits where the flag is set (an undecided
+// lane's bits, which no caller reads, may differ: for z = -0 the loop's 0 + std z is +0);
+// SamplingTest.VectorCellPassesEqualThePortableLoops runs normal(0, 1), (0, 0.02) and
+// (0, 1e-6) through both.
 template <class T>
 [[gnu::target("avx512f,bmi2")]] void ziggurat_cells_centred_avx512(
     const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,

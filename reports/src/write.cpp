@@ -1,8 +1,10 @@
 // Rendering a report (the JSON document beside the other files) and writing its directory
 // atomically (io::staged_directory), refusing to replace a directory that holds anything but
 // an earlier report.
+#include <algorithm>
 #include <exception>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -91,13 +93,32 @@ fs::path report_target(const fs::path& requested) {
 
 }  // namespace
 
+bool lies_in_report(const fs::path& directory, const fs::path& path) {
+  // As absolute paths with links resolved (weakly: neither need exist), without a trailing
+  // separator.
+  const auto resolved = [](const fs::path& p) {
+    fs::path normal = fs::absolute(p).lexically_normal();
+    if (!normal.has_filename()) normal = normal.parent_path();
+    return fs::weakly_canonical(normal);
+  };
+  const fs::path report = resolved(directory), inside = resolved(path);
+  return std::mismatch(report.begin(), report.end(), inside.begin(), inside.end()).first ==
+         report.end();
+}
+
 void write_report(const verify::run_result& run, const fs::path& requested,
                   const fs::path& json_copy) {
+  if (!json_copy.empty() && lies_in_report(requested, json_copy))
+    throw std::invalid_argument("results copy '" + json_copy.string() +
+                                "' is in the report directory '" + requested.string() +
+                                "', which is replaced whole; expected a path outside it");
   io::staged_directory staged(report_target(requested));
+  std::optional<io::staged_file> copy;
+  if (!json_copy.empty()) copy.emplace(json_copy);
   std::exception_ptr failure[2];
   // Each text is written as soon as it is rendered, the JSON document (about what the other
   // three cost together) beside the others: the writing of one overlaps the rendering of the
-  // other.
+  // other. Nothing replaces anything until all are written.
 #pragma omp parallel sections num_threads(run.threads_used > 1 ? 2 : 1)
   {
 #pragma omp section
@@ -105,7 +126,7 @@ void write_report(const verify::run_result& run, const fs::path& requested,
       try {
         const std::string json = to_json(run);
         write_file(staged.path() / "results.json", json);
-        if (!json_copy.empty()) io::write_file_atomically(json_copy, json);
+        if (copy) copy->write(json);
       } catch (...) {
         failure[0] = std::current_exception();
       }
@@ -123,6 +144,7 @@ void write_report(const verify::run_result& run, const fs::path& requested,
   }
   for (const auto& f : failure)
     if (f) std::rethrow_exception(f);
+  if (copy) copy->commit();
   staged.commit();
 }
 

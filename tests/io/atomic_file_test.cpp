@@ -75,4 +75,37 @@ TEST_F(AtomicFileTest, StagedDirectoryAppearsOnCommitOnly) {
   EXPECT_EQ(entries(dir_), 1);
 }
 
+TEST_F(AtomicFileTest, StagedFileReplacesTheOldOnCommitOnly) {
+  const fs::path target = dir_ / "out.json";
+  verinit::io::write_file_atomically(target, "old");
+  {
+    verinit::io::staged_file abandoned(target);
+    abandoned.write("new");
+    EXPECT_EQ(read_all(target), "old");
+  }  // not committed: the old file stays, the temporary goes
+  EXPECT_EQ(read_all(target), "old");
+  EXPECT_EQ(entries(dir_), 1);
+  {
+    verinit::io::staged_file staged(target);
+    staged.write("ne");
+    staged.write("w");
+    EXPECT_EQ(read_all(target), "old");
+    staged.commit();
+  }
+  EXPECT_EQ(read_all(target), "new");
+  EXPECT_EQ(entries(dir_), 1);
+  EXPECT_THROW(verinit::io::staged_file(dir_ / "missing" / "f"), std::runtime_error);
+  EXPECT_THROW(verinit::io::staged_file{dir_}, std::runtime_error);  // a directory
+}
+
+TEST_F(AtomicFileTest, StagedDirectoryRefusesToReplaceAFile) {
+  // An exchange would swap the file into the temporary's place, and removing the temporary
+  // would remove it.
+  const fs::path target = dir_ / "report";
+  verinit::io::staged_directory staged(target);
+  verinit::io::write_file_atomically(target, "precious");
+  EXPECT_THROW(staged.commit(), std::runtime_error);
+  EXPECT_EQ(read_all(target), "precious");
+}
+
 }  // namespace

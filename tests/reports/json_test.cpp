@@ -63,6 +63,9 @@ TEST(JsonTest, AValueNamedLikeAFieldOrTwiceReplacesItWhereItStands) {
   auto& test = r.cases[0].tests[0];
   test.informational = false;
   test.values = {{"n", 5}, {"statistic", 7}, {"n", 6}};
+  auto& flagged = r.cases[0].tests[1];
+  flagged.informational = true;
+  flagged.values = {{"informational", 2}};
   r.tied = {{"a", "b"}, {"c", "d"}, {"a", "e"}};
   const auto document = nlohmann::ordered_json::parse(to_json(r));
   const auto& written = document["schemes"][0]["tests"][0];
@@ -72,7 +75,94 @@ TEST(JsonTest, AValueNamedLikeAFieldOrTwiceReplacesItWhereItStands) {
                                             "exact", "suspicious", "note", "n"}));
   EXPECT_EQ(written["statistic"], 7.0);
   EXPECT_EQ(written["n"], 6.0);
+  const auto& replaced = document["schemes"][0]["tests"][1];
+  keys.clear();
+  for (auto it = replaced.begin(); it != replaced.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "statistic", "p_value", "p_adjusted", "passed",
+                                            "exact", "suspicious", "note", "informational"}));
+  EXPECT_EQ(replaced["informational"], 2.0);
   EXPECT_EQ(document["tied"].dump(), R"({"a":"e","c":"d"})");
+}
+
+std::vector<std::string> keys_of(const nlohmann::ordered_json& object) {
+  std::vector<std::string> keys;
+  for (auto it = object.begin(); it != object.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+TEST(JsonTest, EveryFieldInItsPlaceAndOfItsKind) {
+  // The document's layout as the nlohmann tree that wrote it until 2026-12-07 built it (the
+  // format others read): every optional field present, in order; integers as integers.
+  verinit::verify::run_result r = run();
+  auto& c = r.cases[0];
+  c.tensor = "layer.weight";
+  c.rule = "*.weight";
+  c.origin = "nn.init.kaiming_normal_ at model.py:3";
+  c.samples_shape = {4, 5};
+  c.tolerance = {0.01, 0.02, 0.0};
+  c.diagnosis = "a gain dropped";
+  c.parts.push_back({{"rank 1", {0, 2}, {4, 3}, true, 20}, 12, 1, 0xabcdef});
+  verinit::verify::pooled_result pooled;
+  pooled.rule = "*.weight";
+  pooled.tensors = {"layer.weight"};
+  pooled.n = 20;
+  pooled.tests = c.tests;
+  pooled.tolerance = {0.0, 0.0, 0.05};
+  pooled.detectable_variance_error = 0.1;
+  pooled.detectable_mean_shift = 0.2;
+  pooled.detectable_ks_distance = 0.3;
+  r.pooled = {pooled};
+  r.unmatched = {"head.weight"};
+  r.skipped = {"bn.num_batches_tracked"};
+  r.tied = {{"lm_head.weight", "wte.weight"}};
+  r.notes = {"a note"};
+  r.shares = {{2, 80, 0.5}};
+  const auto d = nlohmann::ordered_json::parse(to_json(r));
+  using keys = std::vector<std::string>;
+  EXPECT_EQ(keys_of(d),
+            (keys{"verinit", "passed", "seed", "alpha", "threads", "family_size", "schemes",
+                  "propagation", "pooled", "unmatched", "skipped", "tied", "notes", "timing"}));
+  const auto& s = d["schemes"][0];
+  EXPECT_EQ(keys_of(s),
+            (keys{"scheme",     "canonical", "law",          "source", "shape",        "layout",
+                  "dtype",      "samples",   "replications", "n",      "passed",       "tests",
+                  "detectable", "tensor",    "rule",         "origin", "tensor_shape", "tolerance",
+                  "diagnosis",  "summary",   "parts"}));
+  EXPECT_EQ(keys_of(s["detectable"]), (keys{"power", "relative_variance_error", "mean_shift_sd"}));
+  EXPECT_EQ(keys_of(s["tolerance"]), (keys{"variance", "mean", "ks"}));
+  EXPECT_EQ(keys_of(s["summary"]), (keys{"law", "independent", "ks_critical", "moments", "expected",
+                                         "power_sums", "histogram", "density", "ecdf"}));
+  EXPECT_EQ(keys_of(s["summary"]["power_sums"]), (keys{"centre", "n", "s1", "s2", "s3", "s4"}));
+  EXPECT_EQ(keys_of(s["summary"]["histogram"]), (keys{"low", "high", "counts", "below", "above"}));
+  EXPECT_EQ(keys_of(s["summary"]["ecdf"]), (keys{"levels", "quantiles", "at_or_below"}));
+  EXPECT_EQ(keys_of(s["parts"][0]),
+            (keys{"where", "offset", "n", "non_finite", "digest", "replica"}));
+  EXPECT_EQ(s["parts"][0]["digest"], "0000000000abcdef");
+  const auto& p = d["pooled"][0];
+  EXPECT_EQ(keys_of(p),
+            (keys{"rule", "tensors", "n", "passed", "tests", "detectable", "tolerance"}));
+  EXPECT_EQ(keys_of(p["detectable"]),
+            (keys{"power", "relative_variance_error", "mean_shift_sd", "ks_distance"}));
+  EXPECT_EQ(keys_of(d["propagation"]),
+            (keys{"passed", "depth", "width", "batch", "seeds", "seed", "cases"}));
+  EXPECT_EQ(
+      keys_of(d["propagation"]["cases"][0]),
+      (keys{"label", "scheme", "activation", "expected", "verdict", "passed", "forward_ratio",
+            "backward_ratio", "overflowed", "symmetric", "forward", "backward", "saturated"}));
+  EXPECT_EQ(keys_of(d["timing"]), (keys{"schemes", "propagation_s", "shares"}));
+  EXPECT_EQ(keys_of(d["timing"]["schemes"][0]), (keys{"sample_s", "test_s"}));
+  // Integers as integers, doubles as doubles (1.0 is written "1.0").
+  for (const auto* field :
+       {&d["seed"], &d["threads"], &d["family_size"], &s["samples"], &s["replications"], &s["n"],
+        &s["shape"][0], &s["tensor_shape"][0], &s["summary"]["histogram"]["counts"][0],
+        &s["summary"]["histogram"]["below"], &s["summary"]["ecdf"]["at_or_below"][0],
+        &s["parts"][0]["n"], &s["parts"][0]["offset"][1], &d["propagation"]["depth"],
+        &d["propagation"]["seed"], &d["timing"]["shares"][0]["bytes"]})
+    EXPECT_TRUE(field->is_number_integer()) << *field;
+  for (const auto* field :
+       {&d["alpha"], &s["detectable"]["power"], &p["n"], &s["summary"]["power_sums"]["n"],
+        &d["timing"]["shares"][0]["seconds"], &d["timing"]["schemes"][0]["test_s"]})
+    EXPECT_TRUE(field->is_number_float()) << *field;
 }
 
 TEST(JsonTest, AModelsTensorsRulesAndListsRoundTrip) {

@@ -272,6 +272,23 @@ TEST_F(WriteReportTest, WritesTheJsonCopyFromTheSameTextAndNothingWhenTheCopyFai
   EXPECT_EQ(entries, 2u);  // report/ and out.json
 }
 
+TEST_F(WriteReportTest, RefusesACopyThatIsTheReportDirectoryOrInIt) {
+  // `--json out --report out`: the copy would be swapped away by the directory's commit.
+  for (const fs::path& copy : {dir_ / "report", dir_ / "report" / "out.json",
+                               dir_ / "report" / "." / "x" / ".." / "out.json"}) {
+    EXPECT_TRUE(verinit::reports::lies_in_report(dir_ / "report/", copy)) << copy;
+    EXPECT_THROW(verinit::reports::write_report(run(), dir_ / "report", copy),
+                 std::invalid_argument)
+        << copy;
+  }
+  EXPECT_TRUE(fs::is_empty(dir_));  // nothing written, nothing staged
+  EXPECT_FALSE(verinit::reports::lies_in_report(dir_ / "report", dir_ / "report.json"));
+  EXPECT_FALSE(verinit::reports::lies_in_report(dir_ / "report", dir_ / "out.json"));
+  fs::create_directories(dir_ / "real");
+  fs::create_symlink(dir_ / "real", dir_ / "link");
+  EXPECT_TRUE(verinit::reports::lies_in_report(dir_ / "link", dir_ / "real" / "out.json"));
+}
+
 TEST_F(WriteReportTest, RebuiltFromResultsJsonIsByteIdentical) {
   verinit::reports::write_report(run(), dir_ / "a");
   const auto back = verinit::reports::from_json(read(dir_ / "a" / "results.json"));

@@ -145,9 +145,7 @@ int run_verify(verify_options o, const CLI::App& command) {
   if (single && o.shape.empty())
     detail::throw_invalid("verify", "--shape", "missing", "given with --scheme");
   if (o.samples < 1) detail::throw_invalid("verify", "samples", std::to_string(o.samples), ">= 1");
-  if (!o.report.empty() && !o.json.empty() &&
-      std::filesystem::weakly_canonical(o.json).parent_path() ==
-          std::filesystem::weakly_canonical(o.report))
+  if (!o.report.empty() && !o.json.empty() && reports::lies_in_report(o.report, o.json))
     detail::throw_invalid("verify", "--json", "'" + o.json + "'",
                           "outside the --report directory (which is replaced whole)");
   o.run.summaries = !o.json.empty() || !o.report.empty();

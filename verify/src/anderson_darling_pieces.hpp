@@ -22,13 +22,13 @@ constexpr double ad_lowest = 1e-300, ad_highest = 1 - 0x1p-53;
 // library calls per sample.
 constexpr double ad_series_limit = 0x1p-14;
 inline double log1p_series(double y) { return y * (1 - y * (0.5 - y * (1.0 / 3 - y * 0.25))); }
-// The same series to y^13 (Horner), for 2^-14 <= y < 2^-4: the first omitted term y^14/14 is
-// below y 2^-60 / 14. Against 200-bit mpmath at 2 * 10^4 random y in that range
-// (tests/data/check_log1p_series.py): at most 0.97 ulp off (to y^12: 2.96; glibc's log1p:
-// 0.54). Small tensors need it: y ~ 1/rank, so in a tensor
-// of fewer than 2^15 values no piece has both y below 2^-14, and each would cost a library
-// call (a fifth of efficientnet_v2_s's pieces did); with it only the 16 outermost pieces at
-// either end do.
+// The same series to y^13 (Horner), for 2^-14 <= y < 2^-4: the first omitted term y^14/14
+// is below y 2^-52 / 14 (y^13 < 2^-52), a seventh of an ulp at most. Against 200-bit mpmath
+// at 2 * 10^4 random y in that range (tests/data/check_log1p_series.py): at most 0.97 ulp off
+// (to y^12: 2.96; glibc's log1p: 0.54). Small tensors need it: y ~ 1/rank, so in a tensor of
+// fewer than 2^15 values no piece has both y below 2^-14, and each would cost a library call
+// (a fifth of efficientnet_v2_s's pieces did); with it only the 16 outermost pieces at either
+// end do.
 constexpr double ad_long_series_limit = 0x1p-4;
 inline double log1p_long_series(double y) {
   // Horner from the inside out: y (1 - y (1/2 - y (1/3 - ... - y (1/12 - y / 13)))).

@@ -35,35 +35,57 @@ void write_file_atomically(const fs::path& path,
 
 void write_file_atomically(const fs::path& path,
                            std::span<const std::span<const std::byte>> parts) {
-  std::error_code error;
-  if (fs::is_directory(path, error)) fail(path, "it is a directory");
-  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  if (!fs::is_directory(parent, error))
-    fail(path, "directory '" + parent.string() + "' does not exist");
-  fs::path temporary = path;
-  temporary += ".tmp-" + unique_suffix();
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file) fail(path, "cannot create the file");
-    for (const auto part : parts)
-      file.write(reinterpret_cast<const char*>(part.data()),
-                 static_cast<std::streamsize>(part.size()));
-    file.close();
-    if (!file) {
-      fs::remove(temporary, error);
-      fail(path, "write failed (disk full?)");
-    }
-  }
-  fs::rename(temporary, path, error);
-  if (error) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    fail(path, "cannot rename into place: " + error.message());
-  }
+  staged_file file(path);
+  for (const auto part : parts) file.write(part);
+  file.commit();
 }
 
 void write_file_atomically(const fs::path& path, std::string_view text) {
   write_file_atomically(path, {std::as_bytes(std::span(text.data(), text.size()))});
+}
+
+staged_file::staged_file(const fs::path& target) : target_(target) {
+  std::error_code error;
+  if (fs::is_directory(target_, error)) fail(target_, "it is a directory");
+  const fs::path parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, error))
+    fail(target_, "directory '" + parent.string() + "' does not exist");
+  temporary_ = target_;
+  temporary_ += ".tmp-" + unique_suffix();
+  file_.open(temporary_, std::ios::binary | std::ios::trunc);
+  if (!file_) fail(target_, "cannot create the file");
+}
+
+staged_file::~staged_file() {
+  if (finished_) return;
+  file_.close();
+  std::error_code ignored;
+  fs::remove(temporary_, ignored);
+}
+
+void staged_file::write(std::span<const std::byte> bytes) {
+  file_.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+}
+
+void staged_file::write(std::string_view text) { write(std::as_bytes(std::span(text))); }
+
+void staged_file::commit() {
+  file_.close();
+  std::error_code error;
+  if (!file_) {
+    fs::remove(temporary_, error);
+    finished_ = true;
+    fail(target_, "write failed (disk full?)");
+  }
+  fs::rename(temporary_, target_, error);
+  if (error) {
+    std::error_code ignored;
+    fs::remove(temporary_, ignored);
+    finished_ = true;
+    fail(target_, "cannot rename into place: " + error.message());
+  }
+  finished_ = true;
 }
 
 staged_directory::staged_directory(const fs::path& target) : target_(target) {
@@ -86,7 +108,13 @@ staged_directory::~staged_directory() {
 
 void staged_directory::commit() {
   std::error_code error;
-  const bool exists = fs::exists(fs::symlink_status(target_, error));
+  const auto status = fs::symlink_status(target_, error);
+  const bool exists = fs::exists(status);
+  // (An exchange would swap a file or a link into the temporary directory's place, and
+  // removing the temporary directory would then remove it.)
+  if (exists && !fs::is_directory(status))
+    throw std::runtime_error("cannot write '" + target_.string() +
+                             "': it exists and is not a directory");
   try {
     if (!exists) {
       fs::rename(temporary_, target_);

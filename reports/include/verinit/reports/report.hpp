@@ -29,15 +29,22 @@ struct report_texts {
 /// run had one (the texts do not depend on it).
 report_texts render_report(const verify::run_result& run);
 
+/// Whether `path` is the report directory `directory` or lies inside it (links resolved): a
+/// file there would be removed when the report replaces the directory whole. write_report
+/// refuses such a `json_copy`; the command line checks its --json before the run.
+bool lies_in_report(const std::filesystem::path& directory, const std::filesystem::path& path);
+
 /// Writes the four files into `directory` atomically: they are written to a fresh sibling
 /// directory which then replaces `directory` by rename, so an interrupted run leaves no
 /// half-written report and a re-run replaces the old one whole. Where `json_copy` is not
 /// empty, the results document is also written there (atomically, as
-/// io::write_file_atomically: what `verinit verify --json` writes), from the same text.
-/// Each text is written as soon as it is rendered, the JSON document on one thread beside the
-/// others on a second where the run had one. Throws std::invalid_argument if `directory`
-/// cannot be a report's (a file, or a directory holding other files), std::runtime_error
-/// naming the path on an I/O error (the old report, if any, is then left as it was).
+/// io::write_file_atomically: what `verinit verify --json` writes), from the same text, and
+/// replaced only once all four files are written. Each text is written as soon as it is
+/// rendered, the JSON document on one thread beside the others on a second where the run had
+/// one. Throws std::invalid_argument if `directory` cannot be a report's (a file, or a
+/// directory holding other files) or `json_copy` lies in it, std::runtime_error naming the
+/// path on an I/O error (the old report and the old copy, if any, are then left as they were,
+/// but for a failure between the two renames at the end: the copy is replaced first).
 void write_report(const verify::run_result& run, const std::filesystem::path& directory,
                   const std::filesystem::path& json_copy = {});
 

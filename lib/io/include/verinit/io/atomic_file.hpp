@@ -1,12 +1,13 @@
 // Files and directories that appear whole or not at all.
 //
 // Every writer of verinit (the .npy writer, the CLI's JSON, the report directory) goes through
-// these two, so a reader never sees a half-written file and an interrupted run leaves the
-// previous version in place.
+// these, so a reader never sees a half-written file and an interrupted run leaves the previous
+// version in place.
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <span>
 #include <string_view>
@@ -22,6 +23,33 @@ void write_file_atomically(const std::filesystem::path& path,
 void write_file_atomically(const std::filesystem::path& path,
                            std::span<const std::span<const std::byte>> parts);
 void write_file_atomically(const std::filesystem::path& path, std::string_view text);
+
+/// A file written into a temporary sibling of `target` and renamed over it by commit(): what
+/// write_file_atomically does in one call, for a writer that decides only later whether the
+/// new file replaces the old one (a report's copy of its results, committed with the report).
+/// Destroying an uncommitted one removes the temporary file.
+class staged_file {
+ public:
+  /// Checks `target` (not a directory; its directory exists) and creates the temporary file.
+  /// Throws std::runtime_error naming `target` when it cannot.
+  explicit staged_file(const std::filesystem::path& target);
+  staged_file(const staged_file&) = delete;
+  staged_file& operator=(const staged_file&) = delete;
+  ~staged_file();
+
+  /// Appends to the temporary file (failures surface at commit()).
+  void write(std::span<const std::byte> bytes);
+  void write(std::string_view text);
+  /// Renames the temporary file over `target`. Throws std::runtime_error naming `target` (a
+  /// failed write, or the rename); the temporary file is then removed and `target` left as it
+  /// was.
+  void commit();
+
+ private:
+  std::filesystem::path target_, temporary_;
+  std::ofstream file_;
+  bool finished_ = false;  // committed, or given up and removed
+};
 
 /// A directory built in a temporary sibling of `target` and moved into place by commit(): by
 /// an exchange where the file system allows it (renameat2 with RENAME_EXCHANGE), else by two
@@ -39,7 +67,8 @@ class staged_directory {
   /// Where to write the directory's contents.
   const std::filesystem::path& path() const noexcept { return temporary_; }
   /// Replaces `target` (or creates it) with the temporary directory, then removes the old one.
-  /// Throws std::runtime_error naming the target; `target` is then as it was.
+  /// Throws std::runtime_error naming the target, also when it exists and is not a directory;
+  /// `target` is then as it was.
   void commit();
 
  private:
