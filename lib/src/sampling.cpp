@@ -326,7 +326,8 @@ double ziggurat_slow(int layer, double u, word_reader& extra) {
   }
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void ziggurat_fast32(
+// (No AVX-512 clone: AVX-512 CPUs run ziggurat_fast32_avx512.)
+[[gnu::target_clones("avx2", "default")]] void ziggurat_fast32(
     const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
     const double* __restrict ratio, double* __restrict z, std::uint8_t* __restrict ok) noexcept {
   ziggurat_fast32_loop(words, n, x, ratio, z, ok);
@@ -376,6 +377,31 @@ void ziggurat_fast32_default(const std::uint32_t* __restrict words, std::size_t 
   }
 }
 
+// The AVX-512 passes' shared steps. The layer table of 8 words (their low bytes) read by eight
+// scalar loads: a 512-bit gather is microcoded on AMD's Zen 4, and with two of them the 16-bit
+// cell pass ran at 2/3 of the speed (bfloat16 normal fill, 1 thread: 395 M/s with gathers, 609
+// without).
+struct layer_lanes {
+  __m512d x, ratio;
+};
+[[gnu::target("avx512f"), gnu::always_inline]] inline layer_lanes layers_of(
+    const std::uint32_t* words, const double* x, const double* ratio) noexcept {
+  alignas(64) double x_of[8], ratio_of[8];
+  for (int k = 0; k < 8; ++k) {
+    const std::uint32_t layer = words[k] & 0xff;
+    x_of[k] = x[layer];
+    ratio_of[k] = ratio[layer];
+  }
+  return {_mm512_load_pd(x_of), _mm512_load_pd(ratio_of)};
+}
+// The 8 lanes' flags as bytes, bit k of the mask to byte k, by a scalar deposit (a vector
+// narrowing, vpmovqb, costs as much as the 16-bit passes' own bits).
+[[gnu::target("bmi2"), gnu::always_inline]] inline void store_flags(__mmask8 mask,
+                                                                    std::uint8_t* ok) noexcept {
+  const std::uint64_t bytes = _pdep_u64(mask, 0x0101010101010101u);
+  std::memcpy(ok, &bytes, 8);
+}
+
 // ziggurat_fast32 on AVX-512, 8 lanes a step, the table read by scalar loads: GCC's clone of
 // the loop gathers (vgatherdpd, microcoded on AMD's Zen 4), and this loop ran the float32
 // normal fill faster (fill_bench BM_Fill_Normal/1: 476 -> 605 M/s, README *Sampling*). The same
@@ -387,23 +413,14 @@ void ziggurat_fast32_default(const std::uint32_t* __restrict words, std::size_t 
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
-    alignas(64) double x_of[8], ratio_of[8];
-    for (int k = 0; k < 8; ++k) {
-      const std::uint32_t layer = words[i + static_cast<std::size_t>(k)] & 0xff;
-      x_of[k] = x[layer];
-      ratio_of[k] = ratio[layer];
-    }
+    const layer_lanes layer = layers_of(words + i, x, ratio);
     const __m512d u =
         _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), half), cell);
     const __m512i sign =
         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_and_si256(w, _mm256_set1_epi32(0x100))), 55);
-    _mm512_storeu_pd(z + i,
-                     _mm512_castsi512_pd(_mm512_xor_si512(
-                         _mm512_castpd_si512(_mm512_mul_pd(u, _mm512_load_pd(x_of))), sign)));
-    const __mmask8 below = _mm512_cmp_pd_mask(u, _mm512_load_pd(ratio_of), _CMP_LT_OQ);
-    // One byte per lane: bit k of `below` to byte k.
-    const std::uint64_t bytes = _pdep_u64(below, 0x0101010101010101u);
-    std::memcpy(ok + i, &bytes, 8);
+    _mm512_storeu_pd(z + i, _mm512_castsi512_pd(_mm512_xor_si512(
+                                _mm512_castpd_si512(_mm512_mul_pd(u, layer.x)), sign)));
+    store_flags(_mm512_cmp_pd_mask(u, layer.ratio, _CMP_LT_OQ), ok + i);
   }
   ziggurat_fast32_default(words + i, n - i, x, ratio, z + i, ok + i);
 }
@@ -538,10 +555,7 @@ template <class Format>
 [[gnu::target("avx512f,bmi2"), gnu::always_inline]] inline void store_lanes(
     __m512i bits, __mmask8 good, void* out, std::uint8_t* ok) noexcept {
   _mm_storeu_si128(static_cast<__m128i*>(out), _mm512_cvtepi64_epi16(bits));
-  // One byte per lane, bit k of `good` to byte k, by a scalar deposit: a vector narrowing
-  // (vpmovqb) costs as much as the bits' own.
-  const std::uint64_t bytes = _pdep_u64(good, 0x0101010101010101u);
-  std::memcpy(ok, &bytes, 8);
+  store_flags(good, ok);
 }
 
 // normal_map on 8 lanes: min then max is the clamp for a value that is not NaN.
@@ -565,17 +579,7 @@ template <class T, bool Bounded>
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
-    // The eight table reads by scalar loads: a 512-bit gather is microcoded on AMD's Zen 4,
-    // and with two of them this loop ran at 2/3 of the speed (bfloat16 normal fill, 1 thread:
-    // 395 M/s with gathers, 609 without); ziggurat_fast32_avx512 reads its table the same way.
-    alignas(64) double x_of[8], ratio_of[8];
-    for (int k = 0; k < 8; ++k) {
-      const std::uint32_t layer = words[i + static_cast<std::size_t>(k)] & 0xff;
-      x_of[k] = x[layer];
-      ratio_of[k] = ratio[layer];
-    }
-    const __m512d x_layer = _mm512_load_pd(x_of);
-    const __m512d ratio_layer = _mm512_load_pd(ratio_of);
+    const auto [x_layer, ratio_layer] = layers_of(words + i, x, ratio);
     const __m512d u_low = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), cell);
     const __m512d u_high = _mm512_add_pd(u_low, cell);
     // The sign bit moved into the double's: the loop's multiplication by -1 or 1, exactly.
@@ -623,13 +627,7 @@ template <class T>
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
-    alignas(64) double x_of[8], ratio_of[8];
-    for (int k = 0; k < 8; ++k) {
-      const std::uint32_t layer = words[i + static_cast<std::size_t>(k)] & 0xff;
-      x_of[k] = x[layer];
-      ratio_of[k] = ratio[layer];
-    }
-    const __m512d x_layer = _mm512_load_pd(x_of);
+    const auto [x_layer, ratio_layer] = layers_of(words + i, x, ratio);
     const __m512d u_low = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), cell);
     const __m512d u_high = _mm512_add_pd(u_low, cell);
     const __m512i lo = _mm512_castpd_si512(_mm512_mul_pd(std, _mm512_mul_pd(u_low, x_layer)));
@@ -644,7 +642,7 @@ template <class T>
     const __m512i bits =
         _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(k_hi, _mm512_set1_epi64(c::rebias)),
                                                _mm512_set1_epi64(T::format::infinity_bits)));
-    const __mmask8 good = _mm512_cmp_pd_mask(u_high, _mm512_load_pd(ratio_of), _CMP_LT_OQ) &
+    const __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LT_OQ) &
                           _mm512_cmpeq_epi64_mask(k_lo, k_hi) &
                           _mm512_cmpge_epu64_mask(lo, _mm512_set1_epi64(c::smallest_normal));
     store_lanes(bits, good, out + i, ok + i);

@@ -151,24 +151,44 @@ class json_text {
   bool after_key_ = false;
 };
 
-void write_summary(json_text& out, const verify::sample_summary& s) {
-  const verify::sample_moments m = verify::moments_of(s);
+// Mean, variance, skewness and kurtosis: the sample's (verify::sample_moments) or the law's
+// (law_moments), one object.
+template <class Moments>
+void write_moments(json_text& out, const Moments& m) {
   out.begin_object();
-  out.key("law").text(s.law);
-  out.key("independent").boolean(s.independent);
-  out.key("ks_critical").number(s.ks_critical);
-  out.key("moments").begin_object();
   out.key("mean").number(m.mean);
   out.key("variance").number(m.variance);
   out.key("skewness").number(m.skewness);
   out.key("kurtosis").number(m.kurtosis);
   out.end_object();
-  out.key("expected").begin_object();
-  out.key("mean").number(s.expected.mean);
-  out.key("variance").number(s.expected.variance);
-  out.key("skewness").number(s.expected.skewness);
-  out.key("kurtosis").number(s.expected.kurtosis);
-  out.end_object();
+}
+
+// Named pairs with each name once, as successive assignments to a JSON object leave them: a
+// name's first place, its last value.
+template <class Pairs>
+auto assigned_once(const Pairs& pairs) {
+  using value = std::remove_cvref_t<decltype(pairs.begin()->second)>;
+  std::vector<std::pair<std::string_view, value>> once;
+  for (const auto& [name, v] : pairs) {
+    const auto same =
+        std::find_if(once.begin(), once.end(), [&](const auto& o) { return o.first == name; });
+    if (same != once.end())
+      same->second = v;
+    else
+      once.emplace_back(name, v);
+  }
+  return once;
+}
+
+void write_summary(json_text& out, const verify::sample_summary& s) {
+  out.begin_object();
+  out.key("law").text(s.law);
+  out.key("independent").boolean(s.independent);
+  out.key("ks_critical").number(s.ks_critical);
+  out.key("moments");
+  write_moments(out, verify::moments_of(s));
+  out.key("expected");
+  write_moments(out, s.expected);
   out.key("power_sums").begin_object();
   out.key("centre").number(s.expected.mean);
   out.key("n").number(s.sums.n);
@@ -388,15 +408,7 @@ void write_tests(json_text& out, const std::vector<verify::test_result>& list) {
   for (const auto& t : list) {
     // A value named like a field, or twice, replaces it where it stands (as a JSON object's
     // assignment does); the others follow the fields, in order.
-    std::vector<std::pair<std::string_view, double>> values;
-    for (const auto& [key, value] : t.values) {
-      const auto same =
-          std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == key; });
-      if (same != values.end())
-        same->second = value;
-      else
-        values.emplace_back(key, value);
-    }
+    auto values = assigned_once(t.values);
     const auto field = [&](std::string_view name, const auto& write) {
       const auto given = std::find_if(values.begin(), values.end(),
                                       [&](const auto& v) { return v.first == name; });
@@ -539,19 +551,8 @@ std::string to_json(const verify::run_result& run) {
   if (!run.unmatched.empty()) out.key("unmatched").texts(run.unmatched);
   if (!run.skipped.empty()) out.key("skipped").texts(run.skipped);
   if (!run.tied.empty()) {
-    // Named once each, the last pairing of a name winning in its first place (as a JSON
-    // object's assignment does).
-    std::vector<std::pair<std::string_view, std::string_view>> tied;
-    for (const auto& [name, verified] : run.tied) {
-      const auto same =
-          std::find_if(tied.begin(), tied.end(), [&](const auto& t) { return t.first == name; });
-      if (same != tied.end())
-        same->second = verified;
-      else
-        tied.emplace_back(name, verified);
-    }
     out.key("tied").begin_object();
-    for (const auto& [name, verified] : tied) out.key(name).text(verified);
+    for (const auto& [name, verified] : assigned_once(run.tied)) out.key(name).text(verified);
     out.end_object();
   }
   if (!run.notes.empty()) out.key("notes").texts(run.notes);

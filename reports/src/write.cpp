@@ -35,18 +35,19 @@ bool replaceable(const fs::path& directory) {
   return true;
 }
 
-}  // namespace
-
-report_texts render_report(const verify::run_result& run) {
-  report_texts texts;
+// Renders the four texts of `run`, the JSON document (about what the other three cost together)
+// on one thread beside the others on a second where the run had one, handing each to
+// `json(text)` or `other(name, text)` as soon as it is rendered; an exception on either thread
+// is rethrown once both are done.
+template <class Json, class Other>
+void render_in_parallel(const verify::run_result& run, const Json& json, const Other& other) {
   std::exception_ptr failure[2];
-  // The JSON document costs about what the other three together do.
 #pragma omp parallel sections num_threads(run.threads_used > 1 ? 2 : 1)
   {
 #pragma omp section
     {
       try {
-        texts.json = to_json(run);
+        json(to_json(run));
       } catch (...) {
         failure[0] = std::current_exception();
       }
@@ -54,9 +55,9 @@ report_texts render_report(const verify::run_result& run) {
 #pragma omp section
     {
       try {
-        texts.html = to_html(run);
-        texts.markdown = to_markdown(run);
-        texts.junit = to_junit(run);
+        other("index.html", to_html(run));
+        other("summary.md", to_markdown(run));
+        other("junit.xml", to_junit(run));
       } catch (...) {
         failure[1] = std::current_exception();
       }
@@ -64,6 +65,19 @@ report_texts render_report(const verify::run_result& run) {
   }
   for (const auto& f : failure)
     if (f) std::rethrow_exception(f);
+}
+
+}  // namespace
+
+report_texts render_report(const verify::run_result& run) {
+  report_texts texts;
+  render_in_parallel(
+      run, [&](std::string text) { texts.json = std::move(text); },
+      [&](std::string_view name, std::string text) {
+        (name == "index.html"   ? texts.html
+         : name == "summary.md" ? texts.markdown
+                                : texts.junit) = std::move(text);
+      });
   return texts;
 }
 
@@ -115,35 +129,17 @@ void write_report(const verify::run_result& run, const fs::path& requested,
   io::staged_directory staged(report_target(requested));
   std::optional<io::staged_file> copy;
   if (!json_copy.empty()) copy.emplace(json_copy);
-  std::exception_ptr failure[2];
-  // Each text is written as soon as it is rendered, the JSON document (about what the other
-  // three cost together) beside the others: the writing of one overlaps the rendering of the
-  // other. Nothing replaces anything until all are written.
-#pragma omp parallel sections num_threads(run.threads_used > 1 ? 2 : 1)
-  {
-#pragma omp section
-    {
-      try {
-        const std::string json = to_json(run);
+  // Each text is written as soon as it is rendered: the writing of one overlaps the rendering
+  // of the other. Nothing replaces anything until all are written.
+  render_in_parallel(
+      run,
+      [&](const std::string& json) {
         write_file(staged.path() / "results.json", json);
         if (copy) copy->write(json);
-      } catch (...) {
-        failure[0] = std::current_exception();
-      }
-    }
-#pragma omp section
-    {
-      try {
-        write_file(staged.path() / "index.html", to_html(run));
-        write_file(staged.path() / "summary.md", to_markdown(run));
-        write_file(staged.path() / "junit.xml", to_junit(run));
-      } catch (...) {
-        failure[1] = std::current_exception();
-      }
-    }
-  }
-  for (const auto& f : failure)
-    if (f) std::rethrow_exception(f);
+      },
+      [&](std::string_view name, const std::string& text) {
+        write_file(staged.path() / name, text);
+      });
   if (copy) copy->commit();
   staged.commit();
 }
