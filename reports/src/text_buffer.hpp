@@ -5,24 +5,16 @@
 // fault costs ~5 us; efficientnet_v2_s's 7 MB page, grown by doubling, took ~4,000 of them.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
-#include <cstdint>
 #include <string>
+
+#include "verinit/detail/huge_pages.hpp"
 
 namespace verinit::reports::detail {
 
 inline void reserve_text(std::string& text, std::size_t bytes) {
   text.reserve(bytes);
-#ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<std::uintptr_t>(text.data());
-  const std::uintptr_t first = (begin + huge - 1) / huge * huge;
-  const std::uintptr_t last = (begin + text.capacity()) / huge * huge;
-  // Advice only: failure, or memory the kernel will not back with huge pages, is harmless.
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#endif
+  verinit::detail::advise_huge_pages(text.data(), text.capacity());
 }
 
 }  // namespace verinit::reports::detail

@@ -4,12 +4,12 @@
 // with 2 MiB pages, ~20. Elements are left uninitialized: callers write each one before reading.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <new>
+
+#include "verinit/detail/huge_pages.hpp"
 
 namespace verinit::verify::detail {
 
@@ -23,7 +23,7 @@ using buffer = std::unique_ptr<T[], free_deleter>;
 /// Throws std::bad_alloc when out of memory.
 template <class T>
 buffer<T> allocate_buffer(std::size_t count) {
-  constexpr std::size_t huge = std::size_t{2} << 20;
+  constexpr std::size_t huge = verinit::detail::huge_page_bytes;
   const std::size_t bytes = count * sizeof(T);
   const std::size_t rounded = (bytes + huge - 1) / huge * huge;
   // From a quarter of a huge page up: a whole huge page costs one fault (and zeroing 2 MiB,
@@ -31,9 +31,7 @@ buffer<T> allocate_buffer(std::size_t count) {
   const bool use_huge = bytes >= huge / 4;
   void* p = use_huge ? std::aligned_alloc(huge, rounded) : std::malloc(bytes > 0 ? bytes : 1);
   if (p == nullptr) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-  if (use_huge) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
-#endif
+  if (use_huge) verinit::detail::advise_huge_pages(p, rounded);
   return buffer<T>(static_cast<T*>(p));
 }
 
