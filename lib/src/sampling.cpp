@@ -945,13 +945,21 @@ void sample_uniform_rounded(std::span<T> out, double a, double b, word_source& s
   }
 }
 
+// AVX2 clones of the two function templates below. Clang (the fuzz preset's compiler) does not
+// multiversion templates: there they are built for the baseline alone (the same bits).
+#if defined(__clang__)
+#define VERINIT_AVX2_TEMPLATE_CLONES
+#else
+#define VERINIT_AVX2_TEMPLATE_CLONES [[gnu::target_clones("avx2", "default")]]
+#endif
+
 // U[low, high) in T from words_per_sample<T> words each: computed in double, rounded once.
 // Integer-to-double, multiply, add and convert are exact or correctly rounded in every clone,
 // and "avx2" does not imply FMA, so no clone contracts the multiply-add: the same bits.
 template <class T>
-[[gnu::target_clones("avx2", "default")]] void uniform_of_words(
-    const std::uint32_t* __restrict words, std::size_t n, T low, T high, T below_high, double width,
-    T* __restrict dst) noexcept {
+VERINIT_AVX2_TEMPLATE_CLONES void uniform_of_words(const std::uint32_t* __restrict words,
+                                                   std::size_t n, T low, T high, T below_high,
+                                                   double width, T* __restrict dst) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     double u;
     if constexpr (words_per_sample<T> == 1) {
@@ -988,9 +996,9 @@ void sample_uniform(std::span<T> out, double a, double b, word_source& source) {
 
 // dst[i] = mean + std z[i], rounded once to T (no clone contracts it: see uniform_of_words).
 template <class T>
-[[gnu::target_clones("avx2", "default")]] void scale_normals(const double* __restrict z,
-                                                             std::size_t n, double mean, double std,
-                                                             T* __restrict dst) noexcept {
+VERINIT_AVX2_TEMPLATE_CLONES void scale_normals(const double* __restrict z, std::size_t n,
+                                                double mean, double std,
+                                                T* __restrict dst) noexcept {
   for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(mean + std * z[i]);
 }
 
