@@ -69,12 +69,20 @@ struct uniform_map {
   double a, width;
 };
 
+/// The passes' per-sample flags, one bit a sample: sample i's is bit i % 8 of byte i / 8, so an
+/// AVX-512 pass stores its 8 lanes' mask as one byte and the caller finds the rare unset flags
+/// 64 at a time. flag_bytes(n) bytes hold n flags; the bits past n in the last byte are 0.
+constexpr std::size_t flag_bytes(std::size_t n) noexcept { return (n + 7) / 8; }
+constexpr bool flag_of(const std::uint8_t* flags, std::size_t i) noexcept {
+  return ((flags[i / 8] >> (i % 8)) & 1) != 0;
+}
+
 /// The one-word passes of the 16-bit kernels (sampling.cpp): for each word, T's bits of the
-/// value at the low end of the word's cell of 53-bit abscissae, and ok = 1 where every abscissa
-/// of the cell gives that value (and, for the ziggurat, is accepted by the fast test and lies in
-/// [alpha, beta]). The ziggurat's cells take x and ratio, its layer table. `vector` selects the
-/// AVX-512 version where the CPU has it; false forces the portable loop (the same bits: tests
-/// compare the two).
+/// value at the low end of the word's cell of 53-bit abscissae, and its flag in ok (flag_bytes)
+/// set where every abscissa of the cell gives that value (and, for the ziggurat, is accepted by
+/// the fast test and lies in [alpha, beta]). The ziggurat's cells take x and ratio, its layer
+/// table. `vector` selects the AVX-512 version where the CPU has it; false forces the portable loop
+/// (the same bits: tests compare the two).
 template <class T>
 void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, const double* ratio,
                     const normal_map& map, T* out, std::uint8_t* ok, bool vector = true) noexcept;
@@ -83,9 +91,9 @@ void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T
                    std::uint8_t* ok, bool vector = true) noexcept;
 
 /// The ziggurat's fast pass over one word per sample (the float32 normal's): z[i] = +-u x[layer]
-/// at the midpoint u of the word's abscissa cell, and ok[i] = 1 where the fast test accepts it;
-/// the others are the caller's to finish. `vector` selects the AVX2 or AVX-512 version; false
-/// forces the portable loop (the same bits: tests compare the two).
+/// at the midpoint u of the word's abscissa cell, and i's flag in ok (flag_bytes) set where the
+/// fast test accepts it; the others are the caller's to finish. `vector` selects the AVX2 or
+/// AVX-512 version; false forces the portable loop (the same bits: tests compare the two).
 void ziggurat_fast_pass(const std::uint32_t* words, std::size_t n, double* z, std::uint8_t* ok,
                         bool vector = true) noexcept;
 
