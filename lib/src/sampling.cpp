@@ -751,11 +751,11 @@ template <class F>
   for (std::size_t base = 0; base < n; base += 64) {
     const std::size_t m = std::min<std::size_t>(64, n - base);
     std::uint64_t set = 0;
-    if constexpr (std::endian::native == std::endian::little) {
-      std::memcpy(&set, ok + base / 8, flag_bytes(m));
-    } else {
-      for (std::size_t g = flag_bytes(m); g-- > 0;) set = set << 8 | ok[base / 8 + g];
-    }
+    if (m == 64 && std::endian::native == std::endian::little)
+      std::memcpy(&set, ok + base / 8, sizeof set);
+    else
+      for (std::size_t g = 0; g < flag_bytes(m); ++g)
+        set |= std::uint64_t{ok[base / 8 + g]} << (8 * g);
     std::uint64_t unset = m == 64 ? ~set : ~set & ((std::uint64_t{1} << m) - 1);
     for (; unset != 0; unset &= unset - 1)
       fix(base + static_cast<std::size_t>(std::countr_zero(unset)));
