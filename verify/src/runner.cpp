@@ -659,6 +659,7 @@ void finish_run(run_result& run, const run_request& request, rounded_laws& laws)
 }  // namespace detail
 
 case_result run_case(const case_request& request, const run_options& options) {
+  const detail::buffer_pool_scope pool;  // the case's buffers reuse each other's pages
   check_options(options);
   run_options resolved = options;
   resolved.threads = resolve_threads(options.threads);
@@ -667,6 +668,7 @@ case_result run_case(const case_request& request, const run_options& options) {
 }
 
 run_result run(const run_request& request) {
+  const detail::buffer_pool_scope pool;  // the cases' buffers reuse each other's pages
   run_result run = detail::begin_run(request);
   run_options resolved = request.options;
   resolved.threads = run.threads_used;
