@@ -214,6 +214,14 @@ std::vector<cell_case> normal_cases() {
   };
 }
 
+// The uniform cell passes' maps: across zero, positive, negative, a few values of T, ends
+// that overflow float16 (60000 to 70000, and float16's whole range: the capped pass) or both
+// 16-bit types (bfloat16's largest is ~3.4e38), and a width too small for the ordered pass.
+std::vector<std::pair<double, double>> uniform_maps() {
+  return {{-1.0, 1.0},    {0.0, 1e-4},         {-3e-5, 2e-5},   {0.25, 0.2500001},     {-2.0, -1.0},
+          {60000, 70000}, {-65504.0, 65504.0}, {-3e38, 3.4e38}, {1.0, 1.0 + 0x1p-1000}};
+}
+
 template <class T>
 class CellPassTest : public ::testing::Test {};
 using CellTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
@@ -241,7 +249,7 @@ TYPED_TEST(CellPassTest, VectorCellPassesEqualThePortableLoops) {
       }
     }
   }
-  for (const auto& [a, b] : {std::pair{-1.0, 1.0}, {0.0, 1e-4}, {-3e-5, 2e-5}, {0.25, 0.2500001}}) {
+  for (const auto& [a, b] : uniform_maps()) {
     const verinit::detail::uniform_map map{a, b - a};
     const std::size_t n = words.size();
     std::vector<TypeParam> vec_out(n), loop_out(n);
@@ -298,7 +306,7 @@ TYPED_TEST(CellPassTest, ADecidedUniformCellGivesItsValueAtEveryAbscissa) {
   const auto words = test_words(200'000);
   philox_stream source(6, 6);
   verinit::detail::word_reader reader(source);
-  for (const auto& [a, b] : {std::pair{-1.0, 1.0}, {0.0, 1e-4}, {-3e-5, 2e-5}, {0.25, 0.2500001}}) {
+  for (const auto& [a, b] : uniform_maps()) {
     const verinit::detail::uniform_map map{a, b - a};
     std::vector<TypeParam> out(words.size());
     std::vector<std::uint8_t> ok(flag_bytes(words.size()));
