@@ -684,10 +684,11 @@ template <class T>
 // - a + width (w 2^-32) and a + width ((w + 1) 2^-32) are a + W w and a + W (w + 1) with
 //   W = width 2^-32 exactly (scaling by 2^-32 commutes with rounding while W is normal);
 // - the ends are in order, v_low <= v_high (rounding is monotone), so one sign and both
-//   magnitudes at least T's smallest normal sn is v_low >= sn or v_high <= -sn (two compares),
-//   and the smaller magnitude is v_low's where v_low >= 0 and v_high's where not (two blends
-//   on the signed bits, whose sign bit rides above the magnitude's rounding sum: no carry
-//   reaches it below infinity);
+//   smaller magnitude is v_low's where v_low >= 0 and v_high's where not (two blends on the
+//   signed bits, whose sign bit rides above the magnitude's rounding sum: no carry reaches it
+//   below infinity), and one sign with both magnitudes at least T's smallest normal sn is that
+//   smaller one's bits, unsigned, at least sn's where v_low >= 0 (v_low >= sn) and at least
+//   -sn's where not (v_high <= -sn: a positive v_high's bits are below);
 // - T's bits are k_hi less the re-bias (the sign now at bit 63 - shift, moved down to bit 15),
 //   capped at infinity only where |a| + width reaches T's largest value (Capped).
 template <class T, bool Capped>
@@ -699,8 +700,9 @@ template <class T, bool Capped>
   constexpr int sign_at = 63 - c::shift;
   const __m512d a = _mm512_set1_pd(map.a), step = _mm512_set1_pd(map.width * 0x1p-32);
   const __m512d one = _mm512_set1_pd(1.0);
-  const double smallest = T::format::power_of_two(T::format::min_exponent);
-  const __m512d above = _mm512_set1_pd(smallest), below = _mm512_set1_pd(-smallest);
+  const __m512i smallest = _mm512_set1_epi64(c::smallest_normal);
+  const __m512i smallest_negative =
+      _mm512_set1_epi64(static_cast<long long>(c::smallest_normal | std::uint64_t{1} << 63));
   const __m512i zero = _mm512_setzero_si512();
   const __m512i round_low = _mm512_set1_epi64(c::half - 1), round_high = _mm512_set1_epi64(c::half);
   const __m512i rebias = _mm512_set1_epi64(c::rebias);
@@ -716,9 +718,9 @@ template <class T, bool Capped>
     const __m512d v_high = _mm512_add_pd(a, _mm512_mul_pd(step, _mm512_add_pd(k, one)));
     const __m512i b_low = _mm512_castpd_si512(v_low), b_high = _mm512_castpd_si512(v_high);
     const __mmask8 negative = _mm512_cmplt_epi64_mask(b_low, zero);
-    const __mmask8 normal = _mm512_cmp_pd_mask(v_low, above, _CMP_GE_OQ) |
-                            _mm512_cmp_pd_mask(v_high, below, _CMP_LE_OQ);
     const __m512i lo = _mm512_mask_blend_epi64(negative, b_low, b_high);
+    const __mmask8 normal =
+        _mm512_cmpge_epu64_mask(lo, _mm512_mask_blend_epi64(negative, smallest, smallest_negative));
     const __m512i hi = _mm512_mask_blend_epi64(negative, b_high, b_low);
     const __m512i k_lo = _mm512_srli_epi64(_mm512_add_epi64(lo, round_low), c::shift);
     const __m512i k_hi = _mm512_srli_epi64(_mm512_add_epi64(hi, round_high), c::shift);

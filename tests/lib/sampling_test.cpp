@@ -222,6 +222,22 @@ std::vector<std::pair<double, double>> uniform_maps() {
           {60000, 70000}, {-65504.0, 65504.0}, {-3e38, 3.4e38}, {1.0, 1.0 + 0x1p-1000}};
 }
 
+// `words` and, for the uniform map [a, b) in T, the words whose cells hold or touch 0, T's
+// smallest normal or its negative, or where rounding to T overflows: where the one-sign, normal
+// and cap tests decide.
+template <class T>
+std::vector<std::uint32_t> with_edge_words(std::vector<std::uint32_t> words, double a, double b) {
+  using F = typename T::format;
+  const double smallest = F::power_of_two(F::min_exponent);
+  const double overflow = F::power_of_two(F::bias) * (2 - F::power_of_two(-F::fraction_bits - 1));
+  for (const double edge : {0.0, smallest, -smallest, overflow, -overflow}) {
+    const double w = std::floor((edge - a) / (b - a) * 0x1p32);
+    for (double d = -2; d <= 2; ++d)
+      if (w + d >= 0 && w + d < 0x1p32) words.push_back(static_cast<std::uint32_t>(w + d));
+  }
+  return words;
+}
+
 template <class T>
 class CellPassTest : public ::testing::Test {};
 using CellTypes = ::testing::Types<verinit::float16_t, verinit::bfloat16_t>;
@@ -251,6 +267,7 @@ TYPED_TEST(CellPassTest, VectorCellPassesEqualThePortableLoops) {
   }
   for (const auto& [a, b] : uniform_maps()) {
     const verinit::detail::uniform_map map{a, b - a};
+    const auto words = with_edge_words<TypeParam>(test_words(100'000), a, b);
     const std::size_t n = words.size();
     std::vector<TypeParam> vec_out(n), loop_out(n);
     std::vector<std::uint8_t> vec_ok(flag_bytes(n)), loop_ok(flag_bytes(n));
@@ -303,11 +320,11 @@ TYPED_TEST(CellPassTest, ADecidedZigguratCellGivesItsValueAtEveryAbscissa) {
 }
 
 TYPED_TEST(CellPassTest, ADecidedUniformCellGivesItsValueAtEveryAbscissa) {
-  const auto words = test_words(200'000);
   philox_stream source(6, 6);
   verinit::detail::word_reader reader(source);
   for (const auto& [a, b] : uniform_maps()) {
     const verinit::detail::uniform_map map{a, b - a};
+    const auto words = with_edge_words<TypeParam>(test_words(200'000), a, b);
     std::vector<TypeParam> out(words.size());
     std::vector<std::uint8_t> ok(flag_bytes(words.size()));
     verinit::detail::uniform_cells(words.data(), words.size(), map, out.data(), ok.data());
