@@ -692,44 +692,76 @@ template <class T>
 // - T's bits are k_hi less the re-bias (the sign now at bit 63 - shift, moved down to bit 15),
 //   capped at infinity only where |a| + width reaches T's largest value (Capped).
 template <class T, bool Capped>
-[[gnu::target("avx512f")]] void uniform_cells_ordered_avx512(const std::uint32_t* __restrict words,
-                                                             std::size_t n, uniform_map map,
-                                                             T* __restrict out,
-                                                             std::uint8_t* __restrict ok) noexcept {
+struct ordered_uniform_lanes {
   using c = cell_rounding<typename T::format>;
-  constexpr int sign_at = 63 - c::shift;
-  const __m512d a = _mm512_set1_pd(map.a), step = _mm512_set1_pd(map.width * 0x1p-32);
-  const __m512d one = _mm512_set1_pd(1.0);
-  const __m512i smallest = _mm512_set1_epi64(c::smallest_normal);
-  const __m512i smallest_negative =
-      _mm512_set1_epi64(static_cast<long long>(c::smallest_normal | std::uint64_t{1} << 63));
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i round_low = _mm512_set1_epi64(c::half - 1), round_high = _mm512_set1_epi64(c::half);
-  const __m512i rebias = _mm512_set1_epi64(c::rebias);
-  const __m512i sign_bit = _mm512_set1_epi64(0x8000);
-  const __m512i cap = _mm512_set1_epi64(T::format::infinity_bits);
-  const __m512i cap_negative = _mm512_set1_epi64(
-      static_cast<long long>((std::uint64_t{1} << sign_at) | T::format::infinity_bits));
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  static constexpr int sign_at = 63 - c::shift;
+  __m512d a, step, one;
+  __m512i smallest, smallest_negative, zero, round_low, round_high, rebias, cap, cap_negative;
+
+  [[gnu::target("avx512f"),
+    gnu::always_inline]] explicit ordered_uniform_lanes(uniform_map map) noexcept
+      : a(_mm512_set1_pd(map.a)),
+        step(_mm512_set1_pd(map.width * 0x1p-32)),
+        one(_mm512_set1_pd(1.0)),
+        smallest(_mm512_set1_epi64(c::smallest_normal)),
+        smallest_negative(
+            _mm512_set1_epi64(static_cast<long long>(c::smallest_normal | std::uint64_t{1} << 63))),
+        zero(_mm512_setzero_si512()),
+        round_low(_mm512_set1_epi64(c::half - 1)),
+        round_high(_mm512_set1_epi64(c::half)),
+        rebias(_mm512_set1_epi64(c::rebias)),
+        cap(_mm512_set1_epi64(T::format::infinity_bits)),
+        cap_negative(_mm512_set1_epi64(
+            static_cast<long long>((std::uint64_t{1} << sign_at) | T::format::infinity_bits))) {}
+
+  // 8 words' magnitudes in T (each lane's low 16 bits; the sign left to the caller), the lanes
+  // whose value is negative and those decided.
+  [[gnu::target("avx512f"), gnu::always_inline]] __m512i operator()(
+      const std::uint32_t* words, __mmask8& negative, __mmask8& decided) const noexcept {
     const __m512d k =
-        _mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i)));
+        _mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(words)));
     const __m512d v_low = _mm512_add_pd(a, _mm512_mul_pd(step, k));
     const __m512d v_high = _mm512_add_pd(a, _mm512_mul_pd(step, _mm512_add_pd(k, one)));
     const __m512i b_low = _mm512_castpd_si512(v_low), b_high = _mm512_castpd_si512(v_high);
-    const __mmask8 negative = _mm512_cmplt_epi64_mask(b_low, zero);
+    negative = _mm512_cmplt_epi64_mask(b_low, zero);
     const __m512i lo = _mm512_mask_blend_epi64(negative, b_low, b_high);
-    const __mmask8 normal =
-        _mm512_cmpge_epu64_mask(lo, _mm512_mask_blend_epi64(negative, smallest, smallest_negative));
     const __m512i hi = _mm512_mask_blend_epi64(negative, b_high, b_low);
     const __m512i k_lo = _mm512_srli_epi64(_mm512_add_epi64(lo, round_low), c::shift);
     const __m512i k_hi = _mm512_srli_epi64(_mm512_add_epi64(hi, round_high), c::shift);
-    __m512i bits = _mm512_sub_epi64(k_hi, rebias);
+    decided = _mm512_cmpge_epu64_mask(
+                  lo, _mm512_mask_blend_epi64(negative, smallest, smallest_negative)) &
+              _mm512_cmpeq_epi64_mask(k_lo, k_hi);
+    const __m512i bits = _mm512_sub_epi64(k_hi, rebias);
     if constexpr (Capped)
-      bits = _mm512_min_epu64(bits, _mm512_mask_blend_epi64(negative, cap, cap_negative));
-    // bits | (bits >> (sign_at - 15)) & 0x8000: the sign to bit 15 (the magnitude is below it).
-    bits = _mm512_ternarylogic_epi64(bits, _mm512_srli_epi64(bits, sign_at - 15), sign_bit, 0xF8);
-    store_lanes(bits, normal & _mm512_cmpeq_epi64_mask(k_lo, k_hi), out + i, ok + i / 8);
+      return _mm512_min_epu64(bits, _mm512_mask_blend_epi64(negative, cap, cap_negative));
+    return bits;
+  }
+};
+
+// The pass, 16 words a step: two steps of 8 lanes, their 16 low words gathered by one word
+// permute (vpermt2w) and the sign bit added to the negative ones (a masked 16-bit add of
+// 0x8000 to a word below it), the two flag bytes stored as one.
+template <class T, bool Capped>
+[[gnu::target("avx512f,avx512bw")]] void uniform_cells_ordered_avx512(
+    const std::uint32_t* __restrict words, std::size_t n, uniform_map map, T* __restrict out,
+    std::uint8_t* __restrict ok) noexcept {
+  const ordered_uniform_lanes<T, Capped> lanes(map);
+  // Word 4k of each 8-lane result is lane k's low 16 bits: the first's, then the second's.
+  alignas(64) static constexpr std::uint16_t low_words[32] = {0,  4,  8,  12, 16, 20, 24, 28,
+                                                              32, 36, 40, 44, 48, 52, 56, 60};
+  const __m512i index = _mm512_load_si512(low_words);
+  const __m512i sign = _mm512_set1_epi16(static_cast<short>(0x8000));
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __mmask8 negative_low, negative_high, decided_low, decided_high;
+    const __m512i low = lanes(words + i, negative_low, decided_low);
+    const __m512i high = lanes(words + i + 8, negative_high, decided_high);
+    const __mmask32 negative = negative_low | static_cast<__mmask32>(negative_high) << 8;
+    __m512i packed = _mm512_permutex2var_epi16(low, index, high);
+    packed = _mm512_mask_add_epi16(packed, negative, packed, sign);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_castsi512_si256(packed));
+    const auto flags = static_cast<std::uint16_t>(decided_low | decided_high << 8);
+    std::memcpy(ok + i / 8, &flags, sizeof flags);
   }
   uniform_cells_loop(words + i, n - i, map, out + i, ok + i / 8);
 }
@@ -787,7 +819,8 @@ void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T
     // T's largest (|a| + width at least it).
     using F = typename T::format;
     const double largest = F::power_of_two(F::bias) * (2 - F::power_of_two(-F::fraction_bits));
-    if (!(map.width >= 0x1p-990 && map.width < std::numeric_limits<double>::infinity()))
+    static const bool bw = __builtin_cpu_supports("avx512bw");
+    if (!bw || !(map.width >= 0x1p-990 && map.width < std::numeric_limits<double>::infinity()))
       uniform_cells_avx512(words, n, map, out, ok);
     else if (std::abs(map.a) + map.width < largest)
       uniform_cells_ordered_avx512<T, false>(words, n, map, out, ok);
