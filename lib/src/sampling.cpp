@@ -216,6 +216,11 @@ bool has_avx512f() noexcept {
   return yes;
 }
 
+bool has_avx512bw() noexcept {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  return yes;
+}
+
 bool has_avx2() noexcept {
   static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
@@ -625,35 +630,80 @@ template <class T, bool Bounded>
 // lane's bits, which no caller reads, may differ: for z = -0 the loop's 0 + std z is +0);
 // SamplingTest.VectorCellPassesEqualThePortableLoops runs normal(0, 1), (0, 0.02) and
 // (0, 1e-6) through both.
+// Stores 16 lanes' bits of T from two 8-lane results whose lanes' low 16 bits hold the
+// magnitudes: one word permute (vpermt2w) gathers them, a masked 16-bit add of 0x8000 gives the
+// negative ones their sign (the magnitude is below it), and the two flag bytes go as one word.
+// In place of two narrowing moves (vpmovqw) and the sign's shifts and or in 64-bit lanes.
+[[gnu::target("avx512f,avx512bw"), gnu::always_inline]] inline void store_sixteen(
+    __m512i low, __m512i high, __mmask32 negative, __mmask8 decided_low, __mmask8 decided_high,
+    void* out, std::uint8_t* ok) noexcept {
+  // Word 4k of each 8-lane result is lane k's low 16 bits: the first's, then the second's.
+  alignas(64) static constexpr std::uint16_t low_words[32] = {0,  4,  8,  12, 16, 20, 24, 28,
+                                                              32, 36, 40, 44, 48, 52, 56, 60};
+  __m512i packed = _mm512_permutex2var_epi16(low, _mm512_load_si512(low_words), high);
+  packed = _mm512_mask_add_epi16(packed, negative, packed, _mm512_set1_epi16(-0x8000));
+  _mm256_storeu_si256(static_cast<__m256i*>(out), _mm512_castsi512_si256(packed));
+  const auto flags = static_cast<std::uint16_t>(decided_low | decided_high << 8);
+  std::memcpy(ok, &flags, sizeof flags);
+}
+
+// ziggurat_cells_avx512 for normal(0, std), std > 0, without bounds (He, LeCun, Glorot, most
+// inits): 0 + std z is std z (but for z = -0, whose cell the general pass does not decide
+// either: below the smallest normal), its magnitude std (u x) for both ends of the cell and its
+// sign the word's, so cell_rounding::decide reduces to the two magnitudes in order -- no
+// absolute values, minimum, maximum or sign test -- and the sign is the word's bit 8, set by
+// store_sixteen. The same flags as the loop, and the same bits where the flag is set (an
+// undecided lane's bits, which no caller reads, may differ: for z = -0 the loop's 0 + std z is
+// +0); SamplingTest.VectorCellPassesEqualThePortableLoops runs normal(0, 1), (0, 0.02) and
+// (0, 1e-6) through both.
 template <class T>
-[[gnu::target("avx512f")]] void ziggurat_cells_centred_avx512(
-    const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
-    const double* __restrict ratio, const normal_map& map, T* __restrict out,
-    std::uint8_t* __restrict ok) noexcept {
+struct centred_normal_lanes {
   using c = cell_rounding<typename T::format>;
-  const __m512d std = _mm512_set1_pd(map.std), cell = _mm512_set1_pd(0x1p-23);
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + i));
-    const auto [x_layer, ratio_layer] = layers_of(words + i, x, ratio);
+  __m512d std, cell;
+  __m512i round_low, round_high, rebias, cap, smallest;
+
+  [[gnu::target("avx512f"),
+    gnu::always_inline]] explicit centred_normal_lanes(double deviation) noexcept
+      : std(_mm512_set1_pd(deviation)),
+        cell(_mm512_set1_pd(0x1p-23)),
+        round_low(_mm512_set1_epi64(c::half - 1)),
+        round_high(_mm512_set1_epi64(c::half)),
+        rebias(_mm512_set1_epi64(c::rebias)),
+        cap(_mm512_set1_epi64(T::format::infinity_bits)),
+        smallest(_mm512_set1_epi64(c::smallest_normal)) {}
+
+  // 8 words' magnitudes in T (each lane's low 16 bits) and the lanes decided.
+  [[gnu::target("avx512f"), gnu::always_inline]] __m512i operator()(
+      const std::uint32_t* words, const double* x, const double* ratio,
+      __mmask8& decided) const noexcept {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words));
+    const auto [x_layer, ratio_layer] = layers_of(words, x, ratio);
     const __m512d u_low = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(w, 9)), cell);
     const __m512d u_high = _mm512_add_pd(u_low, cell);
     const __m512i lo = _mm512_castpd_si512(_mm512_mul_pd(std, _mm512_mul_pd(u_low, x_layer)));
     const __m512i hi = _mm512_castpd_si512(_mm512_mul_pd(std, _mm512_mul_pd(u_high, x_layer)));
-    const __m512i k_lo =
-        _mm512_srli_epi64(_mm512_add_epi64(lo, _mm512_set1_epi64(c::half - 1)), c::shift);
-    const __m512i k_hi =
-        _mm512_srli_epi64(_mm512_add_epi64(hi, _mm512_set1_epi64(c::half)), c::shift);
-    // The word's sign bit (bit 8) to T's (bit 15).
-    const __m512i sign =
-        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_and_si256(w, _mm256_set1_epi32(0x100))), 7);
-    const __m512i bits =
-        _mm512_or_si512(sign, _mm512_min_epu64(_mm512_sub_epi64(k_hi, _mm512_set1_epi64(c::rebias)),
-                                               _mm512_set1_epi64(T::format::infinity_bits)));
-    const __mmask8 good = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LT_OQ) &
-                          _mm512_cmpeq_epi64_mask(k_lo, k_hi) &
-                          _mm512_cmpge_epu64_mask(lo, _mm512_set1_epi64(c::smallest_normal));
-    store_lanes(bits, good, out + i, ok + i / 8);
+    const __m512i k_lo = _mm512_srli_epi64(_mm512_add_epi64(lo, round_low), c::shift);
+    const __m512i k_hi = _mm512_srli_epi64(_mm512_add_epi64(hi, round_high), c::shift);
+    decided = _mm512_cmp_pd_mask(u_high, ratio_layer, _CMP_LT_OQ) &
+              _mm512_cmpeq_epi64_mask(k_lo, k_hi) & _mm512_cmpge_epu64_mask(lo, smallest);
+    return _mm512_min_epu64(_mm512_sub_epi64(k_hi, rebias), cap);
+  }
+};
+
+template <class T>
+[[gnu::target("avx512f,avx512bw")]] void ziggurat_cells_centred_avx512(
+    const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
+    const double* __restrict ratio, const normal_map& map, T* __restrict out,
+    std::uint8_t* __restrict ok) noexcept {
+  const centred_normal_lanes<T> lanes(map.std);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __mmask8 decided_low, decided_high;
+    const __m512i low = lanes(words + i, x, ratio, decided_low);
+    const __m512i high = lanes(words + i + 8, x, ratio, decided_high);
+    const __mmask32 negative =
+        _mm512_test_epi32_mask(_mm512_loadu_si512(words + i), _mm512_set1_epi32(0x100));
+    store_sixteen(low, high, negative, decided_low, decided_high, out + i, ok + i / 8);
   }
   ziggurat_cells_loop<T, false>(words + i, n - i, x, ratio, map, out + i, ok + i / 8);
 }
@@ -738,30 +788,19 @@ struct ordered_uniform_lanes {
   }
 };
 
-// The pass, 16 words a step: two steps of 8 lanes, their 16 low words gathered by one word
-// permute (vpermt2w) and the sign bit added to the negative ones (a masked 16-bit add of
-// 0x8000 to a word below it), the two flag bytes stored as one.
+// The pass, 16 words a step: two steps of 8 lanes stored by store_sixteen.
 template <class T, bool Capped>
 [[gnu::target("avx512f,avx512bw")]] void uniform_cells_ordered_avx512(
     const std::uint32_t* __restrict words, std::size_t n, uniform_map map, T* __restrict out,
     std::uint8_t* __restrict ok) noexcept {
   const ordered_uniform_lanes<T, Capped> lanes(map);
-  // Word 4k of each 8-lane result is lane k's low 16 bits: the first's, then the second's.
-  alignas(64) static constexpr std::uint16_t low_words[32] = {0,  4,  8,  12, 16, 20, 24, 28,
-                                                              32, 36, 40, 44, 48, 52, 56, 60};
-  const __m512i index = _mm512_load_si512(low_words);
-  const __m512i sign = _mm512_set1_epi16(static_cast<short>(0x8000));
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __mmask8 negative_low, negative_high, decided_low, decided_high;
     const __m512i low = lanes(words + i, negative_low, decided_low);
     const __m512i high = lanes(words + i + 8, negative_high, decided_high);
-    const __mmask32 negative = negative_low | static_cast<__mmask32>(negative_high) << 8;
-    __m512i packed = _mm512_permutex2var_epi16(low, index, high);
-    packed = _mm512_mask_add_epi16(packed, negative, packed, sign);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_castsi512_si256(packed));
-    const auto flags = static_cast<std::uint16_t>(decided_low | decided_high << 8);
-    std::memcpy(ok + i / 8, &flags, sizeof flags);
+    store_sixteen(low, high, negative_low | static_cast<__mmask32>(negative_high) << 8, decided_low,
+                  decided_high, out + i, ok + i / 8);
   }
   uniform_cells_loop(words + i, n - i, map, out + i, ok + i / 8);
 }
@@ -797,7 +836,7 @@ void ziggurat_cells(const std::uint32_t* words, std::size_t n, const double* x, 
   constexpr double inf = std::numeric_limits<double>::infinity();
   const bool bounded = map.alpha != -inf || map.beta != inf || map.low != -inf || map.high != inf;
   if (vector && has_avx512f()) {
-    if (!bounded && map.mean == 0 && map.std > 0)
+    if (!bounded && map.mean == 0 && map.std > 0 && has_avx512bw())
       ziggurat_cells_centred_avx512<T>(words, n, x, ratio, map, out, ok);
     else if (bounded)
       ziggurat_cells_avx512<T, true>(words, n, x, ratio, map, out, ok);
@@ -819,8 +858,8 @@ void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T
     // T's largest (|a| + width at least it).
     using F = typename T::format;
     const double largest = F::power_of_two(F::bias) * (2 - F::power_of_two(-F::fraction_bits));
-    static const bool bw = __builtin_cpu_supports("avx512bw");
-    if (!bw || !(map.width >= 0x1p-990 && map.width < std::numeric_limits<double>::infinity()))
+    if (!has_avx512bw() ||
+        !(map.width >= 0x1p-990 && map.width < std::numeric_limits<double>::infinity()))
       uniform_cells_avx512(words, n, map, out, ok);
     else if (std::abs(map.a) + map.width < largest)
       uniform_cells_ordered_avx512<T, false>(words, n, map, out, ok);
