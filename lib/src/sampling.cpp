@@ -23,6 +23,23 @@
 #pragma GCC diagnostic pop
 #include <limits>
 
+// Function multiversioning (target_clones: an ifunc whose resolver the dynamic loader runs).
+// ThreadSanitizer instruments the resolvers, which then run before its runtime is up and
+// crash: under it (the tsan preset) every function is built for the baseline alone, the same
+// bits. Clang does not multiversion templates at all (VERINIT_AVX2_TEMPLATE_CLONES).
+#if defined(__SANITIZE_THREAD__)
+#define VERINIT_NO_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VERINIT_NO_CLONES
+#endif
+#endif
+#if defined(VERINIT_NO_CLONES)
+#define VERINIT_CLONES(...)
+#else
+#define VERINIT_CLONES(...) [[gnu::target_clones(__VA_ARGS__)]]
+#endif
+
 namespace verinit::detail {
 namespace {
 
@@ -36,9 +53,10 @@ constexpr std::size_t lanes = 16;
 constexpr std::uint32_t philox_m0 = philox4x32::multiplier0, philox_m1 = philox4x32::multiplier1;
 constexpr std::uint32_t philox_w0 = philox4x32::key_step0, philox_w1 = philox4x32::key_step1;
 
-[[gnu::target_clones("avx2", "default")]] void philox_lanes_portable(
-    philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo, std::uint32_t stream_hi,
-    std::uint32_t* out, std::size_t groups) noexcept {
+VERINIT_CLONES("avx2", "default")
+void philox_lanes_portable(philox4x32::key_type key, std::uint64_t first, std::uint32_t stream_lo,
+                           std::uint32_t stream_hi, std::uint32_t* out,
+                           std::size_t groups) noexcept {
   for (std::size_t base = 0; base < groups; base += lanes) {
     std::uint32_t x0[lanes], x1[lanes], x2[lanes], x3[lanes];
     const auto position_hi = static_cast<std::uint32_t>((first + base) >> 32);
@@ -349,9 +367,10 @@ template <class F>
 }
 
 // (No AVX-512 clone: AVX-512 CPUs run ziggurat_fast32_avx512.)
-[[gnu::target_clones("avx2", "default")]] void ziggurat_fast32(
-    const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
-    const double* __restrict ratio, double* __restrict z, std::uint8_t* __restrict ok) noexcept {
+VERINIT_CLONES("avx2", "default")
+void ziggurat_fast32(const std::uint32_t* __restrict words, std::size_t n,
+                     const double* __restrict x, const double* __restrict ratio,
+                     double* __restrict z, std::uint8_t* __restrict ok) noexcept {
   ziggurat_fast32_loop(words, n, x, ratio, z, ok);
 }
 
@@ -438,9 +457,10 @@ struct layer_lanes {
   ziggurat_fast32_default(words + i, n - i, x, ratio, z + i, ok + i / 8);
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void ziggurat_fast64(
-    const std::uint32_t* __restrict words, std::size_t n, const double* __restrict x,
-    const double* __restrict ratio, double* __restrict z, std::uint8_t* __restrict ok) noexcept {
+VERINIT_CLONES("avx512f", "avx2", "default")
+void ziggurat_fast64(const std::uint32_t* __restrict words, std::size_t n,
+                     const double* __restrict x, const double* __restrict ratio,
+                     double* __restrict z, std::uint8_t* __restrict ok) noexcept {
   store_flag_bits(n, ok, [&](std::size_t i) {
     const std::uint64_t bits = std::uint64_t{words[2 * i]} | std::uint64_t{words[2 * i + 1]} << 32;
     const auto layer = static_cast<std::uint32_t>(bits & 0xff);
@@ -1093,12 +1113,13 @@ void sample_uniform_rounded(std::span<T> out, double a, double b, word_source& s
   }
 }
 
-// AVX2 clones of the two function templates below. Clang (the fuzz preset's compiler) does not
-// multiversion templates: there they are built for the baseline alone (the same bits).
+// AVX2 clones of the two function templates below. Clang (the fuzz and tsan presets'
+// compiler) does not multiversion templates: there they are built for the baseline alone (the
+// same bits).
 #if defined(__clang__)
 #define VERINIT_AVX2_TEMPLATE_CLONES
 #else
-#define VERINIT_AVX2_TEMPLATE_CLONES [[gnu::target_clones("avx2", "default")]]
+#define VERINIT_AVX2_TEMPLATE_CLONES VERINIT_CLONES("avx2", "default")
 #endif
 
 // U[low, high) in T from words_per_sample<T> words each: computed in double, rounded once.

@@ -169,13 +169,13 @@ template <class Pairs>
 auto assigned_once(const Pairs& pairs) {
   using value = std::remove_cvref_t<decltype(pairs.begin()->second)>;
   std::vector<std::pair<std::string_view, value>> once;
-  for (const auto& [name, v] : pairs) {
-    const auto same =
-        std::find_if(once.begin(), once.end(), [&](const auto& o) { return o.first == name; });
+  for (const auto& pair : pairs) {
+    const auto same = std::find_if(once.begin(), once.end(),
+                                   [&](const auto& o) { return o.first == pair.first; });
     if (same != once.end())
-      same->second = v;
+      same->second = pair.second;
     else
-      once.emplace_back(name, v);
+      once.emplace_back(pair.first, pair.second);
   }
   return once;
 }

@@ -50,7 +50,7 @@ void check_uniform(std::map<std::string, std::vector<double>>& p_values,
     EXPECT_LE(below, high) << name;
     if (name == "repeated_runs") continue;
     if (std::any_of(conservative.begin(), conservative.end(),
-                    [&](const std::string& c) { return name.rfind(c, 0) == 0; })) {
+                    [&, &name = name](const std::string& c) { return name.rfind(c, 0) == 0; })) {
       double d_plus = 0;
       for (std::size_t i = 0; i < p.size(); ++i)
         d_plus = std::max(d_plus, static_cast<double>(i + 1) / count - p[i]);
