@@ -641,15 +641,6 @@ template <class T, bool Bounded>
   ziggurat_cells_loop<T, Bounded>(words + i, n - i, x, ratio, map, out + i, ok + i / 8);
 }
 
-// ziggurat_cells_avx512 for normal(0, std), std > 0, without bounds (He, LeCun, Glorot, most
-// inits): 0 + std z is std z (but for z = -0, whose cell the general pass does not decide
-// either: below the smallest normal), its magnitude std (u x) for both ends of the cell and its
-// sign the word's, so cell_rounding::decide reduces to the two magnitudes in order -- no
-// absolute values, minimum, maximum or sign test -- about 20 vector operations a step instead
-// of 33. The same flags as the loop, and the same bits where the flag is set (an undecided
-// lane's bits, which no caller reads, may differ: for z = -0 the loop's 0 + std z is +0);
-// SamplingTest.VectorCellPassesEqualThePortableLoops runs normal(0, 1), (0, 0.02) and
-// (0, 1e-6) through both.
 // Stores 16 lanes' bits of T from two 8-lane results whose lanes' low 16 bits hold the
 // magnitudes: one word permute (vpermt2w) gathers them, a masked 16-bit add of 0x8000 gives the
 // negative ones their sign (the magnitude is below it), and the two flag bytes go as one word.
@@ -848,6 +839,14 @@ void ziggurat_fast_pass(const std::uint32_t* words, std::size_t n, double* z, st
     ziggurat_fast32(words, n, t.x.data(), t.ratio.data(), z, ok);
   else
     ziggurat_fast32_default(words, n, t.x.data(), t.ratio.data(), z, ok);
+}
+
+bool ziggurat_fast_pass_avx2(const std::uint32_t* words, std::size_t n, double* z,
+                             std::uint8_t* ok) noexcept {
+  if (!has_avx2()) return false;
+  const auto& t = table();
+  ziggurat_fast32_avx2(words, n, t.x.data(), t.ratio.data(), z, ok);
+  return true;
 }
 
 template <class T>

@@ -96,6 +96,10 @@ void uniform_cells(const std::uint32_t* words, std::size_t n, uniform_map map, T
 /// AVX-512 version; false forces the portable loop (the same bits: tests compare the two).
 void ziggurat_fast_pass(const std::uint32_t* words, std::size_t n, double* z, std::uint8_t* ok,
                         bool vector = true) noexcept;
+/// The AVX2 version of that pass alone, for the tests (on an AVX-512 CPU ziggurat_fast_pass takes
+/// the AVX-512 one): false, and nothing written, where the CPU lacks AVX2.
+bool ziggurat_fast_pass_avx2(const std::uint32_t* words, std::size_t n, double* z,
+                             std::uint8_t* ok) noexcept;
 
 /// The ziggurat's layer table (256 layers): x[0..256] the layers' abscissae, ratio[0..255]
 /// x[i+1]/x[i], below which a point of layer i is under the curve. For the cell passes' tests.

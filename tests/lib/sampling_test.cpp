@@ -174,19 +174,32 @@ TEST(SamplingTest, VectorZigguratPassEqualsThePortableLoop) {
   const std::vector<std::uint32_t> words = test_words(1 << 16);
   for (std::size_t n = 0; n <= 40; ++n) {
     for (const std::size_t n_run : {n, words.size()}) {
-      std::vector<double> vec_z(n_run), loop_z(n_run);
-      std::vector<std::uint8_t> vec_ok(flag_bytes(n_run)), loop_ok(flag_bytes(n_run));
-      verinit::detail::ziggurat_fast_pass(words.data(), n_run, vec_z.data(), vec_ok.data(), true);
+      std::vector<double> loop_z(n_run);
+      std::vector<std::uint8_t> loop_ok(flag_bytes(n_run));
       verinit::detail::ziggurat_fast_pass(words.data(), n_run, loop_z.data(), loop_ok.data(),
                                           false);
-      for (std::size_t i = 0; i < n_run; ++i) {
-        ASSERT_EQ(std::bit_cast<std::uint64_t>(vec_z[i]), std::bit_cast<std::uint64_t>(loop_z[i]))
-            << "word " << words[i];
-        ASSERT_EQ(flag_of(vec_ok.data(), i), flag_of(loop_ok.data(), i)) << "word " << words[i];
+      // The pass this CPU takes, and the AVX2 one (taken only where AVX-512 is missing).
+      for (const bool avx2 : {false, true}) {
+        std::vector<double> vec_z(n_run);
+        std::vector<std::uint8_t> vec_ok(flag_bytes(n_run));
+        if (!avx2)
+          verinit::detail::ziggurat_fast_pass(words.data(), n_run, vec_z.data(), vec_ok.data(),
+                                              true);
+        else if (!verinit::detail::ziggurat_fast_pass_avx2(words.data(), n_run, vec_z.data(),
+                                                           vec_ok.data()))
+          continue;
+        for (std::size_t i = 0; i < n_run; ++i) {
+          ASSERT_EQ(std::bit_cast<std::uint64_t>(vec_z[i]), std::bit_cast<std::uint64_t>(loop_z[i]))
+              << "word " << words[i] << (avx2 ? " (AVX2)" : "");
+          ASSERT_EQ(flag_of(vec_ok.data(), i), flag_of(loop_ok.data(), i))
+              << "word " << words[i] << (avx2 ? " (AVX2)" : "");
+        }
+        // The last byte's bits past n are 0.
+        if (n_run % 8 != 0) {
+          ASSERT_EQ(vec_ok.back() >> (n_run % 8), 0);
+        }
       }
-      // The last byte's bits past n are 0.
       if (n_run % 8 != 0) {
-        ASSERT_EQ(vec_ok.back() >> (n_run % 8), 0);
         ASSERT_EQ(loop_ok.back() >> (n_run % 8), 0);
       }
     }
@@ -216,10 +229,14 @@ std::vector<cell_case> normal_cases() {
 
 // The uniform cell passes' maps: across zero, positive, negative, a few values of T, ends
 // that overflow float16 (60000 to 70000, and float16's whole range: the capped pass) or both
-// 16-bit types (bfloat16's largest is ~3.4e38), and a width too small for the ordered pass.
+// 16-bit types (bfloat16's largest is ~3.4e38), a width too small for the ordered pass, and
+// one about bfloat16's smallest normal (1.2e-38), its cells finer than its subnormals; 3e38 to
+// 4e38 passes 2^128, where bfloat16's rounded bits would run past infinity's without the cap.
 std::vector<std::pair<double, double>> uniform_maps() {
-  return {{-1.0, 1.0},    {0.0, 1e-4},         {-3e-5, 2e-5},   {0.25, 0.2500001},     {-2.0, -1.0},
-          {60000, 70000}, {-65504.0, 65504.0}, {-3e38, 3.4e38}, {1.0, 1.0 + 0x1p-1000}};
+  return {{-1.0, 1.0},         {0.0, 1e-4},     {-3e-5, 2e-5},
+          {0.25, 0.2500001},   {-2.0, -1.0},    {60000, 70000},
+          {-65504.0, 65504.0}, {-3e38, 3.4e38}, {1.0, 1.0 + 0x1p-1000},
+          {-2e-38, 1e-38},     {3e38, 4e38}};
 }
 
 // `words` and, for the uniform map [a, b) in T, the words whose cells hold or touch 0, T's
@@ -230,11 +247,16 @@ std::vector<std::uint32_t> with_edge_words(std::vector<std::uint32_t> words, dou
   using F = typename T::format;
   const double smallest = F::power_of_two(F::min_exponent);
   const double overflow = F::power_of_two(F::bias) * (2 - F::power_of_two(-F::fraction_bits - 1));
+  std::vector<std::uint32_t> edges;
   for (const double edge : {0.0, smallest, -smallest, overflow, -overflow}) {
     const double w = std::floor((edge - a) / (b - a) * 0x1p32);
     for (double d = -2; d <= 2; ++d)
-      if (w + d >= 0 && w + d < 0x1p32) words.push_back(static_cast<std::uint32_t>(w + d));
+      if (w + d >= 0 && w + d < 0x1p32) edges.push_back(static_cast<std::uint32_t>(w + d));
   }
+  // Each edge word in a block of 16, after a whole number of blocks: the vector passes (8 or 16
+  // words a step) take it in every lane, not their scalar tails.
+  words.resize(words.size() / 16 * 16);
+  for (const std::uint32_t e : edges) words.insert(words.end(), 16, e);
   return words;
 }
 

@@ -1,5 +1,6 @@
 #include "buffer.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
@@ -11,18 +12,19 @@ namespace verinit::verify::detail {
 namespace {
 
 constexpr std::size_t huge = verinit::detail::huge_page_bytes;
-constexpr std::size_t pool_at_most = std::size_t{256} << 20;
 
 struct pool_state {
   std::mutex mutex;
   int scopes = 0;
+  std::size_t at_most = 0;                          // the smallest bound of the live scopes
   std::vector<std::pair<void*, std::size_t>> idle;  // blocks and their capacities
   std::size_t idle_bytes = 0;
 };
 
+// Never destroyed: a buffer freed during the program's exit still finds its pool.
 pool_state& pool() noexcept {
-  static pool_state state;
-  return state;
+  static pool_state* const state = new pool_state;
+  return *state;
 }
 
 }  // namespace
@@ -65,7 +67,7 @@ void buffer_deleter::operator()(void* p) const noexcept {
   if (capacity != 0) {
     pool_state& s = pool();
     const std::lock_guard lock(s.mutex);
-    if (s.scopes > 0 && s.idle_bytes + capacity <= pool_at_most) {
+    if (s.scopes > 0 && s.idle_bytes + capacity <= s.at_most) {
       try {
         s.idle.emplace_back(p, capacity);
         s.idle_bytes += capacity;
@@ -77,10 +79,10 @@ void buffer_deleter::operator()(void* p) const noexcept {
   std::free(p);
 }
 
-buffer_pool_scope::buffer_pool_scope() noexcept {
+buffer_pool_scope::buffer_pool_scope(std::size_t keep_at_most) noexcept {
   pool_state& s = pool();
   const std::lock_guard lock(s.mutex);
-  ++s.scopes;
+  s.at_most = s.scopes++ == 0 ? keep_at_most : std::min(s.at_most, keep_at_most);
 }
 
 buffer_pool_scope::~buffer_pool_scope() {

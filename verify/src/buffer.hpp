@@ -40,11 +40,13 @@ buffer<T> allocate_buffer(std::size_t count) {
   return buffer<T>(static_cast<T*>(p), buffer_deleter{capacity});
 }
 
-/// While one lives (they nest, across threads), freed huge-page buffers of up to 256 MiB in all
-/// are kept for later requests (the smallest that fits); when the last one ends they are freed.
+/// While one lives, freed huge-page buffers of up to `keep_at_most` bytes in all are kept for
+/// later requests (the smallest that fits); when the last one ends they are freed. Scopes nest
+/// and count across threads (the process's live runs share one pool, bounded by the smallest
+/// of their bounds), so a run's memory is at most its live buffers and the pool's bound.
 class buffer_pool_scope {
  public:
-  buffer_pool_scope() noexcept;
+  explicit buffer_pool_scope(std::size_t keep_at_most) noexcept;
   ~buffer_pool_scope();
   buffer_pool_scope(const buffer_pool_scope&) = delete;
   buffer_pool_scope& operator=(const buffer_pool_scope&) = delete;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "buffer.hpp"
 #include "byte_io.hpp"
 #include "runner_parts.hpp"
 #include "verinit/detail/check.hpp"
@@ -401,6 +402,7 @@ std::vector<std::byte> run_share(const run_request& request, int share, int shar
     verinit::detail::throw_invalid("distributed run", "share", std::to_string(share),
                                    "in [0, " + std::to_string(shares) + ")");
   const auto start = std::chrono::steady_clock::now();
+  const detail::buffer_pool_scope pool(detail::pool_bound(request.options));
   detail::rounded_laws laws;
   std::vector<std::byte> out;
   byte_writer w(out);

@@ -529,6 +529,13 @@ run_request battery_request(std::string_view name, const run_options& options) {
   return request;
 }
 
+namespace detail {
+std::size_t pool_bound(const run_options& options) noexcept {
+  return static_cast<std::size_t>(
+      std::clamp<std::int64_t>(options.memory_bytes / 4, 0, std::int64_t{256} << 20));
+}
+}  // namespace detail
+
 void check_options(const run_options& options) {
   if (!(options.alpha > 0 && options.alpha < 1))
     throw_invalid("verify", "alpha", verinit::detail::format_number(options.alpha), "in (0, 1)");
@@ -659,8 +666,8 @@ void finish_run(run_result& run, const run_request& request, rounded_laws& laws)
 }  // namespace detail
 
 case_result run_case(const case_request& request, const run_options& options) {
-  const detail::buffer_pool_scope pool;  // the case's buffers reuse each other's pages
   check_options(options);
+  const detail::buffer_pool_scope pool(detail::pool_bound(options));
   run_options resolved = options;
   resolved.threads = resolve_threads(options.threads);
   detail::rounded_laws laws;
@@ -668,8 +675,8 @@ case_result run_case(const case_request& request, const run_options& options) {
 }
 
 run_result run(const run_request& request) {
-  const detail::buffer_pool_scope pool;  // the cases' buffers reuse each other's pages
   run_result run = detail::begin_run(request);
+  const detail::buffer_pool_scope pool(detail::pool_bound(request.options));
   run_options resolved = request.options;
   resolved.threads = run.threads_used;
   // Input errors before any work; a model's case names its tensor and rule.

@@ -64,6 +64,10 @@ case_result finish_stream(const case_request& request, const case_work& work,
 /// What a case's result takes from its request (names, tolerance), and the tolerance applied.
 void complete_case(case_result& result, const case_request& request);
 
+/// The bound on a run's pool of freed sample buffers (buffer_pool_scope): a quarter of its
+/// memory budget, at most 256 MiB.
+std::size_t pool_bound(const run_options& options) noexcept;
+
 /// A case's result, every replication of it (undecided; complete_case applied).
 case_result run_case(const case_request& request, const case_work& work, rounded_laws& laws);
 
