@@ -235,7 +235,7 @@ bool has_avx512f() noexcept {
 }
 
 bool has_avx512bw() noexcept {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  static const bool yes = has_avx512f() && __builtin_cpu_supports("avx512bw");
   return yes;
 }
 
